@@ -1,0 +1,41 @@
+# The two commands of README.md: `make run` and `make test`. Both create .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.caucus-run
+DEV_STAMP := $(VENV)/.caucus-dev
+ARGS ?=
+
+.PHONY: run test lint typecheck unit bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . >&2
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' >&2
+	@touch $@ $(RUN_STAMP)
+
+## run: set up .venv and start the bot (console + SQLite in ./data/ without a config file)
+run: $(RUN_STAMP)
+	@$(BIN)/caucus run $(ARGS)
+
+## test: set up .venv with the dev extra, then lint, type-check and run every test
+test: lint typecheck unit
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+unit: $(DEV_STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
