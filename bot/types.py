@@ -1,0 +1,193 @@
+"""Platform-neutral vocabulary shared by transports, the router, handlers and storage.
+
+Nothing here imports a chat library or SQLAlchemy: transports translate platform updates
+into these values, handlers answer with these values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Union
+
+
+class Platform(StrEnum):
+    """Where a member talks to the bot."""
+
+    CONSOLE = "console"
+    TELEGRAM = "telegram"
+    MATRIX = "matrix"
+
+
+class Role(Enum):
+    """What a member may do; each role includes the ones below it."""
+
+    MEMBER = "member"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def includes(self, other: Role) -> bool:
+        """True when a member holding this role may do what ``other`` may."""
+        return self.rank >= other.rank
+
+    @classmethod
+    def highest(cls, roles: list[Role] | tuple[Role, ...]) -> Role:
+        return max(roles, key=lambda role: role.rank, default=cls.MEMBER)
+
+
+_ROLE_RANK = {Role.MEMBER: 0, Role.COORDINATOR: 1, Role.ADMIN: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who sent an event, and where.
+
+    ``language_hint`` is the language the platform reports for the user (Telegram's
+    ``language_code``), used only to pick a new member's first language.
+    ``trusted_role`` is honoured for the console alone, the operator's own terminal.
+    """
+
+    platform: Platform
+    room_id: str
+    user_id: str
+    is_direct: bool
+    display_name: str | None = None
+    language_hint: str | None = None
+    trusted_role: Role | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    """Free text a member typed."""
+
+    origin: Origin
+    text: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command addressed to the bot, such as ``/help`` or ``!help``, with its arguments."""
+
+    origin: Origin
+    name: str
+    args: tuple[str, ...] = ()
+    message_id: str | None = None
+
+    @property
+    def argument_text(self) -> str:
+        return " ".join(self.args)
+
+
+@dataclass(frozen=True, slots=True)
+class ChoicePicked:
+    """A member picked one of the choices a reply offered (a button, a number, a reaction)."""
+
+    origin: Origin
+    value: str
+    message_id: str | None = None
+
+
+# Edits, deletions, media and votes join this union when the bridge and polls arrive.
+Incoming = Union[TextMessage, Command, ChoicePicked]  # noqa: UP007  (a runtime alias)
+
+
+ParamValue = Union[str, int, float, "Message", "Lines", "Literal", "CommandRef"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRef:
+    """A command named inside a text; rendered with the platform's prefix (``/`` or ``!``)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A value typed by a person (a name, an answer): shown as it is, never translated."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Text to be said: a catalog key and the values for its placeholders.
+
+    A parameter may itself be a ``Message``, rendered in the same language, so that a
+    reply can be assembled from several catalog entries.
+    """
+
+    key: str
+    params: tuple[tuple[str, ParamValue], ...] = ()
+
+    @classmethod
+    def of(cls, key: str, **params: ParamValue) -> Message:
+        return cls(key, tuple(sorted(params.items())))
+
+    @property
+    def param_map(self) -> Mapping[str, ParamValue]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """Several messages shown one per line (a help list, a review of answers)."""
+
+    items: tuple[Message | Literal, ...]
+
+
+Text = Union[Message, Lines, Literal]  # noqa: UP007
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One option a member can pick; ``value`` comes back in :class:`ChoicePicked`."""
+
+    value: str
+    label: Message | Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file to send with a reply (used by later capabilities: exports, relayed media)."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the bot says back: localized text, optional choices, optional media.
+
+    ``to`` addresses another room or member; ``None`` answers where the event came from.
+    """
+
+    text: Text
+    choices: tuple[Choice, ...] = ()
+    media: tuple[Media, ...] = ()
+    to: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedChoice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A reply rendered into one language, ready for a transport to format and send."""
+
+    platform: Platform
+    room_id: str
+    text: str
+    language: str
+    right_to_left: bool = False
+    choices: tuple[RenderedChoice, ...] = ()
+    media: tuple[Media, ...] = ()
