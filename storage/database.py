@@ -1,0 +1,97 @@
+"""Engines and migration configuration for the two supported backends, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from storage.errors import StorageError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# How long an SQLite connection waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def normalize_url(url: str) -> URL:
+    """Parse ``url``, choosing psycopg 3 for PostgreSQL; refuse other backends."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StorageError(f"not a database URL: {url!r}") from error
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        driver = parsed.get_driver_name()
+        if parsed.drivername in ("postgresql", "postgres") or driver == "psycopg":
+            return parsed.set(drivername="postgresql+psycopg")
+        raise StorageError(f"use postgresql:// or postgresql+psycopg://, not {parsed.drivername}")
+    if backend == "sqlite":
+        return parsed
+    raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for ``url``; for a SQLite file, its directory is created if missing.
+
+    Statement parameters (members' names and messages) are kept out of error messages,
+    which end up in logs.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, hide_parameters=True
+    )
+    _prepare_sqlite(engine)
+    return engine
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    """Durable, serializable SQLite with enforced foreign keys.
+
+    * ``journal_mode=WAL`` with ``synchronous=FULL``: a commit is on disk when it returns.
+    * ``foreign_keys=ON``: SQLite ignores foreign keys otherwise.
+    * The sqlite3 module's own transaction handling is switched off (it does not begin a
+      transaction before SELECT or DDL), and every transaction starts with
+      ``BEGIN IMMEDIATE`` instead: migrations are atomic, and a transaction that reads and
+      then writes cannot be overtaken by another writer in between (it waits its turn).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(*, connection: Connection | None = None, url: str | None = None) -> Config:
+    """Alembic configuration for the migrations package, without an ``alembic.ini``.
+
+    Pass an open ``connection`` to migrate on it (the caller owns its transaction), or a
+    ``url`` for Alembic's command line.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        rendered = normalize_url(url).render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config

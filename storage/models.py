@@ -1,0 +1,178 @@
+"""Typed declarative models. Only ``storage`` code uses them; they never leave the package.
+
+The schema itself is created and changed by the Alembic migrations in
+``storage/migrations/versions``; these models must describe the same schema (a test runs
+Alembic's autogenerate comparison against the migrated database on SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names are spelled out so that migrations can refer to them on every backend
+# (SQLite batch migrations in particular need named constraints).
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL stores ``timestamp with time zone``; SQLite has no such type, so the value is
+    stored as naive UTC text and made aware again when read. Naive datetimes are refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: storage keeps aware UTC datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {value!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Every table with a surrogate key uses ``sqlite_autoincrement``: SQLite then never reuses
+# the id of a deleted row (PostgreSQL sequences never do), so an old reference to a deleted
+# member cannot come to point at a new one.
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    organization: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    __table_args__ = (
+        UniqueConstraint("platform", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(255))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WorkingGroup(Base):
+    __tablename__ = "working_groups"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    # Language codes separated by commas, in order of preference ("" for none).
+    languages: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+    __table_args__ = (
+        UniqueConstraint("platform", "room_id"),
+        CheckConstraint("source IN ('config', 'command')", name="source"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    room_id: Mapped[str] = mapped_column(String(255))
+    working_group_id: Mapped[int] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Membership(Base):
+    """A role held by a member in a working group, or network-wide when the group is NULL."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        # Covers rows with a group; SQL treats NULLs as distinct, so the partial index below
+        # covers the network-wide rows. The store also checks before inserting.
+        UniqueConstraint("member_id", "working_group_id"),
+        Index(
+            "uq_memberships_member_id_network",
+            "member_id",
+            unique=True,
+            sqlite_where=text("working_group_id IS NULL"),
+            postgresql_where=text("working_group_id IS NULL"),
+        ),
+        CheckConstraint("role IN ('member', 'coordinator', 'admin')", name="role"),
+        CheckConstraint("source IN ('config', 'command')", name="source"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    working_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Conversation(Base):
+    """The one open conversation of a member; ``data`` is JSON text."""
+
+    __tablename__ = "conversations"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

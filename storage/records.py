@@ -1,0 +1,101 @@
+"""What the store hands out and takes in: frozen dataclasses, free of SQLAlchemy.
+
+Callers never see ORM objects or sessions; every method of :class:`storage.Store`
+returns one of these (or a list of them), detached from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.types import Platform, Role
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    """A person known to the bot, whichever platforms they talk on."""
+
+    id: int
+    language: str
+    time_zone: str | None
+    display_name: str | None
+    organization: str | None
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRecord:
+    """One account of a member on one platform."""
+
+    platform: Platform
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingGroupRecord:
+    id: int
+    slug: str
+    name: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    """A working group with counts: its rooms per platform, and who holds roles in it.
+
+    ``members`` counts everyone with a role row in the group (whatever the role);
+    ``coordinators`` those whose role there is coordinator or admin.
+    """
+
+    group: WorkingGroupRecord
+    rooms: Mapping[Platform, int]
+    members: int
+    coordinators: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingGroupSpec:
+    """A working group as the configuration file describes it."""
+
+    slug: str
+    name: str
+    languages: tuple[str, ...] = ()
+    rooms: tuple[tuple[Platform, str], ...] = ()
+    coordinators: tuple[tuple[Platform, str], ...] = ()
+    admins: tuple[tuple[Platform, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    """The open multi-step conversation of a member (a form being filled in)."""
+
+    name: str
+    step: str
+    data: dict[str, Any]
+    started_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRoles:
+    """The roles a member holds: network-wide, and per working group (by group id)."""
+
+    network: Role | None
+    by_group: Mapping[int, Role]
+
+    def role_for(self, working_group_id: int | None) -> Role:
+        """The role that applies in a working group's room, or in a direct chat (``None``).
+
+        In a group room it is the higher of the network role and the role in that group;
+        in a direct chat it is the highest role the member holds anywhere.
+        """
+        roles: list[Role] = [] if self.network is None else [self.network]
+        if working_group_id is None:
+            roles.extend(self.by_group.values())
+        elif working_group_id in self.by_group:
+            roles.append(self.by_group[working_group_id])
+        return Role.highest(roles)

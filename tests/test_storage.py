@@ -1,0 +1,638 @@
+"""Behaviour of the store on SQLite and PostgreSQL (see ``conftest.py`` for the backends)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import IntegrityError
+
+import storage.members
+from bot.types import Platform, Role
+from storage import (
+    ConversationRecord,
+    IdentityRecord,
+    MemberRoles,
+    NotFoundError,
+    StorageError,
+    Store,
+    WorkingGroupRecord,
+    WorkingGroupSpec,
+)
+from storage.database import alembic_config
+from storage.models import Base, Membership, Room
+
+REPO = Path(__file__).resolve().parents[1]
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+TG = Platform.TELEGRAM
+MX = Platform.MATRIX
+
+
+class Clock:
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def clocked_store(database_url: str, clock: Clock) -> Iterator[Store]:
+    opened = Store(database_url, clock=clock)
+    opened.upgrade()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def add_command_room(store: Store, platform: Platform, room_id: str, group_id: int) -> None:
+    with store._sessions.begin() as session:
+        session.add(
+            Room(
+                platform=platform.value,
+                room_id=room_id,
+                working_group_id=group_id,
+                source="command",
+                created_at=T0,
+            )
+        )
+
+
+def add_command_role(store: Store, member_id: int, group_id: int | None, role: Role) -> None:
+    with store._sessions.begin() as session:
+        session.add(
+            Membership(
+                member_id=member_id,
+                working_group_id=group_id,
+                role=role.value,
+                source="command",
+                created_at=T0,
+            )
+        )
+
+
+def group_id(store: Store, slug: str) -> int:
+    group = store.working_group_by_slug(slug)
+    assert group is not None
+    return group.id
+
+
+# -- migrations -------------------------------------------------------------------------
+
+
+def test_upgrade_creates_the_schema_and_running_it_again_changes_nothing(
+    database_url: str,
+) -> None:
+    with Store(database_url) as store:
+        assert store.current_revision() is None
+        store.upgrade()
+        assert store.current_revision() == head_revision()
+        member = store.member_for_identity(TG, "1", language="en")
+        store.upgrade()
+        assert store.current_revision() == head_revision()
+    with Store(database_url) as reopened:
+        reopened.upgrade()
+        assert reopened.current_revision() == head_revision()
+        assert reopened.get_member(member.id) == member
+
+
+def test_models_match_the_migrated_schema(store: Store) -> None:
+    with store._engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_migrations_downgrade_to_nothing_and_upgrade_again(store: Store) -> None:
+    with store._engine.begin() as connection:
+        command.downgrade(alembic_config(connection=connection), "base")
+    assert store.current_revision() is None
+    with store._engine.connect() as connection:
+        tables = set(connection.dialect.get_table_names(connection))
+    assert tables <= {"alembic_version", "sqlite_sequence"}
+    store.upgrade()
+    assert store.current_revision() == head_revision()
+
+
+def test_unsupported_database_url_is_refused() -> None:
+    with pytest.raises(StorageError, match="unsupported"):
+        Store("mysql://localhost/caucus")
+
+
+def test_unreachable_database_raises_storage_error() -> None:
+    with Store("postgresql://nobody@127.0.0.1:1/nothing") as store, pytest.raises(StorageError):
+        store.upgrade()
+
+
+def test_sqlite_file_directory_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "there.sqlite3"
+    with Store(f"sqlite:///{path}") as store:
+        store.upgrade()
+    assert path.is_file()
+
+
+def test_sqlite_is_durable_and_enforces_foreign_keys(sqlite_url: str) -> None:
+    with Store(sqlite_url) as store:
+        store.upgrade()
+        with store._engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+            add_command_role(store, member_id=999, group_id=None, role=Role.ADMIN)
+
+
+def test_committed_writes_survive_the_process_being_killed(database_url: str) -> None:
+    script = (
+        "import os, signal, sys\n"
+        "from bot.types import Platform\n"
+        "from storage import Store\n"
+        "store = Store(sys.argv[1])\n"
+        "store.upgrade()\n"
+        "member = store.member_for_identity(Platform.MATRIX, '@a:x.org', language='fa')\n"
+        "store.save_conversation(member.id, 'join', 'name', {'answer': 'سلام'})\n"
+        "print(member.id, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, database_url],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == -9, result.stderr
+    member_id = int(result.stdout)
+    with Store(database_url) as store:
+        member = store.get_member(member_id)
+        assert member is not None
+        assert member.language == "fa"
+        conversation = store.load_conversation(member_id)
+        assert conversation is not None
+        assert conversation.data == {"answer": "سلام"}
+
+
+# -- members ----------------------------------------------------------------------------
+
+
+def test_member_for_identity_creates_once_and_updates_last_seen(store: Store) -> None:
+    first = store.member_for_identity(TG, "1001", language="ar", now=T0)
+    assert first.language == "ar"
+    assert first.created_at == first.last_seen_at == T0
+    later = T0 + timedelta(hours=2)
+    again = store.member_for_identity(TG, "1001", language="en", now=later)
+    assert again.id == first.id
+    assert again.language == "ar"  # the language only matters when the member is created
+    assert again.created_at == T0
+    assert again.last_seen_at == later
+    assert store.get_member(first.id) == again
+
+
+def test_member_for_identity_keeps_platforms_apart(store: Store) -> None:
+    telegram = store.member_for_identity(TG, "same", language="en")
+    matrix = store.member_for_identity(MX, "same", language="en")
+    assert telegram.id != matrix.id
+    assert store.identities_of(telegram.id) == [IdentityRecord(TG, "same")]
+    assert store.identities_of(matrix.id) == [IdentityRecord(MX, "same")]
+
+
+def test_member_for_identity_never_moves_last_seen_backwards(store: Store) -> None:
+    store.member_for_identity(TG, "1", language="en", now=T0)
+    stale = store.member_for_identity(TG, "1", language="en", now=T0 - timedelta(minutes=5))
+    assert stale.last_seen_at == T0
+
+
+def test_member_for_identity_refuses_bad_arguments(store: Store) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.member_for_identity(TG, "1", language="en", now=datetime(2025, 1, 1))
+    with pytest.raises(ValueError, match="longer than 8"):
+        store.member_for_identity(TG, "1", language="en-GB-oxendict")
+    with pytest.raises(ValueError, match="longer than 255"):
+        store.member_for_identity(TG, "x" * 256, language="en")
+    with pytest.raises(ValueError, match="empty"):
+        store.member_for_identity(TG, "", language="en")
+
+
+def test_member_for_identity_retries_after_losing_a_creation_race(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    winner = store.member_for_identity(TG, "racer", language="en", now=T0)
+    real_find = storage.members.find_identity
+    lookups: list[str] = []
+
+    def find_after_losing(*args: object, **kwargs: object) -> object:
+        lookups.append("lookup")
+        if len(lookups) == 1:
+            return None  # as if the other writer had not committed yet
+        return real_find(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage.members, "find_identity", find_after_losing)
+    loser = store.member_for_identity(TG, "racer", language="fr", now=T0 + timedelta(1))
+    assert len(lookups) == 2
+    assert loser.id == winner.id
+    assert loser.language == "en"
+    assert store.get_member(winner.id + 1) is None  # the losing member was rolled back
+
+
+def test_member_for_identity_is_safe_when_calls_race(database_url: str) -> None:
+    with Store(database_url) as setup:
+        setup.upgrade()
+    stores = [Store(database_url) for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def call(store: Store) -> None:
+        try:
+            barrier.wait()
+            results.append(store.member_for_identity(MX, "@new:x.org", language="en").id)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=call, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert len(set(results)) == 1
+
+
+def test_get_member_is_none_for_an_unknown_id(store: Store) -> None:
+    assert store.get_member(12345) is None
+
+
+def test_set_member_language_changes_only_the_language(store: Store) -> None:
+    member = store.member_for_identity(TG, "1", language="en")
+    changed = store.set_member_language(member.id, "ar")
+    assert changed.language == "ar"
+    assert changed.last_seen_at == member.last_seen_at
+    assert store.get_member(member.id) == changed
+
+
+def test_set_member_profile_sets_and_clears_fields(store: Store) -> None:
+    member = store.member_for_identity(TG, "1", language="en")
+    profile = store.set_member_profile(
+        member.id, display_name="ليلى", organization="Amnesty", time_zone="Asia/Beirut"
+    )
+    assert (profile.display_name, profile.organization, profile.time_zone) == (
+        "ليلى",
+        "Amnesty",
+        "Asia/Beirut",
+    )
+    assert store.get_member(member.id) == profile
+    cleared = store.set_member_profile(
+        member.id, display_name=None, organization=None, time_zone="UTC"
+    )
+    assert (cleared.display_name, cleared.organization, cleared.time_zone) == (None, None, "UTC")
+
+
+def test_changing_an_unknown_member_raises_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.set_member_language(404, "en")
+    with pytest.raises(NotFoundError):
+        store.set_member_profile(404, display_name="x", organization=None, time_zone=None)
+    with pytest.raises(NotFoundError):
+        store.save_conversation(404, "join", "start", {})
+
+
+def test_identities_of_an_unknown_member_is_empty(store: Store) -> None:
+    assert store.identities_of(404) == []
+
+
+def test_aware_datetimes_come_back_as_the_same_instant_in_utc(store: Store) -> None:
+    beirut = timezone(timedelta(hours=3))
+    seen = datetime(2025, 6, 1, 15, 30, 12, 345678, tzinfo=beirut)
+    member = store.member_for_identity(TG, "1", language="en", now=seen)
+    loaded = store.get_member(member.id)
+    assert loaded is not None
+    assert loaded.last_seen_at == seen
+    assert loaded.last_seen_at.tzinfo == UTC
+    assert loaded.last_seen_at.hour == 12
+    assert loaded.last_seen_at.microsecond == 345678
+
+
+def test_sqlite_stores_utc_and_reads_back_aware_datetimes(sqlite_url: str) -> None:
+    with Store(sqlite_url) as store:
+        store.upgrade()
+        seen = datetime(2025, 6, 1, 15, 30, tzinfo=timezone(timedelta(hours=3)))
+        member = store.member_for_identity(TG, "1", language="en", now=seen)
+        loaded = store.get_member(member.id)
+    assert loaded is not None
+    assert loaded.created_at == seen
+    assert loaded.created_at.utcoffset() == timedelta(0)
+    raw = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    try:
+        (stored,) = raw.execute("SELECT created_at FROM members").fetchone()
+    finally:
+        raw.close()
+    assert stored.startswith("2025-06-01 12:30:00")
+
+
+# -- working groups, rooms and roles -------------------------------------------------------
+
+
+GROUPS = (
+    WorkingGroupSpec(
+        slug="docs",
+        name="Documentation",
+        languages=("ar", "en"),
+        rooms=((TG, "-100111"), (MX, "!docs:x.org")),
+        coordinators=((TG, "11"),),
+        admins=((MX, "@boss:x.org"),),
+    ),
+    WorkingGroupSpec(
+        slug="legal",
+        name="Legal aid",
+        languages=("fa",),
+        rooms=((TG, "-100222"),),
+        coordinators=((TG, "22"), (TG, "11")),
+    ),
+)
+NETWORK_ADMINS = ((TG, "1"),)
+
+
+def test_sync_configured_groups_creates_groups_rooms_and_roles(store: Store) -> None:
+    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+
+    groups = store.list_working_groups()
+    assert [(g.slug, g.name, g.languages) for g in groups] == [
+        ("docs", "Documentation", ("ar", "en")),
+        ("legal", "Legal aid", ("fa",)),
+    ]
+    docs, legal = groups
+    assert store.working_group_by_slug("docs") == docs
+    assert store.working_group_for_room(TG, "-100111") == docs
+    assert store.working_group_for_room(MX, "!docs:x.org") == docs
+    assert store.working_group_for_room(TG, "-100222") == legal
+    assert store.working_group_for_room(MX, "-100222") is None
+
+    coordinator = store.member_for_identity(TG, "11", language="ar")
+    assert coordinator.language == "en"  # created by the sync with the default language
+    assert store.roles_of(coordinator.id) == MemberRoles(
+        None, {docs.id: Role.COORDINATOR, legal.id: Role.COORDINATOR}
+    )
+    boss = store.member_for_identity(MX, "@boss:x.org", language="en")
+    assert store.roles_of(boss.id).by_group == {docs.id: Role.ADMIN}
+    admin = store.member_for_identity(TG, "1", language="en")
+    assert store.roles_of(admin.id) == MemberRoles(Role.ADMIN, {})
+
+
+def test_sync_configured_groups_twice_changes_nothing(store: Store) -> None:
+    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+    groups = store.list_working_groups()
+    member = store.member_for_identity(TG, "11", language="en")
+    roles = store.roles_of(member.id)
+    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="ar")
+    assert store.list_working_groups() == groups
+    assert store.roles_of(member.id) == roles
+    assert store.member_for_identity(TG, "11", language="en").id == member.id
+
+
+def test_sync_configured_groups_replaces_config_but_keeps_command_rows(store: Store) -> None:
+    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+    docs, legal = group_id(store, "docs"), group_id(store, "legal")
+    helper = store.member_for_identity(TG, "33", language="en")
+    add_command_room(store, TG, "-100333", legal)
+    assert store.set_role(helper.id, docs, Role.COORDINATOR) is Role.COORDINATOR
+    assert store.set_role(helper.id, None, Role.COORDINATOR) is Role.COORDINATOR
+
+    changed = (
+        WorkingGroupSpec(
+            slug="docs",
+            name="Docs & archives",
+            languages=("en",),
+            rooms=((MX, "!docs:x.org"), (TG, "-100444")),
+            admins=((TG, "22"),),
+        ),
+        GROUPS[1],
+    )
+    store.sync_configured_groups(changed, (), default_language="en")
+
+    assert store.working_group_for_room(TG, "-100111") is None
+    assert store.working_group_for_room(TG, "-100444") == WorkingGroupRecord(
+        docs, "docs", "Docs & archives", ("en",)
+    )
+    assert store.working_group_for_room(TG, "-100333") is not None  # made by a command
+    coordinator = store.member_for_identity(TG, "11", language="en")
+    assert store.roles_of(coordinator.id) == MemberRoles(None, {legal: Role.COORDINATOR})
+    boss = store.member_for_identity(MX, "@boss:x.org", language="en")
+    assert store.roles_of(boss.id) == MemberRoles(None, {})
+    admin = store.member_for_identity(TG, "1", language="en")
+    assert store.roles_of(admin.id) == MemberRoles(None, {})
+    legal_coordinator = store.member_for_identity(TG, "22", language="en")
+    assert store.roles_of(legal_coordinator.id).by_group == {
+        docs: Role.ADMIN,
+        legal: Role.COORDINATOR,
+    }
+    assert store.roles_of(helper.id) == MemberRoles(Role.COORDINATOR, {docs: Role.COORDINATOR})
+
+
+def test_sync_configured_groups_takes_over_command_rooms_and_roles(store: Store) -> None:
+    store.sync_configured_groups(GROUPS[1:], (), default_language="en")
+    legal = group_id(store, "legal")
+    boss = store.member_for_identity(MX, "@boss:x.org", language="en")
+    add_command_room(store, TG, "-100111", legal)
+    store.set_role(boss.id, None, Role.COORDINATOR)
+
+    store.sync_configured_groups(GROUPS, ((MX, "@boss:x.org"),), default_language="en")
+    docs = group_id(store, "docs")
+    assert store.working_group_for_room(TG, "-100111") == store.working_group_by_slug("docs")
+    assert store.roles_of(boss.id) == MemberRoles(Role.ADMIN, {docs: Role.ADMIN})
+
+    # Now configured, they go when the configuration drops them.
+    store.sync_configured_groups(GROUPS[1:], (), default_language="en")
+    assert store.working_group_for_room(TG, "-100111") is None
+    assert store.roles_of(boss.id) == MemberRoles(None, {})
+
+
+def test_sync_configured_groups_keeps_groups_no_longer_configured(store: Store) -> None:
+    store.sync_configured_groups(GROUPS, (), default_language="en")
+    store.sync_configured_groups(GROUPS[1:], (), default_language="en")
+    assert [g.slug for g in store.list_working_groups()] == ["docs", "legal"]
+    assert store.working_group_for_room(TG, "-100111") is None
+    assert store.working_group_for_room(MX, "!docs:x.org") is None
+    coordinator = store.member_for_identity(TG, "11", language="en")
+    assert store.roles_of(coordinator.id).by_group == {group_id(store, "legal"): Role.COORDINATOR}
+
+
+def test_sync_configured_groups_gives_the_highest_role_listed(store: Store) -> None:
+    spec = WorkingGroupSpec(
+        slug="docs", name="Docs", languages=(), coordinators=((TG, "5"),), admins=((TG, "5"),)
+    )
+    store.sync_configured_groups((spec,), ((TG, "5"), (TG, "5")), default_language="en")
+    member = store.member_for_identity(TG, "5", language="en")
+    assert store.roles_of(member.id) == MemberRoles(
+        Role.ADMIN, {group_id(store, "docs"): Role.ADMIN}
+    )
+    assert store.working_group_by_slug("docs") == WorkingGroupRecord(
+        group_id(store, "docs"), "docs", "Docs", ()
+    )
+
+
+def test_sync_configured_groups_refuses_contradictions_and_writes_nothing(store: Store) -> None:
+    twice = (GROUPS[0], WorkingGroupSpec(slug="docs", name="Again"))
+    with pytest.raises(ValueError, match="configured twice"):
+        store.sync_configured_groups(twice, (), default_language="en")
+    shared_room = (
+        GROUPS[0],
+        WorkingGroupSpec(slug="other", name="Other", rooms=((TG, "-100111"),)),
+    )
+    with pytest.raises(ValueError, match="-100111"):
+        store.sync_configured_groups(shared_room, (), default_language="en")
+    assert store.list_working_groups() == []
+
+
+def test_set_role_grants_changes_and_never_overrides_the_configuration(store: Store) -> None:
+    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+    docs, legal = group_id(store, "docs"), group_id(store, "legal")
+    member = store.member_for_identity(TG, "77", language="en")
+    assert store.set_role(member.id, docs, Role.COORDINATOR) is Role.COORDINATOR
+    assert store.set_role(member.id, docs, Role.ADMIN) is Role.ADMIN
+    assert store.set_role(member.id, None, Role.MEMBER) is Role.MEMBER
+    assert store.roles_of(member.id) == MemberRoles(Role.MEMBER, {docs: Role.ADMIN})
+    assert store.roles_of(member.id).role_for(legal) is Role.MEMBER
+
+    configured = store.member_for_identity(TG, "11", language="en")
+    assert store.set_role(configured.id, docs, Role.MEMBER) is Role.COORDINATOR
+    assert store.roles_of(configured.id).by_group[docs] is Role.COORDINATOR
+    with pytest.raises(NotFoundError):
+        store.set_role(404, docs, Role.ADMIN)
+    with pytest.raises(NotFoundError):
+        store.set_role(member.id, 404, Role.ADMIN)
+
+
+def test_group_summaries_count_rooms_and_roles_per_group(store: Store) -> None:
+    assert store.group_summaries() == []
+    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+    docs_id = group_id(store, "docs")
+    member = store.member_for_identity(TG, "77", language="en")
+    store.set_role(member.id, docs_id, Role.MEMBER)
+    add_command_room(store, TG, "-100555", docs_id)
+
+    docs, legal = store.group_summaries()
+    assert docs.group == store.working_group_by_slug("docs")
+    assert docs.rooms == {TG: 2, MX: 1}
+    assert (docs.members, docs.coordinators) == (3, 2)  # coordinator, admin, member
+    assert legal.group.slug == "legal"
+    assert legal.rooms == {TG: 1}
+    assert (legal.members, legal.coordinators) == (2, 2)
+
+
+def test_lookups_of_unknown_groups_and_rooms_are_none(store: Store) -> None:
+    assert store.working_group_by_slug("nope") is None
+    assert store.working_group_for_room(TG, "-1") is None
+    assert store.list_working_groups() == []
+    assert store.roles_of(404) == MemberRoles(None, {})
+
+
+def test_database_refuses_a_second_network_role_for_a_member(store: Store) -> None:
+    member = store.member_for_identity(TG, "1", language="en")
+    add_command_role(store, member.id, None, Role.COORDINATOR)
+    with pytest.raises(IntegrityError):
+        add_command_role(store, member.id, None, Role.ADMIN)
+
+
+@pytest.mark.parametrize(
+    ("network", "by_group", "group", "expected"),
+    [
+        (None, {}, None, Role.MEMBER),
+        (None, {}, 1, Role.MEMBER),
+        (None, {1: Role.COORDINATOR}, 1, Role.COORDINATOR),
+        (None, {1: Role.COORDINATOR}, 2, Role.MEMBER),
+        (None, {1: Role.COORDINATOR, 2: Role.ADMIN}, None, Role.ADMIN),
+        (None, {1: Role.COORDINATOR}, None, Role.COORDINATOR),
+        (Role.COORDINATOR, {1: Role.ADMIN}, 1, Role.ADMIN),
+        (Role.COORDINATOR, {1: Role.ADMIN}, 2, Role.COORDINATOR),
+        (Role.ADMIN, {1: Role.MEMBER}, 1, Role.ADMIN),
+        (Role.ADMIN, {}, None, Role.ADMIN),
+    ],
+)
+def test_role_for_is_the_highest_applicable_role(
+    network: Role | None, by_group: dict[int, Role], group: int | None, expected: Role
+) -> None:
+    assert MemberRoles(network, by_group).role_for(group) is expected
+
+
+# -- conversations -----------------------------------------------------------------------
+
+
+def test_conversation_round_trips_unicode_data(store: Store) -> None:
+    member = store.member_for_identity(TG, "1", language="ar")
+    data = {
+        "الاسم": "فاطمة الزهراء",
+        "answers": ["نعم", "لا", 3, 2.5, None, True],
+        "nested": {"emoji": "✊🏽", "rtl": "\u200fمرحبا"},
+    }
+    store.save_conversation(member.id, "join", "organization", data)
+    loaded = store.load_conversation(member.id)
+    assert loaded is not None
+    assert (loaded.name, loaded.step, loaded.data) == ("join", "organization", data)
+
+
+def test_save_conversation_keeps_started_at_and_bumps_updated_at(
+    clocked_store: Store, clock: Clock
+) -> None:
+    store = clocked_store
+    member = store.member_for_identity(TG, "1", language="en")
+    store.save_conversation(member.id, "join", "name", {"step": 1})
+    later = clock.advance(minutes=3)
+    store.save_conversation(member.id, "join", "organization", {"step": 2})
+    assert store.load_conversation(member.id) == ConversationRecord(
+        "join", "organization", {"step": 2}, T0, later
+    )
+    latest = clock.advance(minutes=1)
+    store.save_conversation(member.id, "report", "start", {})
+    assert store.load_conversation(member.id) == ConversationRecord(
+        "report", "start", {}, latest, latest
+    )
+
+
+def test_clear_conversation_forgets_it(store: Store) -> None:
+    member = store.member_for_identity(TG, "1", language="en")
+    assert store.load_conversation(member.id) is None
+    store.clear_conversation(member.id)  # nothing to clear is fine
+    store.save_conversation(member.id, "join", "name", {"a": "b"})
+    store.clear_conversation(member.id)
+    assert store.load_conversation(member.id) is None
+    other = store.member_for_identity(TG, "2", language="en")
+    store.save_conversation(other.id, "join", "name", {})
+    store.clear_conversation(member.id)
+    assert store.load_conversation(other.id) is not None
+
+
+def test_save_conversation_refuses_data_json_cannot_hold(store: Store) -> None:
+    member = store.member_for_identity(TG, "1", language="en")
+    with pytest.raises(TypeError):
+        store.save_conversation(member.id, "join", "name", {"when": T0})
+    with pytest.raises(TypeError):
+        store.save_conversation(member.id, "join", "name", {1: "x"})  # type: ignore[dict-item]
+    assert store.load_conversation(member.id) is None
