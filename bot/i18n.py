@@ -1,0 +1,175 @@
+"""Localized rendering of neutral replies from the gettext catalogs in ``locales/``.
+
+Catalog entries use message ids as keys (``start.welcome``) and Python format fields
+(``{name}``) as placeholders. Rendering is a pure function of a reply and a language.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+from bot.types import (
+    Choice,
+    CommandRef,
+    Lines,
+    Literal,
+    Message,
+    Outgoing,
+    ParamValue,
+    Platform,
+    RenderedChoice,
+    Reply,
+    Text,
+)
+from locales import REFERENCE_LANGUAGE, RIGHT_TO_LEFT, SUPPORTED_LANGUAGES, catalog_path
+
+log = logging.getLogger(__name__)
+
+RLM = "\u200f"
+"""Right-to-left mark: starts each line of a right-to-left reply so clients align it right."""
+FSI = "\u2068"
+PDI = "\u2069"
+"""First-strong isolate and pop: keep a name or number from reordering the text around it."""
+
+COMMAND_PREFIX: Mapping[Platform, str] = {
+    Platform.CONSOLE: "/",
+    Platform.TELEGRAM: "/",
+    Platform.MATRIX: "!",
+}
+
+
+class MissingMessage(KeyError):
+    """A catalog key that no catalog defines: a programming error, caught by the tests."""
+
+
+def read_catalog(path: Path) -> dict[str, str]:
+    """Read one ``.po`` file into ``{message id: text}``; untranslated entries are left out."""
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    entries: dict[str, str] = {}
+    for message in catalog:
+        translated = message.string if isinstance(message.string, str) else ""
+        if message.id and isinstance(message.id, str) and translated:
+            entries[message.id] = translated
+    return entries
+
+
+def placeholders(template: str) -> frozenset[str]:
+    """The named fields a catalog text uses, e.g. ``{"name", "count"}``."""
+    return frozenset(
+        field for _, field, _, _ in string.Formatter().parse(template) if field is not None
+    )
+
+
+@dataclass(frozen=True)
+class Catalogs:
+    """All loaded catalogs; English is the fallback when a language lacks a key."""
+
+    entries: Mapping[str, Mapping[str, str]]
+
+    @classmethod
+    def load(cls, languages: Iterable[str] = SUPPORTED_LANGUAGES) -> Catalogs:
+        return cls({language: read_catalog(catalog_path(language)) for language in languages})
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.entries)
+
+    def template(self, language: str, key: str) -> str:
+        """The text of ``key`` in ``language``; ``key@xx`` takes it from language ``xx``.
+
+        The ``@`` form names a language in itself (``language.native_name@ar``).
+        """
+        key, _, pinned = key.partition("@")
+        if pinned:
+            language = pinned
+        found = self.entries.get(language, {}).get(key)
+        if found is not None:
+            return found
+        fallback = self.entries.get(REFERENCE_LANGUAGE, {}).get(key)
+        if fallback is None:
+            raise MissingMessage(key)
+        log.warning("catalog_fallback language=%s key=%s", language, key)
+        return fallback
+
+    def renderer(self, language: str, platform: Platform) -> Renderer:
+        return Renderer(self, language, platform)
+
+    def render_reply(
+        self, reply: Reply, language: str, platform: Platform, room_id: str
+    ) -> Outgoing:
+        renderer = self.renderer(language, platform)
+        return Outgoing(
+            platform=platform,
+            room_id=room_id,
+            text=renderer.text(reply.text),
+            language=language,
+            right_to_left=renderer.right_to_left,
+            choices=tuple(renderer.choice(choice) for choice in reply.choices),
+            media=reply.media,
+        )
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """Renders neutral texts into one language for one platform."""
+
+    catalogs: Catalogs
+    language: str
+    platform: Platform
+
+    @property
+    def right_to_left(self) -> bool:
+        return self.language in RIGHT_TO_LEFT
+
+    def text(self, text: Text) -> str:
+        body = self._inline(text)
+        if not self.right_to_left:
+            return body
+        return "\n".join(RLM + line if line else line for line in body.split("\n"))
+
+    def choice(self, choice: Choice) -> RenderedChoice:
+        return RenderedChoice(value=choice.value, label=self.text(choice.label))
+
+    def label(self, label: Message | Literal) -> str:
+        """The plain text of a choice label, for matching what a member typed."""
+        return self._inline(label)
+
+    def _inline(self, text: Text) -> str:
+        if isinstance(text, Literal):
+            return text.text
+        if isinstance(text, Lines):
+            return "\n".join(self._inline(item) for item in text.items)
+        template = self.catalogs.template(self.language, text.key)
+        values = {name: self._value(value) for name, value in text.params}
+        try:
+            return template.format_map(values)
+        except (KeyError, IndexError, ValueError) as error:
+            raise MissingMessage(f"{text.key}: bad placeholder {error}") from error
+
+    def _value(self, value: ParamValue) -> str:
+        if isinstance(value, Message | Lines):
+            return self._inline(value)
+        if isinstance(value, CommandRef):
+            shown = COMMAND_PREFIX[self.platform] + value.name
+        elif isinstance(value, Literal):
+            shown = value.text
+        elif isinstance(value, bool):
+            shown = str(value)
+        elif isinstance(value, int | float):
+            shown = format_decimal(value, locale=self.language)
+        else:
+            shown = value
+        return self._isolate(shown)
+
+    def _isolate(self, shown: str) -> str:
+        # In a right-to-left reply a Latin name or a number would otherwise pull the
+        # punctuation around it to the wrong side; isolates keep each value in place.
+        return f"{FSI}{shown}{PDI}" if self.right_to_left else shown

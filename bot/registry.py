@@ -1,0 +1,108 @@
+"""Where capabilities declare their commands, conversations and choice handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
+
+from bot.conversation import Conversation
+from bot.types import ChoicePicked, Command, Platform, Reply, Role
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+CommandHandler: TypeAlias = Callable[["Context", Command], Sequence[Reply]]
+ChoiceHandler: TypeAlias = Callable[["Context", ChoicePicked, str], Sequence[Reply]]
+"""Called with the part of the choice value after its ``prefix:``."""
+
+RESERVED_COMMANDS = frozenset({"back", "cancel", "skip"})
+"""Answered by the router itself: they steer the member's open conversation."""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command as registered: who may use it and the catalog key of its help line."""
+
+    name: str
+    help_key: str
+    role: Role
+    handler: CommandHandler | None = None
+    conversation: Conversation | None = None
+    direct_only: bool = False
+    platforms: frozenset[Platform] | None = None
+
+    def available_on(self, platform: Platform) -> bool:
+        return self.platforms is None or platform in self.platforms
+
+
+@dataclass(frozen=True)
+class ChoiceSpec:
+    prefix: str
+    handler: ChoiceHandler
+    role: Role
+
+
+class Registry:
+    """The table the router dispatches on; filled once at start by ``handlers.register_all``."""
+
+    def __init__(self) -> None:
+        self._commands: dict[str, CommandSpec] = {}
+        self._choices: dict[str, ChoiceSpec] = {}
+        self._conversations: dict[str, Conversation] = {}
+
+    def command(
+        self,
+        name: str,
+        handler: CommandHandler,
+        *,
+        help_key: str,
+        role: Role = Role.MEMBER,
+        direct_only: bool = False,
+        platforms: frozenset[Platform] | None = None,
+    ) -> None:
+        self._add(
+            CommandSpec(name, help_key, role, handler, None, direct_only, platforms),
+        )
+
+    def conversation(self, conversation: Conversation, *, command: str, help_key: str) -> None:
+        """Register a conversation, started (or resumed) by ``command`` in a direct chat."""
+        if conversation.name in self._conversations:
+            raise ValueError(f"conversation {conversation.name!r} registered twice")
+        self._conversations[conversation.name] = conversation
+        self._add(CommandSpec(command, help_key, conversation.role, None, conversation, True, None))
+
+    def choice(self, prefix: str, handler: ChoiceHandler, *, role: Role = Role.MEMBER) -> None:
+        """Route picked choices whose value starts with ``prefix:`` to ``handler``."""
+        if prefix in self._choices or ":" in prefix or prefix.startswith("~"):
+            raise ValueError(f"choice prefix {prefix!r} is taken or malformed")
+        self._choices[prefix] = ChoiceSpec(prefix, handler, role)
+
+    def _add(self, spec: CommandSpec) -> None:
+        if spec.name in self._commands or spec.name in RESERVED_COMMANDS:
+            raise ValueError(f"command {spec.name!r} registered twice or reserved")
+        if not spec.name.isascii() or not spec.name.replace("_", "").isalnum():
+            raise ValueError(f"command name {spec.name!r} must be ASCII letters and digits")
+        self._commands[spec.name] = spec
+
+    def find_command(self, name: str) -> CommandSpec | None:
+        return self._commands.get(name)
+
+    def find_choice(self, value: str) -> tuple[ChoiceSpec, str] | None:
+        prefix, separator, rest = value.partition(":")
+        spec = self._choices.get(prefix) if separator else None
+        return (spec, rest) if spec is not None else None
+
+    def find_conversation(self, name: str) -> Conversation | None:
+        return self._conversations.get(name)
+
+    def commands(self) -> tuple[CommandSpec, ...]:
+        return tuple(self._commands.values())
+
+    def commands_for(self, role: Role, platform: Platform) -> tuple[CommandSpec, ...]:
+        """The commands a member with ``role`` may use on ``platform``, in registration order."""
+        return tuple(
+            spec
+            for spec in self._commands.values()
+            if role.includes(spec.role) and spec.available_on(platform)
+        )

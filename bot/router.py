@@ -1,0 +1,280 @@
+"""The router: sends each neutral event to the member's open conversation or to a command.
+
+It is synchronous and does no network I/O: transports call :meth:`Router.handle` (on one
+worker thread, so events are handled one at a time and in order) and send what it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.config import AppConfig
+from bot.context import Context, UserError
+from bot.conversation import (
+    BACK,
+    CANCEL,
+    SKIP,
+    Conversation,
+    ConversationEngine,
+    ConversationState,
+    Input,
+    Outcome,
+    PickedAnswer,
+    TypedAnswer,
+)
+from bot.i18n import Catalogs
+from bot.registry import CommandSpec, Registry
+from bot.types import (
+    ChoicePicked,
+    Command,
+    CommandRef,
+    Incoming,
+    Message,
+    Origin,
+    Outgoing,
+    Platform,
+    Reply,
+    Role,
+    TextMessage,
+)
+from storage import MemberRecord, Store
+
+log = logging.getLogger(__name__)
+
+CONTROL_COMMANDS = {"back": BACK, "cancel": CANCEL, "skip": SKIP}
+
+
+def pick_language(hint: str | None, supported: Sequence[str], default: str) -> str:
+    """A new member's first language: the platform's, when we speak it, else the default."""
+    if hint:
+        base = hint.replace("_", "-").split("-")[0].lower()
+        if base in supported:
+            return base
+    return default
+
+
+class Router:
+    """Dispatches events to handlers, enforces roles, saves conversation state."""
+
+    def __init__(
+        self, store: Store, registry: Registry, catalogs: Catalogs, config: AppConfig
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._catalogs = catalogs
+        self._config = config
+
+    def handle(self, event: Incoming) -> list[Outgoing]:
+        context = self._context(event.origin)
+        kind = type(event).__name__
+        try:
+            replies = self._dispatch(context, event)
+        except UserError as refusal:
+            replies = [Reply(refusal.message)]
+        except Exception:
+            # Logged with ids only: the event's text may be sensitive.
+            log.exception(
+                "handler_failed event=%s platform=%s member=%s",
+                kind,
+                event.origin.platform,
+                context.member.id,
+            )
+            replies = [Reply(Message.of("router.internal_error"))]
+        return self._render(context, replies)
+
+    def pending_prompt(self, origin: Origin) -> list[Outgoing]:
+        """The open conversation's current question, to show again when a member returns."""
+        context = self._context(origin)
+        found = self._open_conversation(context)
+        if found is None:
+            return []
+        conversation, state = found
+        replies = [
+            Reply(
+                Message.of(
+                    "conversation.resuming",
+                    title=Message.of(conversation.title),
+                    cancel=CommandRef("cancel"),
+                )
+            ),
+            self._engine(context).prompt(conversation, state),
+        ]
+        return self._render(context, replies)
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    def _dispatch(self, context: Context, event: Incoming) -> Sequence[Reply]:
+        if isinstance(event, Command):
+            return self._on_command(context, event)
+        if isinstance(event, ChoicePicked):
+            return self._on_choice(context, event)
+        return self._on_text(context, event)
+
+    def _on_command(self, context: Context, command: Command) -> Sequence[Reply]:
+        control = CONTROL_COMMANDS.get(command.name)
+        if control is not None:
+            found = self._open_conversation(context) if context.origin.is_direct else None
+            if found is None:
+                return [Reply(Message.of("router.no_conversation", help=CommandRef("help")))]
+            return self._answer(context, *found, PickedAnswer(control))
+        spec = self._registry.find_command(command.name)
+        if spec is None or not spec.available_on(context.origin.platform):
+            return [
+                Reply(
+                    Message.of(
+                        "router.unknown_command",
+                        command=CommandRef(command.name),
+                        help=CommandRef("help"),
+                    )
+                )
+            ]
+        if not context.role.includes(spec.role):
+            return [self._refusal(context, spec.name, spec.role)]
+        if spec.direct_only and not context.origin.is_direct:
+            return [Reply(Message.of("router.direct_only", command=CommandRef(spec.name)))]
+        if spec.conversation is not None:
+            return self._begin(context, spec, spec.conversation)
+        assert spec.handler is not None
+        return spec.handler(context, command)
+
+    def _on_choice(self, context: Context, picked: ChoicePicked) -> Sequence[Reply]:
+        found_choice = self._registry.find_choice(picked.value)
+        if found_choice is not None:
+            choice, payload = found_choice
+            if not context.role.includes(choice.role):
+                return [self._refusal(context, choice.prefix, choice.role)]
+            return choice.handler(context, picked, payload)
+        found = self._open_conversation(context) if context.origin.is_direct else None
+        if found is None:
+            return [Reply(Message.of("router.choice_expired", help=CommandRef("help")))]
+        return self._answer(context, *found, PickedAnswer(picked.value))
+
+    def _on_text(self, context: Context, message: TextMessage) -> Sequence[Reply]:
+        if not context.origin.is_direct:
+            return []  # group chat is the members' conversation, not addressed to the bot
+        found = self._open_conversation(context)
+        if found is None:
+            return [Reply(Message.of("router.free_text_hint", help=CommandRef("help")))]
+        return self._answer(context, *found, TypedAnswer(message.text))
+
+    # -- conversations --------------------------------------------------------------------
+
+    def _begin(
+        self, context: Context, spec: CommandSpec, conversation: Conversation
+    ) -> Sequence[Reply]:
+        engine = self._engine(context)
+        found = self._open_conversation(context)
+        if found is not None:
+            open_conversation, state = found
+            key = (
+                "conversation.continuing"
+                if open_conversation.name == conversation.name
+                else "conversation.other_open"
+            )
+            note = Message.of(
+                key, title=Message.of(open_conversation.title), cancel=CommandRef("cancel")
+            )
+            return [Reply(note), engine.prompt(open_conversation, state)]
+        outcome = engine.start(conversation)
+        self._save(context, outcome)
+        log.info("conversation_started name=%s member=%s", conversation.name, context.member.id)
+        return outcome.replies
+
+    def _answer(
+        self,
+        context: Context,
+        conversation: Conversation,
+        state: ConversationState,
+        answer: Input,
+    ) -> Sequence[Reply]:
+        outcome = self._engine(context).handle(conversation, state, answer)
+        if outcome.submitted is not None:
+            replies = list(conversation.submit(context, outcome.submitted))
+            self._store.clear_conversation(context.member.id)
+            log.info(
+                "conversation_submitted name=%s member=%s", conversation.name, context.member.id
+            )
+            return replies
+        self._save(context, outcome)
+        if outcome.cancelled:
+            log.info(
+                "conversation_cancelled name=%s member=%s", conversation.name, context.member.id
+            )
+        return outcome.replies
+
+    def _save(self, context: Context, outcome: Outcome) -> None:
+        if outcome.state is None:
+            self._store.clear_conversation(context.member.id)
+        else:
+            state = outcome.state
+            self._store.save_conversation(
+                context.member.id, state.name, state.step, state.to_data()
+            )
+
+    def _open_conversation(self, context: Context) -> tuple[Conversation, ConversationState] | None:
+        record = self._store.load_conversation(context.member.id)
+        if record is None:
+            return None
+        conversation = self._registry.find_conversation(record.name)
+        state = ConversationState.from_data(record.name, record.step, record.data)
+        if conversation is None or not (
+            state.step.startswith("~") or conversation.has_step(state.step)
+        ):
+            # A conversation removed or reshaped by an upgrade cannot be resumed safely.
+            log.warning("conversation_dropped name=%s member=%s", record.name, context.member.id)
+            self._store.clear_conversation(context.member.id)
+            return None
+        return conversation, state
+
+    def _engine(self, context: Context) -> ConversationEngine:
+        renderer = self._catalogs.renderer(context.member.language, context.origin.platform)
+        return ConversationEngine(renderer.label)
+
+    # -- context and rendering ------------------------------------------------------------
+
+    def _context(self, origin: Origin) -> Context:
+        supported = self._catalogs.languages
+        member = self._store.member_for_identity(
+            origin.platform,
+            origin.user_id,
+            language=pick_language(origin.language_hint, supported, self._config.default_language),
+        )
+        group = (
+            None
+            if origin.is_direct
+            else self._store.working_group_for_room(origin.platform, origin.room_id)
+        )
+        role = self._store.roles_of(member.id).role_for(group.id if group else None)
+        if origin.platform is Platform.CONSOLE and origin.trusted_role is not None:
+            role = origin.trusted_role
+        return Context(
+            origin=origin,
+            member=member,
+            role=role,
+            working_group=group,
+            store=self._store,
+            registry=self._registry,
+            config=self._config,
+            languages=supported,
+        )
+
+    def _refusal(self, context: Context, what: str, needed: Role) -> Reply:
+        log.info(
+            "refused what=%s member=%s role=%s needed=%s",
+            what,
+            context.member.id,
+            context.role.value,
+            needed.value,
+        )
+        return Reply(Message.of("router.not_allowed", role=Message.of(f"role.{needed.value}")))
+
+    def _render(self, context: Context, replies: Sequence[Reply]) -> list[Outgoing]:
+        # Read the language again: the handler may just have changed it.
+        member: MemberRecord | None = self._store.get_member(context.member.id)
+        language = member.language if member is not None else context.member.language
+        rendered = []
+        for reply in replies:
+            to = reply.to or context.origin
+            rendered.append(self._catalogs.render_reply(reply, language, to.platform, to.room_id))
+        return rendered

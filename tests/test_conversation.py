@@ -1,0 +1,250 @@
+"""The conversation engine on its own: no storage, no event loop, no transport."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.conversation import (
+    BACK,
+    CANCEL,
+    EDIT_PREFIX,
+    REVIEW,
+    SKIP,
+    SUBMIT,
+    Conversation,
+    ConversationEngine,
+    ConversationState,
+    InvalidAnswer,
+    PickedAnswer,
+    Step,
+    TypedAnswer,
+)
+from bot.types import Choice, Lines, Literal, Message
+
+
+def _label(label: Message | Literal) -> str:
+    return label.text if isinstance(label, Literal) else label.key
+
+
+def parse_count(text: str) -> int:
+    if not text.isdigit():
+        raise InvalidAnswer("test.not_a_number")
+    return int(text)
+
+
+COLOURS = (Choice("red", Literal("Red")), Choice("blue", Literal("Blue")))
+
+SURVEY = Conversation(
+    name="survey",
+    title="test.title",
+    steps=(
+        Step("name", prompt="test.name", label="test.name_label", parse=str.strip),
+        Step("colour", prompt="test.colour", label="test.colour_label", choices=COLOURS),
+        Step(
+            "count",
+            prompt="test.count",
+            label="test.count_label",
+            parse=parse_count,
+            optional=True,
+        ),
+    ),
+    submit=lambda context, answers: [],
+)
+
+
+@pytest.fixture
+def engine() -> ConversationEngine:
+    return ConversationEngine(_label)
+
+
+def keys(reply_text: object) -> list[str]:
+    assert isinstance(reply_text, Lines)
+    return [item.key for item in reply_text.items if isinstance(item, Message)]
+
+
+def answer_all(engine: ConversationEngine) -> ConversationState:
+    state = engine.start(SURVEY).state
+    for given in (TypedAnswer("Ana"), PickedAnswer("blue"), TypedAnswer("12")):
+        assert state is not None
+        state = engine.handle(SURVEY, state, given).state
+    assert state is not None
+    return state
+
+
+def test_start_asks_the_first_question(engine: ConversationEngine) -> None:
+    outcome = engine.start(SURVEY)
+    assert outcome.state == ConversationState("survey", "name")
+    assert "test.name" in keys(outcome.replies[0].text)
+
+
+def test_each_answer_is_kept_and_moves_to_the_next_step(engine: ConversationEngine) -> None:
+    state = engine.start(SURVEY).state
+    assert state is not None
+    state = engine.handle(SURVEY, state, TypedAnswer("  Ana ")).state
+    assert state is not None
+    assert state.step == "colour"
+    assert state.answers == {"name": "Ana"}
+    assert state.trail == ("name",)
+
+
+def test_choice_step_offers_its_choices_and_cancel(engine: ConversationEngine) -> None:
+    state = ConversationState("survey", "colour", {"name": "Ana"}, ("name",))
+    reply = engine.prompt(SURVEY, state)
+    assert [choice.value for choice in reply.choices] == ["red", "blue", BACK, CANCEL]
+
+
+def test_typed_label_picks_the_matching_choice(engine: ConversationEngine) -> None:
+    state = ConversationState("survey", "colour", {"name": "Ana"}, ("name",))
+    outcome = engine.handle(SURVEY, state, TypedAnswer("BLUE"))
+    assert outcome.state is not None
+    assert outcome.state.answers["colour"] == "blue"
+
+
+def test_choice_not_offered_is_refused_and_changes_nothing(engine: ConversationEngine) -> None:
+    state = ConversationState("survey", "colour", {"name": "Ana"}, ("name",))
+    outcome = engine.handle(SURVEY, state, PickedAnswer("green"))
+    assert outcome.state == state
+    assert keys(outcome.replies[0].text)[0] == "conversation.choice_not_offered"
+
+
+def test_invalid_answer_is_explained_and_the_question_repeated(
+    engine: ConversationEngine,
+) -> None:
+    state = ConversationState("survey", "count", {"name": "Ana", "colour": "red"}, ("name",))
+    outcome = engine.handle(SURVEY, state, TypedAnswer("many"))
+    assert outcome.state == state
+    assert keys(outcome.replies[0].text)[:2] == ["test.not_a_number", "conversation.progress"]
+
+
+def test_back_returns_to_the_previous_question_keeping_answers(
+    engine: ConversationEngine,
+) -> None:
+    state = ConversationState("survey", "colour", {"name": "Ana"}, ("name",))
+    outcome = engine.handle(SURVEY, state, PickedAnswer(BACK))
+    assert outcome.state is not None
+    assert outcome.state.step == "name"
+    assert outcome.state.answers == {"name": "Ana"}
+    assert "conversation.current_answer" in keys(outcome.replies[0].text)
+
+
+def test_back_on_the_first_question_is_refused(engine: ConversationEngine) -> None:
+    state = ConversationState("survey", "name")
+    outcome = engine.handle(SURVEY, state, PickedAnswer(BACK))
+    assert outcome.state == state
+    assert keys(outcome.replies[0].text)[0] == "conversation.nothing_before"
+
+
+def test_optional_step_can_be_skipped(engine: ConversationEngine) -> None:
+    state = ConversationState("survey", "count", {"name": "Ana", "colour": "red"}, ("name",))
+    outcome = engine.handle(SURVEY, state, PickedAnswer(SKIP))
+    assert outcome.state is not None
+    assert outcome.state.step == REVIEW
+    assert outcome.state.answers["count"] is None
+
+
+def test_required_step_cannot_be_skipped(engine: ConversationEngine) -> None:
+    state = ConversationState("survey", "name")
+    outcome = engine.handle(SURVEY, state, PickedAnswer(SKIP))
+    assert outcome.state == state
+    assert keys(outcome.replies[0].text)[0] == "conversation.cannot_skip"
+
+
+def test_last_answer_leads_to_a_review_of_all_answers(engine: ConversationEngine) -> None:
+    state = answer_all(engine)
+    assert state.step == REVIEW
+    review = engine.prompt(SURVEY, state)
+    assert keys(review.text).count("conversation.review_line") == 3
+    values = [choice.value for choice in review.choices]
+    assert values[0] == SUBMIT
+    assert values[-1] == CANCEL
+    assert f"{EDIT_PREFIX}colour" in values
+
+
+def test_edit_from_review_changes_one_answer_and_returns_to_review(
+    engine: ConversationEngine,
+) -> None:
+    state = answer_all(engine)
+    editing = engine.handle(SURVEY, state, PickedAnswer(EDIT_PREFIX + "colour")).state
+    assert editing is not None
+    assert editing.step == "colour"
+    assert editing.editing
+    back_at_review = engine.handle(SURVEY, editing, PickedAnswer("red")).state
+    assert back_at_review is not None
+    assert back_at_review.step == REVIEW
+    assert back_at_review.answers == {"name": "Ana", "colour": "red", "count": 12}
+
+
+def test_back_while_editing_returns_to_review_unchanged(engine: ConversationEngine) -> None:
+    state = answer_all(engine)
+    editing = engine.handle(SURVEY, state, PickedAnswer(EDIT_PREFIX + "name")).state
+    assert editing is not None
+    outcome = engine.handle(SURVEY, editing, PickedAnswer(BACK))
+    assert outcome.state is not None
+    assert outcome.state.step == REVIEW
+    assert outcome.state.answers == state.answers
+
+
+def test_submit_from_review_hands_over_every_answer(engine: ConversationEngine) -> None:
+    state = answer_all(engine)
+    outcome = engine.handle(SURVEY, state, PickedAnswer(SUBMIT))
+    assert outcome.state is None
+    assert outcome.submitted == {"name": "Ana", "colour": "blue", "count": 12}
+
+
+def test_cancel_ends_the_conversation_and_keeps_nothing(engine: ConversationEngine) -> None:
+    state = answer_all(engine)
+    outcome = engine.handle(SURVEY, state, PickedAnswer(CANCEL))
+    assert outcome.state is None
+    assert outcome.cancelled
+    assert outcome.submitted is None
+
+
+def test_state_survives_a_round_trip_through_its_stored_form(
+    engine: ConversationEngine,
+) -> None:
+    state = answer_all(engine)
+    restored = ConversationState.from_data(state.name, state.step, state.to_data())
+    assert restored == state
+
+
+def branching_conversation() -> Conversation:
+    return Conversation(
+        name="branch",
+        title="test.title",
+        steps=(
+            Step(
+                "kind",
+                prompt="test.kind",
+                label="test.kind_label",
+                choices=(Choice("org", Literal("Org")), Choice("person", Literal("Person"))),
+                next=lambda answers: "org_name" if answers.get("kind") == "org" else "done",
+            ),
+            Step(
+                "org_name",
+                prompt="test.org",
+                label="test.org_label",
+                parse=str.strip,
+                next=lambda answers: "done",
+            ),
+            Step("done", prompt="test.done", label="test.done_label", parse=str.strip),
+        ),
+        submit=lambda context, answers: [],
+    )
+
+
+def test_changed_branch_forgets_answers_of_the_abandoned_path(
+    engine: ConversationEngine,
+) -> None:
+    conversation = branching_conversation()
+    state = engine.start(conversation).state
+    for given in (PickedAnswer("org"), TypedAnswer("Acme"), TypedAnswer("yes")):
+        assert state is not None
+        state = engine.handle(conversation, state, given).state
+    assert state is not None
+    assert state.answers == {"kind": "org", "org_name": "Acme", "done": "yes"}
+    editing = engine.handle(conversation, state, PickedAnswer(EDIT_PREFIX + "kind")).state
+    assert editing is not None
+    changed = engine.handle(conversation, editing, PickedAnswer("person")).state
+    assert changed is not None
+    assert changed.step == REVIEW
+    assert changed.answers == {"kind": "person", "done": "yes"}
