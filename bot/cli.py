@@ -1,0 +1,161 @@
+"""The ``caucus`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import AppConfig, ConfigError, default_config_path, load_config
+from bot.logs import configure_logging
+from bot.types import Platform
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+DESCRIPTION = """\
+Caucus bridges Telegram and Matrix rooms for a network's working groups and guides members
+through case reports, consultation alerts, polls and announcements.
+
+With no configuration file, `caucus run` chats with you in this terminal (the console
+transport) and keeps its data in SQLite under ./data/. The configuration file is read from
+--config, else $CAUCUS_CONFIG, else ./config.toml when it exists; config.example.toml
+documents every setting."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="caucus",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"caucus {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="start the bot (brings the database schema up to date first)",
+        description="Start the bot. The database schema is brought up to date first.",
+    )
+    run.add_argument("--config", type=Path, metavar="PATH", help="configuration file")
+    run.add_argument(
+        "--console",
+        action="store_true",
+        help="chat in this terminal even when Telegram or Matrix is configured",
+    )
+
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration file and exit (0: valid, 2: not)",
+        description="Validate a configuration file; print one line naming any problem.",
+    )
+    check.add_argument("path", nargs="?", type=Path, metavar="PATH", help="configuration file")
+
+    database = commands.add_parser("db", help="database maintenance")
+    database_commands = database.add_subparsers(dest="db_command", metavar="ACTION")
+    upgrade = database_commands.add_parser(
+        "upgrade", help="apply pending schema migrations and exit"
+    )
+    upgrade.add_argument("--config", type=Path, metavar="PATH", help="configuration file")
+    return parser
+
+
+def _load(path: Path | None) -> AppConfig:
+    chosen = path if path is not None else default_config_path()
+    return load_config(chosen)
+
+
+def _fail(line: str, code: int) -> int:
+    print(f"caucus: {line}", file=sys.stderr)
+    return code
+
+
+def _database_error(config: AppConfig, error: Exception) -> int:
+    where = config.source.name if config.source else "(no configuration file)"
+    return _fail(
+        f"{where}: database.url: cannot open the database ({type(error).__name__}: "
+        f"{_first_line(error)}); fix: check database.url or CAUCUS_DATABASE_URL",
+        EXIT_CONFIG,
+    )
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else "no detail"
+
+
+def command_run(path: Path | None, *, console: bool) -> int:
+    config = _load(path)
+    platforms = config.enabled_platforms
+    if platforms and not console:
+        names = ", ".join(f"[{platform.value}]" for platform in platforms)
+        where = config.source.name if config.source else "configuration"
+        return _fail(
+            f"{where}: {names}: this version of caucus has only the console transport; "
+            "fix: remove that section, or run with --console",
+            EXIT_CONFIG,
+        )
+    configure_logging(config.log_level, log_file=config.data_dir / "caucus.log")
+    from bot.app import run_console
+    from storage import StorageError
+
+    try:
+        asyncio.run(run_console(config))
+    except StorageError as error:
+        return _database_error(config, error)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
+
+
+def command_check_config(path: Path | None) -> int:
+    config = _load(path)
+    source = str(config.source) if config.source else "built-in defaults (no configuration file)"
+    platforms = ", ".join(p.value for p in config.enabled_platforms) or Platform.CONSOLE.value
+    backend = config.database_url.split(":")[0]
+    print(
+        f"{source}: valid; transports: {platforms}; "
+        f"working groups: {len(config.working_groups)}; database: {backend}"
+    )
+    return EXIT_OK
+
+
+def command_db_upgrade(path: Path | None) -> int:
+    config = _load(path)
+    configure_logging(config.log_level)
+    from storage import StorageError, Store
+
+    try:
+        store = Store(config.database_url)
+        try:
+            store.upgrade()
+            print(f"database schema at revision {store.current_revision()}")
+        finally:
+            store.close()
+    except StorageError as error:
+        return _database_error(config, error)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return command_run(args.config, console=args.console)
+        if args.command == "check-config":
+            return command_check_config(args.path)
+        if args.command == "db" and args.db_command == "upgrade":
+            return command_db_upgrade(args.config)
+    except ConfigError as error:
+        return _fail(str(error), EXIT_CONFIG)
+    parser.print_help()
+    return EXIT_OK if args.command is None else EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Test drivers: act as a member on a transport and read what the bot answered.
+
+Feature tests are written against :class:`Chat` so that the same test runs over every
+transport; each transport adds its driver here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Protocol
+
+from bot.app import Dispatcher, build_router, open_store
+from bot.config import AppConfig
+from bot.console import ConsoleTransport
+
+_CHOICE_LINE = re.compile(r"^  (\d+)\. (.*)$")
+
+
+class Chat(Protocol):
+    """One member in a private chat with the bot."""
+
+    async def send(self, text: str) -> str:
+        """Type ``text``; return everything the bot answered to it."""
+        ...
+
+    async def pick(self, label: str) -> str:
+        """Pick the offered choice whose label contains ``label``; return the answer."""
+        ...
+
+    async def resume(self) -> str:
+        """Start the transport again; return what it shows before the member types."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class ConsoleChat:
+    """Drives the real console transport in-process, through its line reader."""
+
+    def __init__(self, config: AppConfig, user_id: str = "local") -> None:
+        self.store = open_store(config)
+        self._dispatcher = Dispatcher(build_router(config, self.store))
+        self._output = io.StringIO()
+        self._transport = ConsoleTransport(
+            self._dispatcher.handle,
+            self._dispatcher.pending_prompt,
+            stdin=io.StringIO(),
+            stdout=self._output,
+            interactive=False,
+            user_id=user_id,
+        )
+        self.last = ""
+
+    async def send(self, text: str) -> str:
+        start = len(self._output.getvalue())
+        await self._transport.receive_line(text)
+        self.last = self._output.getvalue()[start:]
+        return self.last
+
+    async def pick(self, label: str) -> str:
+        for line in self.last.splitlines():
+            match = _CHOICE_LINE.match(line)
+            if match and label in match.group(2):
+                return await self.send(match.group(1))
+        raise AssertionError(f"no choice labelled {label!r} in:\n{self.last}")
+
+    async def resume(self) -> str:
+        start = len(self._output.getvalue())
+        await self._transport.resume()
+        self.last = self._output.getvalue()[start:]
+        return self.last
+
+    async def close(self) -> None:
+        self._dispatcher.close()
+        self.store.close()

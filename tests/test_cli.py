@@ -1,0 +1,136 @@
+"""The ``caucus`` command line, run as a real process where the exit code matters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def caucus(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("CAUCUS_")}
+    environment.update(env or {})
+    environment["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = caucus("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "check-config", "db"):
+        assert command in result.stdout
+
+
+def test_run_without_configuration_chats_on_the_console_with_sqlite_in_data(
+    tmp_path: Path,
+) -> None:
+    result = caucus("run", cwd=tmp_path, stdin="/start\n1\n/help\n")
+    assert result.returncode == 0, result.stderr
+    assert "Welcome to Caucus" in result.stdout
+    assert "/whoami" in result.stdout
+    assert result.stderr == ""
+    assert (tmp_path / "data" / "caucus.db").is_file()
+
+
+def test_run_takes_config_toml_from_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('data_dir = "state"\n', encoding="utf-8")
+    result = caucus("run", cwd=tmp_path, stdin="/help\n")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "state" / "caucus.db").is_file()
+
+
+def test_run_in_spanish_answers_in_spanish(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('default_language = "es"\n', encoding="utf-8")
+    result = caucus("run", cwd=tmp_path, stdin="/help\n")
+    assert result.returncode == 0, result.stderr
+    assert "Lo que puede hacer aquí" in result.stdout
+    assert "What you can do here" not in result.stdout
+
+
+def test_check_config_accepts_the_example_file(tmp_path: Path) -> None:
+    result = caucus("check-config", str(REPO / "config.example.toml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("time_zone = 'Mars/Base'\n", "time_zone"),
+        ("colour = 'red'\n", "colour"),
+        ("[telegram]\nmode = 'polling'\n", "telegram.token"),
+        ("this is not toml\n", "line 1"),
+        ("[[working_groups]]\nslug = 'ok'\nname = 'A'\nlanguages = 'en'\n", "languages"),
+    ],
+    ids=["bad value", "unknown key", "missing value", "malformed", "wrong type"],
+)
+def test_bad_configuration_stops_with_exit_2_and_one_line(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    for command in (("check-config", str(path)), ("run", "--config", str(path))):
+        result = caucus(*command, cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "config.toml" in lines[0]
+        assert key in lines[0]
+        assert "fix" in lines[0]
+        assert "Traceback" not in result.stderr
+
+
+def test_missing_configuration_file_is_named(tmp_path: Path) -> None:
+    result = caucus("run", "--config", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope.toml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_platform_not_yet_available_is_refused_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[telegram]\nmode = 'polling'\n", encoding="utf-8")
+    result = caucus(
+        "run", "--config", str(path), cwd=tmp_path, env={"CAUCUS_TELEGRAM_TOKEN": "1:test"}
+    )
+    assert result.returncode == 2
+    assert "[telegram]" in result.stderr
+    assert "1:test" not in result.stderr
+
+
+def test_unreachable_database_stops_with_one_line_naming_database_url(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[database]\nurl = 'postgresql://nobody:secret-pw@127.0.0.1:1/none'\n", encoding="utf-8"
+    )
+    result = caucus("db", "upgrade", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "database.url" in result.stderr
+    assert "secret-pw" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_db_upgrade_migrates_and_reports_the_revision(tmp_path: Path, database_url: str) -> None:
+    result = caucus("db", "upgrade", cwd=tmp_path, env={"CAUCUS_DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+    assert "revision" in result.stdout
+    again = caucus("db", "upgrade", cwd=tmp_path, env={"CAUCUS_DATABASE_URL": database_url})
+    assert again.returncode == 0
+    assert again.stdout == result.stdout
