@@ -1,0 +1,93 @@
+"""Members and roles: who coordinates which working group, and admins granting roles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.context import Context, UserError
+from bot.registry import Registry
+from bot.types import Command, CommandRef, Lines, Literal, Message, Platform, Reply, Role
+
+
+def register(registry: Registry) -> None:
+    registry.command("groups", list_groups, help_key="help.groups", role=Role.COORDINATOR)
+    registry.command("role", set_role, help_key="help.role", role=Role.ADMIN)
+
+
+def list_groups(context: Context, command: Command) -> Sequence[Reply]:
+    summaries = context.store.group_summaries()
+    if not summaries:
+        return [Reply(Message.of("members.no_groups"))]
+    lines: list[Message | Literal] = [Message.of("members.groups_header", count=len(summaries))]
+    for summary in summaries:
+        lines.append(
+            Message.of(
+                "members.group_line",
+                name=Literal(summary.group.name),
+                slug=Literal(summary.group.slug),
+                languages=Literal(", ".join(summary.group.languages)),
+                telegram=summary.rooms.get(Platform.TELEGRAM, 0),
+                matrix=summary.rooms.get(Platform.MATRIX, 0),
+                members=summary.members,
+                coordinators=summary.coordinators,
+            )
+        )
+    return [Reply(Lines(tuple(lines)))]
+
+
+def _usage() -> UserError:
+    return UserError(
+        "members.role_usage",
+        command=CommandRef("role"),
+        whoami=CommandRef("whoami"),
+        roles=Literal(", ".join(role.value for role in Role)),
+    )
+
+
+def set_role(context: Context, command: Command) -> Sequence[Reply]:
+    """``/role NUMBER ROLE [GROUP]``: without a group, a network-wide role."""
+    if not 2 <= len(command.args) <= 3 or not command.args[0].isdigit():
+        raise _usage()
+    number = int(command.args[0])
+    roles = {role.value: role for role in Role}
+    role = roles.get(command.args[1].lower())
+    if role is None:
+        raise _usage()
+    group = None
+    if len(command.args) == 3:
+        group = context.store.working_group_by_slug(command.args[2].lower())
+        if group is None:
+            raise UserError(
+                "members.no_such_group", slug=Literal(command.args[2]), groups=CommandRef("groups")
+            )
+    caller_roles = context.store.roles_of(context.member.id)
+    may_grant = caller_roles.network is Role.ADMIN or (
+        group is not None and caller_roles.by_group.get(group.id) is Role.ADMIN
+    )
+    if not may_grant:
+        raise UserError("members.not_admin_here")
+    if context.store.get_member(number) is None:
+        raise UserError("members.no_such_member", number=number)
+    effective = context.store.set_role(number, group.id if group else None, role)
+    where = Literal(group.name) if group else Message.of("members.network")
+    if effective is not role:
+        return [
+            Reply(
+                Message.of(
+                    "members.role_from_config",
+                    number=number,
+                    role=Message.of(f"role.{effective.value}"),
+                    where=where,
+                )
+            )
+        ]
+    return [
+        Reply(
+            Message.of(
+                "members.role_set",
+                number=number,
+                role=Message.of(f"role.{role.value}"),
+                where=where,
+            )
+        )
+    ]

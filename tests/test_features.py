@@ -1,0 +1,291 @@
+"""What members see, specified once and run over every transport and database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from chat import Chat, ConsoleChat
+
+from bot.config import AppConfig, load_config
+from bot.i18n import Catalogs
+from bot.types import CommandRef, Message, Platform
+from locales import SUPPORTED_LANGUAGES
+
+GROUPS = """
+data_dir = "data"
+admins = ["console:root"]
+
+[[working_groups]]
+slug = "cawg"
+name = "Corporate Accountability"
+languages = ["en", "es", "fr", "ar", "pt"]
+coordinators = ["console:coord"]
+"""
+
+CATALOGS = Catalogs.load()
+
+
+def said(key: str, language: str = "en", **params: object) -> str:
+    """The text the bot says for ``key`` (one line of it, without direction marks)."""
+    renderer = CATALOGS.renderer(language, Platform.CONSOLE)
+    return renderer.label(Message.of(key, **params))  # type: ignore[arg-type]
+
+
+def first_line(key: str, language: str = "en") -> str:
+    """A catalog text cut before its first placeholder: enough to recognize it."""
+    template = CATALOGS.template(language, key)
+    return template.split("{")[0].strip()
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> AppConfig:
+    path = tmp_path / "config.toml"
+    path.write_text(GROUPS, encoding="utf-8")
+    return load_config(path, env={"CAUCUS_DATABASE_URL": database_url})
+
+
+ChatFactory = Callable[[str], Chat]
+
+
+@pytest.fixture(params=["console"])
+async def open_chat(
+    request: pytest.FixtureRequest, config: AppConfig
+) -> AsyncIterator[ChatFactory]:
+    opened: list[Chat] = []
+
+    def factory(user_id: str = "local") -> Chat:
+        chat = ConsoleChat(config, user_id=user_id)
+        opened.append(chat)
+        return chat
+
+    yield factory
+    for chat in opened:
+        await chat.close()
+
+
+async def test_start_welcomes_and_offers_every_language(open_chat: ChatFactory) -> None:
+    chat = open_chat("local")
+    answer = await chat.send("/start")
+    assert first_line("start.welcome") in answer
+    for language in SUPPORTED_LANGUAGES:
+        assert CATALOGS.template(language, "language.native_name") in answer
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+async def test_choosing_a_language_makes_every_later_reply_use_it(
+    open_chat: ChatFactory, language: str
+) -> None:
+    chat = open_chat("local")
+    await chat.send("/language")
+    changed = await chat.pick(CATALOGS.template(language, "language.native_name"))
+    assert first_line("language.changed", language) in changed
+    help_text = await chat.send("/help")
+    assert said("help.help", language) in help_text
+    unknown = await chat.send("/nonsense")
+    assert first_line("router.unknown_command", language) in unknown
+    profile = await chat.send("/profile")
+    assert said("profile.ask_name", language) in profile
+
+
+async def test_language_can_be_set_by_code_and_a_wrong_code_is_explained(
+    open_chat: ChatFactory,
+) -> None:
+    chat = open_chat("local")
+    refused = await chat.send("/language xx")
+    assert first_line("language.unknown") in refused
+    assert first_line("language.changed", "es") in await chat.send("/language es")
+
+
+async def test_help_lists_the_commands_of_a_member_only(open_chat: ChatFactory) -> None:
+    chat = open_chat("local")
+    answer = await chat.send("/help")
+    for command in ("/start", "/help", "/language", "/whoami", "/profile"):
+        assert command in answer
+    assert said("help.groups") not in answer
+    assert said("help.role") not in answer
+
+
+async def test_help_for_a_coordinator_adds_the_coordinator_commands(
+    open_chat: ChatFactory,
+) -> None:
+    chat = open_chat("coord")
+    answer = await chat.send("/help")
+    assert said("help.groups") in answer
+    assert said("help.role") not in answer
+    admin = open_chat("root")
+    assert said("help.role") in await admin.send("/help")
+
+
+async def test_member_calling_a_coordinator_command_is_refused_and_nothing_changes(
+    open_chat: ChatFactory,
+) -> None:
+    chat = open_chat("local")
+    await chat.send("/whoami")
+    refused = await chat.send("/groups")
+    assert first_line("router.not_allowed") in refused
+    refused_role = await chat.send("/role 1 admin cawg")
+    assert first_line("router.not_allowed") in refused_role
+    whoami = await chat.send("/whoami")
+    assert said("role.member") in whoami
+    assert said("role.admin") not in whoami
+
+
+async def test_coordinator_sees_the_working_groups(open_chat: ChatFactory) -> None:
+    chat = open_chat("coord")
+    answer = await chat.send("/groups")
+    assert "Corporate Accountability" in answer
+    assert "cawg" in answer
+
+
+async def test_admin_grants_a_role_that_the_member_then_holds(open_chat: ChatFactory) -> None:
+    member = open_chat("ana")
+    whoami = await member.send("/whoami")
+    number = whoami.split("no. ")[1].split(",")[0]
+    admin = open_chat("root")
+    granted = await admin.send(f"/role {number} coordinator cawg")
+    assert first_line("members.role_set") in granted
+    assert said("help.groups") in await member.send("/help")
+
+
+async def test_admin_role_command_refuses_bad_input_and_changes_nothing(
+    open_chat: ChatFactory,
+) -> None:
+    member = open_chat("ana")
+    await member.send("/start")
+    admin = open_chat("root")
+    assert first_line("members.role_usage") in await admin.send("/role")
+    assert first_line("members.no_such_member") in await admin.send("/role 999 admin cawg")
+    assert first_line("members.no_such_group") in await admin.send("/role 1 admin nope")
+    assert first_line("members.role_usage") in await admin.send("/role 1 emperor cawg")
+    assert said("help.groups") not in await member.send("/help")
+
+
+async def test_unknown_command_gets_a_hint(open_chat: ChatFactory) -> None:
+    chat = open_chat("local")
+    answer = await chat.send("/frobnicate")
+    assert (
+        said("router.unknown_command", command=CommandRef("frobnicate"), help=CommandRef("help"))
+        in answer
+    )
+
+
+async def test_free_text_outside_a_conversation_gets_a_hint(open_chat: ChatFactory) -> None:
+    chat = open_chat("local")
+    answer = await chat.send("hello there")
+    assert said("router.free_text_hint", help=CommandRef("help")) in answer
+
+
+async def test_whoami_shows_language_role_and_time_zone(open_chat: ChatFactory) -> None:
+    chat = open_chat("local")
+    answer = await chat.send("/whoami")
+    assert "local" in answer
+    assert said("role.member") in answer
+    assert "UTC" in answer
+
+
+async def test_cancel_outside_a_conversation_says_there_is_nothing_to_cancel(
+    open_chat: ChatFactory,
+) -> None:
+    chat = open_chat("local")
+    answer = await chat.send("/cancel")
+    assert first_line("router.no_conversation") in answer
+
+
+async def fill_profile(chat: Chat) -> str:
+    await chat.send("/profile")
+    await chat.send("Ana María")
+    await chat.send("Red de Acción")
+    return await chat.send("America/Bogota")
+
+
+async def test_profile_conversation_reviews_and_saves_every_answer(
+    open_chat: ChatFactory,
+) -> None:
+    chat = open_chat("local")
+    review = await fill_profile(chat)
+    assert first_line("conversation.review") in said(
+        "conversation.review", title=Message.of("profile.title")
+    )
+    for answer in ("Ana María", "Red de Acción", "America/Bogota"):
+        assert answer in review
+    saved = await chat.pick(said("conversation.submit"))
+    assert first_line("profile.saved") in saved
+    whoami = await chat.send("/whoami")
+    assert "Ana María" in whoami
+    assert "Red de Acción" in whoami
+    assert "America/Bogota" in whoami
+
+
+async def test_review_lets_one_answer_be_changed_before_submitting(
+    open_chat: ChatFactory,
+) -> None:
+    chat = open_chat("local")
+    await fill_profile(chat)
+    await chat.pick(said("conversation.change", label=Message.of("profile.label_organization")))
+    review = await chat.send("Otra Red")
+    assert "Otra Red" in review
+    assert "Red de Acción" not in review
+    await chat.pick(said("conversation.submit"))
+    assert "Otra Red" in await chat.send("/whoami")
+
+
+async def test_invalid_answer_is_explained_and_the_step_repeated(open_chat: ChatFactory) -> None:
+    chat = open_chat("local")
+    await chat.send("/profile")
+    await chat.send("Ana")
+    await chat.send("/skip")
+    answer = await chat.send("Mars/Olympus_Mons")
+    assert first_line("profile.unknown_time_zone") in answer
+    assert said("profile.ask_time_zone") in answer
+
+
+async def test_back_returns_to_the_previous_question(open_chat: ChatFactory) -> None:
+    chat = open_chat("local")
+    await chat.send("/profile")
+    await chat.send("Ana")
+    answer = await chat.send("/back")
+    assert said("profile.ask_name") in answer
+    assert "Ana" in answer
+
+
+async def test_cancel_discards_the_conversation(open_chat: ChatFactory) -> None:
+    chat = open_chat("local")
+    await chat.send("/profile")
+    await chat.send("Ana")
+    assert first_line("conversation.cancelled") in await chat.send("/cancel")
+    assert said("router.free_text_hint", help=CommandRef("help")) in await chat.send("Org")
+    assert "Ana" not in await chat.send("/whoami")
+
+
+async def test_commands_work_inside_a_conversation_without_losing_it(
+    open_chat: ChatFactory,
+) -> None:
+    chat = open_chat("local")
+    await chat.send("/profile")
+    await chat.send("Ana")
+    assert said("help.help") in await chat.send("/help")
+    again = await chat.send("/profile")
+    assert said("profile.ask_organization") in again
+
+
+async def test_conversation_resumes_at_the_same_step_after_a_restart(
+    config: AppConfig,
+) -> None:
+    first = ConsoleChat(config)
+    await first.send("/profile")
+    await first.send("Ana")
+    await first.send("Red")
+    await first.close()
+
+    second = ConsoleChat(config)
+    try:
+        shown = await second.resume()
+        assert said("profile.ask_time_zone") in shown
+        review = await second.send("Europe/Madrid")
+        assert "Ana" in review
+        assert "Red" in review
+        assert "Europe/Madrid" in review
+    finally:
+        await second.close()
