@@ -111,9 +111,16 @@ class ConversationState:
     answers: Mapping[str, Json] = field(default_factory=dict)
     trail: tuple[str, ...] = ()
     editing: bool = False
+    before_edit: Mapping[str, Json] | None = None
+    """The answers as they were when the member chose to change one from the review."""
 
     def to_data(self) -> dict[str, Json]:
-        return {"answers": dict(self.answers), "trail": list(self.trail), "editing": self.editing}
+        return {
+            "answers": dict(self.answers),
+            "trail": list(self.trail),
+            "editing": self.editing,
+            "before_edit": None if self.before_edit is None else dict(self.before_edit),
+        }
 
     @classmethod
     def from_data(cls, name: str, step: str, data: Mapping[str, Json]) -> ConversationState:
@@ -123,6 +130,7 @@ class ConversationState:
             answers=dict(data.get("answers", {})),
             trail=tuple(data.get("trail", ())),
             editing=bool(data.get("editing", False)),
+            before_edit=data.get("before_edit"),
         )
 
 
@@ -260,20 +268,26 @@ class ConversationEngine:
             if not conversation.review:
                 return Outcome(None, (), submitted=answers)
             following = REVIEW
+        # Changing an answer from the review leaves the way back through the steps as it was.
+        trail = state.trail if state.editing else (*state.trail, step.name)
+        done_editing = following == REVIEW
         new_state = replace(
             state,
             step=following,
             answers=answers,
-            trail=(*state.trail, step.name),
-            editing=state.editing and following != REVIEW,
+            trail=trail,
+            editing=state.editing and not done_editing,
+            before_edit=None if done_editing else state.before_edit,
         )
-        if following == REVIEW:
-            new_state = replace(new_state, editing=False)
         return Outcome(new_state, (self.prompt(conversation, new_state),))
 
     def _back(self, conversation: Conversation, state: ConversationState) -> Outcome:
         if state.editing:
-            new_state = replace(state, step=REVIEW, editing=False)
+            # Give up the change: every answer goes back to what the review showed.
+            kept = state.answers if state.before_edit is None else state.before_edit
+            new_state = replace(
+                state, step=REVIEW, editing=False, answers=dict(kept), before_edit=None
+            )
         elif state.trail:
             new_state = replace(state, step=state.trail[-1], trail=state.trail[:-1])
         else:
@@ -284,15 +298,20 @@ class ConversationEngine:
         self, conversation: Conversation, state: ConversationState, answer: Input
     ) -> Outcome:
         if isinstance(answer, PickedAnswer) and answer.value == SUBMIT:
+            missing = first_unanswered(conversation, state.answers)
+            if missing is not None:
+                new_state = replace(state, step=missing, editing=False, before_edit=None)
+                return Outcome(new_state, (self.prompt(conversation, new_state),))
             return Outcome(None, (), submitted=dict(state.answers))
         if isinstance(answer, PickedAnswer) and answer.value.startswith(EDIT_PREFIX):
             name = answer.value.removeprefix(EDIT_PREFIX)
             if conversation.has_step(name) and name in state.answers:
-                new_state = replace(state, step=name, editing=True)
+                new_state = replace(state, step=name, editing=True, before_edit=dict(state.answers))
                 return Outcome(new_state, (self.prompt(conversation, new_state),))
         if isinstance(answer, TypedAnswer):
+            wanted = strip_direction_marks(answer.text).strip().casefold()
             for choice in self._review_choices(conversation, state):
-                if self._label_of(choice.label).strip().casefold() == answer.text.casefold():
+                if self._label_of(choice.label).strip().casefold() == wanted:
                     return self._at_review(conversation, state, PickedAnswer(choice.value))
         return self._refuse(conversation, state, Message.of("conversation.pick_a_choice"))
 
@@ -350,6 +369,19 @@ def strip_direction_marks(text: str) -> str:
 
 def _as_param(shown: Text) -> Message | Literal | Lines:
     return shown
+
+
+def first_unanswered(conversation: Conversation, answers: Answers) -> str | None:
+    """The first step on the path the answers lead along that still needs an answer."""
+    seen: set[str] = set()
+    name: str | None = conversation.steps[0].name
+    while name is not None and name not in seen:
+        seen.add(name)
+        step = conversation.step(name)
+        if name not in answers:
+            return None if step.optional else name
+        name = conversation.following(step, answers)
+    return None
 
 
 def _drop_unreachable(conversation: Conversation, answers: dict[str, Json]) -> dict[str, Json]:

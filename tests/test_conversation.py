@@ -248,3 +248,57 @@ def test_changed_branch_forgets_answers_of_the_abandoned_path(
     assert changed is not None
     assert changed.step == REVIEW
     assert changed.answers == {"kind": "person", "done": "yes"}
+
+
+def answered_branch(engine: ConversationEngine) -> tuple[Conversation, ConversationState]:
+    conversation = branching_conversation()
+    state = engine.start(conversation).state
+    for given in (PickedAnswer("person"), TypedAnswer("yes")):
+        assert state is not None
+        state = engine.handle(conversation, state, given).state
+    assert state is not None
+    assert state.step == REVIEW
+    return conversation, state
+
+
+def test_back_from_a_branch_opened_by_an_edit_restores_the_reviewed_answers(
+    engine: ConversationEngine,
+) -> None:
+    conversation, reviewed = answered_branch(engine)
+    editing = engine.handle(conversation, reviewed, PickedAnswer(EDIT_PREFIX + "kind")).state
+    assert editing is not None
+    opened = engine.handle(conversation, editing, PickedAnswer("org")).state
+    assert opened is not None
+    assert opened.step == "org_name"
+    back = engine.handle(conversation, opened, PickedAnswer(BACK)).state
+    assert back is not None
+    assert back.step == REVIEW
+    assert back.answers == reviewed.answers
+
+
+def test_submit_with_a_required_step_unanswered_asks_it_first(
+    engine: ConversationEngine,
+) -> None:
+    conversation = branching_conversation()
+    state = ConversationState("branch", REVIEW, {"kind": "org", "done": "yes"})
+    outcome = engine.handle(conversation, state, PickedAnswer(SUBMIT))
+    assert outcome.submitted is None
+    assert outcome.state is not None
+    assert outcome.state.step == "org_name"
+
+
+def test_editing_does_not_lengthen_the_way_back(engine: ConversationEngine) -> None:
+    state = answer_all(engine)
+    editing = engine.handle(SURVEY, state, PickedAnswer(EDIT_PREFIX + "name")).state
+    assert editing is not None
+    reviewed = engine.handle(SURVEY, editing, TypedAnswer("Bea")).state
+    assert reviewed is not None
+    assert reviewed.trail == state.trail
+
+
+def test_typed_review_label_with_spaces_and_direction_marks_is_understood(
+    engine: ConversationEngine,
+) -> None:
+    state = answer_all(engine)
+    outcome = engine.handle(SURVEY, state, TypedAnswer("  \u2068conversation.submit\u2069 "))
+    assert outcome.submitted is not None
