@@ -494,6 +494,14 @@ class AppConfig(BaseModel):
                 f"must start with {', '.join(_quote(s) for s in DATABASE_SCHEMES)}{got}",
                 'use url = "sqlite:///data/caucus.db" or "postgresql+psycopg://user@host/caucus"',
             )
+        if value.startswith("sqlite:") and (
+            value.rstrip("/") in ("sqlite:", "sqlite:/") or ":memory:" in value
+        ):
+            # The router works on its own thread, and an in-memory database is per thread.
+            raise _rule(
+                "an in-memory SQLite database cannot keep anything",
+                'use a file, e.g. url = "sqlite:///data/caucus.db", or leave url unset',
+            )
         if value.startswith("sqlite:///"):
             path_text, mark, query = value.removeprefix("sqlite:///").partition("?")
             if path_text and path_text != ":memory:" and not path_text.startswith("/"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
@@ -95,17 +96,34 @@ class ConsoleTransport:
     async def run(self) -> None:
         """Chat until end of input (or ``/quit``); resumes an open conversation first."""
         await self.resume()
+        lines = self._read_lines()
         while True:
             if self._interactive:
                 self._stdout.write("> ")
                 self._stdout.flush()
-            line = await asyncio.to_thread(self._stdin.readline)
+            line = await lines.get()
             if not line:
                 break
             if line.strip() in ("/quit", "/exit"):
                 break
             await self.receive_line(line)
         log.info("console_closed")
+
+    def _read_lines(self) -> asyncio.Queue[str]:
+        """Read standard input on a daemon thread, so Ctrl-C ends the program at once
+        instead of waiting for a line that may never come. End of input arrives as ""."""
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str] = asyncio.Queue()
+
+        def read() -> None:
+            while True:
+                line = self._stdin.readline()
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+                if not line:
+                    return
+
+        threading.Thread(target=read, name="console-input", daemon=True).start()
+        return lines
 
     async def resume(self) -> None:
         """Show the open conversation's question again, as after a restart."""

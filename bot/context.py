@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from bot.config import AppConfig
 from bot.registry import Registry
-from bot.types import Message, Origin, ParamValue, Role
-from storage import MemberRecord, Store, WorkingGroupRecord
+from bot.types import Message, Origin, ParamValue, Platform, Role
+from storage import MemberRecord, MemberRoles, Store, WorkingGroupRecord
 
 
 class UserError(Exception):
@@ -25,8 +25,23 @@ class Context:
     origin: Origin
     member: MemberRecord
     role: Role
+    """The role the router checks commands against: in a group room, the member's role in
+    that room's working group; in a direct chat, their highest role anywhere."""
+    roles: MemberRoles
     working_group: WorkingGroupRecord | None
     store: Store
     registry: Registry
     config: AppConfig
     languages: tuple[str, ...]
+
+    def role_in(self, working_group_id: int | None) -> Role:
+        """The member's role in one working group (``None``: network-wide only).
+
+        Handlers acting on one group's data check this, not :attr:`role`.
+        """
+        trusted = self.origin.trusted_role
+        if self.origin.platform is Platform.CONSOLE and trusted is not None:
+            return trusted
+        if working_group_id is None:
+            return self.roles.network or Role.MEMBER
+        return self.roles.role_for(working_group_id)

@@ -44,9 +44,16 @@ def _usage() -> UserError:
     )
 
 
+MAX_MEMBER_NUMBER = 2**31 - 1
+
+
+def _is_member_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_MEMBER_NUMBER
+
+
 def set_role(context: Context, command: Command) -> Sequence[Reply]:
     """``/role NUMBER ROLE [GROUP]``: without a group, a network-wide role."""
-    if not 2 <= len(command.args) <= 3 or not command.args[0].isdigit():
+    if not 2 <= len(command.args) <= 3 or not _is_member_number(command.args[0]):
         raise _usage()
     number = int(command.args[0])
     roles = {role.value: role for role in Role}
@@ -60,9 +67,8 @@ def set_role(context: Context, command: Command) -> Sequence[Reply]:
             raise UserError(
                 "members.no_such_group", slug=Literal(command.args[2]), groups=CommandRef("groups")
             )
-    caller_roles = context.store.roles_of(context.member.id)
-    may_grant = caller_roles.network is Role.ADMIN or (
-        group is not None and caller_roles.by_group.get(group.id) is Role.ADMIN
+    may_grant = context.role_in(None) is Role.ADMIN or (
+        group is not None and context.role_in(group.id) is Role.ADMIN
     )
     if not may_grant:
         raise UserError("members.not_admin_here")

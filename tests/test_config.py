@@ -119,11 +119,19 @@ def test_relative_paths_follow_the_config_file(
     assert config.matrix.store_path == folder / "state" / "matrix-store"
 
 
-def test_absolute_and_memory_sqlite_urls_are_kept(tmp_path: Path) -> None:
+def test_absolute_sqlite_url_is_kept(tmp_path: Path) -> None:
     absolute = load(tmp_path, '[database]\nurl = "sqlite:////var/lib/caucus.db"\n')
     assert absolute.database_url == "sqlite:////var/lib/caucus.db"
-    memory = load(tmp_path, '[database]\nurl = "sqlite://"\n')
-    assert memory.database_url == "sqlite://"
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_sqlite_is_refused(tmp_path: Path, url: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert "database.url" in str(caught.value)
+    assert "in-memory" in str(caught.value)
 
 
 def test_full_config(tmp_path: Path) -> None:
