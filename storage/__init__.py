@@ -6,10 +6,14 @@ Use :class:`Store`; it returns the frozen records below and raises :class:`Stora
 from storage.errors import NotFoundError, StorageError
 from storage.records import (
     ConversationRecord,
+    DeliveryStatus,
     GroupSummary,
     IdentityRecord,
+    InboundRecord,
     MemberRecord,
     MemberRoles,
+    OutboxRecord,
+    OutboxStatus,
     WorkingGroupRecord,
     WorkingGroupSpec,
 )
@@ -17,11 +21,15 @@ from storage.store import Store
 
 __all__ = [
     "ConversationRecord",
+    "DeliveryStatus",
     "GroupSummary",
     "IdentityRecord",
+    "InboundRecord",
     "MemberRecord",
     "MemberRoles",
     "NotFoundError",
+    "OutboxRecord",
+    "OutboxStatus",
     "StorageError",
     "Store",
     "WorkingGroupRecord",

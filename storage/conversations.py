@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from storage.jsontext import decode_json_object, encode_json_object
 from storage.members import existing_member
 from storage.models import Conversation
 from storage.records import ConversationRecord
 
 
 def conversation_record(row: Conversation) -> ConversationRecord:
-    data = json.loads(row.data)
-    if not isinstance(data, dict):
-        raise ValueError(f"conversation data of member {row.member_id} is not a JSON object")
+    data = decode_json_object(f"conversation data of member {row.member_id}", row.data)
     return ConversationRecord(row.name, row.step, data, row.started_at, row.updated_at)
 
 
 def encode_conversation_data(data: Mapping[str, Any]) -> str:
     """JSON text of ``data``; tuples come back as lists, and keys must be strings."""
-    if not all(isinstance(key, str) for key in data):
-        raise TypeError("conversation data keys must be strings")
-    return json.dumps(dict(data), ensure_ascii=False, sort_keys=True, allow_nan=False)
+    return encode_json_object("conversation data", data)
 
 
 def save_conversation_in(

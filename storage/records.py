@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from bot.types import Platform, Role
@@ -99,3 +100,66 @@ class MemberRoles:
         elif working_group_id in self.by_group:
             roles.append(self.by_group[working_group_id])
         return Role.highest(roles)
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outgoing message stands: waiting to be sent, sent, or given up on."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """A raw platform event (a Telegram update), kept from arrival until it is handled.
+
+    ``key`` identifies the event on its platform (unique there); ``sequence`` is the
+    platform's own counter when it has one (Telegram's ``update_id``). Once handled, the
+    payload is replaced by ``{}``: members' messages do not linger in the database.
+    """
+
+    id: int
+    platform: Platform
+    key: str
+    sequence: int | None
+    payload: dict[str, Any]
+    received_at: datetime
+    handled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A message the bot owes someone in a room, in the order of ``id``.
+
+    ``attempts`` counts failed tries; ``failure_reason`` is the last failure's reason (or
+    why the message was given up on). ``platform_message_id`` is the platform's id of the
+    delivered message, when it reported one.
+    """
+
+    id: int
+    platform: Platform
+    room_id: str
+    payload: dict[str, Any]
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+    platform_message_id: str | None
+    failure_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """Counts of the outbox, for health checks.
+
+    ``pending`` and ``failed`` count every such message; ``delivered`` those delivered
+    since the time asked about. ``oldest_pending_at`` is when the oldest pending message
+    was enqueued (``None`` when nothing is pending).
+    """
+
+    pending: int
+    failed: int
+    delivered: int
+    oldest_pending_at: datetime | None

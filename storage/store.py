@@ -2,13 +2,19 @@
 
 Each method runs in its own transaction, committed before it returns, and answers with
 frozen records from :mod:`storage.records`; no session or ORM object ever leaves.
+Inside ``with store.transaction():`` the methods join one transaction instead (a unit
+of work), committed or rolled back as a whole.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from alembic import command
@@ -24,6 +30,20 @@ from storage.conversations import (
     save_conversation_in,
 )
 from storage.database import alembic_config, create_engine_for
+from storage.delivery import (
+    drop_pending_for_room_in,
+    enqueue_outgoing_in,
+    last_inbound_sequence_in,
+    mark_delivered_in,
+    mark_failed_in,
+    mark_inbound_handled_in,
+    outbox_status_in,
+    pending_inbound_in,
+    pending_outgoing_in,
+    prune_inbound_in,
+    record_delivery_attempt_in,
+    record_inbound_in,
+)
 from storage.errors import StorageError
 from storage.groups import (
     check_specs,
@@ -35,6 +55,7 @@ from storage.groups import (
     working_group_by_slug_in,
     working_group_for_room_in,
 )
+from storage.jsontext import encode_json_object
 from storage.members import (
     existing_member,
     identities_of_in,
@@ -46,12 +67,31 @@ from storage.records import (
     ConversationRecord,
     GroupSummary,
     IdentityRecord,
+    InboundRecord,
     MemberRecord,
     MemberRoles,
+    OutboxRecord,
+    OutboxStatus,
     WorkingGroupRecord,
     WorkingGroupSpec,
 )
-from storage.validation import check_aware, check_optional_text, check_text
+from storage.transport import (
+    callback_token_in,
+    callback_value_in,
+    clear_unreachable_in,
+    get_transport_state_in,
+    is_unreachable_in,
+    mark_unreachable_in,
+    set_transport_state_in,
+    unreachable_chats_in,
+)
+from storage.validation import (
+    check_aware,
+    check_int,
+    check_optional_text,
+    check_text,
+    truncated_text,
+)
 
 T = TypeVar("T")
 
@@ -61,6 +101,28 @@ _ATTEMPTS = 3
 
 # Held while migrating PostgreSQL, so that two processes starting at once migrate in turn.
 _MIGRATION_LOCK_ID = 0x0CA0C05
+
+# The largest surrogate key (the id columns are INTEGER, 32 bits on PostgreSQL).
+_MAX_ID = 2**31 - 1
+# Failure and unreachability reasons are diagnostics: longer ones are cut, not refused.
+_REASON_LENGTH = 255
+
+
+@dataclass(eq=False)
+class _Unit:
+    """An open unit of work: its session, the thread that owns it, and whether it may commit."""
+
+    session: Session
+    thread: int
+    doomed: str | None = None  # why it must roll back even if the outermost block succeeds
+    closed: bool = False
+
+
+# The open unit of work of each store, in this context. A context variable rather than a
+# thread-local: asyncio tasks on one thread each have their own context, so a task awaiting
+# inside ``with store.transaction():`` does not pull other tasks' calls into its unit.
+_units: ContextVar[Mapping[Store, _Unit]] = ContextVar("caucus_store_units")
+_NO_UNITS: Mapping[Store, _Unit] = MappingProxyType({})
 
 
 def _utc_now() -> datetime:
@@ -105,6 +167,61 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    # -- unit of work ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A unit of work: the store methods called inside share one transaction.
+
+        It commits when the outermost ``with`` block exits normally and rolls back when an
+        exception leaves it; nothing of it is visible to others before the commit. Nested
+        blocks join the outer one. Inside, methods flush (ids exist) but do not commit,
+        and a unique-constraint conflict raises instead of being retried.
+
+        A unit is never committed half-done: if a database error occurred inside, or an
+        exception left a nested block, and the caller swallowed it, the outermost exit
+        rolls back and raises :class:`StorageError`. The unit belongs to the thread (and
+        asyncio task) that opened it; calling the store from another thread meanwhile, in
+        the same context (``asyncio.to_thread``), raises :class:`StorageError`. On SQLite
+        a unit holds the database's write lock until it ends: keep it short.
+        """
+        unit = self._current_unit()
+        if unit is not None:
+            try:
+                yield
+            except BaseException as error:
+                unit.doomed = unit.doomed or f"{type(error).__name__} left a nested block"
+                raise
+            return
+        session = self._sessions()
+        unit = _Unit(session, threading.get_ident())
+        token = _units.set({**_units.get(_NO_UNITS), self: unit})
+        try:
+            with self._errors_wrapped():
+                session.begin()
+            yield
+            if unit.doomed is not None:
+                raise StorageError(f"unit of work rolled back: {unit.doomed}")
+            with self._errors_wrapped():
+                session.commit()
+        finally:
+            unit.closed = True
+            _units.reset(token)
+            with self._errors_wrapped():
+                session.close()  # rolls back unless committed
+
+    def _current_unit(self) -> _Unit | None:
+        unit = _units.get(_NO_UNITS).get(self)
+        if unit is None or unit.closed:
+            # A task created inside a unit inherits its context but may outlive the unit.
+            return None
+        if unit.thread != threading.get_ident():
+            raise StorageError(
+                "a unit of work of this store is open in another thread: "
+                "call the store from the thread that opened it"
+            )
+        return unit
 
     # -- members --------------------------------------------------------------------------
 
@@ -255,13 +372,217 @@ class Store:
             )
         )
 
+    # -- inbound events -------------------------------------------------------------------
+
+    def record_inbound(
+        self, platform: Platform, key: str, sequence: int | None, payload: Mapping[str, Any]
+    ) -> bool:
+        """Keep a raw event before the platform is told it arrived; False if already kept.
+
+        ``key`` identifies the event on its platform; ``sequence`` is the platform's own
+        counter, if any (Telegram's ``update_id``). A duplicate changes nothing.
+        """
+        platform = Platform(platform)
+        check_text("event key", key, 255)
+        if sequence is not None:
+            check_int("event sequence", sequence, minimum=-(2**63))
+        text = encode_json_object("event payload", payload)
+        now = self._now()
+        return self._run(
+            lambda session: record_inbound_in(session, platform, key, sequence, text, now)
+        )
+
+    def pending_inbound(self, platform: Platform, limit: int = 100) -> list[InboundRecord]:
+        """Events of the platform not handled yet, oldest first (in order of arrival)."""
+        platform = Platform(platform)
+        check_int("limit", limit, minimum=1)
+        return self._run(lambda session: pending_inbound_in(session, platform, limit))
+
+    def mark_inbound_handled(self, platform: Platform, key: str) -> None:
+        """Record that the event was handled, and forget its payload (it becomes ``{}``).
+
+        Marking it again changes nothing. Raises :class:`NotFoundError` for an unknown key.
+        """
+        platform = Platform(platform)
+        check_text("event key", key, 255)
+        now = self._now()
+        self._run(lambda session: mark_inbound_handled_in(session, platform, key, now))
+
+    def last_inbound_sequence(self, platform: Platform) -> int | None:
+        """The highest sequence ever recorded for the platform, handled or not."""
+        platform = Platform(platform)
+        return self._run(lambda session: last_inbound_sequence_in(session, platform))
+
+    def prune_inbound(self, platform: Platform, handled_before: datetime) -> int:
+        """Delete events handled before ``handled_before``; returns how many went.
+
+        The event with the highest sequence always stays, so that
+        :meth:`last_inbound_sequence` survives. Unhandled events are never deleted.
+        """
+        platform = Platform(platform)
+        check_aware("handled_before", handled_before)
+        return self._run(lambda session: prune_inbound_in(session, platform, handled_before))
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def enqueue_outgoing(
+        self, items: Sequence[tuple[Platform, str, Mapping[str, Any]]]
+    ) -> list[int]:
+        """Owe messages: ``(platform, room id, JSON payload)`` each; their ids, in order.
+
+        They are pending, to be sent now. Ids grow in the order of enqueueing and are never
+        reused; they are the order in which a room's messages must be sent.
+        """
+        checked: list[tuple[Platform, str, str]] = []
+        for platform, room_id, payload in items:
+            check_text("room id", room_id, 255)
+            checked.append((Platform(platform), room_id, encode_json_object("payload", payload)))
+        if not checked:
+            return []
+        now = self._now()
+        return self._run(lambda session: enqueue_outgoing_in(session, checked, now))
+
+    def pending_outgoing(
+        self, platform: Platform, *, limit: int = 500, after_id: int = 0
+    ) -> list[OutboxRecord]:
+        """Pending messages of the platform with an id above ``after_id``, by id.
+
+        ``after_id`` pages through one pass; start each pass from 0: on PostgreSQL a
+        message can commit after one with a higher id. ``next_attempt_at`` is not
+        filtered on: a message waiting to be retried holds back its room's later ones.
+        """
+        platform = Platform(platform)
+        check_int("limit", limit, minimum=1)
+        check_int("after_id", after_id, minimum=0)
+        return self._run(lambda session: pending_outgoing_in(session, platform, limit, after_id))
+
+    def mark_delivered(self, outbox_id: int, platform_message_id: str | None) -> None:
+        """The message arrived (also after it was marked failed); again changes nothing.
+
+        Raises :class:`NotFoundError` for an unknown id.
+        """
+        check_int("outbox id", outbox_id, minimum=1, maximum=_MAX_ID)
+        check_optional_text("platform message id", platform_message_id, 255)
+        now = self._now()
+        self._run(lambda session: mark_delivered_in(session, outbox_id, platform_message_id, now))
+
+    def record_delivery_attempt(
+        self, outbox_id: int, reason: str, next_attempt_at: datetime
+    ) -> int:
+        """A try failed for ``reason`` (cut to 255 characters); retry at ``next_attempt_at``.
+
+        Returns the number of failed tries so far. A message no longer pending is left as
+        it is (its count returned). Raises :class:`NotFoundError` for an unknown id.
+        """
+        check_int("outbox id", outbox_id, minimum=1, maximum=_MAX_ID)
+        reason = truncated_text("reason", reason, _REASON_LENGTH)
+        check_aware("next_attempt_at", next_attempt_at)
+        return self._run(
+            lambda session: record_delivery_attempt_in(session, outbox_id, reason, next_attempt_at)
+        )
+
+    def mark_failed(self, outbox_id: int, reason: str) -> None:
+        """Give up on a pending message, for ``reason`` (cut to 255 characters).
+
+        A delivered or already failed message is left as it is. Raises
+        :class:`NotFoundError` for an unknown id.
+        """
+        check_int("outbox id", outbox_id, minimum=1, maximum=_MAX_ID)
+        reason = truncated_text("reason", reason, _REASON_LENGTH)
+        self._run(lambda session: mark_failed_in(session, outbox_id, reason))
+
+    def outbox_status(self, platform: Platform | None = None, *, since: datetime) -> OutboxStatus:
+        """Counts of pending and failed messages, and of those delivered since ``since``.
+
+        Of one platform, or of all with ``None``.
+        """
+        chosen = None if platform is None else Platform(platform)
+        check_aware("since", since)
+        return self._run(lambda session: outbox_status_in(session, chosen, since))
+
+    def drop_pending_for_room(self, platform: Platform, room_id: str, reason: str) -> int:
+        """Give up on every pending message to a room (the member blocked the bot).
+
+        Returns how many there were; ``reason`` is cut to 255 characters.
+        """
+        platform = Platform(platform)
+        check_text("room id", room_id, 255)
+        reason = truncated_text("reason", reason, _REASON_LENGTH)
+        return self._run(
+            lambda session: drop_pending_for_room_in(session, platform, room_id, reason)
+        )
+
+    # -- transports' own state ----------------------------------------------------------------
+
+    def callback_token(self, value: str) -> int:
+        """A small number standing for ``value`` (a button's callback data too long to send).
+
+        The same value always gets the same token, even when two callers ask at once.
+        """
+        if not isinstance(value, str):
+            raise TypeError(f"callback value must be a string, not {type(value).__name__}")
+        now = self._now()
+        return self._run(lambda session: callback_token_in(session, value, now))
+
+    def callback_value(self, token: int) -> str | None:
+        """The value a token stands for, or ``None`` for a token never handed out."""
+        check_int("callback token", token, minimum=-(2**63))
+        if not 1 <= token <= _MAX_ID:
+            return None
+        return self._run(lambda session: callback_value_in(session, token))
+
+    def mark_unreachable(self, platform: Platform, chat_id: str, reason: str) -> None:
+        """Note that the bot cannot write to the chat; again, only the reason changes.
+
+        ``reason`` is cut to 255 characters.
+        """
+        platform = Platform(platform)
+        check_text("chat id", chat_id, 255)
+        reason = truncated_text("reason", reason, _REASON_LENGTH)
+        now = self._now()
+        self._run(lambda session: mark_unreachable_in(session, platform, chat_id, reason, now))
+
+    def clear_unreachable(self, platform: Platform, chat_id: str) -> bool:
+        """The chat can be written to again; True if it was marked unreachable."""
+        platform = Platform(platform)
+        check_text("chat id", chat_id, 255)
+        return self._run(lambda session: clear_unreachable_in(session, platform, chat_id))
+
+    def is_unreachable(self, platform: Platform, chat_id: str) -> bool:
+        platform = Platform(platform)
+        return self._run(lambda session: is_unreachable_in(session, platform, chat_id))
+
+    def unreachable_chats(self, platform: Platform) -> list[tuple[str, str]]:
+        """``(chat id, reason)`` of the platform's unreachable chats, in the order marked."""
+        platform = Platform(platform)
+        return self._run(lambda session: unreachable_chats_in(session, platform))
+
+    def get_transport_state(self, platform: Platform, name: str) -> str | None:
+        platform = Platform(platform)
+        check_text("state name", name, 64)
+        return self._run(lambda session: get_transport_state_in(session, platform, name))
+
+    def set_transport_state(self, platform: Platform, name: str, value: str) -> None:
+        """Keep a named value of a transport (Matrix's sync token), replacing the old one."""
+        platform = Platform(platform)
+        check_text("state name", name, 64)
+        check_text("state value", value, 2**20, allow_empty=True)
+        now = self._now()
+        self._run(lambda session: set_transport_state_in(session, platform, name, value, now))
+
     # -- plumbing -------------------------------------------------------------------------
 
     def _now(self) -> datetime:
         return check_aware("clock()", self._clock())
 
     def _run(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a transaction and commit; again if a unique constraint trips."""
+        """Run ``work`` in a transaction and commit; again if a unique constraint trips.
+
+        Inside a unit of work, run it in the unit's transaction and only flush.
+        """
+        unit = self._current_unit()
+        if unit is not None:
+            return self._run_in_unit(unit, work)
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with self._errors_wrapped(), self._sessions.begin() as session:
@@ -270,6 +591,23 @@ class Store:
                 if attempt == _ATTEMPTS or not isinstance(error.__cause__, IntegrityError):
                     raise
         raise AssertionError("unreachable")
+
+    def _run_in_unit(self, unit: _Unit, work: Callable[[Session], T]) -> T:
+        if unit.doomed is not None:
+            raise StorageError(f"unit of work must roll back: {unit.doomed}")
+        try:
+            with self._errors_wrapped():
+                result = work(unit.session)
+                unit.session.flush()
+        except StorageError as error:
+            if isinstance(error.__cause__, SQLAlchemyError):
+                # PostgreSQL aborts the transaction; SQLite would commit the rest.
+                unit.doomed = f"database error: {error.__cause__}"
+            raise
+        except BaseException as error:
+            unit.doomed = f"{type(error).__name__} inside a store method"
+            raise
+        return result
 
     @contextmanager
     def _errors_wrapped(self) -> Iterator[None]:

@@ -23,3 +23,22 @@ def check_aware(what: str, value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
     return value
+
+
+def truncated_text(what: str, value: str, limit: int) -> str:
+    """``value`` cut to ``limit`` characters: for diagnostics (failure reasons), not data."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+    return value[:limit]
+
+
+def check_int(what: str, value: int, *, minimum: int, maximum: int = 2**63 - 1) -> int:
+    """An integer (not a bool) within ``minimum`` and ``maximum``, both included.
+
+    The default maximum is the largest BIGINT, so both backends accept the same values.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{what} must be between {minimum} and {maximum}, got {value}")
+    return value

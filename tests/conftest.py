@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from clock import Clock
 from psycopg import sql
 
 from storage import Store
@@ -84,6 +85,22 @@ def sqlite_url(tmp_path: Path) -> str:
 def store(database_url: str) -> Iterator[Store]:
     """A migrated, empty store on each backend."""
     opened = Store(database_url)
+    opened.upgrade()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def clocked_store(database_url: str, clock: Clock) -> Iterator[Store]:
+    """A migrated store whose timestamps come from ``clock``."""
+    opened = Store(database_url, clock=clock)
     opened.upgrade()
     try:
         yield opened

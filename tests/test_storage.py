@@ -6,7 +6,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from clock import T0, Clock
 from sqlalchemy.exc import IntegrityError
 
 import storage.members
@@ -33,36 +33,8 @@ from storage.database import alembic_config
 from storage.models import Base, Membership, Room
 
 REPO = Path(__file__).resolve().parents[1]
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TG = Platform.TELEGRAM
 MX = Platform.MATRIX
-
-
-class Clock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def clocked_store(database_url: str, clock: Clock) -> Iterator[Store]:
-    opened = Store(database_url, clock=clock)
-    opened.upgrade()
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def head_revision() -> str:
