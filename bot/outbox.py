@@ -1,0 +1,289 @@
+"""The outbox worker: delivers what the bot owes, under each platform's limits, and retries.
+
+Every message is in the database (``Store.enqueue_outgoing``) before the worker sees it. The
+worker keeps one queue per room, so order holds within a room and a slow room never holds
+up the others; it asks the limiter before each attempt, obeys the platform's "retry after",
+backs off on server errors and time-outs, and records each message's fate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.ratelimit import SendLimiter
+from bot.types import Outgoing, Platform
+from storage import OutboxRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A failed attempt; the subclass says what to do about it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FloodControl(DeliveryError):
+    """The platform asked us to wait ``seconds`` (Telegram's 429, Matrix's M_LIMIT_EXCEEDED)."""
+
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class TransientFailure(DeliveryError):
+    """A server error, a time-out or a lost connection: try again later."""
+
+
+class PermanentFailure(DeliveryError):
+    """The platform refused the message for good; ``unreachable`` when the room is gone to us
+    (the member blocked the bot, the bot was removed from the group)."""
+
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
+
+
+class Sender(Protocol):
+    """A transport's sending half, as the outbox sees it."""
+
+    platform: Platform
+
+    def room_kind(self, room_id: str) -> str:
+        """Which of the limiter's room windows apply ("private", "group", ...)."""
+        ...
+
+    async def deliver(self, room_id: str, payload: Mapping[str, Any]) -> str | None:
+        """Send one stored message; return the platform's message id. Raises DeliveryError."""
+        ...
+
+
+PAGE = 500
+"""Pending messages read per query; a pass reads page after page."""
+
+PayloadMaker = Callable[[Outgoing], list[dict[str, Any]]]
+"""Turns a rendered reply into the platform's stored messages (one reply may be several)."""
+
+
+@dataclass
+class DeliveryCounts:
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Back-off for transient failures: base * 2^(attempt-1), capped, with jitter."""
+
+    max_attempts: int = 10
+    base_seconds: float = 1.0
+    cap_seconds: float = 300.0
+    max_flood_waits: int = 50
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        exponential = min(self.cap_seconds, self.base_seconds * 2.0 ** (attempt - 1))
+        return float(exponential * (0.5 + rng.random() / 2))
+
+
+class OutboxWorker:
+    """Delivers one platform's pending messages until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        limiter: SendLimiter,
+        *,
+        policy: RetryPolicy | None = None,
+        poll_seconds: float = 5.0,
+        seed: int | None = None,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._limiter = limiter
+        self._policy = policy or RetryPolicy()
+        self._poll_seconds = poll_seconds
+        self._rng = random.Random(seed)  # noqa: S311  (jitter, not secrecy)
+        self._queues: dict[str, deque[OutboxRecord]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._known: set[int] = set()
+        # A pass's query may have read a message as pending just before it was delivered:
+        # finished ids are remembered (with the pass count at their finish) until a pass
+        # that began after they finished has run.
+        self._finished: dict[int, int] = {}
+        self._passes = 0
+        self.counts = DeliveryCounts()
+
+    @property
+    def platform(self) -> Platform:
+        return self._sender.platform
+
+    def wake(self) -> None:
+        """New messages were stored: look for them now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        log.info("outbox_started platform=%s", self.platform)
+        try:
+            while not self._stopping:
+                await self._pick_up()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                self._wake.clear()
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def idle(self) -> bool:
+        """Nothing queued in memory (the database may still hold messages not yet read)."""
+        return not any(self._queues.values())
+
+    async def _pick_up(self) -> None:
+        # Every pass reads from the start: on PostgreSQL a lower id may commit after a
+        # higher one, so a moving cursor could pass a message by.
+        self._passes += 1
+        this_pass = self._passes
+        rows: list[OutboxRecord] = []
+        after = 0
+        try:
+            while True:
+                page = await asyncio.to_thread(
+                    self._store.pending_outgoing, self.platform, limit=PAGE, after_id=after
+                )
+                rows.extend(page)
+                if len(page) < PAGE:
+                    break
+                after = page[-1].id
+        except Exception:
+            log.exception("outbox_read_failed platform=%s", self.platform)
+            return
+        self._finished = {done: at for done, at in self._finished.items() if at >= this_pass}
+        for row in rows:
+            if row.id in self._known or row.id in self._finished:
+                continue
+            self._known.add(row.id)
+            self._queues.setdefault(row.room_id, deque()).append(row)
+            task = self._tasks.get(row.room_id)
+            if task is None or task.done():
+                self._tasks[row.room_id] = asyncio.create_task(
+                    self._drain(row.room_id), name=f"outbox-{self.platform}"
+                )
+
+    def _forget(self, outbox_id: int) -> None:
+        self._known.discard(outbox_id)
+        self._finished[outbox_id] = self._passes
+
+    async def _drain(self, room_id: str) -> None:
+        queue = self._queues[room_id]
+        while queue and not self._stopping:
+            try:
+                await self._deliver(room_id, queue[0])
+            except Exception:
+                # A bug must not leave the room silent for good: log, pause, try again.
+                log.exception("outbox_room_failed platform=%s", self.platform)
+                await asyncio.sleep(self._policy.base_seconds)
+                continue
+            if queue:
+                self._forget(queue.popleft().id)
+
+    async def _deliver(self, room_id: str, row: OutboxRecord) -> None:
+        loop = asyncio.get_running_loop()
+        kind = self._sender.room_kind(room_id)
+        attempts = row.attempts
+        flood_waits = 0
+        due = (row.next_attempt_at - datetime.now(UTC)).total_seconds()
+        if due > 0:
+            await asyncio.sleep(due)
+        while not self._stopping:
+            await asyncio.sleep(self._limiter.reserve(room_id, kind, loop.time()))
+            try:
+                try:
+                    message_id = await self._sender.deliver(room_id, row.payload)
+                finally:
+                    self._limiter.settle(room_id, loop.time())
+            except FloodControl as flood:
+                flood_waits += 1
+                self._limiter.pause(room_id, loop.time() + flood.seconds)
+                self.counts.retried += 1
+                log.info("delivery_flood_control outbox=%d wait=%.1f", row.id, flood.seconds)
+                if flood_waits >= self._policy.max_flood_waits:
+                    await self._fail(row, "flood control did not lift")
+                    return
+                await self._note_attempt(row, flood.reason, flood.seconds)
+            except PermanentFailure as refusal:
+                await self._fail(row, refusal.reason)
+                if refusal.unreachable:
+                    await self._give_up_room(room_id, refusal.reason)
+                return
+            except (TransientFailure, Exception) as failure:
+                reason = (
+                    failure.reason
+                    if isinstance(failure, DeliveryError)
+                    else f"unexpected {type(failure).__name__}"
+                )
+                if not isinstance(failure, DeliveryError):
+                    log.exception("delivery_crashed outbox=%d", row.id)
+                attempts += 1
+                self.counts.retried += 1
+                if attempts >= self._policy.max_attempts:
+                    await self._fail(row, reason)
+                    return
+                delay = self._policy.delay(attempts, self._rng)
+                log.warning(
+                    "delivery_retry outbox=%d attempt=%d retry_in=%.1f reason=%s",
+                    row.id,
+                    attempts,
+                    delay,
+                    reason,
+                )
+                await self._note_attempt(row, reason, delay)
+                await asyncio.sleep(delay)
+            else:
+                await asyncio.to_thread(self._store.mark_delivered, row.id, message_id)
+                self.counts.delivered += 1
+                return
+
+    async def _note_attempt(self, row: OutboxRecord, reason: str, delay: float) -> None:
+        next_at = datetime.now(UTC) + timedelta(seconds=delay)
+        try:
+            await asyncio.to_thread(self._store.record_delivery_attempt, row.id, reason, next_at)
+        except Exception:
+            log.exception("outbox_write_failed outbox=%d", row.id)
+
+    async def _fail(self, row: OutboxRecord, reason: str) -> None:
+        self.counts.failed += 1
+        log.warning("delivery_failed outbox=%d reason=%s", row.id, reason)
+        await asyncio.to_thread(self._store.mark_failed, row.id, reason)
+
+    async def _give_up_room(self, room_id: str, reason: str) -> None:
+        await asyncio.to_thread(self._store.mark_unreachable, self.platform, room_id, reason)
+        dropped = await asyncio.to_thread(
+            self._store.drop_pending_for_room, self.platform, room_id, reason
+        )
+        self.counts.failed += dropped
+        queue = self._queues.get(room_id)
+        if queue:
+            head = queue[0]
+            for row in list(queue)[1:]:
+                self._forget(row.id)
+            queue.clear()
+            queue.append(head)  # _drain pops the head it is working on
+        log.warning("room_unreachable platform=%s dropped=%d", self.platform, dropped)
