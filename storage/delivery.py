@@ -65,10 +65,21 @@ def pending_inbound_in(session: Session, platform: Platform, limit: int) -> list
     rows = session.scalars(
         select(InboundEvent)
         .where(InboundEvent.platform == platform.value, InboundEvent.handled_at.is_(None))
-        .order_by(InboundEvent.id)
+        # By the platform's own order (webhook calls may arrive out of it), then arrival.
+        .order_by(InboundEvent.sequence.asc().nulls_last(), InboundEvent.id)
         .limit(limit)
     )
     return [inbound_record(row) for row in rows]
+
+
+def claim_inbound_in(session: Session, platform: Platform, key: str) -> bool:
+    """Lock the event's row for this transaction; False when it is already handled."""
+    row = session.scalars(
+        select(InboundEvent)
+        .where(InboundEvent.platform == platform.value, InboundEvent.key == key)
+        .with_for_update()
+    ).one_or_none()
+    return row is not None and row.handled_at is None
 
 
 def mark_inbound_handled_in(session: Session, platform: Platform, key: str, now: datetime) -> None:

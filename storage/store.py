@@ -31,6 +31,7 @@ from storage.conversations import (
 )
 from storage.database import alembic_config, create_engine_for
 from storage.delivery import (
+    claim_inbound_in,
     drop_pending_for_room_in,
     enqueue_outgoing_in,
     last_inbound_sequence_in,
@@ -210,6 +211,30 @@ class Store:
             _units.reset(token)
             with self._errors_wrapped():
                 session.close()  # rolls back unless committed
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a unit of work: undo just this block's writes if an exception leaves it,
+        keeping the rest of the unit (a refused request changes nothing). Outside one it
+        is a unit of work of its own."""
+        unit = self._current_unit()
+        if unit is None:
+            with self.transaction():
+                yield
+            return
+        doomed_before = unit.doomed
+        with self._errors_wrapped():
+            nested = unit.session.begin_nested()
+        try:
+            yield
+        except BaseException:
+            with self._errors_wrapped():
+                nested.rollback()
+            # Rolled back to the savepoint: what went wrong inside no longer taints the unit.
+            unit.doomed = doomed_before
+            raise
+        with self._errors_wrapped():
+            nested.commit()
 
     def _current_unit(self) -> _Unit | None:
         unit = _units.get(_NO_UNITS).get(self)
@@ -397,6 +422,14 @@ class Store:
         platform = Platform(platform)
         check_int("limit", limit, minimum=1)
         return self._run(lambda session: pending_inbound_in(session, platform, limit))
+
+    def claim_inbound(self, platform: Platform, key: str) -> bool:
+        """Take an inbound event for handling in the current unit of work.
+
+        The row stays locked until the unit ends, so a second process handling the same
+        event waits, then finds it handled and gets ``False``.
+        """
+        return self._run(lambda session: claim_inbound_in(session, platform, key))
 
     def mark_inbound_handled(self, platform: Platform, key: str) -> None:
         """Record that the event was handled, and forget its payload (it becomes ``{}``).

@@ -215,16 +215,17 @@ def test_a_duplicate_inbound_event_inside_a_unit_does_not_spoil_it(store: Store)
     assert [event.key for event in store.pending_inbound(TG)] == ["1", "2"]
 
 
-def test_pending_inbound_lists_unhandled_events_in_arrival_order(store: Store) -> None:
-    for key, sequence in [("30", 30), ("10", 10), ("m", None), ("20", 20)]:
+def test_pending_inbound_lists_unhandled_events_in_platform_order_then_arrival(
+    store: Store,
+) -> None:
+    for key, sequence in [("30", 30), ("10", 10), ("m", None), ("20", 20), ("n", None)]:
         store.record_inbound(TG, key, sequence, {"k": key})
     store.record_inbound(MX, "$other", None, {})
     store.mark_inbound_handled(TG, "10")
     pending = store.pending_inbound(TG)
-    assert [event.key for event in pending] == ["30", "m", "20"]
-    assert [event.id for event in pending] == sorted(event.id for event in pending)
-    assert [event.payload for event in pending] == [{"k": "30"}, {"k": "m"}, {"k": "20"}]
-    assert [event.key for event in store.pending_inbound(TG, limit=2)] == ["30", "m"]
+    assert [event.key for event in pending] == ["20", "30", "m", "n"]
+    assert [event.payload for event in pending] == [{"k": k} for k in ("20", "30", "m", "n")]
+    assert [event.key for event in store.pending_inbound(TG, limit=2)] == ["20", "30"]
     assert [event.key for event in store.pending_inbound(MX)] == ["$other"]
 
 
