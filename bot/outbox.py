@@ -68,6 +68,9 @@ class Sender(Protocol):
         ...
 
 
+STOP_GRACE_SECONDS = 10.0
+"""How long stopping waits for sends already under way."""
+
 PAGE = 500
 """Pending messages read per query; a pass reads page after page."""
 
@@ -84,9 +87,13 @@ class DeliveryCounts:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Back-off for transient failures: base * 2^(attempt-1), capped, with jitter."""
+    """Back-off for transient failures: base * 2^(attempt-1), capped, with jitter.
 
-    max_attempts: int = 10
+    A platform outage must lose nothing, so transient failures are retried for days, not a
+    number of times; ``give_up_after`` is measured from when the message was stored.
+    """
+
+    give_up_after: timedelta = timedelta(days=3)
     base_seconds: float = 1.0
     cap_seconds: float = 300.0
     max_flood_waits: int = 50
@@ -118,6 +125,7 @@ class OutboxWorker:
         self._queues: dict[str, deque[OutboxRecord]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
         self._known: set[int] = set()
         # A pass's query may have read a message as pending just before it was delivered:
@@ -144,12 +152,18 @@ class OutboxWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
                 self._wake.clear()
         finally:
-            for task in self._tasks.values():
+            # Let sends under way finish and be recorded (a cancelled send would be sent
+            # again after a restart); rooms waiting for their turn stop at once.
+            running = [task for task in self._tasks.values() if not task.done()]
+            if running:
+                await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
+            for task in running:
                 task.cancel()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     def idle(self) -> bool:
@@ -211,9 +225,14 @@ class OutboxWorker:
         flood_waits = 0
         due = (row.next_attempt_at - datetime.now(UTC)).total_seconds()
         if due > 0:
-            await asyncio.sleep(due)
+            await self._pause(due)
+        if await asyncio.to_thread(self._store.is_unreachable, self.platform, room_id):
+            await self._fail(row, "the room is unreachable (the bot was blocked or removed)")
+            return
         while not self._stopping:
-            await asyncio.sleep(self._limiter.reserve(room_id, kind, loop.time()))
+            await self._pause(self._limiter.reserve(room_id, kind, loop.time()))
+            if self._stopping:
+                return
             try:
                 try:
                     message_id = await self._sender.deliver(room_id, row.payload)
@@ -243,7 +262,7 @@ class OutboxWorker:
                     log.exception("delivery_crashed outbox=%d", row.id)
                 attempts += 1
                 self.counts.retried += 1
-                if attempts >= self._policy.max_attempts:
+                if datetime.now(UTC) - row.created_at > self._policy.give_up_after:
                     await self._fail(row, reason)
                     return
                 delay = self._policy.delay(attempts, self._rng)
@@ -255,11 +274,36 @@ class OutboxWorker:
                     reason,
                 )
                 await self._note_attempt(row, reason, delay)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
             else:
-                await asyncio.to_thread(self._store.mark_delivered, row.id, message_id)
-                self.counts.delivered += 1
+                await self._record_delivered(row, message_id)
                 return
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake when the worker stops (a send not yet begun can wait)."""
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+
+    async def _record_delivered(self, row: OutboxRecord, message_id: str | None) -> None:
+        """The message arrived: record it, retrying the write, never the send."""
+        self.counts.delivered += 1
+        for attempt in range(1, 6):
+            try:
+                await asyncio.to_thread(self._store.mark_delivered, row.id, message_id)
+                return
+            except Exception as error:
+                log.warning(
+                    "delivery_record_failed outbox=%d attempt=%d error=%s",
+                    row.id,
+                    attempt,
+                    type(error).__name__,
+                )
+                await asyncio.sleep(min(2.0**attempt, 30.0))
+        # Still pending in the database: this process will not send it again (its id is
+        # remembered as finished), but a restart would. Logged so an operator can tell.
+        log.error("delivery_unrecorded outbox=%d", row.id)
 
     async def _note_attempt(self, row: OutboxRecord, reason: str, delay: float) -> None:
         next_at = datetime.now(UTC) + timedelta(seconds=delay)

@@ -12,6 +12,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 _TOLERANCE = 1e-9
+FORGET_IDLE_EVERY = 1000
+"""Reservations between sweeps of rooms that have gone quiet."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,13 @@ class SendLimiter:
         self._room_windows = room_windows
         self._rooms: dict[Hashable, list[_Log]] = {}
         self._paused_until: dict[Hashable, float] = {}
+        self._reservations = 0
 
     def reserve(self, room: Hashable, kind: str, now: float) -> float:
         """Book a send into ``room`` (of ``kind``); return the seconds to wait before it."""
+        self._reservations += 1
+        if self._reservations % FORGET_IDLE_EVERY == 0:
+            self._forget_idle(now)
         logs = self._rooms.get(room)
         if logs is None:
             logs = [_Log(window) for window in self._room_windows.get(kind, ())]
@@ -95,6 +101,19 @@ class SendLimiter:
         for log in every:
             log.book(at)
         return at - now
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop rooms with nothing booked in their windows, so memory follows activity."""
+        for room, logs in list(self._rooms.items()):
+            for log in logs:
+                log.forget_before(now)
+            if all(not log.times for log in logs) and self._paused_until.get(room, 0) <= now:
+                del self._rooms[room]
+                self._paused_until.pop(room, None)
+
+    @property
+    def tracked_rooms(self) -> int:
+        return len(self._rooms)
 
     def settle(self, room: Hashable, finished: float) -> None:
         """The send booked last into ``room`` finished at ``finished``: count it from then.

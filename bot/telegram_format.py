@@ -86,7 +86,9 @@ def decode_callback(data: str, value_for: Callable[[int], str | None]) -> str | 
     if not data.startswith(CALLBACK_TOKEN_MARK):
         return data
     token = data[len(CALLBACK_TOKEN_MARK) :]
-    return value_for(int(token)) if token.isdigit() else None
+    if not (token.isascii() and token.isdigit()) or len(token) > 18:
+        return None
+    return value_for(int(token))
 
 
 def payloads_for(outgoing: Outgoing, token_for: Callable[[str], int]) -> list[dict[str, Any]]:

@@ -88,3 +88,10 @@ def test_a_slow_send_counts_from_when_it_finished() -> None:
     limiter.reserve("chat", "private", now=0.0)
     limiter.settle("chat", finished=0.4)
     assert abs(limiter.reserve("chat", "private", now=0.5) - 0.9) < 1e-9
+
+
+def test_quiet_rooms_are_forgotten() -> None:
+    limiter = telegram_limiter()
+    for index in range(1000):
+        limiter.reserve(f"chat{index}", "private", now=float(index))
+    assert limiter.tracked_rooms < 10

@@ -77,6 +77,11 @@ def test_long_callback_values_go_through_storage_and_come_back() -> None:
     assert decode_callback(data, stored.get) == value
 
 
+def test_malformed_token_data_reads_as_expired() -> None:
+    assert decode_callback("#²", lambda token: "x") is None
+    assert decode_callback("#" + "9" * 40, lambda token: "x") is None
+
+
 def test_a_value_that_looks_like_a_token_is_itself_stored() -> None:
     data = encode_callback("#12", lambda value: 5)
     assert data == "#5"
