@@ -88,25 +88,42 @@ def _first_line(error: Exception) -> str:
     return text[0][:200] if text else "no detail"
 
 
+def _where(config: AppConfig) -> str:
+    return str(config.source) if config.source else "(built-in defaults)"
+
+
 def command_run(path: Path | None, *, console: bool) -> int:
     config = _load(path)
-    platforms = config.enabled_platforms
-    if platforms and not console:
-        names = ", ".join(f"[{platform.value}]" for platform in platforms)
-        where = config.source.name if config.source else "configuration"
+    platforms = () if console else config.enabled_platforms
+    if Platform.MATRIX in platforms:
         return _fail(
-            f"{where}: {names}: this version of caucus has only the console transport; "
-            "fix: remove that section, or run with --console",
+            f"{_where(config)}: [matrix]: this version of caucus has no Matrix transport yet; "
+            "fix: remove the [matrix] section, or run with --console",
             EXIT_CONFIG,
         )
-    configure_logging(config.log_level, log_file=config.data_dir / "caucus.log")
-    from bot.app import run_console
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        log_file = None if platforms else config.data_dir / "caucus.log"
+        configure_logging(config.log_level, log_file=log_file)
+    except OSError as error:
+        return _fail(
+            f"{_where(config)}: data_dir: cannot use {config.data_dir} ({error.strerror}); "
+            "fix: point data_dir at a folder the bot may create and write",
+            EXIT_CONFIG,
+        )
+    from bot.app import run_console, run_telegram
+    from bot.telegram import TelegramStartError
     from storage import StorageError
 
     try:
-        asyncio.run(run_console(config))
+        if Platform.TELEGRAM in platforms:
+            asyncio.run(run_telegram(config))
+        else:
+            asyncio.run(run_console(config))
     except StorageError as error:
         return _database_error(config, error)
+    except TelegramStartError as error:
+        return _fail(f"{_where(config)}: {error}", EXIT_CONFIG if "token" in str(error) else 1)
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_OK

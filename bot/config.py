@@ -294,6 +294,14 @@ class TelegramConfig(BaseModel):
                 'set webhook_url = "https://bot.example.org/telegram", or use mode = "polling"',
                 at=("webhook_url",),
             )
+        if self.mode == "webhook" and self.webhook_secret is None:
+            # Without it anyone who finds the port can post updates as any member.
+            raise _rule(
+                'is required when mode = "webhook"',
+                "set the environment variable CAUCUS_TELEGRAM_WEBHOOK_SECRET to a random "
+                "string of letters, digits, '-' and '_' (or webhook_secret under [telegram])",
+                at=("webhook_secret",),
+            )
         return self
 
 

@@ -7,6 +7,7 @@ worker thread, so events are handled one at a time and in order) and send what i
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Sequence
 
 from bot.config import AppConfig
@@ -30,13 +31,18 @@ from bot.types import (
     Command,
     CommandRef,
     Incoming,
+    Literal,
+    MediaReceived,
     Message,
+    MessageEdited,
     Origin,
     Outgoing,
     Platform,
+    PresenceChanged,
     Reply,
     Role,
     TextMessage,
+    VoteCast,
 )
 from storage import MemberRecord, Store
 
@@ -69,19 +75,32 @@ class Router:
         context = self._context(event.origin)
         kind = type(event).__name__
         try:
-            replies = self._dispatch(context, event)
+            # A refused or failed request changes nothing: its writes are undone.
+            with self._store.savepoint():
+                replies = self._dispatch(context, event)
         except UserError as refusal:
             replies = [Reply(refusal.message)]
-        except Exception:
-            # Logged with ids only: the event's text may be sensitive.
-            log.exception(
-                "handler_failed event=%s platform=%s member=%s",
+        except Exception as error:
+            # Ids and the code location only: an exception's message may quote what the
+            # member typed, so neither it nor the traceback's values are logged.
+            log.error(
+                "handler_failed event=%s platform=%s member=%s error=%s at=%s",
                 kind,
                 event.origin.platform,
                 context.member.id,
+                type(error).__name__,
+                _where(error),
             )
             replies = [Reply(Message.of("router.internal_error"))]
         return self._render(context, replies)
+
+    def apology(self, origin: Origin) -> list[Outgoing]:
+        """Said when an event could not be handled at all; needs no database."""
+        if not origin.is_direct:
+            return []
+        reply = Reply(Message.of("router.internal_error"))
+        language = self._config.default_language
+        return [self._catalogs.render_reply(reply, language, origin.platform, origin.room_id)]
 
     def pending_prompt(self, origin: Origin) -> list[Outgoing]:
         """The open conversation's current question, to show again when a member returns."""
@@ -90,6 +109,8 @@ class Router:
         if found is None:
             return []
         conversation, state = found
+        if not context.role.includes(conversation.role):
+            return []
         replies = [
             Reply(
                 Message.of(
@@ -109,7 +130,47 @@ class Router:
             return self._on_command(context, event)
         if isinstance(event, ChoicePicked):
             return self._on_choice(context, event)
-        return self._on_text(context, event)
+        if isinstance(event, TextMessage):
+            return self._on_text(context, event)
+        if isinstance(event, MediaReceived):
+            if not context.origin.is_direct:
+                return []
+            return [Reply(Message.of("router.media_hint", help=CommandRef("help")))]
+        if isinstance(event, PresenceChanged):
+            return self._on_presence(context, event)
+        if isinstance(event, MessageEdited | VoteCast):
+            # Edits and native poll answers matter to the bridge and to polls, not here.
+            return []
+        raise TypeError(f"unknown event {type(event).__name__}")
+
+    def _on_presence(self, context: Context, event: PresenceChanged) -> Sequence[Reply]:
+        origin = event.origin
+        if not event.present:
+            self._store.mark_unreachable(origin.platform, origin.room_id, "bot removed or blocked")
+            dropped = self._store.drop_pending_for_room(
+                origin.platform, origin.room_id, "bot removed or blocked"
+            )
+            log.info(
+                "room_unreachable platform=%s member=%s dropped=%d",
+                origin.platform,
+                context.member.id,
+                dropped,
+            )
+            return []
+        self._store.clear_unreachable(origin.platform, origin.room_id)
+        if origin.is_direct:
+            return []
+        if context.working_group is not None:
+            return [
+                Reply(
+                    Message.of(
+                        "router.bot_joined_group",
+                        group=Literal(context.working_group.name),
+                        help=CommandRef("help"),
+                    )
+                )
+            ]
+        return [Reply(Message.of("router.bot_joined_unlinked_room", help=CommandRef("help")))]
 
     def _on_command(self, context: Context, command: Command) -> Sequence[Reply]:
         control = CONTROL_COMMANDS.get(command.name)
@@ -188,6 +249,10 @@ class Router:
         state: ConversationState,
         answer: Input,
     ) -> Sequence[Reply]:
+        if not context.role.includes(conversation.role):
+            # The member lost the role since starting: the conversation cannot go on.
+            self._store.clear_conversation(context.member.id)
+            return [self._refusal(context, conversation.name, conversation.role)]
         outcome = self._engine(context).handle(conversation, state, answer)
         if outcome.submitted is not None:
             replies = list(conversation.submit(context, outcome.submitted))
@@ -245,13 +310,15 @@ class Router:
             if origin.is_direct
             else self._store.working_group_for_room(origin.platform, origin.room_id)
         )
-        role = self._store.roles_of(member.id).role_for(group.id if group else None)
+        roles = self._store.roles_of(member.id)
+        role = roles.role_for(group.id if group else None)
         if origin.platform is Platform.CONSOLE and origin.trusted_role is not None:
             role = origin.trusted_role
         return Context(
             origin=origin,
             member=member,
             role=role,
+            roles=roles,
             working_group=group,
             store=self._store,
             registry=self._registry,
@@ -278,3 +345,12 @@ class Router:
             to = reply.to or context.origin
             rendered.append(self._catalogs.render_reply(reply, language, to.platform, to.room_id))
         return rendered
+
+
+def _where(error: BaseException) -> str:
+    """``file:line`` where an exception was raised, without any of its values."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"

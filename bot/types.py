@@ -93,8 +93,62 @@ class ChoicePicked:
     message_id: str | None = None
 
 
-# Edits, deletions, media and votes join this union when the bridge and polls arrive.
-Incoming = Union[TextMessage, Command, ChoicePicked]  # noqa: UP007  (a runtime alias)
+class MediaKind(StrEnum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO = "video"
+    STICKER = "sticker"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdited:
+    """A member changed a message they had sent; ``text`` is the new text."""
+
+    origin: Origin
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaReceived:
+    """A member sent a file; ``file_ref`` is the platform's handle to download it later."""
+
+    origin: Origin
+    kind: MediaKind
+    file_ref: str
+    caption: str = ""
+    filename: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VoteCast:
+    """A member answered a native poll (Telegram poll answers)."""
+
+    origin: Origin
+    poll_id: str
+    option_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """The bot was added to or removed from a room, or a member blocked or unblocked it.
+
+    ``present`` tells whether the bot can now write into ``origin.room_id``.
+    """
+
+    origin: Origin
+    present: bool
+
+
+Incoming = Union[  # noqa: UP007  (a runtime alias)
+    TextMessage, Command, ChoicePicked, MessageEdited, MediaReceived, VoteCast, PresenceChanged
+]
 
 
 ParamValue = Union[str, int, float, "Message", "Lines", "Literal", "CommandRef"]

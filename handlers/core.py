@@ -59,7 +59,14 @@ def show_help(context: Context, command: Command) -> Sequence[Reply]:
         lines.append(
             Message.of("help.line", command=CommandRef(spec.name), what=Message.of(spec.help_key))
         )
-    lines.append(Message.of("help.footer", back=CommandRef("back"), cancel=CommandRef("cancel")))
+    lines.append(
+        Message.of(
+            "help.footer",
+            back=CommandRef("back"),
+            skip=CommandRef("skip"),
+            cancel=CommandRef("cancel"),
+        )
+    )
     return [Reply(Lines(tuple(lines)))]
 
 

@@ -20,6 +20,9 @@ _CHOICE_LINE = re.compile(r"^  (\d+)\. (.*)$")
 class Chat(Protocol):
     """One member in a private chat with the bot."""
 
+    user_label: str
+    """How the bot names this member's account (the console name, a Telegram user id)."""
+
     async def send(self, text: str) -> str:
         """Type ``text``; return everything the bot answered to it."""
         ...
@@ -51,6 +54,7 @@ class ConsoleChat:
             user_id=user_id,
         )
         self.last = ""
+        self.user_label = user_id
 
     async def send(self, text: str) -> str:
         start = len(self._output.getvalue())

@@ -104,15 +104,42 @@ def test_missing_configuration_file_is_named(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_platform_not_yet_available_is_refused_plainly(tmp_path: Path) -> None:
+def test_matrix_not_yet_available_is_refused_plainly(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text("[telegram]\nmode = 'polling'\n", encoding="utf-8")
+    path.write_text(
+        "[matrix]\nhomeserver = 'http://127.0.0.1:1'\nuser_id = '@bot:example.org'\n",
+        encoding="utf-8",
+    )
     result = caucus(
-        "run", "--config", str(path), cwd=tmp_path, env={"CAUCUS_TELEGRAM_TOKEN": "1:test"}
+        "run", "--config", str(path), cwd=tmp_path, env={"CAUCUS_MATRIX_PASSWORD": "pw-secret"}
     )
     assert result.returncode == 2
-    assert "[telegram]" in result.stderr
-    assert "1:test" not in result.stderr
+    assert "[matrix]" in result.stderr
+    assert "pw-secret" not in result.stderr
+
+
+def test_telegram_unreachable_at_start_says_so_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[telegram]\nmode = 'polling'\napi_base_url = 'http://127.0.0.1:1'\n", encoding="utf-8"
+    )
+    result = caucus(
+        "run", "--config", str(path), cwd=tmp_path, env={"CAUCUS_TELEGRAM_TOKEN": "1:tok-secret"}
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot reach the Bot API" in lines[0]
+    assert "tok-secret" not in result.stderr
+
+
+def test_unusable_data_dir_stops_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    (tmp_path / "config.toml").write_text('data_dir = "afile"\n', encoding="utf-8")
+    result = caucus("run", cwd=tmp_path, stdin="/help\n")
+    assert result.returncode == 2
+    assert "data_dir" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_unreachable_database_stops_with_one_line_naming_database_url(tmp_path: Path) -> None:

@@ -141,6 +141,7 @@ def test_full_config(tmp_path: Path) -> None:
         'admins = ["telegram:42", "matrix:@ana:example.org", "console:local"]\n'
         + TELEGRAM
         + 'mode = "webhook"\nwebhook_url = "https://bot.example.org/tg"\nwebhook_port = 8080\n'
+        + 'webhook_secret = "hook-secret"\n'
         + MATRIX
         + 'password = "pw"\ndevice_id = "DEV"\n'
         + group(
@@ -452,6 +453,14 @@ def test_bad_database_scheme(tmp_path: Path) -> None:
 def test_webhook_without_url(tmp_path: Path) -> None:
     line = error(tmp_path, TELEGRAM + 'mode = "webhook"\n')
     assert ': telegram.webhook_url: is required when mode = "webhook"' in line
+
+
+def test_webhook_without_secret(tmp_path: Path) -> None:
+    line = error(
+        tmp_path, TELEGRAM + 'mode = "webhook"\nwebhook_url = "https://bot.example.org/tg"\n'
+    )
+    assert ': telegram.webhook_secret: is required when mode = "webhook"' in line
+    assert "CAUCUS_TELEGRAM_WEBHOOK_SECRET" in line
 
 
 def test_webhook_url_must_be_https(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from chat import Chat, ConsoleChat
+from telegram_emulator import BotApiEmulator
+from telegram_harness import TelegramBot, TelegramChat, make_token, telegram_config
 
 from bot.config import AppConfig, load_config
 from bot.i18n import Catalogs
@@ -15,13 +17,13 @@ from locales import SUPPORTED_LANGUAGES
 
 GROUPS = """
 data_dir = "data"
-admins = ["console:root"]
+admins = ["console:root", "telegram:1003"]
 
 [[working_groups]]
 slug = "cawg"
 name = "Corporate Accountability"
 languages = ["en", "es", "fr", "ar", "pt"]
-coordinators = ["console:coord"]
+coordinators = ["console:coord", "telegram:1002"]
 """
 
 CATALOGS = Catalogs.load()
@@ -49,20 +51,45 @@ def config(tmp_path: Path, database_url: str) -> AppConfig:
 ChatFactory = Callable[[str], Chat]
 
 
-@pytest.fixture(params=["console"])
+@pytest.fixture(params=["console", "telegram-polling", "telegram-webhook"])
 async def open_chat(
-    request: pytest.FixtureRequest, config: AppConfig
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str
 ) -> AsyncIterator[ChatFactory]:
+    """Members' chats with the bot over one transport; the same tests run over each."""
+    transport = request.param
     opened: list[Chat] = []
+    if transport == "console":
+        config = load_config(write(tmp_path, GROUPS), env={"CAUCUS_DATABASE_URL": database_url})
 
-    def factory(user_id: str = "local") -> Chat:
-        chat = ConsoleChat(config, user_id=user_id)
-        opened.append(chat)
-        return chat
+        def console(user_id: str = "local") -> Chat:
+            chat = ConsoleChat(config, user_id=user_id)
+            opened.append(chat)
+            return chat
 
-    yield factory
-    for chat in opened:
-        await chat.close()
+        yield console
+        for chat in opened:
+            await chat.close()
+        return
+
+    mode = transport.removeprefix("telegram-")
+    async with BotApiEmulator(make_token()) as emulator:
+        config = telegram_config(tmp_path, database_url, emulator, mode=mode, extra=GROUPS)
+        bot = TelegramBot(config)
+        await bot.start()
+
+        def telegram(user_id: str = "local") -> Chat:
+            return TelegramChat(emulator, bot, user_id)
+
+        try:
+            yield telegram
+        finally:
+            await bot.stop()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 async def test_start_welcomes_and_offers_every_language(open_chat: ChatFactory) -> None:
@@ -122,14 +149,17 @@ async def test_member_calling_a_coordinator_command_is_refused_and_nothing_chang
     open_chat: ChatFactory,
 ) -> None:
     chat = open_chat("local")
-    await chat.send("/whoami")
+    number = member_number(await chat.send("/whoami"))
     refused = await chat.send("/groups")
     assert first_line("router.not_allowed") in refused
-    refused_role = await chat.send("/role 1 admin cawg")
+    refused_role = await chat.send(f"/role {number} admin cawg")
     assert first_line("router.not_allowed") in refused_role
+    refused_network = await chat.send(f"/role {number} admin")
+    assert first_line("router.not_allowed") in refused_network
     whoami = await chat.send("/whoami")
     assert said("role.member") in whoami
     assert said("role.admin") not in whoami
+    assert said("help.groups") not in await chat.send("/help")
 
 
 async def test_coordinator_sees_the_working_groups(open_chat: ChatFactory) -> None:
@@ -139,10 +169,13 @@ async def test_coordinator_sees_the_working_groups(open_chat: ChatFactory) -> No
     assert "cawg" in answer
 
 
+def member_number(whoami: str) -> str:
+    return whoami.split("no. ")[1].split(",")[0]
+
+
 async def test_admin_grants_a_role_that_the_member_then_holds(open_chat: ChatFactory) -> None:
     member = open_chat("ana")
-    whoami = await member.send("/whoami")
-    number = whoami.split("no. ")[1].split(",")[0]
+    number = member_number(await member.send("/whoami"))
     admin = open_chat("root")
     granted = await admin.send(f"/role {number} coordinator cawg")
     assert first_line("members.role_set") in granted
@@ -159,6 +192,8 @@ async def test_admin_role_command_refuses_bad_input_and_changes_nothing(
     assert first_line("members.no_such_member") in await admin.send("/role 999 admin cawg")
     assert first_line("members.no_such_group") in await admin.send("/role 1 admin nope")
     assert first_line("members.role_usage") in await admin.send("/role 1 emperor cawg")
+    assert first_line("members.role_usage") in await admin.send("/role ² admin cawg")
+    assert first_line("members.role_usage") in await admin.send("/role 99999999999999999999 admin")
     assert said("help.groups") not in await member.send("/help")
 
 
@@ -180,7 +215,7 @@ async def test_free_text_outside_a_conversation_gets_a_hint(open_chat: ChatFacto
 async def test_whoami_shows_language_role_and_time_zone(open_chat: ChatFactory) -> None:
     chat = open_chat("local")
     answer = await chat.send("/whoami")
-    assert "local" in answer
+    assert chat.user_label in answer
     assert said("role.member") in answer
     assert "UTC" in answer
 
@@ -205,9 +240,7 @@ async def test_profile_conversation_reviews_and_saves_every_answer(
 ) -> None:
     chat = open_chat("local")
     review = await fill_profile(chat)
-    assert first_line("conversation.review") in said(
-        "conversation.review", title=Message.of("profile.title")
-    )
+    assert said("conversation.review", title=Message.of("profile.title")) in review
     for answer in ("Ana María", "Red de Acción", "America/Bogota"):
         assert answer in review
     saved = await chat.pick(said("conversation.submit"))
@@ -289,3 +322,16 @@ async def test_conversation_resumes_at_the_same_step_after_a_restart(
         assert "Europe/Madrid" in review
     finally:
         await second.close()
+
+
+async def test_console_role_asserted_with_as_is_the_role_handlers_check(
+    config: AppConfig,
+) -> None:
+    chat = ConsoleChat(config)
+    try:
+        number = member_number(await chat.send("/whoami"))
+        await chat.send("/as boss admin")
+        granted = await chat.send(f"/role {number} coordinator cawg")
+        assert first_line("members.role_set") in granted
+    finally:
+        await chat.close()

@@ -1,0 +1,431 @@
+"""The Telegram transport, on python-telegram-bot's ``Application``.
+
+Receiving: each update is stored (``Store.record_inbound``) before Telegram is told it
+arrived: in polling mode the next ``getUpdates`` offset comes from the database, in webhook
+mode the HTTP answer is sent after the insert. Updates are then handled one at a time, and
+an update counts as handled in the same transaction that stores its replies, so a crash at
+any point neither loses nor repeats one.
+
+Sending: :class:`TelegramSender` delivers outbox messages (HTML with every value escaped,
+choices as inline keyboards) and turns Telegram's errors into retry, wait or give-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import logging
+import traceback
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.config import TelegramConfig
+from bot.i18n import Catalogs
+from bot.outbox import FloodControl, PermanentFailure, TransientFailure
+from bot.registry import Registry
+from bot.telegram_events import ALLOWED_UPDATES, translate_update
+from bot.telegram_format import CALLBACK_TOKEN_MARK, decode_callback, escape_html
+from bot.types import ChoicePicked, Incoming, Message, Platform, Role
+from storage import Store
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 25
+"""Seconds a getUpdates long poll waits on Telegram's side."""
+KEEP_HANDLED = timedelta(days=7)
+"""How long the ids of handled updates are kept (their contents are wiped at once)."""
+PRUNE_EVERY = timedelta(hours=1)
+WEBHOOK_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
+
+EXPIRED_CHOICE = "~expired"
+"""Stands for a button whose stored value is gone; the router answers it as expired."""
+
+HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
+"""Handles an event and marks the inbound record handled, in one transaction."""
+
+
+class TelegramStartError(Exception):
+    """The bot cannot start on Telegram; ``str()`` is one line with the key and the fix."""
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    # python-telegram-bot 22 warns that this int becomes a timedelta; accept either.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+def build_application(config: TelegramConfig) -> Application[Any, Any, Any, Any, Any, Any]:
+    builder = ApplicationBuilder().token(config.token.get_secret_value()).updater(None)
+    if config.api_base_url:
+        base = config.api_base_url.rstrip("/")
+        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    # Many rooms may be sent to at once; the outbox's limiter, not the pool, bounds the rate.
+    return builder.connection_pool_size(64).pool_timeout(30.0).build()
+
+
+class TelegramSender:
+    """Delivers outbox messages to Telegram chats."""
+
+    platform = Platform.TELEGRAM
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self._bot = application.bot
+
+    def room_kind(self, room_id: str) -> str:
+        # Telegram gives groups and channels negative ids, users positive ones.
+        return "group" if room_id.startswith("-") else "private"
+
+    async def deliver(self, room_id: str, payload: Mapping[str, Any]) -> str | None:
+        markup = _keyboard(payload.get("choices") or [])
+        try:
+            if "file" in payload:
+                file = payload["file"]
+                sent = await self._bot.send_document(
+                    chat_id=int(room_id),
+                    document=InputFile(base64.b64decode(file["data"]), filename=file["filename"]),
+                    caption=escape_html(payload.get("caption", "")) or None,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+            else:
+                sent = await self._bot.send_message(
+                    chat_id=int(room_id),
+                    text=escape_html(payload["text"]),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+        except RetryAfter as error:
+            raise FloodControl("429 retry after", _retry_seconds(error)) from error
+        except Forbidden as error:
+            raise PermanentFailure(f"403 {error.message}", unreachable=True) from error
+        except ChatMigrated as error:
+            raise PermanentFailure("chat migrated to a supergroup") from error
+        except BadRequest as error:
+            gone = "chat not found" in error.message.lower()
+            raise PermanentFailure(f"400 {error.message}", unreachable=gone) from error
+        except (TimedOut, NetworkError) as error:
+            raise TransientFailure(f"{type(error).__name__}: {error.message}") from error
+        except InvalidToken as error:
+            raise TransientFailure("token refused") from error
+        return str(sent.message_id)
+
+
+def _keyboard(choices: list[list[str]]) -> InlineKeyboardMarkup | None:
+    if not choices:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data)] for data, label in choices]
+    )
+
+
+class TelegramTransport:
+    """Receives updates (long polling or webhook) and hands them to the router durably."""
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        store: Store,
+        handle: HandleDurably,
+        discard: Callable[[tuple[Platform, str]], Awaitable[None]],
+        *,
+        catalogs: Catalogs,
+        registry: Registry,
+        default_language: str,
+        has_groups: bool,
+        warn: Callable[[str], None],
+        application: Application[Any, Any, Any, Any, Any, Any] | None = None,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._handle = handle
+        self._discard = discard
+        self._catalogs = catalogs
+        self._registry = registry
+        self._default_language = default_language
+        self._has_groups = has_groups
+        self._warn = warn
+        self.application = application or build_application(config)
+        self.sender = TelegramSender(self.application)
+        self._inbox_ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._webhook_runner: web.AppRunner | None = None
+        self.username = ""
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Reach Telegram (getMe), announce the commands, check privacy mode, set delivery.
+
+        Raises :class:`TelegramStartError` (one line, with the fix) for any failure.
+        """
+        try:
+            await self._start()
+        except InvalidToken as error:
+            raise TelegramStartError(
+                "telegram.token: Telegram refused the token (401 Unauthorized); fix: copy the "
+                "token from @BotFather into CAUCUS_TELEGRAM_TOKEN (or telegram.token)"
+            ) from error
+        except (NetworkError, TimedOut) as error:
+            if isinstance(error, BadRequest):
+                raise TelegramStartError(
+                    f"telegram: the Bot API refused a start-up call ({error.message}); fix: "
+                    "check the [telegram] settings"
+                ) from error
+            raise TelegramStartError(
+                f"telegram: cannot reach the Bot API ({type(error).__name__}); fix: check "
+                "the network connection, or telegram.api_base_url if it is set"
+            ) from error
+        except TelegramError as error:
+            raise TelegramStartError(
+                f"telegram: start-up failed ({type(error).__name__}); fix: wait a minute and "
+                "start again, or check the [telegram] settings"
+            ) from error
+
+    async def _start(self) -> None:
+        await self.application.initialize()
+        me = self.application.bot.bot
+        self.username = me.username
+        log.info("telegram_connected bot_id=%s mode=%s", me.id, self._config.mode)
+        if self._has_groups and not me.can_read_all_group_messages:
+            self._warn(
+                "telegram: privacy mode is on, so in groups the bot sees only commands and "
+                "cannot relay members' messages; fix: in @BotFather send /setprivacy, choose "
+                "this bot, pick Disable, then remove the bot from each group and add it again"
+            )
+        await self._announce_commands()
+        if self._config.mode == "webhook":
+            await self._start_webhook()
+        else:
+            await self.application.bot.delete_webhook(drop_pending_updates=False)
+
+    async def run(self) -> None:
+        """Receive and handle updates until :meth:`stop`; a loop that fails is restarted."""
+        loops = {"telegram-inbox": self._process_inbox}
+        if self._config.mode != "webhook":
+            loops["telegram-poll"] = self._poll
+        tasks = {name: asyncio.create_task(loop(), name=name) for name, loop in loops.items()}
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                done, _ = await asyncio.wait(
+                    [stopping, *tasks.values()], return_when=asyncio.FIRST_COMPLETED
+                )
+                for name, task in list(tasks.items()):
+                    if task in done and not self._stopping.is_set():
+                        error = task.exception() if not task.cancelled() else None
+                        log.error("loop_failed name=%s error=%s", name, type(error).__name__)
+                        await self._sleep(1.0)
+                        tasks[name] = asyncio.create_task(loops[name](), name=name)
+        finally:
+            stopping.cancel()
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(stopping, *tasks.values(), return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def close(self) -> None:
+        if self._webhook_runner is not None:
+            await self._webhook_runner.cleanup()
+            self._webhook_runner = None
+        try:
+            await self.application.shutdown()
+        except (TelegramError, RuntimeError):
+            log.warning("telegram_shutdown_incomplete")
+
+    # -- commands menu ----------------------------------------------------------------------
+
+    async def _announce_commands(self) -> None:
+        specs = self._registry.commands_for(Role.MEMBER, Platform.TELEGRAM)
+        for language in (None, *self._catalogs.languages):
+            renderer = self._catalogs.renderer(
+                language or self._default_language, Platform.TELEGRAM
+            )
+            commands = [
+                BotCommand(spec.name, renderer.label(Message.of(spec.help_key))[:256])
+                for spec in specs
+            ]
+            await self.application.bot.set_my_commands(commands, language_code=language)
+
+    # -- receiving: polling -----------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        # The offset lives in memory and starts unset: Telegram then returns every update
+        # it still holds unconfirmed, and those already stored are recognized by their id.
+        # (After a week without updates Telegram restarts its ids at random, so an offset
+        # kept from before could skip new, lower ids.)
+        offset: int | None = None
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                updates = await self.application.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=list(ALLOWED_UPDATES)
+                )
+                for update in updates:
+                    await self._record(update.update_id, update.to_dict())
+                    offset = update.update_id + 1
+            except RetryAfter as error:
+                await self._sleep(_retry_seconds(error))
+                continue
+            except Exception as error:
+                # Network trouble, a webhook left set, a database hiccup: say so and retry.
+                self._warn(
+                    f"telegram: polling failed ({type(error).__name__}); retrying in "
+                    f"{backoff:.0f} s"
+                )
+                if isinstance(error, Conflict):
+                    with contextlib.suppress(TelegramError):
+                        await self.application.bot.delete_webhook(drop_pending_updates=False)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            backoff = 1.0
+
+    async def _record(self, update_id: int, payload: Mapping[str, Any]) -> None:
+        await asyncio.to_thread(
+            self._store.record_inbound, Platform.TELEGRAM, str(update_id), update_id, payload
+        )
+        self._inbox_ready.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    # -- receiving: webhook -----------------------------------------------------------------
+
+    async def _start_webhook(self) -> None:
+        assert self._config.webhook_url is not None
+        path = urlsplit(self._config.webhook_url).path or "/"
+        app = web.Application()
+        app.router.add_post(path, self._on_webhook)
+        self._webhook_runner = web.AppRunner(app, access_log=None)
+        await self._webhook_runner.setup()
+        site = web.TCPSite(
+            self._webhook_runner, self._config.webhook_listen, self._config.webhook_port
+        )
+        try:
+            await site.start()
+        except OSError as error:
+            raise TelegramStartError(
+                f"telegram.webhook_port: cannot listen on {self._config.webhook_listen}:"
+                f"{self._config.webhook_port} ({error.strerror}); fix: choose a free port"
+            ) from error
+        secret = self._config.webhook_secret
+        await self.application.bot.set_webhook(
+            url=self._config.webhook_url,
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=list(ALLOWED_UPDATES),
+        )
+        log.info("telegram_webhook_listening port=%s", self._config.webhook_port)
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        secret = self._config.webhook_secret
+        if secret is not None:
+            given = request.headers.get(WEBHOOK_SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+                log.warning("telegram_webhook_refused reason=secret")
+                return web.Response(status=403)
+        try:
+            payload = await request.json()
+            update_id = int(payload["update_id"])
+            Update.de_json(payload, self.application.bot)  # refuse what cannot be read
+        except Exception:
+            log.warning("telegram_webhook_refused reason=unreadable")
+            return web.Response(status=400)
+        # Telegram hears "200" only once the update is in the database.
+        await self._record(update_id, payload)
+        return web.Response(status=200)
+
+    # -- handling ---------------------------------------------------------------------------
+
+    async def _process_inbox(self) -> None:
+        loop = asyncio.get_running_loop()
+        pruned_at = loop.time()
+        while not self._stopping.is_set():
+            if loop.time() - pruned_at > PRUNE_EVERY.total_seconds():
+                pruned_at = loop.time()
+                await asyncio.to_thread(
+                    self._store.prune_inbound,
+                    Platform.TELEGRAM,
+                    datetime.now(UTC) - KEEP_HANDLED,
+                )
+            pending = await asyncio.to_thread(self._store.pending_inbound, Platform.TELEGRAM)
+            for record in pending:
+                await self._process(record.key, record.payload)
+            if not pending:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._inbox_ready.wait(), timeout=1.0)
+                self._inbox_ready.clear()
+
+    async def _process(self, key: str, payload: Mapping[str, Any]) -> None:
+        try:
+            update = Update.de_json(dict(payload), self.application.bot)
+        except Exception as error:
+            # An update that cannot be read would block every later one: set it aside.
+            log.error("update_unreadable key=%s error=%s", key, type(error).__name__)
+            await self._discard((Platform.TELEGRAM, key))
+            return
+        await self.application.process_update(update)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            event = translate_update(update, self.username)
+            if isinstance(event, ChoicePicked) and event.value.startswith(CALLBACK_TOKEN_MARK):
+                value = await asyncio.to_thread(
+                    decode_callback, event.value, self._store.callback_value
+                )
+                event = replace(event, value=value or EXPIRED_CHOICE)
+            await self._handle(event, (Platform.TELEGRAM, str(update.update_id)))
+        finally:
+            if update.callback_query is not None:
+                # Telegram shows a spinner on the button until the query is answered.
+                try:
+                    await update.callback_query.answer()
+                except TelegramError as error:
+                    log.info("callback_answer_failed reason=%s", type(error).__name__)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # python-telegram-bot would log the exception with its message, which may quote
+        # what a member sent; say only what and where.
+        error = context.error
+        where = "unknown"
+        if error is not None and error.__traceback__ is not None:
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        log.error("update_failed error=%s at=%s", type(error).__name__, where)
