@@ -17,7 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from clock import Clock
+from matrix_harness import start_synapse_sync, stop_synapse_sync
 from psycopg import sql
+from synapse_server import SynapseServer
 
 from storage import Store
 
@@ -106,3 +108,13 @@ def clocked_store(database_url: str, clock: Clock) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """One real Synapse homeserver on loopback for the whole test session."""
+    server = start_synapse_sync(tmp_path_factory.mktemp("synapse"))
+    try:
+        yield server
+    finally:
+        stop_synapse_sync(server)
