@@ -15,8 +15,8 @@ from bot.config import AppConfig, Identity
 from bot.console import ConsoleTransport
 from bot.i18n import Catalogs
 from bot.outbox import OutboxWorker, PayloadMaker
-from bot.ratelimit import SendLimiter, telegram_limiter
-from bot.registry import Registry
+from bot.ratelimit import SendLimiter, Window, telegram_limiter
+from bot.registry import RESERVED_COMMANDS, Registry
 from bot.router import Router
 from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import Store, WorkingGroupSpec
@@ -195,8 +195,57 @@ async def run_console(
         store.close()
 
 
-class TelegramService:
-    """The bot on Telegram: transport, router and outbox, started and stopped together."""
+class PlatformService:
+    """One platform's transport, router and outbox, started and stopped together.
+
+    Subclasses build their transport (with ``start``, ``run``, ``stop``, ``close`` and a
+    ``sender``) after :meth:`_wire` has opened the store and built the router.
+    """
+
+    platform: Platform
+    transport: Any
+    outbox: OutboxWorker
+
+    def _wire(self, config: AppConfig, payloads: PayloadMaker) -> None:
+        self.config = config
+        self.store = open_store(config)
+        self.catalogs = Catalogs.load()
+        self.registry = build_registry()
+        router = build_router(config, self.store, self.catalogs, self.registry)
+        self.dispatcher = Dispatcher(
+            router,
+            self.store,
+            {self.platform: payloads},
+            on_enqueued=lambda platform: self.outbox.wake(),
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Connect and start receiving and delivering; raises the transport's start error."""
+        try:
+            await self.transport.start()
+        except BaseException:
+            await self.transport.close()
+            raise
+        self._tasks = [
+            asyncio.create_task(self.transport.run(), name=f"{self.platform}-transport"),
+            asyncio.create_task(self.outbox.run(), name=f"{self.platform}-outbox"),
+        ]
+        log.info("started transport=%s", self.platform)
+
+    async def stop(self) -> None:
+        self.transport.stop()
+        self.outbox.stop()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.transport.close()
+        self.dispatcher.close()
+        self.store.close()
+
+
+class TelegramService(PlatformService):
+    """The bot on Telegram."""
+
+    platform = Platform.TELEGRAM
 
     def __init__(
         self,
@@ -209,54 +258,68 @@ class TelegramService:
         from bot.telegram_format import payloads_for
 
         assert config.telegram is not None
-        self.config = config
-        self.store = open_store(config)
-        catalogs = Catalogs.load()
-        registry = build_registry()
-        router = build_router(config, self.store, catalogs, registry)
-
-        def telegram_payloads(outgoing: Outgoing) -> list[dict[str, Any]]:
-            return payloads_for(outgoing, self.store.callback_token)
-
-        self.dispatcher = Dispatcher(
-            router,
-            self.store,
-            {Platform.TELEGRAM: telegram_payloads},
-            on_enqueued=lambda platform: self.outbox.wake(),
-        )
+        self._wire(config, lambda outgoing: payloads_for(outgoing, self.store.callback_token))
         self.transport = TelegramTransport(
             config.telegram,
             self.store,
             self.dispatcher.handle_durably,
             self.dispatcher.discard,
-            catalogs=catalogs,
-            registry=registry,
+            catalogs=self.catalogs,
+            registry=self.registry,
             default_language=config.default_language,
             has_groups=any(group.telegram_chats for group in config.working_groups),
             warn=warn or _warn_on_stderr,
         )
         self.outbox = OutboxWorker(self.store, self.transport.sender, limiter or telegram_limiter())
-        self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
-        """Connect to Telegram and start receiving and delivering; raises TelegramStartError."""
-        await self.transport.start()
-        self._tasks = [
-            asyncio.create_task(self.transport.run(), name="telegram-transport"),
-            asyncio.create_task(self.outbox.run(), name="telegram-outbox"),
-        ]
-        log.info("started transport=telegram")
 
-    async def wait(self) -> None:
-        await asyncio.gather(*self._tasks)
+def matrix_payloads(outgoing: Outgoing) -> list[dict[str, Any]]:
+    """One reply as one Matrix message (a room event holds up to 64 KiB)."""
+    return [
+        {
+            "text": outgoing.text,
+            "choices": [[choice.value, choice.label] for choice in outgoing.choices],
+        }
+    ]
 
-    async def stop(self) -> None:
-        self.transport.stop()
-        self.outbox.stop()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.transport.close()
-        self.dispatcher.close()
-        self.store.close()
+
+def matrix_limiter() -> SendLimiter:
+    """Matrix has no published limits; stay well inside a homeserver's defaults."""
+    return SendLimiter((Window(10, 1.0),), {"room": (Window(5, 1.0),)})
+
+
+class MatrixService(PlatformService):
+    """The bot on Matrix."""
+
+    platform = Platform.MATRIX
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        warn: Callable[[str], None] | None = None,
+        limiter: SendLimiter | None = None,
+    ) -> None:
+        from bot.matrix import MatrixTransport
+
+        assert config.matrix is not None
+        self._wire(config, matrix_payloads)
+        known = frozenset(
+            spec.name for spec in self.registry.commands() if spec.available_on(Platform.MATRIX)
+        ) | frozenset(RESERVED_COMMANDS)
+        self.transport = MatrixTransport(
+            config.matrix,
+            self.store,
+            self.dispatcher.handle_durably,
+            catalogs=self.catalogs,
+            known_commands=known,
+            configured_rooms=frozenset(
+                room for group in config.working_groups for room in group.matrix_rooms
+            ),
+            default_language=config.default_language,
+            warn=warn or _warn_on_stderr,
+        )
+        self.outbox = OutboxWorker(self.store, self.transport.sender, limiter or matrix_limiter())
 
 
 def _warn_on_stderr(line: str) -> None:
@@ -264,13 +327,19 @@ def _warn_on_stderr(line: str) -> None:
     print(f"caucus: {line}", file=sys.stderr, flush=True)
 
 
-async def run_telegram(config: AppConfig) -> None:
-    """Serve Telegram until SIGINT or SIGTERM."""
-    service = TelegramService(config)
+async def run_services(config: AppConfig) -> None:
+    """Serve every configured platform until SIGINT or SIGTERM."""
+    services: list[PlatformService] = []
     try:
-        await service.start()
+        if config.telegram is not None:
+            services.append(TelegramService(config))
+            await services[-1].start()
+        if config.matrix is not None:
+            services.append(MatrixService(config))
+            await services[-1].start()
     except BaseException:
-        await service.stop()
+        for service in services:
+            await service.stop()
         raise
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -279,5 +348,6 @@ async def run_telegram(config: AppConfig) -> None:
     try:
         await stopped.wait()
     finally:
-        log.info("stopping transport=telegram")
-        await service.stop()
+        log.info("stopping")
+        for service in services:
+            await service.stop()

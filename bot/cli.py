@@ -95,12 +95,6 @@ def _where(config: AppConfig) -> str:
 def command_run(path: Path | None, *, console: bool) -> int:
     config = _load(path)
     platforms = () if console else config.enabled_platforms
-    if Platform.MATRIX in platforms:
-        return _fail(
-            f"{_where(config)}: [matrix]: this version of caucus has no Matrix transport yet; "
-            "fix: remove the [matrix] section, or run with --console",
-            EXIT_CONFIG,
-        )
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         log_file = None if platforms else config.data_dir / "caucus.log"
@@ -111,19 +105,22 @@ def command_run(path: Path | None, *, console: bool) -> int:
             "fix: point data_dir at a folder the bot may create and write",
             EXIT_CONFIG,
         )
-    from bot.app import run_console, run_telegram
+    from bot.app import run_console, run_services
+    from bot.matrix import MatrixStartError
     from bot.telegram import TelegramStartError
     from storage import StorageError
 
     try:
-        if Platform.TELEGRAM in platforms:
-            asyncio.run(run_telegram(config))
+        if platforms:
+            asyncio.run(run_services(config))
         else:
             asyncio.run(run_console(config))
     except StorageError as error:
         return _database_error(config, error)
     except TelegramStartError as error:
         return _fail(f"{_where(config)}: {error}", EXIT_CONFIG if "token" in str(error) else 1)
+    except MatrixStartError as error:
+        return _fail(f"{_where(config)}: {error}", EXIT_CONFIG if error.configuration else 1)
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_OK

@@ -317,6 +317,19 @@ class MatrixConfig(BaseModel):
     device_id: StrictStr | None = None
     store_path: Path = Path("data", "matrix-store")  # load_config puts it under data_dir
     pickle_key: SecretStr | None = None
+    join_invites_from: tuple[StrictStr, ...] = ()
+    device_trust: Literal["on-first-use", "unverified"] = "on-first-use"
+
+    @field_validator("join_invites_from")
+    @classmethod
+    def _check_servers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for server in value:
+            if not server or any(mark in server for mark in "/@!#: "):
+                raise _rule(
+                    f"{_quote(server)} is not a server name",
+                    'list server names only, e.g. join_invites_from = ["example.org"]',
+                )
+        return value
 
     @field_validator("homeserver")
     @classmethod

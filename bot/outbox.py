@@ -63,8 +63,11 @@ class Sender(Protocol):
         """Which of the limiter's room windows apply ("private", "group", ...)."""
         ...
 
-    async def deliver(self, room_id: str, payload: Mapping[str, Any]) -> str | None:
-        """Send one stored message; return the platform's message id. Raises DeliveryError."""
+    async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
+        """Send one stored message; return the platform's message id. Raises DeliveryError.
+
+        ``key`` is the same for every attempt at one message (a transaction id, where the
+        platform has them, makes a retried send land once)."""
         ...
 
 
@@ -235,7 +238,7 @@ class OutboxWorker:
                 return
             try:
                 try:
-                    message_id = await self._sender.deliver(room_id, row.payload)
+                    message_id = await self._sender.deliver(room_id, row.payload, str(row.id))
                 finally:
                     self._limiter.settle(room_id, loop.time())
             except FloodControl as flood:

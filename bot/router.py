@@ -34,6 +34,7 @@ from bot.types import (
     Literal,
     MediaReceived,
     Message,
+    MessageDeleted,
     MessageEdited,
     Origin,
     Outgoing,
@@ -138,7 +139,7 @@ class Router:
             return [Reply(Message.of("router.media_hint", help=CommandRef("help")))]
         if isinstance(event, PresenceChanged):
             return self._on_presence(context, event)
-        if isinstance(event, MessageEdited | VoteCast):
+        if isinstance(event, MessageEdited | MessageDeleted | VoteCast):
             # Edits and native poll answers matter to the bridge and to polls, not here.
             return []
         raise TypeError(f"unknown event {type(event).__name__}")

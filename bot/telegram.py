@@ -107,7 +107,8 @@ class TelegramSender:
         # Telegram gives groups and channels negative ids, users positive ones.
         return "group" if room_id.startswith("-") else "private"
 
-    async def deliver(self, room_id: str, payload: Mapping[str, Any]) -> str | None:
+    async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
+        # Telegram has no transaction ids: ``key`` cannot make a retry idempotent here.
         markup = _keyboard(payload.get("choices") or [])
         try:
             if "file" in payload:

@@ -112,7 +112,7 @@ def translate_update(update: Update, bot_username: str) -> Incoming | None:
         if answer.user is None:
             return None
         origin = _origin(answer.user, answer.user.id, ChatType.PRIVATE)
-        return VoteCast(origin, answer.poll_id, tuple(answer.option_ids))
+        return VoteCast(origin, answer.poll_id, tuple(str(i) for i in answer.option_ids))
     if update.edited_message is not None:
         edited = update.edited_message
         edit_origin = _message_origin(edited)

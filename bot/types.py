@@ -113,6 +113,14 @@ class MessageEdited:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageDeleted:
+    """A member (or a moderator) removed a message (a Matrix redaction)."""
+
+    origin: Origin
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class MediaReceived:
     """A member sent a file; ``file_ref`` is the platform's handle to download it later."""
 
@@ -132,7 +140,8 @@ class VoteCast:
 
     origin: Origin
     poll_id: str
-    option_ids: tuple[int, ...]
+    options: tuple[str, ...]
+    """The chosen options as the platform names them (Telegram: their positions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +156,14 @@ class PresenceChanged:
 
 
 Incoming = Union[  # noqa: UP007  (a runtime alias)
-    TextMessage, Command, ChoicePicked, MessageEdited, MediaReceived, VoteCast, PresenceChanged
+    TextMessage,
+    Command,
+    ChoicePicked,
+    MessageEdited,
+    MessageDeleted,
+    MediaReceived,
+    VoteCast,
+    PresenceChanged,
 ]
 
 

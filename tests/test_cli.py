@@ -104,7 +104,7 @@ def test_missing_configuration_file_is_named(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_matrix_not_yet_available_is_refused_plainly(tmp_path: Path) -> None:
+def test_matrix_without_a_pickle_key_is_refused_plainly(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(
         "[matrix]\nhomeserver = 'http://127.0.0.1:1'\nuser_id = '@bot:example.org'\n",
@@ -114,8 +114,31 @@ def test_matrix_not_yet_available_is_refused_plainly(tmp_path: Path) -> None:
         "run", "--config", str(path), cwd=tmp_path, env={"CAUCUS_MATRIX_PASSWORD": "pw-secret"}
     )
     assert result.returncode == 2
-    assert "[matrix]" in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "matrix.pickle_key" in lines[0]
+    assert "CAUCUS_MATRIX_PICKLE_KEY" in lines[0]
     assert "pw-secret" not in result.stderr
+
+
+def test_matrix_homeserver_unreachable_at_start_says_so_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[matrix]\nhomeserver = 'http://127.0.0.1:1'\nuser_id = '@bot:example.org'\n",
+        encoding="utf-8",
+    )
+    result = caucus(
+        "run",
+        "--config",
+        str(path),
+        cwd=tmp_path,
+        env={"CAUCUS_MATRIX_PASSWORD": "pw-secret", "CAUCUS_MATRIX_PICKLE_KEY": "pk-secret"},
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot reach the homeserver" in lines[0]
+    assert "secret" not in result.stderr
 
 
 def test_telegram_unreachable_at_start_says_so_in_one_line(tmp_path: Path) -> None:

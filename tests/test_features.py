@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from chat import Chat, ConsoleChat
+from matrix_harness import MatrixBot, MatrixChat, matrix_config
+from synapse_server import SynapseServer
 from telegram_emulator import BotApiEmulator
 from telegram_harness import TelegramBot, TelegramChat, make_token, telegram_config
 
@@ -51,7 +55,16 @@ def config(tmp_path: Path, database_url: str) -> AppConfig:
 ChatFactory = Callable[[str], Chat]
 
 
-@pytest.fixture(params=["console", "telegram-polling", "telegram-webhook"])
+TRANSPORTS = [
+    "console",
+    "telegram-polling",
+    "telegram-webhook",
+    "matrix",
+    "matrix-encrypted",
+]
+
+
+@pytest.fixture(params=TRANSPORTS)
 async def open_chat(
     request: pytest.FixtureRequest, tmp_path: Path, database_url: str
 ) -> AsyncIterator[ChatFactory]:
@@ -71,6 +84,34 @@ async def open_chat(
             await chat.close()
         return
 
+    if transport.startswith("matrix"):
+        server: SynapseServer = request.getfixturevalue("synapse")
+        encrypted = transport == "matrix-encrypted"
+        suffix = secrets.token_hex(3)
+        names = {name: f"{name}-{suffix}" for name in ("local", "coord", "root", "ana", "boss")}
+        groups = GROUPS.replace(
+            '"console:root", ', f'"console:root", "matrix:@{names["root"]}:{server.server_name}", '
+        ).replace(
+            '"console:coord", ',
+            f'"console:coord", "matrix:@{names["coord"]}:{server.server_name}", ',
+        )
+        config = await matrix_config(tmp_path, database_url, server, extra=groups)
+        matrix_bot = MatrixBot(config)
+        await matrix_bot.start()
+
+        def matrix(user_id: str = "local") -> Chat:
+            chat = LazyMatrixChat(server, matrix_bot, names[user_id], encrypted=encrypted)
+            opened.append(chat)
+            return chat
+
+        try:
+            yield matrix
+        finally:
+            for chat in opened:
+                await chat.close()
+            await matrix_bot.stop()
+        return
+
     mode = transport.removeprefix("telegram-")
     async with BotApiEmulator(make_token()) as emulator:
         config = telegram_config(tmp_path, database_url, emulator, mode=mode, extra=GROUPS)
@@ -84,6 +125,51 @@ async def open_chat(
             yield telegram
         finally:
             await bot.stop()
+
+
+def _slash(text: str) -> str:
+    return re.sub(r"(?<![\w!])!([a-z_]+)", r"/\1", text)
+
+
+class LazyMatrixChat:
+    """A Matrix member whose direct room with the bot is opened at the first message."""
+
+    def __init__(
+        self, server: SynapseServer, bot: MatrixBot, localpart: str, *, encrypted: bool
+    ) -> None:
+        self._server = server
+        self._bot = bot
+        self._localpart = localpart
+        self._encrypted = encrypted
+        self._chat: MatrixChat | None = None
+        self.user_label = f"@{localpart}:{server.server_name}"
+
+    async def _open(self) -> MatrixChat:
+        if self._chat is None:
+            self._chat = await MatrixChat.open(
+                self._server,
+                self._bot,
+                self._localpart.title(),
+                encrypted=self._encrypted,
+                localpart=self._localpart,
+            )
+        return self._chat
+
+    # The shared tests are written with "/" commands; Matrix members type "!". The driver
+    # translates both ways, and test_matrix.py checks the "!" spelling itself.
+    async def send(self, text: str) -> str:
+        typed = "!" + text[1:] if text.startswith("/") else text
+        return _slash(await (await self._open()).send(typed))
+
+    async def pick(self, label: str) -> str:
+        return _slash(await (await self._open()).pick(label))
+
+    async def resume(self) -> str:
+        return ""
+
+    async def close(self) -> None:
+        if self._chat is not None:
+            await self._chat.close()
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -1,0 +1,637 @@
+"""The Matrix transport, on matrix-nio's ``AsyncClient``.
+
+Receiving: the bot runs its own sync loop. Every event of a sync batch is handled (and
+recorded as handled, keyed by its event id, in the same transaction as its replies) before
+the batch's ``next_batch`` token is stored, so a crash replays the batch and the handled
+events are recognized: nothing is lost, nothing answered twice. matrix-nio's own token
+store is off, since it would save the token before the events are handled.
+
+Sending: :class:`MatrixSender` delivers outbox messages as ``m.notice`` with an escaped
+HTML body, under a transaction id derived from the outbox row, so a retried send is the
+same event to the homeserver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    InviteMemberEvent,
+    LocalProtocolError,
+    LoginResponse,
+    MatrixRoom,
+    MegolmEvent,
+    MessageDirection,
+    ReactionEvent,
+    RedactionEvent,
+    RoomMessageMedia,
+    RoomMessagesResponse,
+    RoomMessageText,
+    RoomSendResponse,
+    SyncResponse,
+    UnknownEvent,
+    WhoamiResponse,
+)
+from nio.crypto import ENCRYPTION_ENABLED
+
+from bot.config import MatrixConfig
+from bot.i18n import Catalogs
+from bot.matrix_format import message_content, parse_command, pick_by_reaction, pick_choice
+from bot.outbox import FloodControl, PermanentFailure, TransientFailure
+from bot.types import (
+    ChoicePicked,
+    Command,
+    Incoming,
+    MediaKind,
+    MediaReceived,
+    Message,
+    MessageDeleted,
+    MessageEdited,
+    Origin,
+    Platform,
+    TextMessage,
+    VoteCast,
+)
+from storage import Store
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
+"""Up to 100 events a room per sync; a longer gap is fetched with /messages."""
+GAP_LIMIT = 5_000
+JOIN_GRACE_MS = 60_000
+UNDECRYPTED_TRIES = 30
+"""Syncs an undecryptable event waits for its room key before it is given up (logged)."""
+TOKEN_STATE = "next_batch"  # noqa: S105  (a state name, not a secret)
+CHOICES_STATE = "choices:"
+WARNED_STATE = "no-encryption-warned:"
+POLL_RESPONSE_TYPES = ("m.poll.response", "org.matrix.msc3381.poll.response")
+_MEDIA_KINDS = {
+    "m.image": MediaKind.PHOTO,
+    "m.file": MediaKind.DOCUMENT,
+    "m.audio": MediaKind.AUDIO,
+    "m.video": MediaKind.VIDEO,
+}
+
+HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
+
+
+class MatrixStartError(Exception):
+    """The bot cannot start on Matrix; ``str()`` is one line with the key and the fix."""
+
+    def __init__(self, line: str, *, configuration: bool = False) -> None:
+        super().__init__(line)
+        self.configuration = configuration
+
+
+def transaction_id(outbox_key: str, payload: Mapping[str, Any]) -> str:
+    """The same for every attempt at one outbox message, and unlikely to meet another's."""
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    return f"caucus.{outbox_key}.{digest}"
+
+
+def _is_direct(room: MatrixRoom) -> bool:
+    return bool(room.member_count <= 2)
+
+
+class MatrixSender:
+    """Delivers outbox messages into Matrix rooms."""
+
+    platform = Platform.MATRIX
+
+    def __init__(self, client: AsyncClient, store: Store, trust: str) -> None:
+        self._client = client
+        self._store = store
+        self._ignore_unverified = trust == "unverified"
+
+    def room_kind(self, room_id: str) -> str:
+        return "room"
+
+    async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
+        content = message_content(payload)
+        try:
+            response = await self._client.room_send(
+                room_id,
+                "m.room.message",
+                content,
+                tx_id=transaction_id(key, payload),
+                ignore_unverified_devices=self._ignore_unverified,
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TransientFailure(f"connection: {type(error).__name__}") from error
+        except LocalProtocolError as error:
+            # The room is unknown to the client: not joined (yet), or left.
+            raise TransientFailure(f"not ready: {type(error).__name__}") from error
+        except Exception as error:  # nio's encryption errors: try again after a sync
+            raise TransientFailure(f"send failed: {type(error).__name__}") from error
+        if isinstance(response, RoomSendResponse):
+            # A number typed in this room now picks from these choices, or from none.
+            choices = payload.get("choices") or []
+            offered = json.dumps({"event": response.event_id, "choices": choices})
+            await asyncio.to_thread(
+                self._store.set_transport_state,
+                Platform.MATRIX,
+                CHOICES_STATE + room_id,
+                offered if choices else "",
+            )
+            return str(response.event_id)
+        raise _delivery_error(response)
+
+
+def _delivery_error(response: ErrorResponse) -> Exception:
+    code = str(response.status_code or "")
+    status = response.transport_response.status if response.transport_response else 0
+    if code == "M_LIMIT_EXCEEDED" or status == 429:
+        seconds = (getattr(response, "retry_after_ms", None) or 5000) / 1000
+        return FloodControl("M_LIMIT_EXCEEDED", seconds)
+    if code == "M_FORBIDDEN" or status == 403:
+        return PermanentFailure(f"403 {code}", unreachable=True)
+    if status >= 500 or status == 0:
+        return TransientFailure(f"{status} {code}")
+    return PermanentFailure(f"{status} {code}")
+
+
+class MatrixTransport:
+    """Syncs with the homeserver and hands room events to the router durably."""
+
+    def __init__(
+        self,
+        config: MatrixConfig,
+        store: Store,
+        handle: HandleDurably,
+        *,
+        catalogs: Catalogs,
+        known_commands: frozenset[str],
+        configured_rooms: frozenset[str],
+        default_language: str,
+        warn: Callable[[str], None],
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._handle = handle
+        self._catalogs = catalogs
+        self._known_commands = known_commands
+        self._configured_rooms = configured_rooms
+        self._default_language = default_language
+        self._warn = warn
+        self._encryption = ENCRYPTION_ENABLED
+        self._stopping = asyncio.Event()
+        self._joined_at: dict[str, int] = {}
+        self._undecrypted: list[tuple[str, MegolmEvent, int]] = []
+        config.store_path.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(
+            config.homeserver,
+            config.user_id,
+            device_id=config.device_id,
+            store_path=str(config.store_path),
+            config=AsyncClientConfig(
+                # The outbox and the sync loop retry on their own terms.
+                max_limit_exceeded=0,
+                max_timeouts=0,
+                request_timeout=SYNC_TIMEOUT_MS / 1000 + 30,
+                encryption_enabled=self._encryption,
+                store_sync_tokens=False,
+                pickle_key=(
+                    config.pickle_key.get_secret_value() if config.pickle_key else "unused"
+                ),
+            ),
+        )
+        self.sender = MatrixSender(self.client, store, config.device_trust)
+        self.user_id = config.user_id
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in (reusing the device and its keys) and catch up with the rooms' state."""
+        if self._encryption and self._config.pickle_key is None:
+            raise MatrixStartError(
+                "matrix.pickle_key: is required to keep the encryption keys safe; fix: set "
+                "CAUCUS_MATRIX_PICKLE_KEY to a long random string (and keep it)",
+                configuration=True,
+            )
+        try:
+            await self._login()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            await self.client.close()
+            raise MatrixStartError(
+                f"matrix: cannot reach the homeserver ({type(error).__name__}); fix: check "
+                "matrix.homeserver and the network connection"
+            ) from error
+        if self._encryption and self.client.should_upload_keys:
+            await self.client.keys_upload()
+        fingerprint = ""
+        if self._encryption and self.client.olm is not None:
+            # Public: members compare it when they verify the bot's device by hand.
+            fingerprint = self.client.olm.account.identity_keys["ed25519"]
+        log.info(
+            "matrix_connected device=%s encryption=%s fingerprint=%s",
+            self.client.device_id,
+            self._encryption,
+            fingerprint,
+        )
+
+    async def _login(self) -> None:
+        config = self._config
+        if config.access_token is not None:
+            token = config.access_token.get_secret_value()
+            device_id = config.device_id
+            if device_id is None:
+                self.client.access_token = token
+                who = await self.client.whoami()
+                if not isinstance(who, WhoamiResponse):
+                    raise self._refused(who)
+                device_id = who.device_id
+            if device_id is None:
+                raise MatrixStartError(
+                    "matrix.device_id: the homeserver names no device for this token; fix: "
+                    "set matrix.device_id to the device the token was issued for",
+                    configuration=True,
+                )
+            self.client.restore_login(config.user_id, device_id, token)
+            who = await self.client.whoami()
+            if not isinstance(who, WhoamiResponse):
+                raise self._refused(who)
+            return
+        assert config.password is not None
+        session = _session_file(config.store_path)
+        saved = _read_session(session)
+        if saved is not None and saved.get("user_id") == config.user_id:
+            self.client.restore_login(config.user_id, saved["device_id"], saved["access_token"])
+            who = await self.client.whoami()
+            if isinstance(who, WhoamiResponse):
+                return
+            if getattr(who, "status_code", None) != "M_UNKNOWN_TOKEN":
+                # A new login would make a new device (new keys members must trust again).
+                raise MatrixStartError(
+                    f"matrix: the homeserver did not confirm the saved session "
+                    f"({getattr(who, 'status_code', 'error')}); fix: start again when the "
+                    "homeserver is up"
+                )
+        response = await self.client.login(
+            config.password.get_secret_value(), device_name="Caucus bot"
+        )
+        if not isinstance(response, LoginResponse):
+            raise self._refused(response)
+        _write_session(
+            session,
+            {
+                "user_id": config.user_id,
+                "device_id": response.device_id,
+                "access_token": response.access_token,
+            },
+        )
+
+    def _refused(self, response: Any) -> MatrixStartError:
+        code = getattr(response, "status_code", "") or "error"
+        key = "matrix.access_token" if self._config.access_token else "matrix.password"
+        return MatrixStartError(
+            f"{key}: the homeserver refused the login ({code}); fix: check {key} and "
+            "matrix.user_id",
+            configuration=True,
+        )
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # -- the sync loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Sync and handle events until :meth:`stop`, retrying visibly when the server is away."""
+        token = await asyncio.to_thread(
+            self._store.get_transport_state, Platform.MATRIX, TOKEN_STATE
+        )
+        first = True
+        backoff = 1.0
+        # On the very first start the rooms' history is not answered: events from before
+        # this moment are skipped (by their server timestamps, since the homeserver may
+        # hand a fresh client a cached initial sync, whose follow-ups then carry history).
+        history_before_ms = int(time.time() * 1000) if token is None else 0
+        while not self._stopping.is_set():
+            try:
+                response = await self._sync_unless_stopped(token, first=first)
+                if response is None:
+                    return
+            except Exception as error:  # network, or nio's own processing of the answer
+                response = None
+                reason = type(error).__name__
+            else:
+                reason = (
+                    ""
+                    if isinstance(response, SyncResponse)
+                    else str(getattr(response, "status_code", "error"))
+                )
+            if not isinstance(response, SyncResponse):
+                self._warn(f"matrix: sync failed ({reason}); retrying in {backoff:.0f} s")
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            try:
+                await self._after_sync()
+                await self._retry_undecrypted()
+                await self._handle_batch(
+                    response,
+                    answer_timeline=token is not None,
+                    history_before_ms=history_before_ms,
+                    since=token,
+                )
+            except Exception as error:
+                # Nothing of the batch is lost: its token is not stored, so it comes again.
+                self._warn(
+                    f"matrix: handling a sync failed ({type(error).__name__}); retrying in "
+                    f"{backoff:.0f} s"
+                )
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            backoff = 1.0
+            token = response.next_batch
+            await asyncio.to_thread(
+                self._store.set_transport_state, Platform.MATRIX, TOKEN_STATE, token
+            )
+            first = False
+
+    async def _sync_unless_stopped(self, token: str | None, *, first: bool) -> Any:
+        """One sync, abandoned when the transport stops (a long poll lasts 30 s)."""
+        sync = asyncio.create_task(
+            self.client.sync(
+                timeout=0 if first else SYNC_TIMEOUT_MS,
+                since=token,
+                full_state=first,
+                sync_filter=SYNC_FILTER,
+            )
+        )
+        stopping = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait([sync, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if not sync.done():
+            # Nothing of an unfinished sync was handled or stored: abandoning it is safe.
+            sync.cancel()
+            await asyncio.gather(sync, return_exceptions=True)
+            return None
+        stopping.cancel()
+        return sync.result()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _after_sync(self) -> None:
+        """Keep end-to-end encryption working: keys, sessions, trust."""
+        if not self._encryption or self.client.olm is None:
+            return
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await self.client.send_to_device_messages()
+        if self._config.device_trust == "on-first-use":
+            for room in self.client.rooms.values():
+                if not room.encrypted:
+                    continue
+                for user_id in room.users:
+                    for device in self.client.device_store.active_user_devices(user_id):
+                        if not device.verified and not device.blacklisted:
+                            self.client.verify_device(device)
+
+    async def _gap(self, room_id: str, start: str | None, since: str) -> list[Any]:
+        """The events between the previous sync token and a limited timeline's start."""
+        found: list[Any] = []
+        cursor = start
+        while cursor is not None and len(found) < GAP_LIMIT:
+            page = await self.client.room_messages(
+                room_id, start=cursor, end=since, direction=MessageDirection.back, limit=100
+            )
+            if not isinstance(page, RoomMessagesResponse):
+                # Storing the token now would skip the gap for good: retry the batch.
+                raise TransientFailure(f"gap fetch failed: {page.status_code}")
+            if not page.chunk:
+                break
+            found.extend(page.chunk)
+            if page.end in (None, cursor):
+                break
+            cursor = page.end
+        if len(found) >= GAP_LIMIT:
+            self._warn(f"matrix: more than {GAP_LIMIT} events missed in one room; older skipped")
+        log.info("matrix_gap_filled events=%d", len(found))
+        return list(reversed(found))
+
+    async def _retry_undecrypted(self) -> None:
+        """Handle encrypted events whose room key has arrived since they came."""
+        waiting, self._undecrypted = self._undecrypted, []
+        for room_id, event, tries in waiting:
+            room = self.client.rooms.get(room_id)
+            try:
+                decrypted = self.client.decrypt_event(event)
+            except Exception:
+                decrypted = None
+            if room is None or decrypted is None or isinstance(decrypted, MegolmEvent):
+                if tries + 1 < UNDECRYPTED_TRIES:
+                    self._undecrypted.append((room_id, event, tries + 1))
+                else:
+                    log.warning("matrix_undecryptable_given_up session=%s", event.session_id[:8])
+                continue
+            incoming = await self._translate(room, decrypted)
+            if incoming is not None:
+                await asyncio.to_thread(
+                    self._store.record_inbound, Platform.MATRIX, event.event_id, None, {}
+                )
+                await self._handle(incoming, (Platform.MATRIX, event.event_id))
+
+    async def _handle_batch(
+        self,
+        response: SyncResponse,
+        *,
+        answer_timeline: bool,
+        history_before_ms: int,
+        since: str | None = None,
+    ) -> None:
+        for room_id, invite in response.rooms.invite.items():
+            await self._on_invite(room_id, invite.invite_state)
+        if not answer_timeline:
+            return
+        for room_id, joined in response.rooms.join.items():
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                continue
+            events = list(joined.timeline.events)
+            if joined.timeline.limited and since is not None:
+                # More happened than one sync carries: fetch the gap, oldest first.
+                events = await self._gap(room_id, joined.timeline.prev_batch, since) + events
+            joined_at = self._joined_at.get(room_id, 0)
+            for event in events:
+                stamp = getattr(event, "server_timestamp", 0)
+                if stamp < history_before_ms or stamp < joined_at:
+                    continue  # history: from before the first start, or before the join
+                incoming = await self._translate(room, event)
+                if incoming is None:
+                    continue
+                key = (Platform.MATRIX, event.event_id)
+                await asyncio.to_thread(
+                    self._store.record_inbound, Platform.MATRIX, event.event_id, None, {}
+                )
+                await self._handle(incoming, key)
+
+    # -- invitations ------------------------------------------------------------------------
+
+    async def _on_invite(self, room_id: str, state: Sequence[Any]) -> None:
+        invites = [
+            event
+            for event in state
+            if isinstance(event, InviteMemberEvent)
+            and event.state_key == self.user_id
+            and event.membership == "invite"
+        ]
+        if not invites:
+            return
+        # Room ids no longer name a server (room version 12), so the inviter's server counts.
+        server = str(invites[-1].sender).partition(":")[2]
+        if room_id in self._configured_rooms or server in self._config.join_invites_from:
+            # What was said in the room before the invitation is history; a minute's grace
+            # covers messages typed while the invitation travelled.
+            self._joined_at[room_id] = int(time.time() * 1000) - JOIN_GRACE_MS
+            joined = await self.client.join(room_id)
+            log.info("matrix_invite_accepted ok=%s", not isinstance(joined, ErrorResponse))
+            room = self.client.rooms.get(room_id)
+            if room is not None and room.encrypted and not self._encryption:
+                await self._warn_no_encryption(room_id)
+        else:
+            await self.client.room_leave(room_id)
+            log.info("matrix_invite_declined server=%s", server)
+
+    async def _warn_no_encryption(self, room_id: str) -> None:
+        name = WARNED_STATE + room_id
+        if await asyncio.to_thread(self._store.get_transport_state, Platform.MATRIX, name):
+            return
+        text = self._catalogs.renderer(self._default_language, Platform.MATRIX).text(
+            Message.of("rooms.encryption_unavailable")
+        )
+        await self.client.room_send(
+            room_id, "m.room.message", message_content({"text": text}), tx_id=f"caucus.{name}"
+        )
+        self._warn(
+            "matrix: a room is end-to-end encrypted but encryption support is not installed; "
+            "fix: pip install 'matrix-nio[e2e]' and restart"
+        )
+        await asyncio.to_thread(self._store.set_transport_state, Platform.MATRIX, name, "1")
+
+    # -- translation ------------------------------------------------------------------------
+
+    def _origin(self, room: MatrixRoom, sender: str) -> Origin:
+        return Origin(
+            platform=Platform.MATRIX,
+            room_id=room.room_id,
+            user_id=sender,
+            is_direct=_is_direct(room),
+            display_name=room.user_name(sender),
+        )
+
+    async def _translate(self, room: MatrixRoom, event: Any) -> Incoming | None:
+        sender = getattr(event, "sender", None)
+        if sender is None or sender == self.user_id:
+            return None  # the bot's own messages are never answered
+        origin = self._origin(room, sender)
+        if isinstance(event, MegolmEvent):
+            # Its key may arrive later: ask for it and try again after the next syncs.
+            log.warning("matrix_undecryptable session=%s", event.session_id[:8])
+            if self._encryption and self.client.olm is not None:
+                with contextlib.suppress(Exception):
+                    await self.client.request_room_key(event)
+                self._undecrypted.append((room.room_id, event, 0))
+            return None
+        if isinstance(event, RoomMessageText):
+            relates = event.source.get("content", {}).get("m.relates_to", {})
+            if relates.get("rel_type") == "m.replace":
+                new = event.source["content"].get("m.new_content", {}).get("body", event.body)
+                return MessageEdited(origin, str(relates.get("event_id")), str(new))
+            command = parse_command(event.body, direct=origin.is_direct, known=self._known_commands)
+            if command is not None:
+                return Command(origin, command[0], command[1], event.event_id)
+            choices = await self._choices(room.room_id)
+            if choices is not None:
+                value = pick_choice(event.body, choices[1])
+                if value is not None:
+                    return ChoicePicked(origin, value, event.event_id)
+            return TextMessage(origin, event.body, event.event_id)
+        if isinstance(event, ReactionEvent):
+            choices = await self._choices(room.room_id)
+            if choices is None or choices[0] != event.reacts_to:
+                return None
+            value = pick_by_reaction(event.key, choices[1])
+            return None if value is None else ChoicePicked(origin, value, event.event_id)
+        if isinstance(event, RedactionEvent):
+            return MessageDeleted(origin, str(event.redacts))
+        if isinstance(event, RoomMessageMedia):
+            content = event.source.get("content", {})
+            info = content.get("info", {}) if isinstance(content.get("info"), dict) else {}
+            return MediaReceived(
+                origin,
+                _MEDIA_KINDS.get(str(content.get("msgtype")), MediaKind.OTHER),
+                str(event.url),
+                "",
+                event.body,
+                info.get("mimetype"),
+                info.get("size"),
+                event.event_id,
+            )
+        if isinstance(event, UnknownEvent) and event.type in POLL_RESPONSE_TYPES:
+            content = event.source.get("content", {})
+            relates = content.get("m.relates_to", {})
+            answers = content.get("m.selections") or content.get(
+                "org.matrix.msc3381.poll.response", {}
+            ).get("answers", [])
+            options = tuple(str(answer) for answer in answers if isinstance(answer, str))
+            return VoteCast(origin, str(relates.get("event_id")), options)
+        return None
+
+    async def _choices(self, room_id: str) -> tuple[str, list[list[str]]] | None:
+        saved = await asyncio.to_thread(
+            self._store.get_transport_state, Platform.MATRIX, CHOICES_STATE + room_id
+        )
+        if not saved:
+            return None
+        data = json.loads(saved)
+        return str(data["event"]), [list(pair) for pair in data["choices"]]
+
+
+def _session_file(store_path: Path) -> Path:
+    return store_path / "session.json"
+
+
+def _read_session(path: Path) -> dict[str, str] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_session(path: Path, session: Mapping[str, str]) -> None:
+    """The access token a password login earned, readable by the bot's user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        partial.unlink()
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(dict(session), handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)

@@ -1,0 +1,76 @@
+"""Matrix rendering and reading rules, as pure functions: message content, commands,
+numbered choices and their keycap reactions."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.conversation import strip_direction_marks
+
+COMMAND_PREFIX = "!"
+KEYCAPS = (*(f"{n}\ufe0f\u20e3" for n in range(1, 10)), "\N{KEYCAP TEN}")
+"""1️⃣ … 9️⃣ and 🔟: reacting with one picks that numbered choice."""
+
+_COMMAND = re.compile(r"^!([A-Za-z0-9_]{1,32})(?:\s+(.*))?$", re.DOTALL)
+_BARE = re.compile(r"^([A-Za-z0-9_]{1,32})(?:\s+(.*))?$", re.DOTALL)
+
+
+def message_content(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``m.notice`` with a plain ``body`` and an HTML ``formatted_body``.
+
+    Every character of the text is escaped in the HTML, so a value typed by a member (a
+    name with ``<b>`` or ``&``) shows as typed. Choices follow as a numbered list.
+    """
+    text = str(payload.get("text", ""))
+    choices: Sequence[Sequence[str]] = payload.get("choices") or []
+    lines = [f"{number}. {label}" for number, (_, label) in enumerate(choices, start=1)]
+    body = text + ("\n\n" + "\n".join(lines) if lines else "")
+    formatted = html.escape(text, quote=False).replace("\n", "<br>")
+    if lines:
+        items = "".join(f"<li>{html.escape(label, quote=False)}</li>" for _, label in choices)
+        formatted += f"<ol>{items}</ol>"
+    return {
+        "msgtype": "m.notice",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": formatted,
+    }
+
+
+def parse_command(
+    text: str, *, direct: bool, known: frozenset[str]
+) -> tuple[str, tuple[str, ...]] | None:
+    """``!name args``; in a direct room also a bare ``name args`` for a known command."""
+    stripped = text.strip()
+    match = _COMMAND.match(stripped)
+    if match is None and direct:
+        bare = _BARE.match(stripped)
+        if bare is not None and bare.group(1).lower() in known:
+            match = bare
+    if match is None:
+        return None
+    return match.group(1).lower(), tuple((match.group(2) or "").split())
+
+
+def pick_choice(answer: str, choices: Sequence[Sequence[str]]) -> str | None:
+    """The value of the choice a typed answer names: its number, or its label's text."""
+    cleaned = strip_direction_marks(answer).strip()
+    if cleaned.isascii() and cleaned.isdigit() and 1 <= int(cleaned) <= len(choices):
+        return choices[int(cleaned) - 1][0]
+    wanted = cleaned.casefold()
+    for value, label in choices:
+        if strip_direction_marks(label).strip().casefold() == wanted:
+            return value
+    return None
+
+
+def pick_by_reaction(key: str, choices: Sequence[Sequence[str]]) -> str | None:
+    """The value of the choice whose keycap emoji a member reacted with."""
+    if key in KEYCAPS:
+        index = KEYCAPS.index(key)
+        if index < len(choices):
+            return choices[index][0]
+    return None
