@@ -18,13 +18,15 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 DESCRIPTION = """\
-Caucus bridges Telegram and Matrix rooms for a network's working groups and guides members
-through case reports, consultation alerts, polls and announcements.
+Caucus coordinates a human-rights network's working groups over Telegram and Matrix: it
+answers members on both platforms (and in this terminal), keeps their profiles, roles and
+guided conversations, and delivers every reply through a durable outbox.
 
 With no configuration file, `caucus run` chats with you in this terminal (the console
-transport) and keeps its data in SQLite under ./data/. The configuration file is read from
---config, else $CAUCUS_CONFIG, else ./config.toml when it exists; config.example.toml
-documents every setting."""
+transport) and keeps its data in SQLite under ./data/. With a [telegram] or [matrix]
+section it serves those platforms instead. The configuration file is read from --config,
+else $CAUCUS_CONFIG, else ./config.toml when it exists; config.example.toml documents every
+setting."""
 
 
 def build_parser() -> argparse.ArgumentParser:
