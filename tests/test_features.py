@@ -421,3 +421,15 @@ async def test_console_role_asserted_with_as_is_the_role_handlers_check(
         assert first_line("members.role_set") in granted
     finally:
         await chat.close()
+
+
+async def test_admin_sees_the_outbox_state_and_a_member_is_refused(
+    open_chat: ChatFactory,
+) -> None:
+    member = open_chat("local")
+    assert first_line("router.not_allowed") in await member.send("/outbox")
+    admin = open_chat("root")
+    answer = await admin.send("/outbox")
+    assert said("outbox.header") in answer
+    assert said("platform.telegram") in answer
+    assert said("platform.matrix") in answer
