@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from clock import T0, Clock
+from races import at_once
 from sqlalchemy.exc import IntegrityError
 
 import storage.members
@@ -233,28 +233,9 @@ def test_member_for_identity_retries_after_losing_a_creation_race(
 
 
 def test_member_for_identity_is_safe_when_calls_race(database_url: str) -> None:
-    with Store(database_url) as setup:
-        setup.upgrade()
-    stores = [Store(database_url) for _ in range(6)]
-    barrier = threading.Barrier(len(stores))
-    results: list[int] = []
-    errors: list[BaseException] = []
-
-    def call(store: Store) -> None:
-        try:
-            barrier.wait()
-            results.append(store.member_for_identity(MX, "@new:x.org", language="en").id)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=call, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert errors == []
+    results = at_once(
+        database_url, lambda store: store.member_for_identity(MX, "@new:x.org", language="en").id
+    )
     assert len(set(results)) == 1
 
 

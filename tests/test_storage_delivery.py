@@ -12,6 +12,7 @@ from typing import TypeVar
 import pytest
 from alembic import command
 from clock import T0, Clock
+from races import at_once
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -529,32 +530,8 @@ def test_callback_value_of_an_unknown_token_is_none(store: Store) -> None:
 
 
 def test_callback_token_is_safe_when_calls_race(database_url: str) -> None:
-    with Store(database_url) as setup:
-        setup.upgrade()
-    stores = [Store(database_url) for _ in range(6)]
-    barrier = threading.Barrier(len(stores))
-    tokens: list[int] = []
-    errors: list[BaseException] = []
-
-    def call(store: Store) -> None:
-        try:
-            barrier.wait()
-            tokens.append(store.callback_token("race:" + "z" * 100))
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=call, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert errors == []
+    tokens = at_once(database_url, lambda store: store.callback_token("race:" + "z" * 100))
     assert len(set(tokens)) == 1
-
-
-# -- unreachable chats ------------------------------------------------------------------
 
 
 def test_mark_unreachable_upserts_and_clear_forgets(clocked_store: Store, clock: Clock) -> None:
