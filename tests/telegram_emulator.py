@@ -1595,8 +1595,9 @@ class BotApiEmulator:
         chat.messages[data["message_id"]] = _Message(data, from_bot=True, sent=sent)
         self._sent.append(sent)
 
-    async def _send_message(self, params: _Params) -> JSON:
-        chat = self._target(params)
+    def _message_text(self, params: _Params) -> tuple[str, str | None, str, list[JSON]]:
+        """The ``text`` of sendMessage or editMessageText, checked as Telegram checks it:
+        (text as sent, parse mode, text as shown, entities)."""
         text = params.string("text")
         if text is None:
             raise _bad("message text is empty")
@@ -1606,6 +1607,11 @@ class BotApiEmulator:
             raise _bad("message text is empty")
         if utf16_length(plain) > MAX_TEXT_LENGTH:
             raise _bad("message is too long")
+        return text, mode, plain, entities
+
+    async def _send_message(self, params: _Params) -> JSON:
+        chat = self._target(params)
+        text, mode, plain, entities = self._message_text(params)
         markup = self._markup(params)
         reply = self._reply_to(chat, params)
         accepted = self._admit_send(chat)
@@ -1819,15 +1825,7 @@ class BotApiEmulator:
         _chat, stored = self._editable(params)
         if "text" not in stored.data:
             raise _bad("there is no text in the message to edit")
-        text = params.string("text")
-        if text is None:
-            raise _bad("message text is empty")
-        mode = self._parse_mode(params)
-        plain, entities = self._parse(text, mode, params, "entities")
-        if not plain.strip():
-            raise _bad("message text is empty")
-        if utf16_length(plain) > MAX_TEXT_LENGTH:
-            raise _bad("message is too long")
+        text, mode, plain, entities = self._message_text(params)
         markup = self._markup(params)
         current_markup = stored.data.get("reply_markup")
         if (
