@@ -7,7 +7,6 @@ worker thread, so events are handled one at a time and in order) and send what i
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Sequence
 
 from bot.config import AppConfig
@@ -25,6 +24,7 @@ from bot.conversation import (
     TypedAnswer,
 )
 from bot.i18n import Catalogs
+from bot.logs import raised_at
 from bot.registry import CommandSpec, Registry
 from bot.types import (
     ChoicePicked,
@@ -90,7 +90,7 @@ class Router:
                 event.origin.platform,
                 context.member.id,
                 type(error).__name__,
-                _where(error),
+                raised_at(error),
             )
             replies = [Reply(Message.of("router.internal_error"))]
         return self._render(context, replies)
@@ -346,12 +346,3 @@ class Router:
             to = reply.to or context.origin
             rendered.append(self._catalogs.render_reply(reply, language, to.platform, to.room_id))
         return rendered
-
-
-def _where(error: BaseException) -> str:
-    """``file:line`` where an exception was raised, without any of its values."""
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return "unknown"
-    last = frames[-1]
-    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"

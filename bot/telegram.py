@@ -17,7 +17,6 @@ import base64
 import contextlib
 import hmac
 import logging
-import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -51,6 +50,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import TelegramConfig
 from bot.i18n import Catalogs
+from bot.logs import raised_at
 from bot.outbox import FloodControl, PermanentFailure, TransientFailure
 from bot.registry import Registry
 from bot.telegram_events import ALLOWED_UPDATES, translate_update
@@ -425,8 +425,5 @@ class TelegramTransport:
         # python-telegram-bot would log the exception with its message, which may quote
         # what a member sent; say only what and where.
         error = context.error
-        where = "unknown"
-        if error is not None and error.__traceback__ is not None:
-            frame = traceback.extract_tb(error.__traceback__)[-1]
-            where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        where = raised_at(error) if error is not None else "unknown"
         log.error("update_failed error=%s at=%s", type(error).__name__, where)
