@@ -191,6 +191,7 @@ class MatrixTransport:
         self._encryption = ENCRYPTION_ENABLED
         self._stopping = asyncio.Event()
         self._joined_at: dict[str, int] = {}
+        self._started_ms = 0
         self._undecrypted: list[tuple[str, MegolmEvent, int]] = []
         config.store_path.mkdir(parents=True, exist_ok=True)
         self.client = AsyncClient(
@@ -217,6 +218,8 @@ class MatrixTransport:
 
     async def start(self) -> None:
         """Log in (reusing the device and its keys) and catch up with the rooms' state."""
+        # The first start's history ends here: anything sent once start() returns is new.
+        self._started_ms = int(time.time() * 1000)
         if self._encryption and self._config.pickle_key is None:
             raise MatrixStartError(
                 "matrix.pickle_key: is required to keep the encryption keys safe; fix: set "
@@ -322,7 +325,7 @@ class MatrixTransport:
         # On the very first start the rooms' history is not answered: events from before
         # this moment are skipped (by their server timestamps, since the homeserver may
         # hand a fresh client a cached initial sync, whose follow-ups then carry history).
-        history_before_ms = int(time.time() * 1000) if token is None else 0
+        history_before_ms = self._started_ms if token is None else 0
         while not self._stopping.is_set():
             try:
                 response = await self._sync_unless_stopped(token, first=first)
