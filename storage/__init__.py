@@ -5,31 +5,41 @@ Use :class:`Store`; it returns the frozen records below and raises :class:`Stora
 
 from storage.errors import NotFoundError, StorageError
 from storage.records import (
+    BridgedCopy,
+    BridgedRef,
     ConversationRecord,
     DeliveryStatus,
     GroupSummary,
     IdentityRecord,
     InboundRecord,
+    LinkOutcome,
     MemberRecord,
     MemberRoles,
     OutboxRecord,
     OutboxStatus,
+    OutboxTarget,
+    RoomLink,
     WorkingGroupRecord,
     WorkingGroupSpec,
 )
 from storage.store import Store
 
 __all__ = [
+    "BridgedCopy",
+    "BridgedRef",
     "ConversationRecord",
     "DeliveryStatus",
     "GroupSummary",
     "IdentityRecord",
     "InboundRecord",
+    "LinkOutcome",
     "MemberRecord",
     "MemberRoles",
     "NotFoundError",
     "OutboxRecord",
     "OutboxStatus",
+    "OutboxTarget",
+    "RoomLink",
     "StorageError",
     "Store",
     "WorkingGroupRecord",

@@ -202,13 +202,47 @@ class InboundEvent(Base):
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class BridgedMessage(Base):
+    """A member's message the bridge relayed; its copies are outbox rows pointing here.
+
+    Only ids are kept (and a digest of the last relayed text, to skip edits that change
+    nothing): the mapping lets replies, edits and deletions find their counterparts.
+    """
+
+    __tablename__ = "bridged_messages"
+    __table_args__ = (
+        UniqueConstraint("platform", "room_id", "message_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    working_group_id: Mapped[int] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(32))
+    room_id: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class OutboxMessage(Base):
-    """A message the bot owes a room; ``id`` (never reused) is the order of sending."""
+    """A message the bot owes a room; ``id`` (never reused) is the order of sending.
+
+    A relayed copy names its original (``bridged_message_id``) and which part of it it is
+    (``bridge_part``, 0 for the first: a long text may take several messages).
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
         Index("ix_outbox_platform_status_id", "platform", "status", "id"),
+        Index(
+            "ix_outbox_platform_room_id_platform_message_id",
+            "platform",
+            "room_id",
+            "platform_message_id",
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -223,6 +257,10 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     platform_message_id: Mapped[str | None] = mapped_column(String(255))
     failure_reason: Mapped[str | None] = mapped_column(String(255))
+    bridged_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bridged_messages.id", ondelete="SET NULL"), index=True
+    )
+    bridge_part: Mapped[int | None] = mapped_column(Integer)
 
 
 class CallbackPayload(Base):

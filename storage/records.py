@@ -163,3 +163,62 @@ class OutboxStatus:
     failed: int
     delivered: int
     oldest_pending_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomLink:
+    """A room linked to a working group, by the configuration or by an admin's command."""
+
+    platform: Platform
+    room_id: str
+    working_group_id: int
+    from_config: bool
+
+
+class LinkOutcome(StrEnum):
+    LINKED = "linked"
+    ALREADY_LINKED = "already_linked"
+    LINKED_ELSEWHERE = "linked_elsewhere"
+    """The room belongs to another group by the configuration: only the file can move it."""
+    MOVED = "moved"
+    NOT_LINKED = "not_linked"
+    UNLINKED = "unlinked"
+    CONFIGURED = "configured"
+    """The configuration links the room: a command cannot unlink it."""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgedRef:
+    """A relayed message found by one of its ids: the original's, or a copy's."""
+
+    id: int
+    working_group_id: int
+    platform: Platform
+    room_id: str
+    message_id: str
+    digest: str
+    is_original: bool
+    """True when the id looked up was the member's own message, not one of the bot's copies."""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgedCopy:
+    """One outbox row carrying (part of) a relayed message into another room."""
+
+    outbox_id: int
+    platform: Platform
+    room_id: str
+    part: int
+    status: DeliveryStatus
+    platform_message_id: str | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxTarget:
+    """What a later outbox message (a reply, an edit, a deletion) needs of an earlier one."""
+
+    status: DeliveryStatus
+    platform_message_id: str | None
+    shared: bool
+    """Several rows were delivered as this one platform message (a merged burst)."""

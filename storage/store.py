@@ -24,6 +24,17 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.types import Platform, Role
+from storage.bridge import (
+    bridged_copies_in,
+    bridged_message_in,
+    enqueue_copies_in,
+    link_room_in,
+    outbox_targets_in,
+    record_bridged_message_in,
+    rooms_of_group_in,
+    set_bridged_digest_in,
+    unlink_room_in,
+)
 from storage.conversations import (
     conversation_record,
     encode_conversation_data,
@@ -65,14 +76,19 @@ from storage.members import (
 )
 from storage.models import Conversation, Member
 from storage.records import (
+    BridgedCopy,
+    BridgedRef,
     ConversationRecord,
     GroupSummary,
     IdentityRecord,
     InboundRecord,
+    LinkOutcome,
     MemberRecord,
     MemberRoles,
     OutboxRecord,
     OutboxStatus,
+    OutboxTarget,
+    RoomLink,
     WorkingGroupRecord,
     WorkingGroupSpec,
 )
@@ -544,6 +560,100 @@ class Store:
         return self._run(
             lambda session: drop_pending_for_room_in(session, platform, room_id, reason)
         )
+
+    def mark_delivered_together(self, outbox_ids: Sequence[int], platform_message_id: str) -> None:
+        """Several messages arrived as one platform message (a merged burst)."""
+        for outbox_id in outbox_ids:
+            check_int("outbox id", outbox_id, minimum=1, maximum=_MAX_ID)
+        check_text("platform message id", platform_message_id, 255)
+        now = self._now()
+
+        def work(session: Session) -> None:
+            for outbox_id in outbox_ids:
+                mark_delivered_in(session, outbox_id, platform_message_id, now)
+
+        self._run(work)
+
+    def outbox_targets(self, outbox_ids: Sequence[int]) -> dict[int, OutboxTarget]:
+        """Status and platform id of earlier outbox messages, for the ones that refer to them."""
+        for outbox_id in outbox_ids:
+            check_int("outbox id", outbox_id, minimum=1, maximum=_MAX_ID)
+        if not outbox_ids:
+            return {}
+        return self._run(lambda session: outbox_targets_in(session, outbox_ids))
+
+    # -- room links and relayed messages ----------------------------------------------------
+
+    def link_room(self, platform: Platform, room_id: str, working_group_id: int) -> LinkOutcome:
+        """Link a room to a working group by command; a room the configuration places stays."""
+        platform = Platform(platform)
+        check_text("room id", room_id, 255)
+        now = self._now()
+        return self._run(
+            lambda session: link_room_in(session, platform, room_id, working_group_id, now)
+        )
+
+    def unlink_room(self, platform: Platform, room_id: str) -> LinkOutcome:
+        """Remove a link made by command (a configured link is the file's to remove)."""
+        platform = Platform(platform)
+        check_text("room id", room_id, 255)
+        return self._run(lambda session: unlink_room_in(session, platform, room_id))
+
+    def room_links(self, working_group_id: int | None = None) -> list[RoomLink]:
+        """The rooms linked to one working group, or to any with ``None``."""
+        return self._run(lambda session: rooms_of_group_in(session, working_group_id))
+
+    def record_bridged_message(
+        self,
+        working_group_id: int,
+        platform: Platform,
+        room_id: str,
+        message_id: str,
+        digest: str,
+    ) -> int | None:
+        """Remember a member's message the bridge relays; ``None`` if it already was."""
+        platform = Platform(platform)
+        check_text("room id", room_id, 255)
+        check_text("message id", message_id, 255)
+        check_text("digest", digest, 64)
+        now = self._now()
+        return self._run(
+            lambda session: record_bridged_message_in(
+                session, working_group_id, platform, room_id, message_id, digest, now
+            )
+        )
+
+    def bridged_message(
+        self, platform: Platform, room_id: str, message_id: str
+    ) -> BridgedRef | None:
+        """The relayed message a platform message is (the original) or carries (a copy)."""
+        platform = Platform(platform)
+        return self._run(lambda session: bridged_message_in(session, platform, room_id, message_id))
+
+    def set_bridged_digest(self, bridged_id: int, digest: str) -> None:
+        check_text("digest", digest, 64)
+        self._run(lambda session: set_bridged_digest_in(session, bridged_id, digest))
+
+    def bridged_copies(self, bridged_id: int) -> list[BridgedCopy]:
+        """The outbox rows that carried a relayed message into other rooms, in order."""
+        return self._run(lambda session: bridged_copies_in(session, bridged_id))
+
+    def enqueue_copies(
+        self,
+        bridged_id: int | None,
+        items: Sequence[tuple[Platform, str, Mapping[str, Any], int | None]],
+    ) -> list[int]:
+        """Owe messages like :meth:`enqueue_outgoing`; those with a part number are copies of
+        ``bridged_id`` (part 0 first), the others (edits, deletions, notices) are not."""
+        checked: list[tuple[Platform, str, str, int | None]] = []
+        for platform, room_id, payload, part in items:
+            check_text("room id", room_id, 255)
+            encoded = encode_json_object("payload", payload)
+            checked.append((Platform(platform), room_id, encoded, part))
+        if not checked:
+            return []
+        now = self._now()
+        return self._run(lambda session: enqueue_copies_in(session, bridged_id, checked, now))
 
     # -- transports' own state ----------------------------------------------------------------
 
