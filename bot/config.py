@@ -80,7 +80,10 @@ _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 _TELEGRAM_USER = re.compile(r"[1-9][0-9]{0,19}")
 _MATRIX_USER = re.compile(r"@[^\s:]+:[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
-_MATRIX_ROOM = re.compile(r"[!#][^\s:]+:[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
+# Room ids of room version 12 and later name no server ("!" and a hash); aliases always do.
+_MATRIX_ROOM = re.compile(
+    r"#[^\s:]+:[A-Za-z0-9.\-]+(:[0-9]{1,5})?|![^\s:]+(:[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?"
+)
 _CONSOLE_USER = re.compile(r"[\w.\-]+")
 _SLUG = re.compile(r"[a-z0-9-]{2,32}")
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_\-]{1,256}")
@@ -451,7 +454,8 @@ class WorkingGroupConfig(BaseModel):
             if not _MATRIX_ROOM.fullmatch(room):
                 raise _rule(
                     f"{_quote(room)} is not a Matrix room id or alias",
-                    'use "!opaque:example.org" (room settings, Advanced) or "#alias:example.org"',
+                    'use the room id, "!…" (room settings, Advanced), or an alias, '
+                    '"#alias:example.org"',
                     at=(index,),
                 )
         _no_duplicates(value, "room")

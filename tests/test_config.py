@@ -508,6 +508,13 @@ def test_bad_room_id(tmp_path: Path) -> None:
     assert ': working_groups[0].matrix_rooms[0]: "general" is not a Matrix room id' in line
 
 
+def test_a_room_id_of_room_version_12_names_no_server(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(group(extra='matrix_rooms = ["!dIba-kmgl00rnH71d3zSP1WihSNX5QeBOJKKNW"]\n'))
+    (only,) = load_config(path, env={}).working_groups
+    assert only.matrix_rooms == ("!dIba-kmgl00rnH71d3zSP1WihSNX5QeBOJKKNW",)
+
+
 def test_matrix_both_login_secrets(tmp_path: Path) -> None:
     line = error(tmp_path, MATRIX + 'password = "a"\n', {"CAUCUS_MATRIX_ACCESS_TOKEN": "b"})
     assert ": matrix: access_token and password are both set" in line
