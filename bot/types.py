@@ -61,13 +61,57 @@ class Origin:
     trusted_role: Role | None = None
 
 
+class SpanKind(StrEnum):
+    """A kind of formatting both platforms can show."""
+
+    BOLD = "bold"
+    ITALIC = "italic"
+    UNDERLINE = "underline"
+    STRIKE = "strike"
+    CODE = "code"
+    PRE = "pre"
+    LINK = "link"
+    QUOTE = "quote"
+    SPOILER = "spoiler"
+    MENTION = "mention"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A formatted stretch ``text[start:end]`` (Python string indices, code points).
+
+    ``value`` is the link's URL for LINK, the code's language ("" for none) for PRE, and
+    for MENTION the person as ``"telegram:<user id>"`` or ``"matrix:<user id>"``.
+    """
+
+    start: int
+    end: int
+    kind: SpanKind
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RichText:
+    """Text with its formatting, in neither platform's markup."""
+
+    text: str
+    spans: tuple[Span, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class TextMessage:
-    """Free text a member typed."""
+    """Free text a member typed; ``formatting`` and ``reply_to`` matter to the bridge."""
 
     origin: Origin
     text: str
     message_id: str | None = None
+    formatting: tuple[Span, ...] = ()
+    reply_to: str | None = None
+    """The platform id of the message this one answers, in the same room."""
+
+    @property
+    def rich(self) -> RichText:
+        return RichText(self.text, self.formatting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +154,11 @@ class MessageEdited:
     origin: Origin
     message_id: str
     text: str
+    formatting: tuple[Span, ...] = ()
+
+    @property
+    def rich(self) -> RichText:
+        return RichText(self.text, self.formatting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +171,9 @@ class MessageDeleted:
 
 @dataclass(frozen=True, slots=True)
 class MediaReceived:
-    """A member sent a file; ``file_ref`` is the platform's handle to download it later."""
+    """A member sent a file; ``file_ref`` is the platform's handle to download it later
+    (a Telegram file id; a Matrix ``mxc://`` URL, or for an encrypted file the JSON of its
+    ``file`` object), read by that platform's :class:`MediaSource`."""
 
     origin: Origin
     kind: MediaKind
@@ -131,6 +182,31 @@ class MediaReceived:
     filename: str | None = None
     content_type: str | None = None
     size: int | None = None
+    message_id: str | None = None
+    caption_formatting: tuple[Span, ...] = ()
+    reply_to: str | None = None
+
+    @property
+    def rich_caption(self) -> RichText:
+        return RichText(self.caption, self.caption_formatting)
+
+
+class UnrelayableKind(StrEnum):
+    """Something a member posted that the bridge cannot carry to the other side."""
+
+    UNDECRYPTABLE = "undecryptable"
+    LOCATION = "location"
+    POLL = "poll"
+    CONTACT = "contact"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Unrelayable:
+    """A member posted something the bridge cannot carry; the other rooms are told."""
+
+    origin: Origin
+    kind: UnrelayableKind
     message_id: str | None = None
 
 
@@ -164,6 +240,7 @@ Incoming = Union[  # noqa: UP007  (a runtime alias)
     MediaReceived,
     VoteCast,
     PresenceChanged,
+    Unrelayable,
 ]
 
 
