@@ -7,7 +7,8 @@ an update counts as handled in the same transaction that stores its replies, so 
 any point neither loses nor repeats one.
 
 Sending: :class:`TelegramSender` delivers outbox messages (HTML with every value escaped,
-choices as inline keyboards) and turns Telegram's errors into retry, wait or give-up.
+choices as inline keyboards; relayed messages as the bridge formatted them, files through
+``bot.telegram_media``) and turns Telegram's errors into retry, wait or give-up.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import base64
 import contextlib
 import hmac
 import logging
-import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -33,12 +34,11 @@ from telegram import (
     LinkPreviewOptions,
     Update,
 )
+from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
-    ChatMigrated,
     Conflict,
-    Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
@@ -46,15 +46,23 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import TelegramConfig
 from bot.i18n import Catalogs
 from bot.logs import raised_at
-from bot.outbox import FloodControl, PermanentFailure, TransientFailure
+from bot.media import MediaSource
+from bot.outbox import PermanentFailure
 from bot.registry import Registry
 from bot.telegram_events import ALLOWED_UPDATES, translate_update
 from bot.telegram_format import CALLBACK_TOKEN_MARK, decode_callback, escape_html
+from bot.telegram_media import (
+    TelegramMediaSource,
+    delivery_error,
+    ref_message_id,
+    reply_parameters,
+    retry_seconds,
+    send_file,
+)
 from bot.types import ChoicePicked, Incoming, Message, Platform, Role
 from storage import Store
 
@@ -78,14 +86,6 @@ class TelegramStartError(Exception):
     """The bot cannot start on Telegram; ``str()`` is one line with the key and the fix."""
 
 
-def _retry_seconds(error: RetryAfter) -> float:
-    # python-telegram-bot 22 warns that this int becomes a timedelta; accept either.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
-
-
 def build_application(config: TelegramConfig) -> Application[Any, Any, Any, Any, Any, Any]:
     builder = ApplicationBuilder().token(config.token.get_secret_value()).updater(None)
     if config.api_base_url:
@@ -96,12 +96,15 @@ def build_application(config: TelegramConfig) -> Application[Any, Any, Any, Any,
 
 
 class TelegramSender:
-    """Delivers outbox messages to Telegram chats."""
+    """Delivers outbox messages to Telegram chats: the bot's replies, and relayed messages
+    (``"relay"`` payloads: text, edit, delete, media)."""
 
     platform = Platform.TELEGRAM
 
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        self._bot = application.bot
+        self._bot: Bot = application.bot
+        self.media_sources: dict[Platform, MediaSource] = {}
+        """Where relayed files are fetched from, by platform; filled once both transports exist."""
 
     def room_kind(self, room_id: str) -> str:
         # Telegram gives groups and channels negative ids, users positive ones.
@@ -109,39 +112,94 @@ class TelegramSender:
 
     async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
         # Telegram has no transaction ids: ``key`` cannot make a retry idempotent here.
-        markup = _keyboard(payload.get("choices") or [])
+        chat_id = int(room_id)
         try:
-            if "file" in payload:
-                file = payload["file"]
-                sent = await self._bot.send_document(
-                    chat_id=int(room_id),
-                    document=InputFile(base64.b64decode(file["data"]), filename=file["filename"]),
-                    caption=escape_html(payload.get("caption", "")) or None,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                )
-            else:
-                sent = await self._bot.send_message(
-                    chat_id=int(room_id),
-                    text=escape_html(payload["text"]),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-        except RetryAfter as error:
-            raise FloodControl("429 retry after", _retry_seconds(error)) from error
-        except Forbidden as error:
-            raise PermanentFailure(f"403 {error.message}", unreachable=True) from error
-        except ChatMigrated as error:
-            raise PermanentFailure("chat migrated to a supergroup") from error
-        except BadRequest as error:
-            gone = "chat not found" in error.message.lower()
-            raise PermanentFailure(f"400 {error.message}", unreachable=gone) from error
-        except (TimedOut, NetworkError) as error:
-            raise TransientFailure(f"{type(error).__name__}: {error.message}") from error
-        except InvalidToken as error:
-            raise TransientFailure("token refused") from error
+            if "relay" in payload:
+                return await self._relay(chat_id, payload)
+            sent = await self._reply(chat_id, payload)
+        except TelegramError as error:
+            raise delivery_error(error) from error
         return str(sent.message_id)
+
+    async def _reply(self, chat_id: int, payload: Mapping[str, Any]) -> TelegramMessage:
+        markup = _keyboard(payload.get("choices") or [])
+        if "file" in payload:
+            file = payload["file"]
+            return await self._bot.send_document(
+                chat_id=chat_id,
+                document=InputFile(base64.b64decode(file["data"]), filename=file["filename"]),
+                caption=escape_html(payload.get("caption", "")) or None,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+        return await self._bot.send_message(
+            chat_id=chat_id,
+            text=escape_html(payload["text"]),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+    async def _relay(self, chat_id: int, payload: Mapping[str, Any]) -> str | None:
+        kind = payload["relay"]
+        if kind == "text":
+            return await self._send_html(chat_id, payload["html"], payload.get("reply_to"))
+        if kind == "edit":
+            return await self._edit(chat_id, payload)
+        if kind == "delete":
+            return await self._delete(chat_id, payload)
+        if kind == "media":
+            sent = await send_file(self._bot, chat_id, payload, self.media_sources)
+            if sent is None:  # too large, or gone: say so in words
+                reply_to = payload.get("reply_to")
+                return await self._send_html(chat_id, payload["fallback_html"], reply_to)
+            return str(sent.message_id)
+        raise PermanentFailure(f"unknown relay payload {kind!r}")
+
+    async def _send_html(self, chat_id: int, html: str, reply_to: Mapping[str, Any] | None) -> str:
+        sent = await self._bot.send_message(
+            chat_id, html, parse_mode=ParseMode.HTML, reply_parameters=reply_parameters(reply_to)
+        )
+        return str(sent.message_id)
+
+    async def _edit(self, chat_id: int, payload: Mapping[str, Any]) -> str:
+        target = ref_message_id(payload.get("target"))
+        if target is None:
+            return await self._send_html(chat_id, payload["fallback_html"], None)
+        html = payload["html"]
+        try:
+            try:
+                await self._bot.edit_message_text(html, chat_id, target, parse_mode=ParseMode.HTML)
+            except BadRequest as error:
+                if "no text in the message" not in error.message.lower():
+                    raise
+                # A relayed file: its caption is what the member edited.
+                await self._bot.edit_message_caption(
+                    chat_id, target, caption=html, parse_mode=ParseMode.HTML
+                )
+        except BadRequest as error:
+            reason = error.message.lower()
+            if "not modified" in reason:
+                return str(target)
+            if "message to edit not found" in reason or "can't be edited" in reason:
+                return await self._send_html(chat_id, payload["fallback_html"], {"message": target})
+            raise
+        return str(target)
+
+    async def _delete(self, chat_id: int, payload: Mapping[str, Any]) -> str | None:
+        target = ref_message_id(payload.get("target"))
+        if target is None:
+            return None
+        try:
+            await self._bot.delete_message(chat_id, target)
+        except BadRequest as error:
+            reason = error.message.lower()
+            if "message to delete not found" in reason:
+                return None
+            if "can't be deleted" in reason:  # older than 48 hours
+                return await self._send_html(chat_id, payload["fallback_html"], {"message": target})
+            raise
+        return None
 
 
 def _keyboard(choices: list[list[str]]) -> InlineKeyboardMarkup | None:
@@ -180,6 +238,7 @@ class TelegramTransport:
         self._warn = warn
         self.application = application or build_application(config)
         self.sender = TelegramSender(self.application)
+        self.media_source = TelegramMediaSource(self.application.bot)
         self._inbox_ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._webhook_runner: web.AppRunner | None = None
@@ -302,7 +361,7 @@ class TelegramTransport:
                     await self._record(update.update_id, update.to_dict())
                     offset = update.update_id + 1
             except RetryAfter as error:
-                await self._sleep(_retry_seconds(error))
+                await self._sleep(retry_seconds(error))
                 continue
             except Exception as error:
                 # Network trouble, a webhook left set, a database hiccup: say so and retry.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from telegram import ChatMember, Message, Update, User
+from telegram import ChatMember, Message, MessageEntity, Sticker, Update, User
 from telegram.constants import ChatType
 
+from bot.richtext import from_telegram
 from bot.types import (
     ChoicePicked,
     Command,
@@ -17,7 +19,10 @@ from bot.types import (
     Origin,
     Platform,
     PresenceChanged,
+    Span,
     TextMessage,
+    Unrelayable,
+    UnrelayableKind,
     VoteCast,
 )
 
@@ -59,16 +64,53 @@ def parse_command(text: str, origin: Origin, bot_username: str, message_id: str)
     return Command(origin, match.group(1).lower(), args, message_id)
 
 
+def _formatting(text: str, entities: Sequence[MessageEntity]) -> tuple[Span, ...]:
+    if not entities:
+        return ()
+    return from_telegram(text, [entity.to_dict() for entity in entities]).spans
+
+
+def _reply_to(message: Message) -> str | None:
+    """The id of the message this one answers, when that is a message of the same chat.
+
+    In a forum topic Telegram makes every message answer the topic's root (its
+    "topic created" service message): that is no reply a member chose."""
+    replied = message.reply_to_message
+    if replied is None or replied.chat.id != message.chat.id:
+        return None
+    if replied.forum_topic_created is not None or (
+        message.is_topic_message and replied.message_id == message.message_thread_id
+    ):
+        return None
+    return str(replied.message_id)
+
+
 def _media(message: Message, origin: Origin) -> MediaReceived | None:
     message_id = str(message.message_id)
     caption = message.caption or ""
+    formatting = _formatting(caption, message.caption_entities)
+    reply_to = _reply_to(message)
     if message.photo:
         largest = message.photo[-1]
         return MediaReceived(
             origin, MediaKind.PHOTO, largest.file_id, caption, None, "image/jpeg",
-            largest.file_size, message_id,
+            largest.file_size, message_id, formatting, reply_to,
         )  # fmt: skip
+    if message.sticker is not None:
+        sticker = message.sticker
+        return MediaReceived(
+            origin, MediaKind.STICKER, sticker.file_id, "", None, _sticker_type(sticker),
+            sticker.file_size, message_id, (), reply_to,
+        )  # fmt: skip
+    if message.video_note is not None:
+        note = message.video_note
+        return MediaReceived(
+            origin, MediaKind.VIDEO, note.file_id, caption, None, "video/mp4", note.file_size,
+            message_id, formatting, reply_to,
+        )  # fmt: skip
+    # An animation (a GIF, sent as MP4) comes with a "document" too: it goes first.
     for kind, attachment in (
+        (MediaKind.VIDEO, message.animation),
         (MediaKind.DOCUMENT, message.document),
         (MediaKind.VOICE, message.voice),
         (MediaKind.AUDIO, message.audio),
@@ -84,13 +126,52 @@ def _media(message: Message, origin: Origin) -> MediaReceived | None:
                 attachment.mime_type,
                 attachment.file_size,
                 message_id,
+                formatting,
+                reply_to,
             )
-    if message.sticker is not None:
-        return MediaReceived(
-            origin, MediaKind.STICKER, message.sticker.file_id, "", None, "image/webp",
-            message.sticker.file_size, message_id,
-        )  # fmt: skip
     return None
+
+
+def _sticker_type(sticker: Sticker) -> str:
+    if sticker.is_video:
+        return "video/webm"
+    if sticker.is_animated:
+        return "application/x-tgsticker"
+    return "image/webp"
+
+
+_OTHER_CONTENT = ("dice", "game", "story", "invoice", "giveaway", "giveaway_winners",
+                  "paid_media", "checklist")  # fmt: skip
+"""Content a member can post that no other platform can show."""
+
+
+def _unrelayable(message: Message, origin: Origin) -> Unrelayable | None:
+    """What a member posted in a group that cannot be carried across; ``None`` for service
+    messages (joins, pins, topic changes ...), which are nobody's words."""
+    message_id = str(message.message_id)
+    if message.location is not None or message.venue is not None:
+        return Unrelayable(origin, UnrelayableKind.LOCATION, message_id)
+    if message.contact is not None:
+        return Unrelayable(origin, UnrelayableKind.CONTACT, message_id)
+    if message.poll is not None:
+        return Unrelayable(origin, UnrelayableKind.POLL, message_id)
+    if any(getattr(message, name, None) is not None for name in _OTHER_CONTENT):
+        return Unrelayable(origin, UnrelayableKind.OTHER, message_id)
+    return None
+
+
+def _edited(edited: Message) -> MessageEdited | None:
+    origin = _message_origin(edited)
+    if origin is None:
+        return None
+    message_id = str(edited.message_id)
+    if edited.text is not None:
+        formatting = _formatting(edited.text, edited.entities)
+        return MessageEdited(origin, message_id, edited.text, formatting)
+    if _media(edited, origin) is None:
+        return None  # e.g. a live location moving on
+    caption = edited.caption or ""
+    return MessageEdited(origin, message_id, caption, _formatting(caption, edited.caption_entities))
 
 
 def translate_update(update: Update, bot_username: str) -> Incoming | None:
@@ -114,25 +195,24 @@ def translate_update(update: Update, bot_username: str) -> Incoming | None:
         origin = _origin(answer.user, answer.user.id, ChatType.PRIVATE)
         return VoteCast(origin, answer.poll_id, tuple(str(i) for i in answer.option_ids))
     if update.edited_message is not None:
-        edited = update.edited_message
-        edit_origin = _message_origin(edited)
-        if edit_origin is None or edited.text is None:
-            return None
-        return MessageEdited(edit_origin, str(edited.message_id), edited.text)
+        return _edited(update.edited_message)
     message = update.message
     if message is None:
         return None
     sender = _message_origin(message)
     if sender is None:
         return None
-    origin = sender
     if message.text is not None:
         message_id = str(message.message_id)
         if message.text.startswith("/"):
             match = _COMMAND.match(message.text.strip())
             if match is not None:
                 # A command for another bot in the group is not ours: None.
-                return parse_command(message.text, origin, bot_username, message_id)
+                return parse_command(message.text, sender, bot_username, message_id)
         # Text that merely starts with "/" (a path typed as an answer) is text.
-        return TextMessage(origin, message.text, message_id)
-    return _media(message, origin)
+        formatting = _formatting(message.text, message.entities)
+        return TextMessage(sender, message.text, message_id, formatting, _reply_to(message))
+    media = _media(message, sender)
+    if media is not None or sender.is_direct:
+        return media
+    return _unrelayable(message, sender)

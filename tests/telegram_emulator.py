@@ -2,9 +2,21 @@
 
 Point a bot at it with ``Bot(token, base_url=emulator.base_url,
 base_file_url=emulator.base_file_url)`` (or ``ApplicationBuilder().base_url(...)``). Tests act as
-Telegram users through the helper methods (``send_text``, ``press_button``, ``block_bot`` ...),
-each of which queues an Update the way Telegram would, and read what the bot did through
-``sent(chat_id)``, ``answered_callbacks()``, ``commands`` and ``requests``.
+Telegram users through the helper methods, each of which queues an Update the way Telegram
+would: ``send_text`` (with ``entities``, ``reply_to_message_id``, ``message_thread_id``),
+``edit_text``, ``edit_caption``, ``send_media`` (photo, document, voice, audio, video,
+animation, video_note, sticker; ``send_photo`` and ``send_document`` are shorthands),
+``send_location``, ``send_contact``, ``send_poll_message``, ``send_dice``, ``send_content`` (any
+other content), ``open_topic``, ``press_button``, ``block_bot`` ... They read what the bot did
+through ``sent(chat_id)`` (SentMessage: kind, raw and shown text or caption, entities, reply_to,
+edits, deleted, file bytes), ``message(chat_id, id)``, ``is_deleted``, ``user``, ``chat``,
+``answered_callbacks()``, ``commands`` and ``requests``. ``age_message`` makes a message older
+(deleteMessage refuses messages past 48 hours).
+
+Size limits are Telegram's and can be lowered per emulator (``download_limit`` 20 MB: getFile
+answers "file is too big"; ``upload_limit`` 50 MB: 413 "Request Entity Too Large";
+``photo_limit`` 10 MB for sendPhoto). A member's file may declare a size larger than the bytes
+stored (``declared_size``), so the 20 MB limit can be met without 20 MB in memory.
 
 Answers follow the published Bot API shapes: ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": N, "description": "..."}`` with HTTP status N (plus
@@ -20,7 +32,9 @@ Deliberate differences from Telegram:
   itself tolerates some of these). MarkdownV2 and Markdown texts are accepted unchecked.
 * Webhook URLs may be plain ``http://`` (Telegram insists on HTTPS), so a local receiver works.
 * Message ids count per chat, starting at 1, for the user's and the bot's messages together.
-* Photos are not decoded: a sent photo gets one fixed-size ``PhotoSize``.
+* Photos are not decoded: a sent photo gets one fixed-size ``PhotoSize``; media durations and
+  dimensions are fixed too, and any file is accepted as a voice message.
+* Only deleteMessage knows about message age; bots may edit their messages at any age.
 * With ``enforce_limits`` only new messages (sendMessage/Photo/Document/Poll) count.
 
 Conventions of the helpers: ``add_user`` and ``add_group`` register and return the User or
@@ -50,6 +64,9 @@ from aiohttp import web
 
 JSON = dict[str, Any]
 FaultKind = Literal["429", "500", "502", "403", "400", "slow"]
+MediaKind = Literal[
+    "photo", "document", "voice", "audio", "video", "animation", "video_note", "sticker"
+]
 
 _METHODS = (
     "getMe",
@@ -65,8 +82,12 @@ _METHODS = (
     "setMyCommands",
     "getMyCommands",
     "deleteMyCommands",
+    "editMessageCaption",
     "sendPhoto",
     "sendDocument",
+    "sendVoice",
+    "sendAudio",
+    "sendVideo",
     "getFile",
     "sendPoll",
     "stopPoll",
@@ -81,7 +102,11 @@ SENDING_METHODS: frozenset[str] = frozenset(
         "sendMessage",
         "sendPhoto",
         "sendDocument",
+        "sendVoice",
+        "sendAudio",
+        "sendVideo",
         "editMessageText",
+        "editMessageCaption",
         "editMessageReplyMarkup",
         "deleteMessage",
         "sendPoll",
@@ -91,7 +116,9 @@ SENDING_METHODS: frozenset[str] = frozenset(
 """The methods a fault applies to when ``inject_fault`` is given no ``methods``."""
 
 # Methods that put a new message into a chat: these count against the send limits.
-_NEW_MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendPoll"})
+_NEW_MESSAGE_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendVoice", "sendAudio", "sendVideo", "sendPoll"}
+)
 
 # Update types Telegram leaves out unless they are asked for by name.
 _NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -99,6 +126,15 @@ _NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reactio
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+MB = 1024 * 1024
+DOWNLOAD_LIMIT = 20 * MB
+"""getFile refuses larger files ("file is too big")."""
+UPLOAD_LIMIT = 50 * MB
+"""Uploads past this are answered 413 "Request Entity Too Large"."""
+PHOTO_LIMIT = 10 * MB
+"""sendPhoto refuses larger uploads."""
+DELETE_WINDOW = 48 * 3600
+"""Seconds after which a message can no longer be deleted."""
 WEBHOOK_RETRY_DELAY = 0.2
 
 _CONFLICT_WEBHOOK = (
@@ -378,7 +414,7 @@ class SentMessage:
 
     message_id: int
     chat_id: int
-    kind: str  # "text" | "photo" | "document" | "poll"
+    kind: str  # "text" | "photo" | "document" | "voice" | "audio" | "video" | "poll"
     text: str | None = None  # raw, as sent (e.g. HTML source); for polls the question
     parse_mode: str | None = None
     reply_markup: JSON | None = None
@@ -386,10 +422,20 @@ class SentMessage:
     file_bytes: bytes | None = None
     filename: str | None = None
     accepted_at: float = 0.0
-    edits: list[str] = field(default_factory=list)  # each editMessageText's new text, in order
+    edits: list[str] = field(default_factory=list)  # each edit's new text or caption, raw
     deleted: bool = False
     poll: JSON | None = None  # the Poll object, for kind "poll"
     mime_type: str | None = None
+    shown: str = ""
+    """The text or caption as Telegram parsed it (what members see), following edits."""
+    entities: list[JSON] = field(default_factory=list)
+    """The entities (or caption_entities) Telegram made of it, UTF-16 offsets, following edits."""
+    reply_to: int | None = None
+    """The message_id this one answers, when Telegram attached a reply."""
+    thread_id: int | None = None
+    """The forum topic it went to (message_thread_id), if any."""
+    shown_edits: list[str] = field(default_factory=list)
+    """Each edit as members saw it (parsed), in order."""
 
     @property
     def plain_text(self) -> str:
@@ -483,6 +529,9 @@ class _Chat:
     title: str | None = None
     user: _User | None = None
     bot_status: str = "member"  # "member" | "kicked" | "left"
+    is_forum: bool = False
+    bot_can_delete: bool = False  # an administrator allowed to delete others' messages
+    topics: set[int] = field(default_factory=set)  # message ids of forum topics' roots
     started: bool = True  # private chats: has the user ever written to the bot?
     last_message_id: int = 0
     messages: dict[int, _Message] = field(default_factory=dict)
@@ -497,7 +546,10 @@ class _Chat:
             if self.user.username:
                 data["username"] = self.user.username
             return data
-        return {"id": self.id, "type": self.type, "title": self.title}
+        data = {"id": self.id, "type": self.type, "title": self.title}
+        if self.is_forum:
+            data["is_forum"] = True
+        return data
 
     def next_message_id(self) -> int:
         self.last_message_id += 1
@@ -512,6 +564,11 @@ class _StoredFile:
     path: str
     name: str | None = None
     mime_type: str | None = None
+    declared_size: int | None = None  # the size Telegram reports, when more than ``data``
+
+    @property
+    def size(self) -> int:
+        return self.declared_size if self.declared_size is not None else len(self.data)
 
 
 @dataclass
@@ -651,6 +708,10 @@ class BotApiEmulator:
         self.enforce_limits = enforce_limits
         self.clock: Callable[[], float] = clock or time.monotonic
         """Time source for accepted_at, request times and the send limits; replaceable."""
+        self.download_limit = DOWNLOAD_LIMIT
+        self.upload_limit = UPLOAD_LIMIT
+        self.photo_limit = PHOTO_LIMIT
+        """Size limits in bytes; lower them so a test need not send 50 MB."""
 
         self.base_url = ""
         self.base_file_url = ""
@@ -703,6 +764,7 @@ class BotApiEmulator:
                 "getWebhookInfo": self._get_webhook_info,
                 "sendMessage": self._send_message,
                 "editMessageText": self._edit_message_text,
+                "editMessageCaption": self._edit_message_caption,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "deleteMessage": self._delete_message,
                 "answerCallbackQuery": self._answer_callback_query,
@@ -711,6 +773,9 @@ class BotApiEmulator:
                 "deleteMyCommands": self._delete_my_commands,
                 "sendPhoto": self._send_photo,
                 "sendDocument": self._send_document,
+                "sendVoice": self._send_voice,
+                "sendAudio": self._send_audio,
+                "sendVideo": self._send_video,
                 "getFile": self._get_file,
                 "sendPoll": self._send_poll,
                 "stopPoll": self._stop_poll,
@@ -794,13 +859,53 @@ class BotApiEmulator:
             chat.user = user
         return user.to_json()
 
-    def add_group(self, chat_id: int, title: str, *, supergroup: bool = True) -> JSON:
-        """Register a group with the bot already in it; returns the Chat. Queues no update."""
+    def user(self, user_id: int) -> JSON | None:
+        """The User registered under ``user_id``, or ``None``."""
+        user = self._users.get(user_id)
+        return user.to_json() if user is not None else None
+
+    def chat(self, chat_id: int) -> JSON | None:
+        """The Chat registered under ``chat_id`` (a group or a private chat), or ``None``."""
+        chat = self._chats.get(chat_id)
+        return chat.to_json() if chat is not None else None
+
+    def add_group(
+        self,
+        chat_id: int,
+        title: str,
+        *,
+        supergroup: bool = True,
+        forum: bool = False,
+        bot_can_delete_messages: bool = False,
+    ) -> JSON:
+        """Register a group with the bot already in it; returns the Chat. Queues no update.
+
+        ``forum``: a supergroup with topics (see ``open_topic``). ``bot_can_delete_messages``:
+        the bot is an administrator that may delete members' messages, not just its own."""
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
-        chat = _Chat(chat_id, "supergroup" if supergroup else "group", title=title)
+        chat = _Chat(
+            chat_id,
+            "supergroup" if supergroup or forum else "group",
+            title=title,
+            is_forum=forum,
+            bot_can_delete=bot_can_delete_messages,
+        )
         self._chats[chat_id] = chat
         return chat.to_json()
+
+    def open_topic(self, user_id: int, chat_id: int, name: str) -> JSON:
+        """The user creates a forum topic: returns the Update of its "forum_topic_created"
+        service message, whose message_id is the topic's ``message_thread_id``."""
+        user, chat = self._user_in_chat(user_id, chat_id)
+        if not chat.is_forum:
+            raise ValueError(f"chat {chat_id} is not a forum: add_group(..., forum=True)")
+        message = self._user_message(user, chat, None)
+        message["message_thread_id"] = message["message_id"]
+        message["is_topic_message"] = True
+        message["forum_topic_created"] = {"name": name, "icon_color": 7322096}
+        chat.topics.add(message["message_id"])
+        return self._emit("message", message, visible=self._bot_sees(chat, message, None))
 
     def send_text(
         self,
@@ -809,36 +914,64 @@ class BotApiEmulator:
         *,
         chat_id: int | None = None,
         reply_to_message_id: int | None = None,
+        entities: list[JSON] | None = None,
+        message_thread_id: int | None = None,
     ) -> JSON:
         """The user sends ``text`` (a command if it starts with "/"); returns the Update.
+
+        ``entities`` are Bot API MessageEntity dicts (UTF-16 offsets; ``parse_html`` makes
+        them from HTML); without them a leading command gets its "bot_command" entity.
+        ``message_thread_id`` posts into a forum topic (``open_topic``); there, a message
+        that replies to nothing else carries the topic's root as ``reply_to_message``, as
+        Telegram does.
 
         A message the bot would not see (a group it is not in, or privacy mode and the message
         is neither a command, a mention nor a reply to the bot) is stored but not queued: the
         returned dict then has no "update_id"."""
-        user, chat = self._user_in_chat(user_id, chat_id)
-        message = self._user_message(user, chat, reply_to_message_id)
-        message["text"] = text
-        entities = _command_entities(text)
-        if entities:
-            message["entities"] = entities
-        return self._emit("message", message, visible=self._bot_sees(chat, message, text))
+        content: JSON = {"text": text}
+        found = _command_entities(text) if entities is None else _checked(text, entities)
+        if found:
+            content["entities"] = found
+        return self._post(
+            user_id, chat_id, content, text,
+            reply_to=reply_to_message_id, thread_id=message_thread_id,
+        )  # fmt: skip
 
-    def edit_text(self, user_id: int, chat_id: int, message_id: int, text: str) -> JSON:
+    def edit_text(
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        entities: list[JSON] | None = None,
+    ) -> JSON:
         """The user edits their own text message; returns the "edited_message" Update."""
-        user, chat = self._user_in_chat(user_id, chat_id)
-        stored = chat.messages.get(message_id)
-        if stored is None or stored.deleted or stored.from_bot:
-            raise ValueError(f"no message {message_id} of user {user_id} in chat {chat_id}")
-        if stored.data.get("from", {}).get("id") != user.id or "text" not in stored.data:
-            raise ValueError(f"message {message_id} is not a text message of user {user_id}")
+        chat, stored = self._own_message(user_id, chat_id, message_id, "text")
+        found = _command_entities(text) if entities is None else _checked(text, entities)
         stored.data["text"] = text
         stored.data.pop("entities", None)
-        entities = _command_entities(text)
-        if entities:
-            stored.data["entities"] = entities
-        stored.data["edit_date"] = int(time.time())
-        message = copy.deepcopy(stored.data)
-        return self._emit("edited_message", message, visible=self._bot_sees(chat, message, text))
+        if found:
+            stored.data["entities"] = found
+        return self._emit_edit(chat, stored, text)
+
+    def edit_caption(
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        caption: str,
+        *,
+        caption_entities: list[JSON] | None = None,
+    ) -> JSON:
+        """The user changes the caption of their own file ("" removes it); returns the
+        "edited_message" Update."""
+        chat, stored = self._own_message(user_id, chat_id, message_id, "caption")
+        stored.data.pop("caption", None)
+        stored.data.pop("caption_entities", None)
+        if caption:
+            self._add_caption(stored.data, caption, caption_entities)
+        return self._emit_edit(chat, stored, caption)
 
     def send_photo(
         self,
@@ -847,18 +980,17 @@ class BotApiEmulator:
         *,
         chat_id: int | None = None,
         caption: str | None = None,
+        caption_entities: list[JSON] | None = None,
+        reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
+        declared_size: int | None = None,
     ) -> JSON:
         """The user sends a photo; its PhotoSize file_ids can be fetched with getFile."""
-        user, chat = self._user_in_chat(user_id, chat_id)
-        message = self._user_message(user, chat, None)
-        small = self._store_file(data, "photos", ".jpg")
-        large = self._store_file(data, "photos", ".jpg")
-        message["photo"] = [
-            _photo_size(small, 90, 90),
-            _photo_size(large, 800, 800),
-        ]
-        self._add_caption(message, caption)
-        return self._emit("message", message, visible=self._bot_sees(chat, message, caption))
+        return self.send_media(
+            user_id, "photo", data, chat_id=chat_id, caption=caption,
+            caption_entities=caption_entities, reply_to_message_id=reply_to_message_id,
+            message_thread_id=message_thread_id, declared_size=declared_size,
+        )  # fmt: skip
 
     def send_document(
         self,
@@ -869,14 +1001,154 @@ class BotApiEmulator:
         *,
         chat_id: int | None = None,
         caption: str | None = None,
+        caption_entities: list[JSON] | None = None,
+        reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
+        declared_size: int | None = None,
     ) -> JSON:
         """The user sends a file; document.file_id can be fetched with getFile."""
-        user, chat = self._user_in_chat(user_id, chat_id)
-        message = self._user_message(user, chat, None)
-        stored = self._store_file(data, "documents", _extension(filename), filename, mime_type)
-        message["document"] = _document(stored)
-        self._add_caption(message, caption)
-        return self._emit("message", message, visible=self._bot_sees(chat, message, caption))
+        return self.send_media(
+            user_id, "document", data, chat_id=chat_id, caption=caption,
+            caption_entities=caption_entities, filename=filename, mime_type=mime_type,
+            reply_to_message_id=reply_to_message_id, message_thread_id=message_thread_id,
+            declared_size=declared_size,
+        )  # fmt: skip
+
+    def send_media(
+        self,
+        user_id: int,
+        kind: MediaKind,
+        data: bytes,
+        *,
+        chat_id: int | None = None,
+        caption: str | None = None,
+        caption_entities: list[JSON] | None = None,
+        filename: str | None = None,
+        mime_type: str | None = None,
+        reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
+        declared_size: int | None = None,
+    ) -> JSON:
+        """The user sends a file of ``kind``: "photo", "document", "voice", "audio", "video",
+        "animation", "video_note" or "sticker"; returns the Update.
+
+        The file can be fetched with getFile and downloaded. ``declared_size`` makes Telegram
+        report (and getFile judge) that size instead of ``len(data)``, so a 25 MB file needs
+        no 25 MB in memory. Stickers and video notes take no caption; an animation carries a
+        "document" too, as Telegram sends it; a sticker's ``mime_type`` picks its format
+        (image/webp, application/x-tgsticker for animated, video/webm for video)."""
+        if kind not in _MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {kind!r}; one of {sorted(_MEDIA_KINDS)}")
+        if caption is not None and kind in ("sticker", "video_note"):
+            raise ValueError(f"a {kind} has no caption")
+        folder, extension, default_mime = _MEDIA_KINDS[kind]
+        mime = mime_type or default_mime
+        if filename is not None:
+            extension = _extension(filename) or extension
+        stored = self._store_file(
+            data, folder, extension, filename, mime, declared_size=declared_size, kind=kind
+        )
+        content: JSON = {}
+        if kind == "photo":
+            small = self._store_file(data[:1024], folder, extension, kind=kind)
+            content["photo"] = [_photo_size(small, 90, 90), _photo_size(stored, 800, 800)]
+        else:
+            content[kind] = _media_object(kind, stored)
+            if kind == "animation":
+                content["document"] = _media_object("document", stored)
+        self._add_caption(content, caption, caption_entities)
+        return self._post(
+            user_id, chat_id, content, caption,
+            reply_to=reply_to_message_id, thread_id=message_thread_id,
+        )  # fmt: skip
+
+    def send_location(
+        self,
+        user_id: int,
+        latitude: float,
+        longitude: float,
+        *,
+        chat_id: int | None = None,
+        title: str | None = None,
+        address: str = "",
+    ) -> JSON:
+        """The user shares a location; with ``title`` a venue (which carries its location
+        too, as Telegram sends it)."""
+        location = {"latitude": latitude, "longitude": longitude}
+        content: JSON = {"location": location}
+        if title is not None:
+            content["venue"] = {"location": location, "title": title, "address": address}
+        return self._post(user_id, chat_id, content, None)
+
+    def send_contact(
+        self,
+        user_id: int,
+        phone_number: str,
+        first_name: str,
+        *,
+        chat_id: int | None = None,
+        contact_user_id: int | None = None,
+    ) -> JSON:
+        """The user shares a contact card."""
+        contact: JSON = {"phone_number": phone_number, "first_name": first_name}
+        if contact_user_id is not None:
+            contact["user_id"] = contact_user_id
+        return self._post(user_id, chat_id, {"contact": contact}, None)
+
+    def send_poll_message(
+        self,
+        user_id: int,
+        question: str,
+        options: list[str],
+        *,
+        chat_id: int | None = None,
+    ) -> JSON:
+        """The user posts a (regular, anonymous) poll of their own."""
+        poll: JSON = {
+            "id": str(6_000_000_000_000_000_000 + self._next_counter()),
+            "question": question,
+            "options": [
+                {"text": text, "voter_count": 0, "persistent_id": str(index)}
+                for index, text in enumerate(options)
+            ],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": True,
+            "type": "regular",
+            "allows_multiple_answers": False,
+            "allows_revoting": True,
+            "members_only": False,
+        }
+        return self._post(user_id, chat_id, {"poll": poll}, None)
+
+    def send_dice(
+        self, user_id: int, *, chat_id: int | None = None, emoji: str = "🎲", value: int = 4
+    ) -> JSON:
+        """The user throws a dice (or another animated emoji with a random value)."""
+        return self._post(user_id, chat_id, {"dice": {"emoji": emoji, "value": value}}, None)
+
+    def send_content(
+        self,
+        user_id: int,
+        content: JSON,
+        *,
+        chat_id: int | None = None,
+        reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
+    ) -> JSON:
+        """The user sends a message made of ``content``: any Message fields besides the
+        envelope, e.g. ``{"story": {"chat": ..., "id": 7}}`` or ``{"game": {...}}``."""
+        return self._post(
+            user_id, chat_id, copy.deepcopy(content), None,
+            reply_to=reply_to_message_id, thread_id=message_thread_id,
+        )  # fmt: skip
+
+    def age_message(self, chat_id: int, message_id: int, hours: float) -> None:
+        """Make a message (anyone's) ``hours`` older: past 48 hours it can't be deleted."""
+        stored = self._known_chat(chat_id).messages.get(message_id)
+        if stored is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id}")
+        stored.data["date"] -= int(hours * 3600)
 
     def press_button(
         self,
@@ -997,6 +1269,19 @@ class BotApiEmulator:
     @property
     def all_sent(self) -> list[SentMessage]:
         return list(self._sent)
+
+    def message(self, chat_id: int, message_id: int) -> JSON | None:
+        """Any message in the chat (a member's or the bot's) as it stands now, as the Bot
+        API's Message object; ``None`` if there is none or it was deleted."""
+        stored = self._known_chat(chat_id).messages.get(message_id)
+        if stored is None or stored.deleted:
+            return None
+        return copy.deepcopy(stored.data)
+
+    def is_deleted(self, chat_id: int, message_id: int) -> bool:
+        """True when the message existed and was deleted (by deleteMessage)."""
+        stored = self._known_chat(chat_id).messages.get(message_id)
+        return stored is not None and stored.deleted
 
     def answered_callbacks(self) -> dict[str, JSON]:
         """Query id -> the parameters of its answerCallbackQuery."""
@@ -1145,7 +1430,10 @@ class BotApiEmulator:
                     raise _bad("the request body must be a JSON object")
                 raw.update(body)
             else:
-                form = await request.post()
+                try:
+                    form = await request.post()
+                except web.HTTPRequestEntityTooLarge:
+                    raise ApiError(413, "Request Entity Too Large") from None
                 for key, value in form.items():
                     raw[key] = value
         return _Params(raw)
@@ -1183,7 +1471,8 @@ class BotApiEmulator:
         if not visible or not self._allowed(kind):
             return {kind: copy.deepcopy(payload)}
         self._last_update_id += 1
-        update: JSON = {"update_id": self._last_update_id, kind: payload}
+        # A copy: later edits of the stored message must not change what was queued.
+        update: JSON = {"update_id": self._last_update_id, kind: copy.deepcopy(payload)}
         self._updates.append(update)
         self._notify()
         return copy.deepcopy(update)
@@ -1379,10 +1668,12 @@ class BotApiEmulator:
         stored = self._files.get(file_id)
         if stored is None:
             raise _bad("invalid file_id")
+        if stored.size > self.download_limit:
+            raise _bad("file is too big")
         return {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
-            "file_size": len(stored.data),
+            "file_size": stored.size,
             "file_path": stored.path,
         }
 
@@ -1591,9 +1882,30 @@ class BotApiEmulator:
             "date": int(time.time()),
         }
 
+    def _new_bot_message(self, chat: _Chat, thread_id: int | None) -> JSON:
+        message = self._bot_message(chat, chat.next_message_id())
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        return message
+
     def _record(self, chat: _Chat, data: JSON, sent: SentMessage) -> None:
+        reply = data.get("reply_to_message")
+        sent.reply_to = reply["message_id"] if reply is not None else None
+        sent.thread_id = data.get("message_thread_id")
         chat.messages[data["message_id"]] = _Message(data, from_bot=True, sent=sent)
         self._sent.append(sent)
+
+    def _thread(self, chat: _Chat, params: _Params, reply: JSON | None) -> int | None:
+        """The forum topic a new message goes to: the one named, else the replied one's."""
+        thread_id = params.integer("message_thread_id")
+        if thread_id is not None:
+            if thread_id not in chat.topics:
+                raise _bad("message thread not found")
+            return thread_id
+        if reply is not None and reply.get("is_topic_message"):
+            return int(reply["message_thread_id"])
+        return None
 
     def _message_text(self, params: _Params) -> tuple[str, str | None, str, list[JSON]]:
         """The ``text`` of sendMessage or editMessageText, checked as Telegram checks it:
@@ -1614,8 +1926,9 @@ class BotApiEmulator:
         text, mode, plain, entities = self._message_text(params)
         markup = self._markup(params)
         reply = self._reply_to(chat, params)
+        thread_id = self._thread(chat, params, reply)
         accepted = self._admit_send(chat)
-        message = self._bot_message(chat, chat.next_message_id())
+        message = self._new_bot_message(chat, thread_id)
         message["text"] = plain
         if entities:
             message["entities"] = entities
@@ -1631,6 +1944,8 @@ class BotApiEmulator:
                 parse_mode=mode,
                 reply_markup=markup,
                 accepted_at=accepted,
+                shown=plain,
+                entities=copy.deepcopy(entities),
             ),
         )
         return copy.deepcopy(message)
@@ -1647,16 +1962,26 @@ class BotApiEmulator:
     def _input_file(
         self, params: _Params, name: str, folder: str, default_extension: str
     ) -> tuple[_StoredFile, str | None]:
-        """An uploaded file or a file_id; returns the stored file and the upload's filename."""
+        """An uploaded file or a file_id; returns the stored file and the upload's filename.
+
+        An upload past ``upload_limit`` is answered 413, and a photo past ``photo_limit`` 400,
+        as Telegram does."""
         value = params.get(name)
         if isinstance(value, str) and value.startswith("attach://"):
             value = params.get(value[len("attach://") :])
         if isinstance(value, web.FileField):
             data = value.file.read()
+            if len(data) > self.upload_limit:
+                raise ApiError(413, "Request Entity Too Large")
+            if name == "photo" and len(data) > self.photo_limit:
+                raise _bad(
+                    f"file of size {len(data)} bytes is too big for a photo; the maximum size "
+                    f"is {self.photo_limit} bytes"
+                )
             filename = value.filename or None
             mime = value.content_type or "application/octet-stream"
             extension = _extension(filename) if filename else default_extension
-            stored = self._store_file(data, folder, extension, filename, mime)
+            stored = self._store_file(data, folder, extension, filename, mime, kind=name)
             return stored, filename
         if isinstance(value, str) and value:
             stored_file = self._files.get(value)
@@ -1674,6 +1999,24 @@ class BotApiEmulator:
     async def _send_document(self, params: _Params) -> JSON:
         return self._send_file(params, "document", ("document", "documents", ""), _document)
 
+    async def _send_voice(self, params: _Params) -> JSON:
+        return self._send_file(
+            params, "voice", ("voice", "voice", ".oga"),
+            lambda stored: _media_object("voice", stored),
+        )  # fmt: skip
+
+    async def _send_audio(self, params: _Params) -> JSON:
+        return self._send_file(
+            params, "audio", ("audio", "music", ".mp3"),
+            lambda stored: _media_object("audio", stored),
+        )  # fmt: skip
+
+    async def _send_video(self, params: _Params) -> JSON:
+        return self._send_file(
+            params, "video", ("video", "videos", ".mp4"),
+            lambda stored: _media_object("video", stored),
+        )  # fmt: skip
+
     def _send_file(
         self,
         params: _Params,
@@ -1681,17 +2024,19 @@ class BotApiEmulator:
         upload: tuple[str, str, str],
         describe: Callable[[_StoredFile], Any],
     ) -> JSON:
-        """sendPhoto and sendDocument: ``upload`` is (field, folder, suffix) of the file."""
+        """sendPhoto, sendDocument, sendVoice, sendAudio, sendVideo: ``upload`` is (field,
+        folder, suffix) of the file."""
         chat = self._target(params)
         mode = self._parse_mode(params)
         caption, plain, entities = self._caption(params, mode)
         markup = self._markup(params)
         reply = self._reply_to(chat, params)
+        thread_id = self._thread(chat, params, reply)
         stored, filename = self._input_file(params, *upload)
         accepted = self._admit_send(chat)
-        message = self._bot_message(chat, chat.next_message_id())
+        message = self._new_bot_message(chat, thread_id)
         message[kind] = describe(stored)
-        if caption is not None:
+        if caption is not None and plain:
             message["caption"] = plain
             if entities:
                 message["caption_entities"] = entities
@@ -1710,6 +2055,8 @@ class BotApiEmulator:
                 filename=filename,
                 accepted_at=accepted,
                 mime_type=stored.mime_type,
+                shown=plain,
+                entities=copy.deepcopy(entities),
             ),
         )
         return copy.deepcopy(message)
@@ -1736,6 +2083,7 @@ class BotApiEmulator:
             raise _bad("wrong correct option ID specified")
         markup = self._markup(params)
         reply = self._reply_to(chat, params)
+        thread_id = self._thread(chat, params, reply)
         accepted = self._admit_send(chat)
         poll_id = str(5_000_000_000_000_000_000 + self._next_counter())
         poll: JSON = {
@@ -1758,7 +2106,7 @@ class BotApiEmulator:
         explanation = params.string("explanation")
         if explanation:
             poll["explanation"] = explanation
-        message = self._bot_message(chat, chat.next_message_id())
+        message = self._new_bot_message(chat, thread_id)
         message["poll"] = poll
         _attach(message, markup, reply)
         self._polls[poll_id] = _Poll(poll_id, chat.id, message["message_id"], poll)
@@ -1773,6 +2121,7 @@ class BotApiEmulator:
                 reply_markup=markup,
                 accepted_at=accepted,
                 poll=copy.deepcopy(poll),
+                shown=question,
             ),
         )
         return copy.deepcopy(message)
@@ -1845,6 +2194,40 @@ class BotApiEmulator:
             stored.sent.parse_mode = mode
             stored.sent.reply_markup = markup
             stored.sent.edits.append(text)
+            stored.sent.shown = plain
+            stored.sent.entities = copy.deepcopy(entities)
+            stored.sent.shown_edits.append(plain)
+        return copy.deepcopy(stored.data)
+
+    async def _edit_message_caption(self, params: _Params) -> JSON:
+        _chat, stored = self._editable(params)
+        if not any(kind in stored.data for kind in _CAPTIONED_KINDS):
+            raise _bad("there is no caption in the message to edit")
+        mode = self._parse_mode(params)
+        caption, plain, entities = self._caption(params, mode)
+        markup = self._markup(params)
+        if (
+            plain == stored.data.get("caption", "")
+            and entities == stored.data.get("caption_entities", [])
+            and _same_markup(markup, stored.data.get("reply_markup"))
+        ):
+            raise ApiError(400, _NOT_MODIFIED)
+        stored.data.pop("caption", None)
+        stored.data.pop("caption_entities", None)
+        if plain:
+            stored.data["caption"] = plain
+            if entities:
+                stored.data["caption_entities"] = entities
+        _set_markup(stored.data, markup)
+        stored.data["edit_date"] = int(time.time())
+        if stored.sent is not None:
+            stored.sent.caption = caption
+            stored.sent.parse_mode = mode
+            stored.sent.reply_markup = markup
+            stored.sent.edits.append(caption or "")
+            stored.sent.shown = plain
+            stored.sent.entities = copy.deepcopy(entities)
+            stored.sent.shown_edits.append(plain)
         return copy.deepcopy(stored.data)
 
     async def _edit_message_reply_markup(self, params: _Params) -> JSON:
@@ -1866,6 +2249,12 @@ class BotApiEmulator:
         stored = chat.messages.get(message_id or 0)
         if stored is None or stored.deleted:
             raise _bad("message to delete not found")
+        too_old = time.time() - stored.data["date"] > DELETE_WINDOW
+        # A bot deletes its own messages, and members' in private chats or as an administrator
+        # allowed to; and only within 48 hours.
+        allowed = stored.from_bot or chat.type == "private" or chat.bot_can_delete
+        if too_old or not allowed or "forum_topic_created" in stored.data:
+            raise _bad("message can't be deleted")
         stored.deleted = True
         if stored.sent is not None:
             stored.sent.deleted = True
@@ -1896,30 +2285,84 @@ class BotApiEmulator:
             chat.started = True
         return user, chat
 
-    def _user_message(self, user: _User, chat: _Chat, reply_to: int | None) -> JSON:
+    def _user_message(
+        self, user: _User, chat: _Chat, reply_to: int | None, thread_id: int | None = None
+    ) -> JSON:
         message: JSON = {
             "message_id": chat.next_message_id(),
             "from": user.to_json(),
             "chat": chat.to_json(),
             "date": int(time.time()),
         }
+        replied: JSON | None = None
         if reply_to is not None:
             stored = chat.messages.get(reply_to)
             if stored is None or stored.deleted:
                 raise ValueError(f"no message {reply_to} in chat {chat.id} to reply to")
             replied = copy.deepcopy(stored.data)
             replied.pop("reply_to_message", None)
+            if thread_id is None and replied.get("is_topic_message"):
+                thread_id = replied["message_thread_id"]
+        if thread_id is not None:
+            if thread_id not in chat.topics:
+                raise ValueError(f"no forum topic {thread_id} in chat {chat.id}")
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+            if replied is None:  # Telegram: a topic's messages answer its root
+                replied = copy.deepcopy(chat.messages[thread_id].data)
+        if replied is not None:
             message["reply_to_message"] = replied
         chat.messages[message["message_id"]] = _Message(message, from_bot=False)
         return message
 
-    def _add_caption(self, message: JSON, caption: str | None) -> None:
+    def _post(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        content: JSON,
+        seen_text: str | None,
+        *,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+    ) -> JSON:
+        """A new message of the user's with ``content``, queued if the bot would see it."""
+        user, chat = self._user_in_chat(user_id, chat_id)
+        message = self._user_message(user, chat, reply_to, thread_id)
+        message.update(content)
+        return self._emit("message", message, visible=self._bot_sees(chat, message, seen_text))
+
+    def _own_message(
+        self, user_id: int, chat_id: int, message_id: int, part: str
+    ) -> tuple[_Chat, _Message]:
+        user, chat = self._user_in_chat(user_id, chat_id)
+        stored = chat.messages.get(message_id)
+        if stored is None or stored.deleted or stored.from_bot:
+            raise ValueError(f"no message {message_id} of user {user_id} in chat {chat_id}")
+        if stored.data.get("from", {}).get("id") != user.id:
+            raise ValueError(f"message {message_id} is not user {user_id}'s")
+        has_part = (
+            "text" in stored.data
+            if part == "text"
+            else any(kind in stored.data for kind in _CAPTIONED_KINDS)
+        )
+        if not has_part:
+            raise ValueError(f"message {message_id} has no {part} to edit")
+        return chat, stored
+
+    def _emit_edit(self, chat: _Chat, stored: _Message, text: str) -> JSON:
+        stored.data["edit_date"] = int(time.time())
+        message = copy.deepcopy(stored.data)
+        return self._emit("edited_message", message, visible=self._bot_sees(chat, message, text))
+
+    def _add_caption(
+        self, message: JSON, caption: str | None, entities: list[JSON] | None = None
+    ) -> None:
         if caption is None:
             return
         message["caption"] = caption
-        entities = _command_entities(caption)
-        if entities:
-            message["caption_entities"] = entities
+        found = _command_entities(caption) if entities is None else _checked(caption, entities)
+        if found:
+            message["caption_entities"] = found
 
     def _bot_sees(self, chat: _Chat, message: JSON, text: str | None) -> bool:
         if chat.type == "private":
@@ -1958,9 +2401,14 @@ class BotApiEmulator:
         extension: str,
         name: str | None = None,
         mime_type: str | None = None,
+        *,
+        declared_size: int | None = None,
+        kind: str = "document",
     ) -> _StoredFile:
         number = self._next_counter()
-        prefix = "AgAC" if folder == "photos" else "BQAC"
+        prefix = _FILE_ID_PREFIXES.get(kind, "BQAC")
+        if folder == "photos":
+            prefix = "AgAC"
         stored = _StoredFile(
             file_id=f"{prefix}AgIAAxk{number:08d}{self.bot_id}",
             file_unique_id=f"AQAD{number:06d}",
@@ -1968,6 +2416,7 @@ class BotApiEmulator:
             path=f"{folder}/file_{number}{extension}",
             name=name,
             mime_type=mime_type or ("image/jpeg" if folder == "photos" else None),
+            declared_size=declared_size,
         )
         self._files[stored.file_id] = stored
         self._files_by_path[stored.path] = stored
@@ -2042,27 +2491,86 @@ def _window_wait(times: deque[float], now: float, count: int, seconds: float) ->
     return recent[len(recent) - count] + seconds - now
 
 
+def _checked(text: str, entities: list[JSON]) -> list[JSON]:
+    """Entities a test gives for a user's message, checked as a Telegram client would make
+    them: a type, and offset/length (UTF-16) within the text."""
+    size = utf16_length(text)
+    for entity in entities:
+        offset, length = entity.get("offset"), entity.get("length")
+        if not isinstance(entity.get("type"), str):
+            raise ValueError(f"entity without a type: {entity!r}")
+        if not isinstance(offset, int) or not isinstance(length, int) or length <= 0:
+            raise ValueError(f"entity needs integer offset and positive length: {entity!r}")
+        if offset < 0 or offset + length > size:
+            raise ValueError(f"entity {entity!r} lies outside the text ({size} UTF-16 units)")
+    return copy.deepcopy(entities)
+
+
 def _photo_size(stored: _StoredFile, width: int, height: int) -> JSON:
     return {
         "file_id": stored.file_id,
         "file_unique_id": stored.file_unique_id,
-        "file_size": len(stored.data),
+        "file_size": stored.size,
         "width": width,
         "height": height,
     }
 
 
 def _document(stored: _StoredFile) -> JSON:
-    document: JSON = {
+    return _media_object("document", stored)
+
+
+def _media_object(kind: str, stored: _StoredFile) -> JSON:
+    """The Bot API object (Document, Voice, Audio, Video, Animation, VideoNote, Sticker)."""
+    media: JSON = {
         "file_id": stored.file_id,
         "file_unique_id": stored.file_unique_id,
-        "file_size": len(stored.data),
+        "file_size": stored.size,
     }
-    if stored.name:
-        document["file_name"] = stored.name
-    if stored.mime_type:
-        document["mime_type"] = stored.mime_type
-    return document
+    if kind in ("voice", "audio", "video", "animation", "video_note"):
+        media["duration"] = 3
+    if kind in ("video", "animation"):
+        media.update(width=640, height=360)
+    if kind == "video_note":
+        media["length"] = 240
+    if kind == "sticker":
+        media.update(
+            type="regular",
+            width=512,
+            height=512,
+            is_animated=stored.mime_type == "application/x-tgsticker",
+            is_video=stored.mime_type == "video/webm",
+            emoji="👍",
+        )
+        return media
+    if stored.name and kind in ("document", "audio", "video", "animation"):
+        media["file_name"] = stored.name
+    if stored.mime_type and kind != "video_note":
+        media["mime_type"] = stored.mime_type
+    return media
+
+
+_MEDIA_KINDS: dict[str, tuple[str, str, str]] = {
+    # kind: (folder of its file_path, default extension, default MIME type)
+    "photo": ("photos", ".jpg", "image/jpeg"),
+    "document": ("documents", "", "application/octet-stream"),
+    "voice": ("voice", ".oga", "audio/ogg"),
+    "audio": ("music", ".mp3", "audio/mpeg"),
+    "video": ("videos", ".mp4", "video/mp4"),
+    "animation": ("animations", ".mp4", "video/mp4"),
+    "video_note": ("video_notes", ".mp4", "video/mp4"),
+    "sticker": ("stickers", ".webp", "image/webp"),
+}
+_CAPTIONED_KINDS = ("photo", "document", "voice", "audio", "video", "animation")
+_FILE_ID_PREFIXES = {
+    "document": "BQAC",
+    "voice": "AwAC",
+    "audio": "CQAC",
+    "video": "BAAC",
+    "animation": "CgAC",
+    "video_note": "DQAC",
+    "sticker": "CAAC",
+}
 
 
 def _extension(filename: str) -> str:

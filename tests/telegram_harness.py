@@ -6,13 +6,18 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from telegram_emulator import BotApiEmulator, SentMessage
+from pydantic import SecretStr
+from telegram.ext import Application
+from telegram_emulator import JSON, BotApiEmulator, MediaKind, SentMessage, parse_html
 
 from bot.app import TelegramService
-from bot.config import AppConfig, load_config
+from bot.config import AppConfig, TelegramConfig, load_config
 from bot.ratelimit import SendLimiter, Window, telegram_limiter
+from bot.telegram import build_application
 from bot.types import Platform
 from storage import Store
 
@@ -182,4 +187,236 @@ async def settle(emulator: BotApiEmulator, store: Store, update_id: int) -> None
     await emulator.wait_for(lambda: not emulator.unanswered_callbacks(), timeout=10.0)
 
 
-__all__ = ["TelegramBot", "TelegramChat", "telegram_config", "telegram_limiter"]
+# ---------------------------------------------------------------------------------- groups
+
+
+def telegram_application(emulator: BotApiEmulator) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot's own python-telegram-bot Application (``build_application``) on the emulator,
+    not initialized: ``async with application:`` (or ``await application.initialize()``)."""
+    base = emulator.base_url.removesuffix("/bot")
+    return build_application(TelegramConfig(token=SecretStr(emulator.token), api_base_url=base))
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A message a member posted: its id in the group, and the update that carried it to
+    the bot (``None`` when the bot would not see it)."""
+
+    message_id: int
+    update_id: int | None
+    update: JSON
+
+
+def _posted(update: JSON) -> Posted:
+    message = update.get("message") or update.get("edited_message") or {}
+    return Posted(int(message.get("message_id", 0)), update.get("update_id"), update)
+
+
+class TelegramGroup:
+    """A Telegram group with the bot in it, as its members see it: who posts, and what the
+    bot posted there (relayed text with its formatting, files, replies, edits, deletions)."""
+
+    def __init__(
+        self, emulator: BotApiEmulator, chat_id: int, title: str = "Group", *, forum: bool = False
+    ) -> None:
+        if chat_id >= 0:
+            raise ValueError("group chat ids are negative")
+        self.emulator = emulator
+        self.chat_id = chat_id
+        if emulator.chat(chat_id) is None:  # a group added before is taken as it is
+            emulator.add_group(chat_id, title, forum=forum)
+        self._seen = 0
+
+    def member(
+        self, name: str, user_id: int | None = None, language_code: str = "en"
+    ) -> TelegramGroupMember:
+        """A member by test name (``USER_IDS``) or with an explicit id, registered on first use."""
+        if user_id is None and name not in USER_IDS:
+            raise ValueError(f"no test member {name!r} ({sorted(USER_IDS)}): pass user_id")
+        return TelegramGroupMember(self, name, user_id or USER_IDS[name], language_code)
+
+    def open_topic(self, creator: TelegramGroupMember, name: str) -> int:
+        """A new forum topic (the group must be a forum); returns its message_thread_id."""
+        return _posted(self.emulator.open_topic(creator.user_id, self.chat_id, name)).message_id
+
+    # -- what the bot posted ---------------------------------------------------------------
+
+    def bot_posts(self, *, include_deleted: bool = True) -> list[SentMessage]:
+        """Everything the bot got accepted here, oldest first (SentMessage: ``kind``,
+        ``shown``/``plain_text``, ``entities``, ``reply_to``, ``shown_edits``, ``deleted``,
+        ``file_bytes``, ``filename``)."""
+        posts = self.emulator.sent(self.chat_id)
+        return posts if include_deleted else [post for post in posts if not post.deleted]
+
+    def post(self, message_id: int) -> SentMessage:
+        for sent in self.emulator.sent(self.chat_id):
+            if sent.message_id == message_id:
+                return sent
+        raise AssertionError(
+            f"the bot posted no message {message_id} in {self.chat_id}:\n{self.transcript()}"
+        )
+
+    def last_post(self) -> SentMessage:
+        posts = self.bot_posts()
+        if not posts:
+            raise AssertionError(f"the bot posted nothing in {self.chat_id}")
+        return posts[-1]
+
+    def is_deleted(self, message_id: int) -> bool:
+        """True once the bot deleted this message (its own or a member's)."""
+        return self.emulator.is_deleted(self.chat_id, message_id)
+
+    async def new_posts(self, count: int = 1, timeout: float = 20.0) -> list[SentMessage]:  # noqa: ASYNC109
+        """Wait until the bot has posted ``count`` messages more than when last asked; return
+        those (and move the mark past them)."""
+        await self.emulator.wait_for(
+            lambda: len(self.emulator.sent(self.chat_id)) >= self._seen + count, timeout=timeout
+        )
+        posts = self.emulator.sent(self.chat_id)[self._seen :]
+        self._seen += len(posts)
+        return posts
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:  # noqa: ASYNC109
+        await self.emulator.wait_for(predicate, timeout=timeout)
+
+    def transcript(self) -> str:
+        """The bot's posts one a line, for assertion messages and snapshot-like checks:
+        ``#5 ↩3 text: Ana: hello`` / ``#6 photo a.jpg (4 B): caption`` / ``(edited)``,
+        ``(deleted)`` marks."""
+        lines = []
+        for sent in self.bot_posts():
+            head = f"#{sent.message_id}"
+            if sent.reply_to is not None:
+                head += f" ↩{sent.reply_to}"
+            head += f" {sent.kind}"
+            if sent.file_bytes is not None:
+                head += f" {sent.filename or '-'} ({len(sent.file_bytes)} B)"
+            marks = (" (edited)" if sent.shown_edits else "") + (
+                " (deleted)" if sent.deleted else ""
+            )
+            lines.append(f"{head}: {sent.shown or sent.plain_text}{marks}")
+        return "\n".join(lines)
+
+
+class TelegramGroupMember:
+    """One member of a :class:`TelegramGroup`, posting as a Telegram client would."""
+
+    def __init__(self, group: TelegramGroup, name: str, user_id: int, language_code: str) -> None:
+        self.group = group
+        self.emulator = group.emulator
+        self.user_id = user_id
+        self.name = name.title()
+        if self.emulator.user(user_id) is None:
+            self.emulator.add_user(user_id, self.name, language_code=language_code)
+
+    @property
+    def _chat(self) -> int:
+        return self.group.chat_id
+
+    def say(
+        self,
+        text: str,
+        *,
+        entities: list[JSON] | None = None,
+        reply_to: int | None = None,
+        topic: int | None = None,
+    ) -> Posted:
+        return _posted(
+            self.emulator.send_text(
+                self.user_id,
+                text,
+                chat_id=self._chat,
+                entities=entities,
+                reply_to_message_id=reply_to,
+                message_thread_id=topic,
+            )
+        )
+
+    def say_html(
+        self, html: str, *, reply_to: int | None = None, topic: int | None = None
+    ) -> Posted:
+        """Formatted text, written as Telegram HTML (``<b>``, ``<a href>``, ``<pre>`` ...) and
+        sent the way a client sends it: plain text plus entities."""
+        text, entities = parse_html(html)
+        return self.say(text, entities=entities, reply_to=reply_to, topic=topic)
+
+    def edit(self, message_id: int, text: str, *, html: bool = False) -> Posted:
+        plain, entities = parse_html(text) if html else (text, None)
+        return _posted(
+            self.emulator.edit_text(self.user_id, self._chat, message_id, plain, entities=entities)
+        )
+
+    def edit_caption(self, message_id: int, caption: str, *, html: bool = False) -> Posted:
+        plain, entities = parse_html(caption) if html else (caption, None)
+        return _posted(
+            self.emulator.edit_caption(
+                self.user_id, self._chat, message_id, plain, caption_entities=entities
+            )
+        )
+
+    def send_file(
+        self,
+        kind: MediaKind,
+        data: bytes,
+        *,
+        filename: str | None = None,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        caption_html: str | None = None,
+        reply_to: int | None = None,
+        topic: int | None = None,
+        declared_size: int | None = None,
+    ) -> Posted:
+        """A photo, document, voice, audio, video, animation, video_note or sticker."""
+        entities = None
+        if caption_html is not None:
+            caption, entities = parse_html(caption_html)
+        return _posted(
+            self.emulator.send_media(
+                self.user_id,
+                kind,
+                data,
+                chat_id=self._chat,
+                caption=caption,
+                caption_entities=entities,
+                filename=filename,
+                mime_type=mime_type,
+                reply_to_message_id=reply_to,
+                message_thread_id=topic,
+                declared_size=declared_size,
+            )
+        )
+
+    def share_location(self, latitude: float = -12.05, longitude: float = -77.04) -> Posted:
+        return _posted(
+            self.emulator.send_location(self.user_id, latitude, longitude, chat_id=self._chat)
+        )
+
+    def share_contact(self, phone_number: str = "+51 1 555 0100", name: str = "Carla") -> Posted:
+        return _posted(
+            self.emulator.send_contact(self.user_id, phone_number, name, chat_id=self._chat)
+        )
+
+    def post_poll(
+        self, question: str = "Lunch?", options: tuple[str, ...] = ("yes", "no")
+    ) -> Posted:
+        return _posted(
+            self.emulator.send_poll_message(
+                self.user_id, question, list(options), chat_id=self._chat
+            )
+        )
+
+    def throw_dice(self) -> Posted:
+        return _posted(self.emulator.send_dice(self.user_id, chat_id=self._chat))
+
+
+__all__ = [
+    "Posted",
+    "TelegramBot",
+    "TelegramChat",
+    "TelegramGroup",
+    "TelegramGroupMember",
+    "telegram_application",
+    "telegram_config",
+    "telegram_limiter",
+]

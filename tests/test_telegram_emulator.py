@@ -17,6 +17,7 @@ from telegram import (
     ChatMemberMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ParseMode
@@ -714,3 +715,319 @@ async def test_wait_for_times_out_helpfully(emulator: BotApiEmulator) -> None:
     with pytest.raises(TimeoutError, match=r"not met within 0\.05 s") as error:
         await emulator.wait_for(lambda: False, timeout=0.05)
     assert "last calls" in str(error.value)
+
+
+# ------------------------------------------------------------------------ members' messages
+
+
+async def test_member_text_carries_the_given_entities_and_reply(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    sent = await bot.send_message(GROUP, "agenda")
+    text, entities = parse_html('😀 <b>bold</b> <a href="https://example.org">site</a>')
+    entities.append(
+        {
+            "type": "text_mention",
+            "offset": 0,
+            "length": 2,
+            "user": {"id": BOB, "is_bot": False, "first_name": "Bob"},
+        }
+    )
+    emulator.send_text(
+        ALICE, text, chat_id=GROUP, entities=entities, reply_to_message_id=sent.message_id
+    )
+    emulator.send_text(ALICE, "/help now", chat_id=GROUP)  # no entities given: the command's
+    [formatted, command] = await bot.get_updates(timeout=0)
+    message = formatted.message
+    assert message is not None and message.text == "😀 bold site"
+    assert [(e.type, e.offset, e.length) for e in message.entities] == [
+        ("bold", 3, 4),
+        ("text_link", 8, 4),
+        ("text_mention", 0, 2),
+    ]
+    assert message.entities[1].url == "https://example.org"
+    assert message.entities[2].user is not None and message.entities[2].user.id == BOB
+    assert message.parse_entity(message.entities[0]) == "bold"
+    assert message.reply_to_message is not None
+    assert message.reply_to_message.message_id == sent.message_id
+    assert command.message is not None and command.message.entities[0].type == "bot_command"
+    with pytest.raises(ValueError, match=r"(?i)outside the text"):
+        emulator.send_text(ALICE, "short", entities=[{"type": "bold", "offset": 3, "length": 5}])
+
+
+async def test_member_edits_text_and_caption_with_entities(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    text = emulator.send_text(ALICE, "first", chat_id=GROUP)["message"]["message_id"]
+    document = emulator.send_document(
+        ALICE,
+        b"x",
+        "a.txt",
+        "text/plain",
+        chat_id=GROUP,
+        caption="old",
+        caption_entities=[{"type": "italic", "offset": 0, "length": 3}],
+    )["message"]["message_id"]
+    queued = emulator.pending_updates
+    emulator.edit_text(
+        ALICE, GROUP, text, "second", entities=[{"type": "bold", "offset": 0, "length": 6}]
+    )
+    emulator.edit_caption(
+        ALICE,
+        GROUP,
+        document,
+        "new caption",
+        caption_entities=[{"type": "underline", "offset": 0, "length": 3}],
+    )
+    emulator.edit_caption(ALICE, GROUP, document, "")
+    assert emulator.pending_updates[:2] == queued  # what was queued stays as it was sent
+    updates = await bot.get_updates(timeout=0)
+    assert updates[0].message is not None and updates[0].message.text == "first"
+    assert updates[1].message is not None and updates[1].message.caption_entities[0].type == (
+        "italic"
+    )
+    edited_text, edited_caption, removed = (u.edited_message for u in updates[2:])
+    assert edited_text is not None and edited_text.text == "second"
+    assert edited_text.entities[0].type == "bold"
+    assert edited_caption is not None and edited_caption.caption == "new caption"
+    assert edited_caption.caption_entities[0].type == "underline"
+    assert edited_caption.document is not None
+    assert removed is not None and removed.caption is None and removed.edit_date is not None
+    with pytest.raises(ValueError, match=r"(?i)no caption"):
+        emulator.edit_caption(ALICE, GROUP, text, "x")
+    with pytest.raises(ValueError, match=r"(?i)no text"):
+        emulator.edit_text(ALICE, GROUP, document, "x")
+    with pytest.raises(ValueError, match=r"(?i)not user"):
+        emulator.edit_text(BOB, GROUP, text, "x")
+
+
+@pytest.mark.parametrize(
+    ("kind", "mime_type"),
+    [
+        ("photo", None),
+        ("document", "application/pdf"),
+        ("voice", None),
+        ("audio", "audio/mpeg"),
+        ("video", None),
+        ("animation", None),
+        ("video_note", None),
+        ("sticker", "application/x-tgsticker"),
+    ],
+)
+async def test_each_media_kind_a_member_sends_parses_and_downloads(
+    bot: Bot, emulator: BotApiEmulator, kind: Any, mime_type: str | None
+) -> None:
+    captioned = kind not in ("sticker", "video_note")
+    emulator.send_media(
+        ALICE,
+        kind,
+        b"bytes of " + kind.encode(),
+        chat_id=GROUP,
+        filename="clip.bin",
+        mime_type=mime_type,
+        caption="look" if captioned else None,
+    )
+    [update] = await bot.get_updates(timeout=0)
+    message = update.message
+    assert message is not None
+    attachment: Any = message.photo[-1] if kind == "photo" else getattr(message, kind)
+    assert attachment is not None
+    assert attachment.file_size == len(b"bytes of " + kind.encode())
+    file = await bot.get_file(attachment.file_id)
+    assert bytes(await file.download_as_bytearray()) == b"bytes of " + kind.encode()
+    assert message.caption == ("look" if captioned else None)
+    if kind == "animation":
+        assert message.document is not None  # Telegram sends an animation as a document too
+    if kind == "sticker":
+        assert message.sticker is not None and message.sticker.is_animated
+    if kind in ("document", "audio", "video", "animation"):
+        assert attachment.file_name == "clip.bin"
+    if mime_type is not None and kind != "sticker":
+        assert attachment.mime_type == mime_type
+
+
+async def test_location_venue_contact_poll_dice_and_other_content(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    emulator.send_location(ALICE, -12.05, -77.04, chat_id=GROUP)
+    emulator.send_location(ALICE, -12.05, -77.04, chat_id=GROUP, title="Office", address="Lima")
+    emulator.send_contact(ALICE, "+51 1 555 0100", "Carla", chat_id=GROUP)
+    emulator.send_poll_message(ALICE, "Lunch?", ["yes", "no"], chat_id=GROUP)
+    emulator.send_dice(ALICE, chat_id=GROUP)
+    emulator.send_content(
+        ALICE, {"story": {"chat": {"id": ALICE, "type": "private"}, "id": 7}}, chat_id=GROUP
+    )
+    messages = [u.message for u in await bot.get_updates(timeout=0)]
+    assert all(message is not None for message in messages)
+    location, venue, contact, poll, dice, story = messages
+    assert location is not None and location.location is not None
+    assert location.location.latitude == -12.05
+    assert venue is not None and venue.venue is not None and venue.location is not None
+    assert venue.venue.title == "Office"
+    assert contact is not None and contact.contact is not None
+    assert contact.contact.first_name == "Carla"
+    assert poll is not None and poll.poll is not None and poll.poll.question == "Lunch?"
+    assert dice is not None and dice.dice is not None and dice.dice.value == 4
+    assert story is not None and story.story is not None and story.story.id == 7
+
+
+async def test_a_file_declared_over_20_mb_cannot_be_fetched(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    update = emulator.send_document(
+        ALICE, b"head", "big.zip", "application/zip", declared_size=25 * 1024 * 1024
+    )
+    assert update["message"]["document"]["file_size"] == 25 * 1024 * 1024
+    with pytest.raises(BadRequest, match=r"(?i)file is too big"):
+        await bot.get_file(update["message"]["document"]["file_id"])
+    emulator.download_limit = 3
+    small = emulator.send_document(ALICE, b"four", "four.txt", "text/plain")
+    with pytest.raises(BadRequest, match=r"(?i)file is too big"):
+        await bot.get_file(small["message"]["document"]["file_id"])
+
+
+async def test_forum_topic_messages_answer_the_topic_root(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    forum = -100777
+    emulator.add_group(forum, "Forum", forum=True)
+    topic = emulator.open_topic(ALICE, forum, "Logistics")["message"]["message_id"]
+    first = emulator.send_text(ALICE, "in the topic", chat_id=forum, message_thread_id=topic)
+    emulator.send_text(
+        BOB, "answer", chat_id=forum, reply_to_message_id=first["message"]["message_id"]
+    )
+    created, plain, answer = (u.message for u in await bot.get_updates(timeout=0))
+    assert created is not None and created.forum_topic_created is not None
+    assert created.chat.is_forum
+    assert plain is not None and plain.is_topic_message and plain.message_thread_id == topic
+    assert plain.reply_to_message is not None
+    assert plain.reply_to_message.forum_topic_created is not None
+    assert answer is not None and answer.message_thread_id == topic
+    assert answer.reply_to_message is not None
+    assert answer.reply_to_message.message_id == first["message"]["message_id"]
+    sent = await bot.send_message(forum, "bot in topic", message_thread_id=topic)
+    assert sent.message_thread_id == topic and emulator.sent(forum)[0].thread_id == topic
+    with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+        await bot.send_message(forum, "nowhere", message_thread_id=999)
+
+
+# ------------------------------------------------------------------------ bot media, edits
+
+
+async def test_voice_audio_and_video_are_sent_with_caption_and_reply(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    asked = emulator.send_text(ALICE, "send me the files", chat_id=GROUP)["message"]
+    reply = ReplyParameters(asked["message_id"], allow_sending_without_reply=True)
+    voice = await bot.send_voice(
+        GROUP,
+        b"OggS voice",
+        filename="v.ogg",
+        caption="<b>hear</b>",
+        parse_mode="HTML",
+        reply_parameters=reply,
+    )
+    audio = await bot.send_audio(GROUP, b"ID3 song", filename="song.mp3")
+    video = await bot.send_video(GROUP, b"mp4 video", filename="clip.mp4", caption="watch")
+    assert voice.voice is not None and audio.audio is not None and video.video is not None
+    assert audio.audio.file_name == "song.mp3" and video.caption == "watch"
+    sent = emulator.sent(GROUP)
+    assert [(m.kind, m.file_bytes, m.filename) for m in sent] == [
+        ("voice", b"OggS voice", "v.ogg"),
+        ("audio", b"ID3 song", "song.mp3"),
+        ("video", b"mp4 video", "clip.mp4"),
+    ]
+    assert sent[0].shown == "hear" and sent[0].plain_text == "hear"
+    assert sent[0].entities == [{"offset": 0, "length": 4, "type": "bold"}]
+    assert sent[0].reply_to == asked["message_id"] and sent[1].reply_to is None
+    file = await bot.get_file(voice.voice.file_id)
+    assert bytes(await file.download_as_bytearray()) == b"OggS voice"
+
+
+async def test_uploads_past_the_limits_are_refused(bot: Bot, emulator: BotApiEmulator) -> None:
+    emulator.upload_limit = 1000
+    emulator.photo_limit = 100
+    with pytest.raises(NetworkError, match=r"(?i)Request Entity Too Large") as error:
+        await bot.send_document(ALICE, b"x" * 1001, filename="big.bin")
+    assert not isinstance(error.value, BadRequest)
+    assert emulator.requests[-1].status == 413
+    with pytest.raises(BadRequest, match=r"(?i)too big for a photo"):
+        await bot.send_photo(ALICE, b"x" * 101)
+    await bot.send_document(ALICE, b"x" * 101, filename="photo.jpg")
+    assert [m.kind for m in emulator.sent(ALICE)] == ["document"]
+
+
+async def test_replies_name_the_replied_message_or_are_refused(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    question = await bot.send_message(ALICE, "question")
+    answer = await bot.send_message(
+        ALICE, "answer", reply_parameters=ReplyParameters(question.message_id)
+    )
+    assert answer.reply_to_message is not None
+    await bot.delete_message(ALICE, question.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)message to be replied not found"):
+        await bot.send_message(ALICE, "late", reply_parameters=ReplyParameters(question.message_id))
+    await bot.send_message(
+        ALICE,
+        "late",
+        reply_parameters=ReplyParameters(question.message_id, allow_sending_without_reply=True),
+    )
+    assert [m.reply_to for m in emulator.sent(ALICE)] == [None, question.message_id, None]
+
+
+async def test_edits_record_the_shown_text_and_refuse_no_change(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    message = await bot.send_message(GROUP, "<b>plan</b> A", parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_text("<b>plan</b> A", GROUP, message.message_id, parse_mode="HTML")
+    await bot.edit_message_text("<i>plan</i> A", GROUP, message.message_id, parse_mode="HTML")
+    await bot.edit_message_text("<i>plan</i> B", GROUP, message.message_id, parse_mode="HTML")
+    [sent] = emulator.sent(GROUP)
+    assert sent.shown_edits == ["plan A", "plan B"]
+    assert sent.edits == ["<i>plan</i> A", "<i>plan</i> B"]
+    assert sent.entities == [{"offset": 0, "length": 4, "type": "italic"}]
+    with pytest.raises(BadRequest, match=r"(?i)there is no caption in the message to edit"):
+        await bot.edit_message_caption(GROUP, message.message_id, caption="x")
+
+    photo = await bot.send_photo(GROUP, b"jpeg", caption="before")
+    with pytest.raises(BadRequest, match=r"(?i)there is no text in the message to edit"):
+        await bot.edit_message_text("x", GROUP, photo.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_caption(GROUP, photo.message_id, caption="before")
+    await bot.edit_message_caption(
+        GROUP, photo.message_id, caption="<u>after</u>", parse_mode="HTML"
+    )
+    picture = emulator.sent(GROUP)[1]
+    assert (picture.shown, picture.shown_edits) == ("after", ["after"])
+    assert picture.entities == [{"offset": 0, "length": 5, "type": "underline"}]
+    current = emulator.message(GROUP, photo.message_id)
+    assert current is not None and current["caption"] == "after"
+
+
+async def test_delete_message_follows_telegrams_rules(bot: Bot, emulator: BotApiEmulator) -> None:
+    fresh = await bot.send_message(GROUP, "fresh")
+    old = await bot.send_message(GROUP, "old")
+    member = emulator.send_text(ALICE, "mine", chat_id=GROUP)["message"]["message_id"]
+    private = emulator.send_text(ALICE, "private words")["message"]["message_id"]
+    assert await bot.delete_message(GROUP, fresh.message_id)
+    assert emulator.sent(GROUP)[0].deleted and emulator.is_deleted(GROUP, fresh.message_id)
+    assert emulator.message(GROUP, fresh.message_id) is None
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
+        await bot.delete_message(GROUP, fresh.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
+        await bot.delete_message(GROUP, 999)
+    emulator.age_message(GROUP, old.message_id, hours=49)
+    with pytest.raises(BadRequest, match=r"(?i)message can't be deleted"):
+        await bot.delete_message(GROUP, old.message_id)
+    emulator.age_message(GROUP, old.message_id, hours=-2)  # 47 hours old: still deletable
+    assert await bot.delete_message(GROUP, old.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)message can't be deleted"):
+        await bot.delete_message(GROUP, member)  # a member's, and the bot is no admin
+    assert await bot.delete_message(ALICE, private)  # in private chats the bot may
+    assert emulator.is_deleted(ALICE, private) and not emulator.is_deleted(GROUP, member)
+    moderated = -100888
+    emulator.add_group(moderated, "Moderated", bot_can_delete_messages=True)
+    theirs = emulator.send_text(BOB, "spam", chat_id=moderated)["message"]["message_id"]
+    assert await bot.delete_message(moderated, theirs)
