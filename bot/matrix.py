@@ -6,9 +6,14 @@ the batch's ``next_batch`` token is stored, so a crash replays the batch and the
 events are recognized: nothing is lost, nothing answered twice. matrix-nio's own token
 store is off, since it would save the token before the events are handled.
 
-Sending: :class:`MatrixSender` delivers outbox messages as ``m.notice`` with an escaped
-HTML body, under a transaction id derived from the outbox row, so a retried send is the
-same event to the homeserver.
+Reading: room events become neutral events in :mod:`bot.matrix_events` (relayed messages,
+notices and the bot's own events never do); an event whose room key never comes is handed
+on as :class:`Unrelayable` ``UNDECRYPTABLE`` once given up.
+
+Sending: :class:`MatrixSender` delivers the bot's replies as ``m.notice`` with an escaped
+HTML body, and the bridge's relay payloads (text, edit, delete, media; files through
+:mod:`bot.matrix_media`), each under a transaction id derived from the outbox row, so a
+retried send or redaction is the same event to the homeserver.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    ContentRepositoryConfigResponse,
     ErrorResponse,
     InviteMemberEvent,
     LocalProtocolError,
@@ -36,34 +42,36 @@ from nio import (
     MegolmEvent,
     MessageDirection,
     ReactionEvent,
-    RedactionEvent,
-    RoomMessageMedia,
     RoomMessagesResponse,
-    RoomMessageText,
+    RoomRedactResponse,
     RoomSendResponse,
     SyncResponse,
-    UnknownEvent,
     WhoamiResponse,
 )
 from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.config import MatrixConfig
 from bot.i18n import Catalogs
-from bot.matrix_format import message_content, parse_command, pick_by_reaction, pick_choice
-from bot.outbox import FloodControl, PermanentFailure, TransientFailure
+from bot.matrix_events import read_typed, translate
+from bot.matrix_format import (
+    edit_content,
+    message_content,
+    pick_by_reaction,
+    referenced,
+    with_reply,
+)
+from bot.matrix_media import MatrixMediaSource, UploadRefused, relay_media_content
+from bot.media import MATRIX_UPLOAD_LIMIT, MediaSource
+from bot.outbox import DeliveryError, FloodControl, PermanentFailure, TransientFailure
 from bot.types import (
     ChoicePicked,
-    Command,
     Incoming,
-    MediaKind,
-    MediaReceived,
     Message,
-    MessageDeleted,
-    MessageEdited,
     Origin,
     Platform,
     TextMessage,
-    VoteCast,
+    Unrelayable,
+    UnrelayableKind,
 )
 from storage import Store
 
@@ -75,17 +83,11 @@ SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
 GAP_LIMIT = 5_000
 JOIN_GRACE_MS = 60_000
 UNDECRYPTED_TRIES = 30
-"""Syncs an undecryptable event waits for its room key before it is given up (logged)."""
+"""Syncs an undecryptable event waits for its room key before it is given up (and the
+group's other rooms are told, as :class:`Unrelayable` ``UNDECRYPTABLE``)."""
 TOKEN_STATE = "next_batch"  # noqa: S105  (a state name, not a secret)
 CHOICES_STATE = "choices:"
 WARNED_STATE = "no-encryption-warned:"
-POLL_RESPONSE_TYPES = ("m.poll.response", "org.matrix.msc3381.poll.response")
-_MEDIA_KINDS = {
-    "m.image": MediaKind.PHOTO,
-    "m.file": MediaKind.DOCUMENT,
-    "m.audio": MediaKind.AUDIO,
-    "m.video": MediaKind.VIDEO,
-}
 
 HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
 
@@ -104,12 +106,17 @@ def transaction_id(outbox_key: str, payload: Mapping[str, Any]) -> str:
     return f"caucus.{outbox_key}.{digest}"
 
 
-def _is_direct(room: MatrixRoom) -> bool:
-    return bool(room.member_count <= 2)
+def _is_direct(room: MatrixRoom, group_rooms: frozenset[str]) -> bool:
+    """A room of two (a member and the bot), unless it is a working group's room."""
+    return room.room_id not in group_rooms and bool(room.member_count <= 2)
 
 
 class MatrixSender:
-    """Delivers outbox messages into Matrix rooms."""
+    """Delivers outbox messages into Matrix rooms: the bot's own replies (``m.notice``) and
+    relayed messages (``"relay"`` payloads: text, edit, delete, media).
+
+    ``media_sources`` are where relayed files are fetched from, by the platform they come
+    from; the transport puts its own in, the app adds the other platforms'."""
 
     platform = Platform.MATRIX
 
@@ -117,44 +124,101 @@ class MatrixSender:
         self._client = client
         self._store = store
         self._ignore_unverified = trust == "unverified"
+        self.media_sources: dict[Platform, MediaSource] = {}
+        self.upload_limit = MATRIX_UPLOAD_LIMIT
+        """The homeserver's upload limit, asked at start."""
 
     def room_kind(self, room_id: str) -> str:
         return "room"
 
     async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
-        content = message_content(payload)
-        try:
-            response = await self._client.room_send(
-                room_id,
-                "m.room.message",
-                content,
-                tx_id=transaction_id(key, payload),
-                ignore_unverified_devices=self._ignore_unverified,
-            )
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise TransientFailure(f"connection: {type(error).__name__}") from error
-        except LocalProtocolError as error:
-            # The room is unknown to the client: not joined (yet), or left.
-            raise TransientFailure(f"not ready: {type(error).__name__}") from error
-        except Exception as error:  # nio's encryption errors: try again after a sync
-            raise TransientFailure(f"send failed: {type(error).__name__}") from error
-        if isinstance(response, RoomSendResponse):
+        tx_id = transaction_id(key, payload)
+        relay = payload.get("relay")
+        if relay is None:
+            event_id = await self._send(room_id, message_content(payload), tx_id)
             # A number typed in this room now picks from these choices, or from none.
             choices = payload.get("choices") or []
-            offered = json.dumps({"event": response.event_id, "choices": choices})
+            offered = json.dumps({"event": event_id, "choices": choices})
             await asyncio.to_thread(
                 self._store.set_transport_state,
                 Platform.MATRIX,
                 CHOICES_STATE + room_id,
                 offered if choices else "",
             )
+            return event_id
+        # Relayed messages leave the room's numbered choices as they are: not the bot's words.
+        if relay == "delete":
+            return await self._redact(room_id, referenced(payload.get("target")), tx_id)
+        reply_to = referenced(payload.get("reply_to"))
+        if relay == "text":
+            content = with_reply(payload["content"], reply_to)
+        elif relay == "edit":
+            target = referenced(payload.get("target"))
+            content = dict(payload["content"])
+            if target is not None:
+                content = edit_content(content, target)
+        elif relay == "media":
+            try:
+                media = await relay_media_content(
+                    self._client, room_id, payload, self.media_sources, self.upload_limit
+                )
+            except UploadRefused as refused:
+                raise _delivery_error(refused.response) from refused
+            except Exception as error:
+                raise _send_failure(error) from error
+            content = with_reply(media, reply_to)
+        else:
+            raise PermanentFailure(f"unknown relay payload {relay!r}")
+        return await self._send(room_id, content, tx_id)
+
+    async def _send(self, room_id: str, content: Mapping[str, Any], tx_id: str) -> str:
+        try:
+            response = await self._client.room_send(
+                room_id,
+                "m.room.message",
+                dict(content),
+                tx_id=tx_id,
+                ignore_unverified_devices=self._ignore_unverified,
+            )
+        except Exception as error:
+            raise _send_failure(error) from error
+        if isinstance(response, RoomSendResponse):
             return str(response.event_id)
         raise _delivery_error(response)
+
+    async def _redact(self, room_id: str, target: str | None, tx_id: str) -> str | None:
+        if target is None:
+            return None
+        try:
+            response = await self._client.room_redact(room_id, target, tx_id=tx_id)
+        except Exception as error:
+            raise _send_failure(error) from error
+        if isinstance(response, RoomRedactResponse):
+            return str(response.event_id)
+        if response.status_code == "M_NOT_FOUND":
+            return None  # nothing left to delete
+        raise _delivery_error(response)
+
+
+def _send_failure(error: Exception) -> DeliveryError:
+    if isinstance(error, DeliveryError):
+        return error
+    if isinstance(error, aiohttp.ClientError | TimeoutError):
+        return TransientFailure(f"connection: {type(error).__name__}")
+    if isinstance(error, LocalProtocolError):
+        # The room is unknown to the client: not joined (yet), or left.
+        return TransientFailure(f"not ready: {type(error).__name__}")
+    # nio's encryption errors: try again after a sync
+    return TransientFailure(f"send failed: {type(error).__name__}")
+
+
+def _http_status(response: ErrorResponse) -> int:
+    return response.transport_response.status if response.transport_response else 0
 
 
 def _delivery_error(response: ErrorResponse) -> Exception:
     code = str(response.status_code or "")
-    status = response.transport_response.status if response.transport_response else 0
+    status = _http_status(response)
     if code == "M_LIMIT_EXCEEDED" or status == 429:
         seconds = (getattr(response, "retry_after_ms", None) or 5000) / 1000
         return FloodControl("M_LIMIT_EXCEEDED", seconds)
@@ -212,6 +276,9 @@ class MatrixTransport:
             ),
         )
         self.sender = MatrixSender(self.client, store, config.device_trust)
+        self.media_source = MatrixMediaSource(self.client)
+        """Members' files, for the senders that relay them to other rooms."""
+        self.sender.media_sources[Platform.MATRIX] = self.media_source
         self.user_id = config.user_id
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -236,6 +303,7 @@ class MatrixTransport:
             ) from error
         if self._encryption and self.client.should_upload_keys:
             await self.client.keys_upload()
+        self.sender.upload_limit = await self._upload_limit()
         fingerprint = ""
         if self._encryption and self.client.olm is not None:
             # Public: members compare it when they verify the bot's device by hand.
@@ -307,10 +375,22 @@ class MatrixTransport:
             configuration=True,
         )
 
+    async def _upload_limit(self) -> int:
+        """The homeserver's largest upload (its content repository configuration)."""
+        try:
+            config = await self.client.content_repository_config()
+        except Exception:  # the default will do: the limit only spares a futile upload
+            config = None
+        size = getattr(config, "upload_size", None)
+        limit = size if isinstance(config, ContentRepositoryConfigResponse) and size else None
+        log.info("matrix_upload_limit bytes=%s", limit or "unknown")
+        return int(limit or MATRIX_UPLOAD_LIMIT)
+
     def stop(self) -> None:
         self._stopping.set()
 
     async def close(self) -> None:
+        await self.media_source.close()
         await self.client.close()
 
     # -- the sync loop ----------------------------------------------------------------------
@@ -448,15 +528,21 @@ class MatrixTransport:
             if room is None or decrypted is None or isinstance(decrypted, MegolmEvent):
                 if tries + 1 < UNDECRYPTED_TRIES:
                     self._undecrypted.append((room_id, event, tries + 1))
-                else:
+                elif room is not None:
+                    # The other rooms are told that a message here could not be read.
                     log.warning("matrix_undecryptable_given_up session=%s", event.session_id[:8])
+                    origin = self._origin(room, event.sender)
+                    unreadable = Unrelayable(origin, UnrelayableKind.UNDECRYPTABLE, event.event_id)
+                    await self._hand_over(unreadable, event.event_id)
                 continue
             incoming = await self._translate(room, decrypted)
             if incoming is not None:
-                await asyncio.to_thread(
-                    self._store.record_inbound, Platform.MATRIX, event.event_id, None, {}
-                )
-                await self._handle(incoming, (Platform.MATRIX, event.event_id))
+                await self._hand_over(incoming, event.event_id)
+
+    async def _hand_over(self, incoming: Incoming, event_id: str) -> None:
+        """Record the event as received, then have it handled (and recorded as handled)."""
+        await asyncio.to_thread(self._store.record_inbound, Platform.MATRIX, event_id, None, {})
+        await self._handle(incoming, (Platform.MATRIX, event_id))
 
     async def _handle_batch(
         self,
@@ -484,13 +570,8 @@ class MatrixTransport:
                 if stamp < history_before_ms or stamp < joined_at:
                     continue  # history: from before the first start, or before the join
                 incoming = await self._translate(room, event)
-                if incoming is None:
-                    continue
-                key = (Platform.MATRIX, event.event_id)
-                await asyncio.to_thread(
-                    self._store.record_inbound, Platform.MATRIX, event.event_id, None, {}
-                )
-                await self._handle(incoming, key)
+                if incoming is not None:
+                    await self._hand_over(incoming, event.event_id)
 
     # -- invitations ------------------------------------------------------------------------
 
@@ -542,7 +623,7 @@ class MatrixTransport:
             platform=Platform.MATRIX,
             room_id=room.room_id,
             user_id=sender,
-            is_direct=_is_direct(room),
+            is_direct=_is_direct(room, self._configured_rooms),
             display_name=room.user_name(sender),
         )
 
@@ -559,50 +640,21 @@ class MatrixTransport:
                     await self.client.request_room_key(event)
                 self._undecrypted.append((room.room_id, event, 0))
             return None
-        if isinstance(event, RoomMessageText):
-            relates = event.source.get("content", {}).get("m.relates_to", {})
-            if relates.get("rel_type") == "m.replace":
-                new = event.source["content"].get("m.new_content", {}).get("body", event.body)
-                return MessageEdited(origin, str(relates.get("event_id")), str(new))
-            command = parse_command(event.body, direct=origin.is_direct, known=self._known_commands)
-            if command is not None:
-                return Command(origin, command[0], command[1], event.event_id)
-            choices = await self._choices(room.room_id)
-            if choices is not None:
-                value = pick_choice(event.body, choices[1])
-                if value is not None:
-                    return ChoicePicked(origin, value, event.event_id)
-            return TextMessage(origin, event.body, event.event_id)
         if isinstance(event, ReactionEvent):
             choices = await self._choices(room.room_id)
             if choices is None or choices[0] != event.reacts_to:
                 return None
             value = pick_by_reaction(event.key, choices[1])
             return None if value is None else ChoicePicked(origin, value, event.event_id)
-        if isinstance(event, RedactionEvent):
-            return MessageDeleted(origin, str(event.redacts))
-        if isinstance(event, RoomMessageMedia):
-            content = event.source.get("content", {})
-            info = content.get("info", {}) if isinstance(content.get("info"), dict) else {}
-            return MediaReceived(
-                origin,
-                _MEDIA_KINDS.get(str(content.get("msgtype")), MediaKind.OTHER),
-                str(event.url),
-                "",
-                event.body,
-                info.get("mimetype"),
-                info.get("size"),
-                event.event_id,
-            )
-        if isinstance(event, UnknownEvent) and event.type in POLL_RESPONSE_TYPES:
-            content = event.source.get("content", {})
-            relates = content.get("m.relates_to", {})
-            answers = content.get("m.selections") or content.get(
-                "org.matrix.msc3381.poll.response", {}
-            ).get("answers", [])
-            options = tuple(str(answer) for answer in answers if isinstance(answer, str))
-            return VoteCast(origin, str(relates.get("event_id")), options)
-        return None
+        source = getattr(event, "source", None)
+        if not isinstance(source, dict):
+            return None
+        incoming = translate(origin, source)
+        if isinstance(incoming, TextMessage) and source["content"].get("msgtype") == "m.text":
+            choices = await self._choices(room.room_id)
+            offered = choices[1] if choices is not None else []
+            return read_typed(incoming, known=self._known_commands, choices=offered)
+        return incoming
 
     async def _choices(self, room_id: str) -> tuple[str, list[list[str]]] | None:
         saved = await asyncio.to_thread(

@@ -74,3 +74,33 @@ def pick_by_reaction(key: str, choices: Sequence[Sequence[str]]) -> str | None:
         if index < len(choices):
             return choices[index][0]
     return None
+
+
+def referenced(ref: Any) -> str | None:
+    """The event id of a resolved reference (``{"message": id}``), or None."""
+    if isinstance(ref, Mapping):
+        message = ref.get("message")
+        if isinstance(message, str) and message:
+            return message
+    return None
+
+
+def with_reply(content: Mapping[str, Any], reply_to: str | None) -> dict[str, Any]:
+    """``content`` answering the event ``reply_to`` (a rich reply), when there is one."""
+    answered = dict(content)
+    if reply_to is not None:
+        answered["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    return answered
+
+
+def edit_content(content: Mapping[str, Any], target: str) -> dict[str, Any]:
+    """An ``m.replace`` edit of ``target`` to ``content``, with the ``"* "`` fallback body
+    for clients that do not show edits; every other key (the relay marker, ``m.mentions``,
+    the sender's profile) stays at the top level too."""
+    new = {key: value for key, value in content.items() if key != "m.relates_to"}
+    edit: dict[str, Any] = {**new, "body": "* " + str(new.get("body", ""))}
+    if isinstance(new.get("formatted_body"), str):
+        edit["formatted_body"] = "* " + new["formatted_body"]
+    edit["m.new_content"] = new
+    edit["m.relates_to"] = {"rel_type": "m.replace", "event_id": target}
+    return edit

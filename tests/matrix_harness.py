@@ -12,6 +12,13 @@ Pieces, from the outside in:
   when asked (short long-polls), keeping a running timeline per room.
 * :class:`MatrixChat` drives a member's direct room with the bot through the shared
   :class:`chat.Chat` protocol, waiting for each answer with :func:`settle`.
+* For the bridge, a member also opens group rooms (:meth:`MatrixMember.open_group_room`),
+  posts what Element posts (``send_formatted``, ``reply``, ``send_emote``, ``edit``,
+  ``redact``, ``send_media`` for every file kind with encrypted uploads in encrypted rooms,
+  ``send_location``, ``send_poll``, ``send_undecryptable``) and reads a room as a client
+  shows it: :meth:`MatrixMember.posts` / :meth:`MatrixMember.wait_for_posts` give
+  :class:`PostedMessage` values (latest edit applied, redactions marked, profile, reply
+  target, relay marker), and :meth:`MatrixMember.download` a file's bytes, decrypted.
 
 When is the bot done with a member's event (:func:`settle`)? There is no store getter for a
 single inbound row, so "settled" is read from the outside, in this order:
@@ -35,15 +42,18 @@ after the event, for ``quiet`` seconds.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import html
 import re
 import secrets
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -55,11 +65,15 @@ from nio import (
     Event,
     JoinResponse,
     MegolmEvent,
+    MemoryDownloadResponse,
     RoomCreateResponse,
     RoomPreset,
+    RoomRedactResponse,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
 )
+from nio.crypto.attachments import decrypt_attachment
 from synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 from bot.config import AppConfig, load_config
@@ -83,6 +97,20 @@ SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 100}}}
 """Synapse cuts an incremental timeline at 10 events by default; a member must miss none."""
 REPLY_TIMEOUT = 30.0
 QUIET_SECONDS = 1.0
+RELAY_MARKER = "org.caucus.relay"
+PROFILE_KEYS = ("com.beeper.per_message_profile", "m.per_message_profile")
+"""Where a message names its sender's per-message profile (MSC4144, unstable then stable)."""
+VOICE_KEY = "org.matrix.msc3245.voice"
+POLL_START = "org.matrix.msc3381.poll.start"
+MEDIA_MSGTYPES = {
+    "image": "m.image",
+    "file": "m.file",
+    "audio": "m.audio",
+    "voice": "m.audio",
+    "video": "m.video",
+}
+"""The kinds :meth:`MatrixMember.send_media` sends as ``m.room.message``; ``"sticker"`` is
+an ``m.sticker`` event."""
 
 _CHOICE_LINE = re.compile(r"^\s*(\d+)\.\s+(.*?)\s*$")
 
@@ -254,6 +282,8 @@ def event_record(event: Event) -> dict[str, Any]:
     relates = relates if isinstance(relates, dict) else {}
     undecryptable = isinstance(event, MegolmEvent)
     decrypted = bool(getattr(event, "decrypted", False))
+    replied = relates.get("m.in_reply_to")
+    unsigned = source.get("unsigned")
     return {
         "event_id": event.event_id,
         "sender": event.sender,
@@ -265,6 +295,10 @@ def event_record(event: Event) -> dict[str, Any]:
         "relates_to": relates.get("event_id"),
         "rel_type": relates.get("rel_type"),
         "key": relates.get("key"),
+        "in_reply_to": replied.get("event_id") if isinstance(replied, dict) else None,
+        "redacts": source.get("redacts") or content.get("redacts"),
+        "redacted": isinstance(unsigned, dict) and "redacted_because" in unsigned,
+        "profile": _profile(content),
         "encrypted": undecryptable or decrypted,
         "decrypted": decrypted,
         "verified": bool(getattr(event, "verified", False)),
@@ -272,6 +306,110 @@ def event_record(event: Event) -> dict[str, Any]:
         "state": "state_key" in source,
         "content": content,
     }
+
+
+def _profile(content: Mapping[str, Any]) -> dict[str, Any] | None:
+    for key in PROFILE_KEYS:
+        profile = content.get(key)
+        if isinstance(profile, dict):
+            return profile
+    return None
+
+
+@dataclass
+class PostedMessage:
+    """A message as a member's client shows it: the latest edit (``m.replace`` by the same
+    sender) applied, redactions marked. ``original`` is the content as first sent."""
+
+    event_id: str
+    sender: str
+    type: str
+    original: dict[str, Any]
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    """The edit events' records (see :func:`event_record`), oldest first."""
+    redacted_by: str | None = None
+    """The redaction's event id ("" when the event came already redacted)."""
+    undecryptable: bool = False
+
+    @property
+    def content(self) -> dict[str, Any]:
+        """The current content: the latest edit's ``m.new_content``, else the original."""
+        for edit in reversed(self.edits):
+            new = edit["content"].get("m.new_content")
+            if isinstance(new, dict):
+                return new
+        return self.original
+
+    @property
+    def redacted(self) -> bool:
+        return self.redacted_by is not None
+
+    @property
+    def body(self) -> str | None:
+        body = self.content.get("body")
+        return body if isinstance(body, str) else None
+
+    @property
+    def formatted_body(self) -> str | None:
+        formatted = self.content.get("formatted_body")
+        return formatted if isinstance(formatted, str) else None
+
+    @property
+    def msgtype(self) -> str | None:
+        msgtype = self.content.get("msgtype")
+        return msgtype if isinstance(msgtype, str) else None
+
+    @property
+    def relates_to(self) -> dict[str, Any]:
+        """The original's ``m.relates_to`` (``{}`` when none)."""
+        relates = self.original.get("m.relates_to")
+        return relates if isinstance(relates, dict) else {}
+
+    @property
+    def reply_to(self) -> str | None:
+        """The event id this message answers (``m.in_reply_to``)."""
+        replied = self.relates_to.get("m.in_reply_to")
+        return replied.get("event_id") if isinstance(replied, dict) else None
+
+    @property
+    def profile(self) -> dict[str, Any] | None:
+        """The per-message profile (MSC4144) the message shows its sender under."""
+        return _profile(self.content) or _profile(self.original)
+
+    @property
+    def marker(self) -> Any:
+        """The bridge's ``org.caucus.relay`` marker (None on a member's own message)."""
+        return self.original.get(RELAY_MARKER)
+
+
+def posted_messages(records: Sequence[Mapping[str, Any]]) -> list[PostedMessage]:
+    """The messages among a room's event records (messages, stickers, poll starts, still
+    undecryptable events, and what is left of redacted ones), with edits and redactions
+    applied."""
+    posts: dict[str, PostedMessage] = {}
+    for record in records:
+        if record["state"] or record["type"] in ("m.reaction", "m.room.redaction"):
+            continue
+        if record["rel_type"] == "m.replace" and not record["undecryptable"]:
+            target = posts.get(str(record["relates_to"]))
+            if target is not None and target.sender == record["sender"]:
+                target.edits.append(dict(record))
+            continue
+        shown = record["type"] in ("m.room.message", "m.sticker", POLL_START)
+        if not (shown or record["undecryptable"] or record["redacted"]):
+            continue  # a redacted encrypted message keeps its type m.room.encrypted
+        posts[record["event_id"]] = PostedMessage(
+            event_id=record["event_id"],
+            sender=record["sender"],
+            type=str(record["type"]),
+            original=dict(record["content"]),
+            redacted_by="" if record["redacted"] else None,
+            undecryptable=bool(record["undecryptable"]),
+        )
+    for record in records:
+        if record["type"] == "m.room.redaction" and record["redacts"] in posts:
+            posts[record["redacts"]].redacted_by = record["event_id"]
+    return list(posts.values())
 
 
 def _short(record: Mapping[str, Any]) -> str:
@@ -572,6 +710,52 @@ class MatrixMember:
         )
         return room_id
 
+    async def open_group_room(
+        self,
+        invite: Sequence[str],
+        *,
+        encrypted: bool = False,
+        name: str | None = None,
+        wait_for: Sequence[str] | None = None,
+        timeout: float = REPLY_TIMEOUT,  # noqa: ASYNC109 - bounds the whole wait
+    ) -> str:
+        """Create a private group room, invite ``invite`` and wait until those of
+        ``wait_for`` (all invited, by default) have joined (test members must
+        :meth:`accept_invite` meanwhile; the bot joins by itself). Encrypted: Megolm from the
+        start, and this returns once their devices are known and trusted."""
+        if encrypted and not self.encrypted:
+            raise ValueError(f"{self.user_id} was created without encryption")
+        initial_state = (
+            [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}]
+            if encrypted
+            else []
+        )
+        response = await self.client.room_create(
+            name=name,
+            preset=RoomPreset.private_chat,
+            invite=list(invite),
+            initial_state=initial_state,
+        )
+        if not isinstance(response, RoomCreateResponse):
+            raise MatrixHarnessError(f"{self.user_id} could not create a room: {response}")
+        room_id = str(response.room_id)
+        waiting = list(invite if wait_for is None else wait_for)
+        await self.wait_until(
+            lambda: all(self.has_joined(room_id, user) for user in waiting),
+            what=f"{waiting} to join {room_id}",
+            timeout=timeout,
+            room_id=room_id,
+        )
+        if encrypted:
+            await self.wait_until(
+                lambda: all(self.devices_of(user) for user in waiting),
+                what=f"the device keys of {waiting}",
+                timeout=timeout,
+                room_id=room_id,
+            )
+            self.trust_on_first_use()
+        return room_id
+
     # -- sending -----------------------------------------------------------------------------
 
     async def _room(self, room_id: str) -> Any:
@@ -584,12 +768,16 @@ class MatrixMember:
 
     async def send_message(self, room_id: str, content: Mapping[str, Any]) -> str:
         """Send an ``m.room.message`` (nio encrypts it in an encrypted room); its event id."""
+        return await self.send_event(room_id, "m.room.message", content)
+
+    async def send_event(self, room_id: str, event_type: str, content: Mapping[str, Any]) -> str:
+        """Send a room event of any type (encrypted in an encrypted room); its event id."""
         room = await self._room(room_id)
         if room.encrypted:
             self.trust_on_first_use()
         response = await self.client.room_send(
             room_id,
-            "m.room.message",
+            event_type,
             dict(content),
             ignore_unverified_devices=True,
         )
@@ -600,6 +788,228 @@ class MatrixMember:
     async def send_text(self, room_id: str, text: str) -> str:
         """Send ``text`` as ``m.text``; return the event id."""
         return await self.send_message(room_id, {"msgtype": "m.text", "body": text})
+
+    async def send_formatted(
+        self,
+        room_id: str,
+        body: str,
+        formatted_body: str | None = None,
+        *,
+        msgtype: str = "m.text",
+        reply_to: str | None = None,
+        reply_fallback: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Send text with an HTML ``formatted_body`` (``org.matrix.custom.html``), as
+        ``msgtype``, optionally answering ``reply_to``: a rich reply (``m.in_reply_to``),
+        with the legacy fallback (quoted ``> `` lines in ``body``, ``<mx-reply>`` in
+        ``formatted_body``) when ``reply_fallback``. ``extra`` keys are added to the content.
+        """
+        content: dict[str, Any] = {"msgtype": msgtype, "body": body}
+        if formatted_body is not None:
+            content.update(format="org.matrix.custom.html", formatted_body=formatted_body)
+        if reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+            if reply_fallback:
+                content.update(await self._reply_fallback(room_id, reply_to, body, formatted_body))
+        content.update(extra or {})
+        return await self.send_message(room_id, content)
+
+    async def reply(
+        self,
+        room_id: str,
+        event_id: str,
+        body: str,
+        formatted_body: str | None = None,
+        *,
+        fallback: bool = True,
+    ) -> str:
+        """Answer ``event_id`` (as Element does: with the legacy fallback, unless told not)."""
+        return await self.send_formatted(
+            room_id, body, formatted_body, reply_to=event_id, reply_fallback=fallback
+        )
+
+    async def send_emote(self, room_id: str, body: str, formatted_body: str | None = None) -> str:
+        """``/me body``: an ``m.emote``."""
+        return await self.send_formatted(room_id, body, formatted_body, msgtype="m.emote")
+
+    async def _reply_fallback(
+        self, room_id: str, event_id: str, body: str, formatted_body: str | None
+    ) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            records = self.timeline(room_id)
+            return next((record for record in records if record["event_id"] == event_id), None)
+
+        quoted = find()
+        if quoted is None:
+            await self.sync(0)  # the quoted message may be this member's own, just sent
+            quoted = find()
+        sender = str(quoted["sender"]) if quoted else "@unknown:example.org"
+        text = str(quoted["body"] or "") if quoted else "..."
+        lines = text.split("\n") or [""]
+        fallback_body = f"> <{sender}> {lines[0]}\n" + "".join(f"> {line}\n" for line in lines[1:])
+        quote_html = (
+            f'<mx-reply><blockquote><a href="https://matrix.to/#/{room_id}/{event_id}">'
+            f'In reply to</a> <a href="https://matrix.to/#/{sender}">{html.escape(sender)}</a>'
+            f"<br>{html.escape(text)}</blockquote></mx-reply>"
+        )
+        own_html = formatted_body if formatted_body is not None else html.escape(body)
+        return {
+            "body": f"{fallback_body}\n{body}",
+            "format": "org.matrix.custom.html",
+            "formatted_body": quote_html + own_html,
+        }
+
+    async def edit(
+        self,
+        room_id: str,
+        event_id: str,
+        body: str,
+        formatted_body: str | None = None,
+        *,
+        msgtype: str = "m.text",
+        new_content: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Replace ``event_id`` (``m.replace``) with a new text, as Element does: ``"* "``
+        fallback at the top level, the new content in ``m.new_content`` (``new_content``,
+        when given, is used as it is, e.g. a media caption edit)."""
+        new: dict[str, Any] = dict(new_content or {"msgtype": msgtype, "body": body})
+        if new_content is None and formatted_body is not None:
+            new.update(format="org.matrix.custom.html", formatted_body=formatted_body)
+        content: dict[str, Any] = {**new, "body": f"* {new.get('body', body)}"}
+        if isinstance(new.get("formatted_body"), str):
+            content["formatted_body"] = f"* {new['formatted_body']}"
+        content["m.new_content"] = new
+        content["m.relates_to"] = {"rel_type": "m.replace", "event_id": event_id}
+        return await self.send_message(room_id, content)
+
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> str:
+        """Redact (delete) an event; return the redaction's event id."""
+        await self._room(room_id)
+        response = await self.client.room_redact(room_id, event_id, reason=reason)
+        if not isinstance(response, RoomRedactResponse):
+            raise MatrixHarnessError(f"{self.user_id} could not redact {event_id}: {response}")
+        return str(response.event_id)
+
+    async def upload(
+        self, data: bytes, *, content_type: str, filename: str, encrypt: bool = False
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Upload a file; its ``mxc://`` URL and, when ``encrypt``, the ``file`` object
+        (URL, key, IV, hashes) an encrypted room's event carries instead of ``url``."""
+        response, keys = await self.client.upload(
+            lambda _limited, _timeouts: data,
+            content_type=content_type,
+            filename=filename,
+            encrypt=encrypt,
+            filesize=len(data),
+        )
+        if not isinstance(response, UploadResponse):
+            raise MatrixHarnessError(f"{self.user_id} could not upload {filename}: {response}")
+        uri = str(response.content_uri)
+        return uri, ({**keys, "url": uri} if keys is not None else None)
+
+    async def send_media(
+        self,
+        room_id: str,
+        kind: str,
+        data: bytes,
+        *,
+        filename: str,
+        content_type: str,
+        caption: str | None = None,
+        formatted_caption: str | None = None,
+        reply_to: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        encrypt: bool | None = None,
+    ) -> str:
+        """Upload ``data`` and send it as ``kind``: ``image``, ``file``, ``audio``, ``voice``
+        (``m.audio`` marked ``org.matrix.msc3245.voice``), ``video`` or ``sticker`` (an
+        ``m.sticker`` event). The upload is encrypted in an encrypted room (or as
+        ``encrypt`` says). A caption goes in ``body`` next to ``filename`` (MSC2530)."""
+        room = await self._room(room_id)
+        if encrypt is None:
+            encrypt = bool(room.encrypted)
+        uri, file = await self.upload(
+            data, content_type=content_type, filename=filename, encrypt=encrypt
+        )
+        content: dict[str, Any] = {
+            "body": caption if caption is not None else filename,
+            "info": {"mimetype": content_type, "size": len(data), **(info or {})},
+        }
+        if kind != "sticker":
+            content["msgtype"] = MEDIA_MSGTYPES[kind]
+            content["filename"] = filename
+        if kind == "voice":
+            content[VOICE_KEY] = {}
+            content["org.matrix.msc1767.audio"] = {"duration": 1000, "waveform": [0, 512, 1024]}
+        if formatted_caption is not None:
+            content.update(format="org.matrix.custom.html", formatted_body=formatted_caption)
+        if file is not None:
+            content["file"] = file
+        else:
+            content["url"] = uri
+        if reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        event_type = "m.sticker" if kind == "sticker" else "m.room.message"
+        return await self.send_event(room_id, event_type, content)
+
+    async def send_location(
+        self, room_id: str, body: str = "Big Ben", geo_uri: str = "geo:51.5008,0.1247"
+    ) -> str:
+        """Share a location (``m.location``, with the MSC3488 location too)."""
+        return await self.send_message(
+            room_id,
+            {
+                "msgtype": "m.location",
+                "body": body,
+                "geo_uri": geo_uri,
+                "org.matrix.msc3488.location": {"uri": geo_uri, "description": body},
+            },
+        )
+
+    async def send_poll(self, room_id: str, question: str, answers: Sequence[str]) -> str:
+        """Start a poll as Element does (MSC3381, unstable prefix)."""
+        options = [
+            {"id": f"answer-{n}", "org.matrix.msc1767.text": answer}
+            for n, answer in enumerate(answers, start=1)
+        ]
+        fallback = "\n".join([question, *(f"{n}. {a}" for n, a in enumerate(answers, start=1))])
+        return await self.send_event(
+            room_id,
+            POLL_START,
+            {
+                POLL_START: {
+                    "question": {"org.matrix.msc1767.text": question},
+                    "kind": "org.matrix.msc3381.poll.disclosed",
+                    "max_selections": 1,
+                    "answers": options,
+                },
+                "org.matrix.msc1767.text": fallback,
+            },
+        )
+
+    async def send_undecryptable(self, room_id: str) -> str:
+        """Send an ``m.room.encrypted`` event under a Megolm session nobody has the key of:
+        no client (the bot included) can ever decrypt it."""
+
+        def noise(size: int) -> str:
+            return base64.b64encode(secrets.token_bytes(size)).decode().rstrip("=")
+
+        content = {
+            "algorithm": MEGOLM,
+            "sender_key": noise(32),
+            "ciphertext": noise(96),
+            "session_id": noise(32),
+            "device_id": self.device_id,
+        }
+        path = (
+            f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/send/m.room.encrypted/"
+            f"{uuid.uuid4().hex}"
+        )
+        answer = await self.server.request(
+            "PUT", path, content, access_token=self.account.access_token
+        )
+        return str(answer["event_id"])
 
     async def react(
         self, room_id: str, event_id: str, key: str, *, encrypt: bool | None = None
@@ -697,6 +1107,64 @@ class MatrixMember:
             timeout=timeout,
             room_id=room_id,
         )
+
+    def posts(
+        self, room_id: str, sender: str | None = None, *, after: str | None = None
+    ) -> list[PostedMessage]:
+        """The room's messages as this member sees them now (see :class:`PostedMessage`),
+        by ``sender`` if given, and only those after the event ``after`` if given."""
+        # Edits and redactions of earlier messages apply whenever they came.
+        posted = posted_messages(self.timeline(room_id))
+        if after is not None:
+            later = self.events_after(room_id, after)
+            if later is None:
+                return []
+            kept = {record["event_id"] for record in later}
+            posted = [post for post in posted if post.event_id in kept]
+        return [post for post in posted if sender is None or post.sender == sender]
+
+    async def wait_for_posts(
+        self,
+        room_id: str,
+        sender: str | None = None,
+        *,
+        after: str | None = None,
+        count: int = 1,
+        until: Callable[[list[PostedMessage]], bool] | None = None,
+        timeout: float = REPLY_TIMEOUT,  # noqa: ASYNC109 - bounds the whole wait
+    ) -> list[PostedMessage]:
+        """Sync until ``count`` messages (of ``sender``, after ``after``) are there, all
+        decrypted, and ``until(messages)`` holds if given (an edit or a redaction seen)."""
+
+        def ready() -> list[PostedMessage] | None:
+            found = self.posts(room_id, sender, after=after)
+            if len(found) < count or any(post.undecryptable for post in found):
+                return None
+            if until is not None and not until(found):
+                return None
+            return found
+
+        return await self.wait_until(
+            ready,
+            what=f"{count} message(s) from {sender or 'anyone'} after {after}",
+            timeout=timeout,
+            room_id=room_id,
+        )
+
+    async def download(self, message: PostedMessage | Mapping[str, Any]) -> bytes:
+        """The file of a media message (or content), decrypted when it was encrypted."""
+        content = message.content if isinstance(message, PostedMessage) else message
+        file = content.get("file")
+        url = file["url"] if isinstance(file, dict) else content.get("url")
+        if not isinstance(url, str):
+            raise MatrixHarnessError(f"no file in {content}")
+        response = await self.client.download(mxc=url)
+        if not isinstance(response, MemoryDownloadResponse):
+            raise MatrixHarnessError(f"{self.user_id} could not download {url}: {response}")
+        data = bytes(response.body)
+        if isinstance(file, dict):
+            data = decrypt_attachment(data, file["key"]["k"], file["hashes"]["sha256"], file["iv"])
+        return data
 
 
 # -- waiting for the bot ---------------------------------------------------------------------
@@ -874,15 +1342,18 @@ class MatrixChat:
 
 __all__ = [
     "KEYCAPS",
+    "MEDIA_MSGTYPES",
     "MatrixBot",
     "MatrixChat",
     "MatrixHarnessError",
     "MatrixMember",
+    "PostedMessage",
     "event_record",
     "fast_limiter",
     "find_choice",
     "matrix_config",
     "matrix_config_sync",
+    "posted_messages",
     "render",
     "settle",
     "start_synapse_sync",

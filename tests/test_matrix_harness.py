@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 from matrix_harness import (
     KEYCAPS,
+    MEDIA_MSGTYPES,
     MatrixBot,
     MatrixChat,
     MatrixHarnessError,
@@ -22,6 +23,7 @@ from matrix_harness import (
     find_choice,
     matrix_config,
     matrix_config_sync,
+    posted_messages,
     render,
     settle,
     synapse_session,
@@ -416,3 +418,178 @@ async def test_the_real_bot_answers_help_and_takes_choices_by_number_and_reactio
         assert bot.warnings == []
     finally:
         await chat.close()
+
+
+# -- group rooms: formatting, replies, edits, redactions, media, polls -----------------------
+
+
+async def open_group(alice: MatrixMember, *others: MatrixMember, encrypted: bool) -> str:
+    """Alice opens a group room with the others, who accept."""
+    room_id, *accepted = await asyncio.gather(
+        alice.open_group_room([other.user_id for other in others], encrypted=encrypted),
+        *(other.accept_invite(alice.user_id) for other in others),
+    )
+    assert accepted == [room_id] * len(others)
+    for other in others:
+        if encrypted:
+            await other.wait_until(lambda o=other: o.devices_of(alice.user_id), what="keys")
+    return room_id
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_formatted_text_replies_edits_and_redactions_as_a_client_shows_them(
+    synapse: SynapseServer, members: MemberFactory, encrypted: bool
+) -> None:
+    alice = await members("Alice", encrypted=encrypted)
+    bob = await members("Bob", encrypted=encrypted)
+    room_id = await open_group(alice, bob, encrypted=encrypted)
+    assert alice.client.rooms[room_id].encrypted is encrypted
+
+    first = await alice.send_formatted(room_id, "hi there", "<b>hi</b> there")
+    quoted = await alice.reply(room_id, first, "agreed", "<i>agreed</i>")
+    bare = await alice.reply(room_id, first, "plain answer", fallback=False)
+    emote = await alice.send_emote(room_id, "waves")
+    edit = await alice.edit(room_id, first, "hi everyone", "<b>hi</b> everyone")
+    redaction = await alice.redact(room_id, bare)
+
+    posts = await bob.wait_for_posts(
+        room_id,
+        alice.user_id,
+        count=4,
+        until=lambda found: bool(found[0].edits) and found[2].redacted,
+    )
+    assert [post.event_id for post in posts] == [first, quoted, bare, emote]
+    hello, answer, removed, waving = posts
+    assert (hello.body, hello.formatted_body) == ("hi everyone", "<b>hi</b> everyone")
+    assert hello.original["body"] == "hi there"
+    assert [record["event_id"] for record in hello.edits] == [edit]
+    assert hello.edits[0]["body"] == "* hi everyone"
+    assert hello.reply_to is None and hello.marker is None and hello.profile is None
+
+    assert answer.reply_to == first
+    assert answer.body == f"> <{alice.user_id}> hi there\n\nagreed"
+    assert answer.formatted_body is not None
+    assert answer.formatted_body.startswith("<mx-reply><blockquote>")
+    assert answer.formatted_body.endswith("</mx-reply><i>agreed</i>")
+
+    # Seen before or after its redaction (then the homeserver hands out what is left of it).
+    assert removed.body in (None, "plain answer")
+    assert removed.redacted_by == redaction
+    assert (waving.msgtype, waving.body) == ("m.emote", "waves")
+    if encrypted:
+        wire = await raw_event(synapse, bob, room_id, edit)
+        assert wire["type"] == "m.room.encrypted"
+        assert wire["content"]["m.relates_to"] == {"rel_type": "m.replace", "event_id": first}
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_each_media_kind_is_uploaded_sent_and_downloaded_intact(
+    synapse: SynapseServer, members: MemberFactory, encrypted: bool
+) -> None:
+    alice = await members("Alice", encrypted=encrypted)
+    bob = await members("Bob", encrypted=encrypted)
+    room_id = await open_group(alice, bob, encrypted=encrypted)
+    mark = await alice.send_text(room_id, "files follow")
+    files = {
+        "image": (b"\x89PNG fake picture", "cat.png", "image/png"),
+        "file": (b"%PDF-1.4 minutes", "minutes.pdf", "application/pdf"),
+        "audio": (b"ID3 song", "song.mp3", "audio/mpeg"),
+        "voice": (b"OggS voice", "voice.ogg", "audio/ogg"),
+        "video": (b"\x00\x00\x00 ftyp clip", "clip.mp4", "video/mp4"),
+        "sticker": (b"RIFF webp sticker", "Grinning face", "image/webp"),
+    }
+    sent = {}
+    for kind, (data, filename, content_type) in files.items():
+        caption = "look at <this>" if kind == "image" else None
+        formatted = "look at <b>&lt;this&gt;</b>" if kind == "image" else None
+        sent[kind] = await alice.send_media(
+            room_id, kind, data, filename=filename, content_type=content_type,
+            caption=caption, formatted_caption=formatted,
+            reply_to=mark if kind == "file" else None,
+        )  # fmt: skip
+
+    posts = await bob.wait_for_posts(room_id, alice.user_id, after=mark, count=len(files))
+    by_id = {post.event_id: post for post in posts}
+    for kind, (data, filename, content_type) in files.items():
+        post = by_id[sent[kind]]
+        assert await bob.download(post) == data, kind
+        content = post.content
+        assert content["info"] == {"mimetype": content_type, "size": len(data)}
+        assert ("file" in content, "url" in content) == (encrypted, not encrypted), kind
+        if kind == "sticker":
+            assert (post.type, post.msgtype, post.body) == ("m.sticker", None, filename)
+        else:
+            assert (post.type, post.msgtype) == ("m.room.message", MEDIA_MSGTYPES[kind])
+            assert content["filename"] == filename
+    image = by_id[sent["image"]]
+    assert (image.body, image.formatted_body) == ("look at <this>", "look at <b>&lt;this&gt;</b>")
+    assert by_id[sent["file"]].reply_to == mark
+    assert by_id[sent["voice"]].content["org.matrix.msc3245.voice"] == {}
+    assert "org.matrix.msc3245.voice" not in by_id[sent["audio"]].content
+    if encrypted:
+        # What the homeserver keeps is ciphertext, and the event itself is encrypted.
+        stored = by_id[sent["file"]].content["file"]["url"]
+        raw = await bob.client.download(mxc=stored)
+        assert raw.body != files["file"][0] and len(raw.body) == len(files["file"][0])
+        wire = await raw_event(synapse, bob, room_id, sent["sticker"])
+        assert wire["type"] == "m.room.encrypted"
+
+
+async def test_locations_polls_and_undecryptable_events_show_up(
+    members: MemberFactory,
+) -> None:
+    alice = await members("Alice", encrypted=True)
+    bob = await members("Bob", encrypted=True)
+    room_id = await open_group(alice, bob, encrypted=True)
+    where = await alice.send_location(room_id)
+    poll = await alice.send_poll(room_id, "Lunch?", ["Yes", "No"])
+    await bob.wait_for_posts(room_id, alice.user_id, count=2)
+    lost = await alice.send_undecryptable(room_id)
+    await bob.wait_until(
+        lambda: any(post.event_id == lost for post in bob.posts(room_id)), what="the event"
+    )
+    location, started, unreadable = bob.posts(room_id, alice.user_id)
+    assert location.event_id == where
+    assert location.content["geo_uri"] == "geo:51.5008,0.1247"
+    assert (location.msgtype, location.body) == ("m.location", "Big Ben")
+    assert (started.event_id, started.type) == (poll, "org.matrix.msc3381.poll.start")
+    answers = started.content["org.matrix.msc3381.poll.start"]["answers"]
+    assert [answer["org.matrix.msc1767.text"] for answer in answers] == ["Yes", "No"]
+    assert (unreadable.event_id, unreadable.undecryptable) == (lost, True)
+    with pytest.raises(MatrixHarnessError, match="waited"):
+        await bob.wait_for_posts(room_id, alice.user_id, count=3, timeout=1)
+
+
+def _record(event_id: str, sender: str, content: dict[str, Any], **more: Any) -> dict[str, Any]:
+    relates = content.get("m.relates_to", {})
+    record: dict[str, Any] = {
+        "event_id": event_id, "sender": sender, "type": "m.room.message", "state": False,
+        "content": content, "rel_type": relates.get("rel_type"),
+        "relates_to": relates.get("event_id"), "undecryptable": False, "redacted": False,
+        "redacts": None,
+    }  # fmt: skip
+    record.update(more)
+    return record
+
+
+def test_posted_messages_apply_own_edits_in_order_and_mark_redactions() -> None:
+    def edit(event_id: str, sender: str, target: str, body: str) -> dict[str, Any]:
+        new = {"msgtype": "m.text", "body": body}
+        relates = {"rel_type": "m.replace", "event_id": target}
+        return _record(event_id, sender, {**new, "m.new_content": new, "m.relates_to": relates})
+
+    records = [
+        _record("$a", "@ana:x", {"msgtype": "m.text", "body": "one"}),
+        _record("$b", "@bo:x", {"msgtype": "m.text", "body": "two"}),
+        edit("$e1", "@ana:x", "$a", "one, better"),
+        edit("$e2", "@bo:x", "$a", "hijacked"),  # not the sender's: clients ignore it
+        edit("$e3", "@ana:x", "$a", "one, best"),
+        _record("$r", "@bo:x", {}, type="m.room.redaction", redacts="$b"),
+        _record("$c", "@ana:x", {}, redacted=True),
+        _record("$s", "@ana:x", {"membership": "join"}, type="m.room.member", state=True),
+    ]
+    first, second, gone = posted_messages(records)
+    assert (first.body, [e["event_id"] for e in first.edits]) == ("one, best", ["$e1", "$e3"])
+    assert first.original["body"] == "one" and not first.redacted
+    assert (second.body, second.redacted_by) == ("two", "$r")
+    assert (gone.event_id, gone.redacted_by, gone.body) == ("$c", "", None)
