@@ -37,5 +37,9 @@ typecheck: $(DEV_STAMP)
 unit: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
+## bench: the relay benchmark (bench/relay.py): the emulator and a real Synapse, bridge vs. bare baseline
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/relay.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 import handlers
+from bot.bridge_format import merge_telegram_texts
 from bot.config import AppConfig, Identity
 from bot.console import ConsoleTransport
 from bot.i18n import Catalogs
@@ -87,11 +88,14 @@ class Dispatcher:
         store: Store | None = None,
         payload_makers: Mapping[Platform, PayloadMaker] | None = None,
         on_enqueued: Callable[[Platform], None] | None = None,
+        relay_platforms: tuple[Platform, ...] = (),
     ) -> None:
         self._router = router
         self._store = store
         self._payload_makers = dict(payload_makers or {})
         self._on_enqueued = on_enqueued
+        # The bridge may owe any of these platforms a message after any event.
+        self._relay_platforms = frozenset(relay_platforms)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router")
 
     async def handle(self, event: Incoming) -> list[Outgoing]:
@@ -109,7 +113,9 @@ class Dispatcher:
         platforms = await loop.run_in_executor(
             self._executor, self._handle_and_enqueue, event, inbound
         )
-        if self._on_enqueued is not None:
+        if self._on_enqueued is not None and event is not None:
+            if not event.origin.is_direct:
+                platforms |= self._relay_platforms
             for platform in platforms:
                 self._on_enqueued(platform)
 
@@ -216,9 +222,15 @@ class PlatformService:
             router,
             self.store,
             {self.platform: payloads},
-            on_enqueued=lambda platform: self.outbox.wake(),
+            on_enqueued=lambda platform: self.wake(platform),
+            relay_platforms=config.enabled_platforms,
         )
         self._tasks: list[asyncio.Task[None]] = []
+
+    def wake(self, platform: Platform) -> None:
+        """Messages were queued for ``platform``; :class:`Services` wakes the other outboxes."""
+        if platform is self.platform:
+            self.outbox.wake()
 
     async def start(self) -> None:
         """Connect and start receiving and delivering; raises the transport's start error."""
@@ -270,7 +282,12 @@ class TelegramService(PlatformService):
             has_groups=any(group.telegram_chats for group in config.working_groups),
             warn=warn or _warn_on_stderr,
         )
-        self.outbox = OutboxWorker(self.store, self.transport.sender, limiter or telegram_limiter())
+        self.outbox = OutboxWorker(
+            self.store,
+            self.transport.sender,
+            limiter or telegram_limiter(),
+            merge=merge_telegram_texts,
+        )
 
 
 def matrix_payloads(outgoing: Outgoing) -> list[dict[str, Any]]:
@@ -327,20 +344,66 @@ def _warn_on_stderr(line: str) -> None:
     print(f"caucus: {line}", file=sys.stderr, flush=True)
 
 
+class Services:
+    """Every configured platform's service, wired together for the bridge: each one's
+    outbox is woken by the others' events, and each sender can fetch files from every
+    platform it relays from."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        warn: Callable[[str], None] | None = None,
+        limiters: Mapping[Platform, SendLimiter] | None = None,
+    ) -> None:
+        chosen = dict(limiters or {})
+        self.by_platform: dict[Platform, PlatformService] = {}
+        if config.telegram is not None:
+            self.by_platform[Platform.TELEGRAM] = TelegramService(
+                config, warn=warn, limiter=chosen.get(Platform.TELEGRAM)
+            )
+        if config.matrix is not None:
+            self.by_platform[Platform.MATRIX] = MatrixService(
+                config, warn=warn, limiter=chosen.get(Platform.MATRIX)
+            )
+        sources = {
+            platform: service.transport.media_source
+            for platform, service in self.by_platform.items()
+        }
+        for service in self.by_platform.values():
+            service.wake = self.wake  # type: ignore[method-assign]
+            service.transport.sender.media_sources.update(sources)
+        self._started: list[PlatformService] = []
+
+    def wake(self, platform: Platform) -> None:
+        service = self.by_platform.get(platform)
+        if service is not None:
+            service.outbox.wake()
+
+    async def start(self) -> None:
+        """Start every service; if one cannot start, stop those already started."""
+        try:
+            for service in self.by_platform.values():
+                await service.start()
+                self._started.append(service)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        started, self._started = self._started, []
+        for service in started:
+            await service.stop()
+        for service in self.by_platform.values():
+            if service not in started:
+                service.dispatcher.close()
+                service.store.close()
+
+
 async def run_services(config: AppConfig) -> None:
     """Serve every configured platform until SIGINT or SIGTERM."""
-    services: list[PlatformService] = []
-    try:
-        if config.telegram is not None:
-            services.append(TelegramService(config))
-            await services[-1].start()
-        if config.matrix is not None:
-            services.append(MatrixService(config))
-            await services[-1].start()
-    except BaseException:
-        for service in services:
-            await service.stop()
-        raise
+    services = Services(config)
+    await services.start()
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -349,5 +412,4 @@ async def run_services(config: AppConfig) -> None:
         await stopped.wait()
     finally:
         log.info("stopping")
-        for service in services:
-            await service.stop()
+        await services.stop()

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from bot.logs import raised_at
 from bot.ratelimit import SendLimiter
 from bot.types import Outgoing, Platform
-from storage import OutboxRecord, Store
+from storage import DeliveryStatus, OutboxRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,17 @@ PAGE = 500
 PayloadMaker = Callable[[Outgoing], list[dict[str, Any]]]
 """Turns a rendered reply into the platform's stored messages (one reply may be several)."""
 
+Merger = Callable[[list[Mapping[str, Any]]], tuple[dict[str, Any], int]]
+"""Joins the first of a room's waiting messages with as many of the next as it can (a
+burst from one sender): the joined payload and how many messages it carries."""
+
+MERGE_AFTER_SECONDS = 2.0
+"""A room whose next send must wait this long is under its limit: bursts are merged."""
+
+REFERENCE_KEYS = ("reply_to", "target")
+"""Payload keys that may name an earlier outbox message, ``{"outbox": id}``, resolved to
+``{"message": platform id}`` (or ``None``) just before sending."""
+
 
 @dataclass
 class DeliveryCounts:
@@ -118,10 +130,12 @@ class OutboxWorker:
         policy: RetryPolicy | None = None,
         poll_seconds: float = 5.0,
         seed: int | None = None,
+        merge: Merger | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
         self._limiter = limiter
+        self._merge = merge
         self._policy = policy or RetryPolicy()
         self._poll_seconds = poll_seconds
         self._rng = random.Random(seed)  # noqa: S311  (jitter, not secrecy)
@@ -189,8 +203,10 @@ class OutboxWorker:
                 if len(page) < PAGE:
                     break
                 after = page[-1].id
-        except Exception:
-            log.exception("outbox_read_failed platform=%s", self.platform)
+        except Exception as error:
+            log.error(
+                "outbox_read_failed platform=%s error=%s", self.platform, type(error).__name__
+            )
             return
         self._finished = {done: at for done, at in self._finished.items() if at >= this_pass}
         for row in rows:
@@ -212,17 +228,20 @@ class OutboxWorker:
         queue = self._queues[room_id]
         while queue and not self._stopping:
             try:
-                await self._deliver(room_id, queue[0])
+                sent = await self._deliver(room_id, queue)
             except Exception:
                 # A bug must not leave the room silent for good: log, pause, try again.
-                log.exception("outbox_room_failed platform=%s", self.platform)
+                log.error("outbox_room_failed platform=%s", self.platform)
                 await asyncio.sleep(self._policy.base_seconds)
                 continue
-            if queue:
+            for _ in range(min(sent, len(queue))):
                 self._forget(queue.popleft().id)
 
-    async def _deliver(self, room_id: str, row: OutboxRecord) -> None:
+    async def _deliver(self, room_id: str, queue: deque[OutboxRecord]) -> int:
+        """Deliver the head of a room's queue (with a burst merged into it); how many
+        messages of the queue are finished."""
         loop = asyncio.get_running_loop()
+        row = queue[0]
         kind = self._sender.room_kind(room_id)
         attempts = row.attempts
         flood_waits = 0
@@ -231,14 +250,22 @@ class OutboxWorker:
             await self._pause(due)
         if await asyncio.to_thread(self._store.is_unreachable, self.platform, room_id):
             await self._fail(row, "the room is unreachable (the bot was blocked or removed)")
-            return
+            return 1
+        payload = await self._resolve(row)
+        if payload is None:
+            return 1
         while not self._stopping:
-            await self._pause(self._limiter.reserve(room_id, kind, loop.time()))
+            wait = self._limiter.reserve(room_id, kind, loop.time())
+            await self._pause(wait)
             if self._stopping:
-                return
+                return 0
+            carried = [row]
+            if self._merge is not None and wait >= MERGE_AFTER_SECONDS and len(queue) > 1:
+                payload, count = await self._merged(queue)
+                carried = list(queue)[:count]
             try:
                 try:
-                    message_id = await self._sender.deliver(room_id, row.payload, str(row.id))
+                    message_id = await self._sender.deliver(room_id, payload, str(row.id))
                 finally:
                     self._limiter.settle(room_id, loop.time())
             except FloodControl as flood:
@@ -248,13 +275,13 @@ class OutboxWorker:
                 log.info("delivery_flood_control outbox=%d wait=%.1f", row.id, flood.seconds)
                 if flood_waits >= self._policy.max_flood_waits:
                     await self._fail(row, "flood control did not lift")
-                    return
+                    return 1
                 await self._note_attempt(row, flood.reason, flood.seconds)
             except PermanentFailure as refusal:
                 await self._fail(row, refusal.reason)
                 if refusal.unreachable:
                     await self._give_up_room(room_id, refusal.reason)
-                return
+                return 1
             except (TransientFailure, Exception) as failure:
                 reason = (
                     failure.reason
@@ -262,12 +289,12 @@ class OutboxWorker:
                     else f"unexpected {type(failure).__name__}"
                 )
                 if not isinstance(failure, DeliveryError):
-                    log.exception("delivery_crashed outbox=%d", row.id)
+                    log.error("delivery_crashed outbox=%d at=%s", row.id, raised_at(failure))
                 attempts += 1
                 self.counts.retried += 1
                 if datetime.now(UTC) - row.created_at > self._policy.give_up_after:
                     await self._fail(row, reason)
-                    return
+                    return 1
                 delay = self._policy.delay(attempts, self._rng)
                 log.warning(
                     "delivery_retry outbox=%d attempt=%d retry_in=%.1f reason=%s",
@@ -279,8 +306,47 @@ class OutboxWorker:
                 await self._note_attempt(row, reason, delay)
                 await self._pause(delay)
             else:
-                await self._record_delivered(row, message_id)
-                return
+                await self._record_delivered(carried, message_id)
+                return len(carried)
+        return 0
+
+    async def _merged(self, queue: deque[OutboxRecord]) -> tuple[dict[str, Any], int]:
+        assert self._merge is not None
+        rows = list(queue)
+        resolved = [await self._resolve(rows[0])] + [dict(row.payload) for row in rows[1:]]
+        first = resolved[0]
+        assert first is not None
+        payload, count = self._merge([first, *(p for p in resolved[1:] if p is not None)])
+        if count > 1:
+            log.info("delivery_merged outbox=%d messages=%d", rows[0].id, count)
+        return payload, max(1, count)
+
+    async def _resolve(self, row: OutboxRecord) -> dict[str, Any] | None:
+        """The payload with references to earlier messages made platform ids; ``None`` (the
+        message given up) when it edits or deletes a message that was never delivered."""
+        payload = dict(row.payload)
+        wanted = {
+            key: value["outbox"]
+            for key in REFERENCE_KEYS
+            if isinstance(value := payload.get(key), dict) and "outbox" in value
+        }
+        if not wanted:
+            return payload
+        try:
+            targets = await asyncio.to_thread(self._store.outbox_targets, list(wanted.values()))
+        except Exception as error:
+            raise TransientFailure(f"reading references: {type(error).__name__}") from error
+        for key, outbox_id in wanted.items():
+            target = targets.get(outbox_id)
+            payload[key] = None
+            if (
+                target is not None
+                and target.status is DeliveryStatus.DELIVERED
+                and target.platform_message_id is not None
+                and not (key == "target" and target.shared)
+            ):
+                payload[key] = {"message": target.platform_message_id}
+        return payload
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake when the worker stops (a send not yet begun can wait)."""
@@ -289,31 +355,36 @@ class OutboxWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
 
-    async def _record_delivered(self, row: OutboxRecord, message_id: str | None) -> None:
+    async def _record_delivered(self, rows: list[OutboxRecord], message_id: str | None) -> None:
         """The message arrived: record it, retrying the write, never the send."""
-        self.counts.delivered += 1
+        self.counts.delivered += len(rows)
         for attempt in range(1, 6):
             try:
-                await asyncio.to_thread(self._store.mark_delivered, row.id, message_id)
+                if len(rows) == 1 or message_id is None:
+                    for row in rows:
+                        await asyncio.to_thread(self._store.mark_delivered, row.id, message_id)
+                else:
+                    ids = [row.id for row in rows]
+                    await asyncio.to_thread(self._store.mark_delivered_together, ids, message_id)
                 return
             except Exception as error:
                 log.warning(
                     "delivery_record_failed outbox=%d attempt=%d error=%s",
-                    row.id,
+                    rows[0].id,
                     attempt,
                     type(error).__name__,
                 )
                 await asyncio.sleep(min(2.0**attempt, 30.0))
         # Still pending in the database: this process will not send it again (its id is
         # remembered as finished), but a restart would. Logged so an operator can tell.
-        log.error("delivery_unrecorded outbox=%d", row.id)
+        log.error("delivery_unrecorded outbox=%d", rows[0].id)
 
     async def _note_attempt(self, row: OutboxRecord, reason: str, delay: float) -> None:
         next_at = datetime.now(UTC) + timedelta(seconds=delay)
         try:
             await asyncio.to_thread(self._store.record_delivery_attempt, row.id, reason, next_at)
-        except Exception:
-            log.exception("outbox_write_failed outbox=%d", row.id)
+        except Exception as error:
+            log.error("outbox_write_failed outbox=%d error=%s", row.id, type(error).__name__)
 
     async def _fail(self, row: OutboxRecord, reason: str) -> None:
         self.counts.failed += 1

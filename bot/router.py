@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from bot.bridge import Bridge
 from bot.config import AppConfig
 from bot.context import Context, UserError
 from bot.conversation import (
@@ -43,6 +44,7 @@ from bot.types import (
     Reply,
     Role,
     TextMessage,
+    Unrelayable,
     VoteCast,
 )
 from storage import MemberRecord, Store
@@ -50,6 +52,8 @@ from storage import MemberRecord, Store
 log = logging.getLogger(__name__)
 
 CONTROL_COMMANDS = {"back": BACK, "cancel": CANCEL, "skip": SKIP}
+RELAYED = (TextMessage, MediaReceived, MessageEdited, MessageDeleted, Unrelayable)
+"""What members post in a group room, which the bridge carries to the group's other rooms."""
 
 
 def pick_language(hint: str | None, supported: Sequence[str], default: str) -> str:
@@ -71,6 +75,7 @@ class Router:
         self._registry = registry
         self._catalogs = catalogs
         self._config = config
+        self._bridge = Bridge(store, catalogs, config.enabled_platforms, config.default_language)
 
     def handle(self, event: Incoming) -> list[Outgoing]:
         context = self._context(event.origin)
@@ -127,6 +132,11 @@ class Router:
     # -- dispatch -------------------------------------------------------------------------
 
     def _dispatch(self, context: Context, event: Incoming) -> Sequence[Reply]:
+        if isinstance(event, RELAYED) and not context.origin.is_direct:
+            # A linked room's conversation goes to the group's other rooms, and only there.
+            if context.working_group is not None:
+                self._bridge.relay(context.working_group, event)
+            return []
         if isinstance(event, Command):
             return self._on_command(context, event)
         if isinstance(event, ChoicePicked):
@@ -139,7 +149,7 @@ class Router:
             return [Reply(Message.of("router.media_hint", help=CommandRef("help")))]
         if isinstance(event, PresenceChanged):
             return self._on_presence(context, event)
-        if isinstance(event, MessageEdited | MessageDeleted | VoteCast):
+        if isinstance(event, MessageEdited | MessageDeleted | VoteCast | Unrelayable):
             # Edits and native poll answers matter to the bridge and to polls, not here.
             return []
         raise TypeError(f"unknown event {type(event).__name__}")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.registry import Registry
-from handlers import core, members, outbox, profile
+from handlers import core, links, members, outbox, profile
 
-CAPABILITIES = (core, profile, members, outbox)
+CAPABILITIES = (core, profile, members, links, outbox)
 """Every capability module; each exposes ``register(registry)``."""
 
 

@@ -715,6 +715,10 @@ class Store:
 
     # -- plumbing -------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        """The store's clock: what its timestamps are measured against."""
+        return self._now()
+
     def _now(self) -> datetime:
         return check_aware("clock()", self._clock())
 

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
 from bot.i18n import Catalogs, placeholders, read_catalog
-from bot.types import CommandRef, Lines, Literal, Message, Platform, Role
+from bot.types import CommandRef, Lines, Literal, Message, Platform, Role, UnrelayableKind
 from locales import REFERENCE_LANGUAGE, SUPPORTED_LANGUAGES, catalog_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +44,9 @@ TEMPLATE_PLACEHOLDERS = ("FIRST AUTHOR", "EMAIL@ADDRESS", "ORGANIZATION", "FULL 
 DYNAMIC_KEYS = frozenset(
     {f"role.{role.value}" for role in Role}
     | {f"platform.{platform.value}" for platform in Platform}
+    | {f"bridge.unrelayable.{kind.value}" for kind in UnrelayableKind}
 )
-DYNAMIC_PREFIXES = ("role.", "platform.")
+DYNAMIC_PREFIXES = ("role.", "platform.", "bridge.unrelayable.")
 
 # A quoted catalog key; a pinned language (``"language.native_name@" + code``) is dropped.
 _KEY = r"""(?P<quote>["'])(?P<key>[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)(?:@[a-z_]*)?(?P=quote)"""

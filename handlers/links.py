@@ -1,0 +1,108 @@
+"""Linking rooms to working groups: the rooms whose members the bridge joins as one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.context import Context, UserError
+from bot.registry import Registry
+from bot.types import Command, CommandRef, Lines, Literal, Message, Platform, Reply, Role
+from storage import LinkOutcome, WorkingGroupRecord
+
+_LINKABLE = {platform.value: platform for platform in (Platform.TELEGRAM, Platform.MATRIX)}
+
+
+def register(registry: Registry) -> None:
+    registry.command("link", link, help_key="help.link", role=Role.ADMIN)
+    registry.command("unlink", unlink, help_key="help.unlink", role=Role.ADMIN)
+    registry.command("links", list_links, help_key="help.links", role=Role.ADMIN)
+
+
+def _group(context: Context, slug: str) -> WorkingGroupRecord:
+    group = context.store.working_group_by_slug(slug.lower())
+    if group is None:
+        raise UserError("members.no_such_group", slug=Literal(slug), groups=CommandRef("groups"))
+    return group
+
+
+def _require_admin_of(context: Context, group_id: int) -> None:
+    if context.role_in(None) is not Role.ADMIN and context.role_in(group_id) is not Role.ADMIN:
+        raise UserError("links.not_admin_here")
+
+
+def _room(context: Context, args: Sequence[str], usage: UserError) -> tuple[Platform, str]:
+    """The room named by ``PLATFORM ROOM`` arguments, or the room the command came from."""
+    if len(args) == 2:
+        platform = _LINKABLE.get(args[0].lower())
+        if platform is None or len(args[1]) > 255:
+            raise usage
+        return platform, args[1]
+    if args or context.origin.is_direct or context.origin.platform not in _LINKABLE.values():
+        raise usage
+    return context.origin.platform, context.origin.room_id
+
+
+def link(context: Context, command: Command) -> Sequence[Reply]:
+    """``/link GROUP`` in a room links that room; ``/link GROUP PLATFORM ROOM`` names one."""
+    if len(command.args) not in (1, 3):
+        raise UserError("links.link_usage", command=CommandRef("link"))
+    group = _group(context, command.args[0])
+    _require_admin_of(context, group.id)
+    platform, room_id = _room(
+        context, command.args[1:], UserError("links.link_usage", command=CommandRef("link"))
+    )
+    current = context.store.working_group_for_room(platform, room_id)
+    if current is not None and current.id != group.id:
+        _require_admin_of(context, current.id)  # moving a room takes it from its group too
+    outcome = context.store.link_room(platform, room_id, group.id)
+    if outcome is LinkOutcome.LINKED_ELSEWHERE:
+        assert current is not None
+        raise UserError("links.configured_elsewhere", group=Literal(current.name))
+    key = {
+        LinkOutcome.LINKED: "links.linked",
+        LinkOutcome.MOVED: "links.linked",
+        LinkOutcome.ALREADY_LINKED: "links.already_linked",
+    }[outcome]
+    return [Reply(Message.of(key, room=Literal(room_id), group=Literal(group.name)))]
+
+
+def unlink(context: Context, command: Command) -> Sequence[Reply]:
+    """``/unlink`` in a linked room, or ``/unlink PLATFORM ROOM``."""
+    platform, room_id = _room(
+        context, command.args, UserError("links.unlink_usage", command=CommandRef("unlink"))
+    )
+    current = context.store.working_group_for_room(platform, room_id)
+    if current is None:
+        raise UserError("links.not_linked", room=Literal(room_id))
+    _require_admin_of(context, current.id)
+    outcome = context.store.unlink_room(platform, room_id)
+    if outcome is LinkOutcome.CONFIGURED:
+        raise UserError("links.configured", room=Literal(room_id))
+    return [Reply(Message.of("links.unlinked", room=Literal(room_id), group=Literal(current.name)))]
+
+
+def list_links(context: Context, command: Command) -> Sequence[Reply]:
+    """``/links [GROUP]``: each working group's rooms, and where each link comes from."""
+    if len(command.args) > 1:
+        raise UserError("links.links_usage", command=CommandRef("links"))
+    groups = (
+        [_group(context, command.args[0])] if command.args else context.store.list_working_groups()
+    )
+    if not groups:
+        return [Reply(Message.of("members.no_groups"))]
+    lines: list[Message | Literal] = []
+    for group in groups:
+        links = context.store.room_links(group.id)
+        lines.append(Message.of("links.group", group=Literal(group.name), count=len(links)))
+        for found in links:
+            lines.append(
+                Message.of(
+                    "links.room",
+                    platform=Message.of(f"platform.{found.platform.value}"),
+                    room=Literal(found.room_id),
+                    source=Message.of(
+                        "links.from_config" if found.from_config else "links.from_command"
+                    ),
+                )
+            )
+    return [Reply(Lines(tuple(lines)))]

@@ -1,0 +1,269 @@
+"""The bridge inside the router, on SQLite and PostgreSQL: what a member's post in a linked
+room puts in the outbox for the group's other rooms. No network: the transports' own tests
+and tests/test_bridge_e2e.py deliver these payloads to real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clock import Clock
+
+from bot.app import build_router
+from bot.bridge_format import RELAY_MARK, merge_telegram_texts
+from bot.config import AppConfig, load_config
+from bot.router import Router
+from bot.types import (
+    Command,
+    MediaKind,
+    MediaReceived,
+    MessageDeleted,
+    MessageEdited,
+    Origin,
+    Platform,
+    Span,
+    SpanKind,
+    TextMessage,
+    Unrelayable,
+    UnrelayableKind,
+)
+from storage import Store
+
+TG = Platform.TELEGRAM
+MX = Platform.MATRIX
+TG_ROOM = "-1001"
+MX_ROOM = "!group:example.org"
+
+CONFIG = f"""
+data_dir = "data"
+admins = ["telegram:1"]
+
+[[working_groups]]
+slug = "cawg"
+name = "Corporate Accountability"
+languages = ["es", "en"]
+telegram_chats = [{TG_ROOM}]
+matrix_rooms = ["{MX_ROOM}"]
+
+[telegram]
+mode = "polling"
+
+[matrix]
+homeserver = "http://127.0.0.1:9"
+user_id = "@bot:example.org"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> AppConfig:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return load_config(
+        path,
+        env={
+            "CAUCUS_DATABASE_URL": database_url,
+            "CAUCUS_TELEGRAM_TOKEN": "1:test",
+            "CAUCUS_MATRIX_ACCESS_TOKEN": "token",
+            "CAUCUS_MATRIX_PICKLE_KEY": "pickle",
+        },
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def router(config: AppConfig, clock: Clock) -> Iterator[tuple[Router, Store]]:
+    store = Store(config.database_url, clock=clock)
+    store.upgrade()
+    from bot.app import group_specs
+
+    store.sync_configured_groups(group_specs(config), [(TG, "1")], default_language="en")
+    try:
+        yield build_router(config, store), store
+    finally:
+        store.close()
+
+
+def tg(user: str = "7", name: str = "Ana") -> Origin:
+    return Origin(TG, TG_ROOM, user, is_direct=False, display_name=name)
+
+
+def mx(user: str = "@bo:example.org", name: str = "Bo") -> Origin:
+    return Origin(MX, MX_ROOM, user, is_direct=False, display_name=name)
+
+
+def handle(setup: tuple[Router, Store], event: Any) -> list[Any]:
+    router, store = setup
+    with store.transaction():
+        return router.handle(event)
+
+
+def pending(store: Store, platform: Platform) -> list[dict[str, Any]]:
+    return [row.payload for row in store.pending_outgoing(platform)]
+
+
+def deliver_all(store: Store, platform: Platform, start: int = 100) -> list[int]:
+    ids = []
+    for number, row in enumerate(store.pending_outgoing(platform), start=start):
+        store.mark_delivered(row.id, str(number) if platform is TG else f"$e{number}")
+        ids.append(row.id)
+    return ids
+
+
+def test_a_telegram_message_reaches_matrix_with_its_sender_and_formatting(router: Any) -> None:
+    bold = (Span(0, 5, SpanKind.BOLD),)
+    assert handle(router, TextMessage(tg("7654321"), "Hello <world> & all", "10", bold)) == []
+    (payload,) = pending(router[1], MX)
+    content = payload["content"]
+    assert content["body"] == "Ana (Telegram): Hello <world> & all"
+    assert "<b>Hello</b> &lt;world&gt; &amp; all" in content["formatted_body"]
+    assert content["com.beeper.per_message_profile"]["displayname"] == "Ana (Telegram)"
+    assert content["m.mentions"] == {} and RELAY_MARK in content
+    assert "7654321" not in str(content)  # the Telegram user id is not shown
+    assert pending(router[1], TG) == []
+
+
+def test_a_matrix_reply_to_a_relayed_message_replies_to_the_telegram_original(
+    router: Any,
+) -> None:
+    handle(router, TextMessage(tg(), "question", "10"))
+    deliver_all(router[1], MX)  # the copy in Matrix becomes $e100
+    handle(router, TextMessage(mx(), "answer", "$reply", reply_to="$e100"))
+    (payload,) = pending(router[1], TG)
+    assert payload["reply_to"] == {"message": "10"}
+    assert payload["html"] == "<b>Bo (Matrix)</b>: answer"
+
+
+def test_a_telegram_reply_to_a_matrix_message_names_the_copy_to_be_resolved(router: Any) -> None:
+    handle(router, TextMessage(mx(), "first", "$first"))
+    (copy_id,) = [row.id for row in router[1].pending_outgoing(TG)]
+    handle(router, TextMessage(tg(), "reply", "11", reply_to="100"))  # unknown: no reply
+    handle(router, TextMessage(mx(), "again", "$again", reply_to="$first"))
+    *_, payload = pending(router[1], TG)
+    assert payload["reply_to"] == {"outbox": copy_id}
+    mx_payloads = pending(router[1], MX)
+    assert mx_payloads[0]["reply_to"] is None
+
+
+def test_an_edit_is_relayed_once_and_an_unchanged_edit_not_at_all(router: Any) -> None:
+    handle(router, TextMessage(mx(), "draft", "$m"))
+    (copy,) = deliver_all(router[1], TG)
+    handle(router, MessageEdited(mx(), "$m", "draft"))
+    assert pending(router[1], TG) == []
+    handle(router, MessageEdited(mx(), "$m", "final", (Span(0, 5, SpanKind.ITALIC),)))
+    (edit,) = pending(router[1], TG)
+    assert edit["relay"] == "edit" and edit["target"] == {"outbox": copy}
+    assert edit["html"] == "<b>Bo (Matrix)</b>: <i>final</i>"
+    handle(router, MessageEdited(mx(), "$m", "final", (Span(0, 5, SpanKind.ITALIC),)))
+    assert len(pending(router[1], TG)) == 1
+
+
+def test_a_redaction_deletes_the_copy_or_explains_after_48_hours(router: Any, clock: Clock) -> None:
+    handle(router, TextMessage(mx(), "old", "$old"))
+    handle(router, TextMessage(mx(), "new", "$new"))
+    _, second = deliver_all(router[1], TG)
+    clock.advance(hours=47)
+    handle(router, MessageDeleted(mx(), "$new"))
+    (delete,) = pending(router[1], TG)
+    assert delete == {
+        "relay": "delete",
+        "target": {"outbox": second},
+        "fallback_html": delete["fallback_html"],
+    }
+    deliver_all(router[1], TG)
+    clock.advance(hours=2)
+    handle(router, MessageDeleted(mx(), "$old"))
+    (notice,) = pending(router[1], TG)
+    assert "48" in notice["text"] and "Bo (Matrix)" in notice["text"]
+
+
+def test_files_over_the_limit_arrive_as_a_note_with_name_and_size(router: Any) -> None:
+    big = MediaReceived(tg(), MediaKind.DOCUMENT, "file-id", "", "report.pdf", "application/pdf",
+                        25 * 1024 * 1024, "12")  # fmt: skip
+    handle(router, big)
+    (payload,) = pending(router[1], MX)
+    assert payload["relay"] == "text"
+    assert "report.pdf (25.0 MB)" in payload["content"]["body"]
+
+
+def test_a_photo_is_relayed_with_its_caption_and_where_to_fetch_it(router: Any) -> None:
+    photo = MediaReceived(
+        mx(), MediaKind.PHOTO, "mxc://example.org/abc", "look", "a.jpg", "image/jpeg", 2048, "$p"
+    )
+    handle(router, photo)
+    (payload,) = pending(router[1], TG)
+    assert payload["relay"] == "media" and payload["kind"] == "photo"
+    assert payload["source"]["ref"] == "mxc://example.org/abc"
+    assert payload["html"] == "<b>Bo (Matrix)</b>: look"
+
+
+def test_what_cannot_be_relayed_is_announced_in_the_groups_language(router: Any) -> None:
+    handle(router, Unrelayable(tg(), UnrelayableKind.LOCATION, "13"))
+    (payload,) = pending(router[1], MX)
+    assert "ubicación" in payload["text"]  # the group speaks Spanish first
+
+
+def test_commands_and_direct_messages_are_never_relayed(router: Any) -> None:
+    handle(router, Command(tg(), "help"))
+    handle(router, TextMessage(Origin(TG, "7", "7", is_direct=True), "private", "14"))
+    assert pending(router[1], MX) == []
+
+
+def test_a_message_in_an_unlinked_room_stays_there(router: Any) -> None:
+    handle(router, TextMessage(Origin(TG, "-999", "7", is_direct=False), "elsewhere", "15"))
+    assert pending(router[1], MX) == [] and pending(router[1], TG) == []
+
+
+def test_the_same_message_handled_twice_is_relayed_once(router: Any) -> None:
+    handle(router, TextMessage(tg(), "once", "16"))
+    handle(router, TextMessage(tg(), "once", "16"))
+    assert len(pending(router[1], MX)) == 1
+
+
+def test_a_long_message_becomes_several_telegram_messages_within_the_limit(router: Any) -> None:
+    text = ("word " * 2000).strip()
+    handle(router, TextMessage(mx(), text, "$long"))
+    payloads = pending(router[1], TG)
+    assert len(payloads) == 3
+    assert all(len(p["html"]) <= 4096 for p in payloads)
+    assert " ".join(p["html"].split(": ", 1)[1] for p in payloads) == text
+
+
+def test_a_burst_from_one_sender_merges_until_someone_else_speaks() -> None:
+    def text(sender: str, body: str) -> dict[str, Any]:
+        header = f"<b>{sender}</b>"
+        return {
+            "relay": "text",
+            "html": f"{header}: {body}",
+            "reply_to": None,
+            "merge": {"sender": sender, "header": header, "body": body},
+        }
+
+    burst = [text("a", "one"), text("a", "two"), text("b", "three"), text("a", "four")]
+    merged, count = merge_telegram_texts(burst)
+    assert count == 2 and merged["html"] == "<b>a</b>: one\ntwo"
+    reply = {"relay": "text", "html": "x", "reply_to": {"message": "1"}}
+    assert merge_telegram_texts([reply, *burst]) == (reply, 1)
+
+
+def test_an_admin_links_and_unlinks_a_room_by_command(router: Any) -> None:
+    admin = Origin(TG, "1", "1", is_direct=True)
+    member = Origin(TG, "8", "8", is_direct=True)
+    (refused,) = handle(router, Command(member, "link", ("cawg", "matrix", "!new:x")))
+    assert "administ" in refused.text.lower()
+    (linked,) = handle(router, Command(admin, "link", ("cawg", "matrix", "!new:x")))
+    assert "!new:x" in linked.text
+    group = router[1].working_group_for_room(MX, "!new:x")
+    assert group is not None and group.slug == "cawg"
+    (listing,) = handle(router, Command(admin, "links"))
+    assert "!new:x" in listing.text and TG_ROOM in listing.text
+    (kept,) = handle(router, Command(admin, "unlink", ("telegram", TG_ROOM)))
+    assert router[1].working_group_for_room(TG, TG_ROOM) is not None
+    assert kept.text != linked.text
+    handle(router, Command(admin, "unlink", ("matrix", "!new:x")))
+    assert router[1].working_group_for_room(MX, "!new:x") is None
