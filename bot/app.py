@@ -20,7 +20,7 @@ from bot.ratelimit import SendLimiter, Window, telegram_limiter
 from bot.registry import RESERVED_COMMANDS, Registry
 from bot.router import Router
 from bot.types import Incoming, Origin, Outgoing, Platform
-from storage import Store, WorkingGroupSpec
+from storage import StorageUnavailable, Store, WorkingGroupSpec
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,10 @@ def build_router(
     return Router(store, registry or build_registry(), catalogs or Catalogs.load(), config)
 
 
+UNAVAILABLE_TRIES = 5
+"""How often an event meets an unavailable database before it is set aside."""
+
+
 class Dispatcher:
     """Runs the synchronous router on one worker thread: events are handled one at a time,
     in order, and the event loop stays free for the transports' network I/O.
@@ -96,6 +100,7 @@ class Dispatcher:
         self._on_enqueued = on_enqueued
         # The bridge may owe any of these platforms a message after any event.
         self._relay_platforms = frozenset(relay_platforms)
+        self._unavailable: dict[tuple[Platform, str], int] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router")
 
     async def handle(self, event: Incoming) -> list[Outgoing]:
@@ -137,20 +142,37 @@ class Dispatcher:
                 replies = self._router.handle(event) if event is not None else []
                 self._enqueue(replies)
                 self._store.mark_inbound_handled(platform, key)
+            self._unavailable.pop(inbound, None)
             return {reply.platform for reply in replies}
+        except StorageUnavailable:
+            # The database is away or busy: the event stays pending and the transport
+            # tries again, a few times, before it is set aside like any failing event.
+            tries = self._unavailable.get(inbound, 0) + 1
+            self._unavailable[inbound] = tries
+            if tries < UNAVAILABLE_TRIES:
+                raise
+            self._unavailable.pop(inbound, None)
+            return self._set_aside(event, inbound, "StorageUnavailable")
         except Exception as error:
             # The event's own transaction is gone; record it as handled with an apology so
             # that one bad event cannot block every later one.
-            log.error(
-                "event_failed platform=%s key=%s error=%s", platform, key, type(error).__name__
-            )
-            with self._store.transaction():
-                if not self._store.claim_inbound(platform, key):
-                    return set()
-                apology = self._router.apology(event.origin) if event is not None else []
-                self._enqueue(apology)
-                self._store.mark_inbound_handled(platform, key)
-            return {reply.platform for reply in apology}
+            return self._set_aside(event, inbound, type(error).__name__)
+
+    def _set_aside(
+        self, event: Incoming | None, inbound: tuple[Platform, str], error: str
+    ) -> set[Platform]:
+        """Record an event that cannot be handled as handled, with an apology, so that one
+        bad event cannot block every later one."""
+        assert self._store is not None
+        platform, key = inbound
+        log.error("event_failed platform=%s key=%s error=%s", platform, key, error)
+        with self._store.transaction():
+            if not self._store.claim_inbound(platform, key):
+                return set()
+            apology = self._router.apology(event.origin) if event is not None else []
+            self._enqueue(apology)
+            self._store.mark_inbound_handled(platform, key)
+        return {reply.platform for reply in apology}
 
     async def discard(self, inbound: tuple[Platform, str]) -> None:
         """Give up on an inbound event that cannot even be read (logged by the caller)."""

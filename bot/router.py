@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.bridge import Bridge
+from bot.bridge import Bridge, installation_secret
 from bot.config import AppConfig
 from bot.context import Context, UserError
 from bot.conversation import (
@@ -47,7 +47,7 @@ from bot.types import (
     Unrelayable,
     VoteCast,
 )
-from storage import MemberRecord, Store
+from storage import MemberRecord, StorageUnavailable, Store
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,13 @@ class Router:
         self._registry = registry
         self._catalogs = catalogs
         self._config = config
-        self._bridge = Bridge(store, catalogs, config.enabled_platforms, config.default_language)
+        self._bridge = Bridge(
+            store,
+            catalogs,
+            config.enabled_platforms,
+            config.default_language,
+            installation_secret(config.data_dir),
+        )
 
     def handle(self, event: Incoming) -> list[Outgoing]:
         context = self._context(event.origin)
@@ -86,6 +92,8 @@ class Router:
                 replies = self._dispatch(context, event)
         except UserError as refusal:
             replies = [Reply(refusal.message)]
+        except StorageUnavailable:
+            raise  # the event is tried again later, not answered with an error now
         except Exception as error:
             # Ids and the code location only: an exception's message may quote what the
             # member typed, so neither it nor the traceback's values are logged.

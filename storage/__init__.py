@@ -3,7 +3,7 @@
 Use :class:`Store`; it returns the frozen records below and raises :class:`StorageError`.
 """
 
-from storage.errors import NotFoundError, StorageError
+from storage.errors import NotFoundError, StorageError, StorageUnavailable
 from storage.records import (
     BridgedCopy,
     BridgedRef,
@@ -41,6 +41,7 @@ __all__ = [
     "OutboxTarget",
     "RoomLink",
     "StorageError",
+    "StorageUnavailable",
     "Store",
     "WorkingGroupRecord",
     "WorkingGroupSpec",

@@ -189,6 +189,7 @@ def mark_delivered_in(
     row.status = DELIVERED
     row.delivered_at = now
     row.platform_message_id = platform_message_id
+    row.payload = EMPTY_PAYLOAD  # what was said is the room's now, not the bot's to keep
     session.flush()
 
 
@@ -209,6 +210,7 @@ def mark_failed_in(session: Session, outbox_id: int, reason: str) -> None:
     if row.status == PENDING:
         row.status = FAILED
         row.failure_reason = reason
+        row.payload = EMPTY_PAYLOAD
         session.flush()
 
 
@@ -244,7 +246,7 @@ def drop_pending_for_room_in(
             OutboxMessage.room_id == room_id,
             OutboxMessage.status == PENDING,
         )
-        .values(status=FAILED, failure_reason=reason)
+        .values(status=FAILED, failure_reason=reason, payload=EMPTY_PAYLOAD)
         .returning(OutboxMessage.id)
     )
     return len(session.scalars(statement).all())

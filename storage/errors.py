@@ -9,3 +9,7 @@ class StorageError(Exception):
 
 class NotFoundError(StorageError):
     """A row the caller named (a member, by id) does not exist."""
+
+
+class StorageUnavailable(StorageError):
+    """The database could not be reached or was busy: the same work may succeed later."""

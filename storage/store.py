@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.types import Platform, Role
@@ -56,7 +56,7 @@ from storage.delivery import (
     record_delivery_attempt_in,
     record_inbound_in,
 )
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageUnavailable
 from storage.groups import (
     check_specs,
     group_summaries_in,
@@ -610,16 +610,21 @@ class Store:
         room_id: str,
         message_id: str,
         digest: str,
+        *,
+        kind: str = "text",
     ) -> int | None:
-        """Remember a member's message the bridge relays; ``None`` if it already was."""
+        """Remember a member's message the bridge relays; ``None`` if it already was.
+
+        ``kind`` is "text" or the kind of file it was."""
         platform = Platform(platform)
         check_text("room id", room_id, 255)
         check_text("message id", message_id, 255)
+        check_text("kind", kind, 16)
         check_text("digest", digest, 64)
         now = self._now()
         return self._run(
             lambda session: record_bridged_message_in(
-                session, working_group_id, platform, room_id, message_id, digest, now
+                session, working_group_id, platform, room_id, message_id, kind, digest, now
             )
         )
 
@@ -760,5 +765,7 @@ class Store:
     def _errors_wrapped(self) -> Iterator[None]:
         try:
             yield
+        except OperationalError as error:
+            raise StorageUnavailable(f"database error: {error}") from error
         except SQLAlchemyError as error:
             raise StorageError(f"database error: {error}") from error
