@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from telegram import ChatMember, Message, MessageEntity, Sticker, Update, User
+from telegram import ChatMember, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 
 from bot.richtext import from_telegram
@@ -46,10 +46,25 @@ def _origin(user: User, chat_id: int, chat_type: str) -> Origin:
 
 
 def _message_origin(message: Message) -> Origin | None:
+    """Who posted: a person, or a chat (an anonymous admin, a channel posting in the group).
+
+    Telegram shows a bot no other bot's messages: a bot sender is Telegram's own stand-in
+    for a chat, named by ``sender_chat``."""
     user = message.from_user
-    if user is None or user.is_bot:
+    if user is None:
         return None
-    return _origin(user, message.chat.id, message.chat.type)
+    if not user.is_bot:
+        return _origin(user, message.chat.id, message.chat.type)
+    chat = message.sender_chat
+    if chat is None or message.chat.type == ChatType.PRIVATE:
+        return None
+    return Origin(
+        platform=Platform.TELEGRAM,
+        room_id=str(message.chat.id),
+        user_id=str(chat.id),
+        is_direct=False,
+        display_name=chat.title or chat.effective_name,
+    )
 
 
 def parse_command(text: str, origin: Origin, bot_username: str, message_id: str) -> Command | None:
@@ -85,7 +100,7 @@ def _reply_to(message: Message) -> str | None:
     return str(replied.message_id)
 
 
-def _media(message: Message, origin: Origin) -> MediaReceived | None:
+def _media(message: Message, origin: Origin) -> MediaReceived | Unrelayable | None:
     message_id = str(message.message_id)
     caption = message.caption or ""
     formatting = _formatting(caption, message.caption_entities)
@@ -98,8 +113,17 @@ def _media(message: Message, origin: Origin) -> MediaReceived | None:
         )  # fmt: skip
     if message.sticker is not None:
         sticker = message.sticker
+        if sticker.is_animated or sticker.is_video:
+            # Lottie and WebM stickers show nowhere else: their still thumbnail does.
+            still = sticker.thumbnail
+            if still is None:
+                return Unrelayable(origin, UnrelayableKind.OTHER, message_id)
+            return MediaReceived(
+                origin, MediaKind.STICKER, still.file_id, "", "sticker.webp", "image/webp",
+                still.file_size, message_id, (), reply_to,
+            )  # fmt: skip
         return MediaReceived(
-            origin, MediaKind.STICKER, sticker.file_id, "", None, _sticker_type(sticker),
+            origin, MediaKind.STICKER, sticker.file_id, "", "sticker.webp", "image/webp",
             sticker.file_size, message_id, (), reply_to,
         )  # fmt: skip
     if message.video_note is not None:
@@ -130,14 +154,6 @@ def _media(message: Message, origin: Origin) -> MediaReceived | None:
                 reply_to,
             )
     return None
-
-
-def _sticker_type(sticker: Sticker) -> str:
-    if sticker.is_video:
-        return "video/webm"
-    if sticker.is_animated:
-        return "application/x-tgsticker"
-    return "image/webp"
 
 
 _OTHER_CONTENT = ("dice", "game", "story", "invoice", "giveaway", "giveaway_winners",

@@ -1056,6 +1056,10 @@ class BotApiEmulator:
             content[kind] = _media_object(kind, stored)
             if kind == "animation":
                 content["document"] = _media_object("document", stored)
+            if kind == "sticker" and mime != "image/webp":
+                # Animated and video stickers come with a still WebP thumbnail.
+                still = self._store_file(b"RIFF-still-" + data[:64], "thumbnails", ".webp")
+                content[kind]["thumbnail"] = _photo_size(still, 128, 128)
         self._add_caption(content, caption, caption_entities)
         return self._post(
             user_id, chat_id, content, caption,
