@@ -11,8 +11,11 @@ never dropped silently: the other rooms are told in a short note.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot import bridge_format as fmt
@@ -26,16 +29,26 @@ from bot.types import (
     MessageEdited,
     Origin,
     Platform,
+    RichText,
     TextMessage,
     Unrelayable,
 )
-from storage import BridgedRef, DeliveryStatus, RoomLink, Store, WorkingGroupRecord
+from storage import (
+    BridgedCopy,
+    BridgedRef,
+    DeliveryStatus,
+    RoomLink,
+    Store,
+    WorkingGroupRecord,
+)
 
 log = logging.getLogger(__name__)
 
 TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
 """Telegram lets a bot delete a message in a group only while it is under 48 hours old."""
 DELETE_MARGIN = timedelta(minutes=10)
+NAME_LIMIT = 64
+"""Longer display names are cut: a name is a header, not a message (and MSC4144 caps it)."""
 
 Relayable = TextMessage | MediaReceived | MessageEdited | MessageDeleted | Unrelayable
 _Item = tuple[Platform, str, dict[str, Any], int | None]
@@ -58,8 +71,10 @@ class Bridge:
         catalogs: Catalogs,
         platforms: Sequence[Platform],
         default_language: str,
+        secret: bytes,
     ) -> None:
         self._store = store
+        self._secret = secret
         self._catalogs = catalogs
         self._platforms = frozenset(platforms)
         self._default_language = default_language
@@ -97,7 +112,9 @@ class Bridge:
             sender = self._sender(group, event.origin)
             reply = self._counterpart(replied, target)
             if target.platform is Platform.TELEGRAM:
-                payloads = fmt.telegram_texts(sender, event.rich, reply)
+                payloads = fmt.telegram_texts(
+                    sender, _for_telegram(event.origin, event.rich), reply
+                )
             else:
                 payloads = [fmt.matrix_text(sender, event.origin.platform, event.rich, reply)]
             items.extend(
@@ -111,7 +128,7 @@ class Bridge:
         self, group: WorkingGroupRecord, event: MediaReceived, targets: list[RoomLink]
     ) -> None:
         fresh, original = self._remember(
-            group, event.origin, event.message_id, fmt.digest(event.rich_caption)
+            group, event.origin, event.message_id, fmt.digest(event.rich_caption), event.kind
         )
         if not fresh:
             return
@@ -145,9 +162,8 @@ class Bridge:
             elif too_large:
                 payloads = [fmt.matrix_note(sender, event.origin.platform, notice, reply)]
             elif target.platform is Platform.TELEGRAM:
-                payloads = fmt.telegram_media(
-                    sender, event.kind, source, event.rich_caption, reply, notice
-                )
+                caption = _for_telegram(event.origin, event.rich_caption)
+                payloads = fmt.telegram_media(sender, event.kind, source, caption, reply, notice)
             else:
                 payloads = [
                     fmt.matrix_media(
@@ -201,20 +217,28 @@ class Bridge:
             log.info("edit_unchanged group=%s", group.slug)
             return
         self._store.set_bridged_digest(found.id, new_digest)
+        sender = self._sender(group, origin)
         items: list[_Item] = []
-        for (platform, room_id), parts in self._copies_by_room(found).items():
-            sender = self._sender(group, origin)
-            target: dict[str, Any] = {"outbox": parts[0]}
+        for (platform, room_id), parts in self._copies_by_room(group, found).items():
+            target: dict[str, Any] = {"outbox": parts[0].outbox_id}
+            edited = self._say(
+                group, platform, Message.of("bridge.edited", sender=Literal(sender.header))
+            )
+            # Where an edit cannot replace the copy, the new text follows as an answer to it.
+            marked = fmt.Sender(header=edited, key=sender.key)
+            payloads: list[dict[str, Any]]
             if platform is Platform.TELEGRAM:
-                edited = self._say(
-                    group, platform, Message.of("bridge.edited", sender=Literal(sender.header))
-                )
-                payload = fmt.telegram_edit(sender, event.rich, target, edited)
-                if len(parts) > 1 or not fmt.telegram_fits_one_message(sender, event.rich):
-                    payload["target"] = None  # sent as a new, marked message
+                rich = _for_telegram(origin, event.rich)
+                if len(parts) == 1 and fmt.telegram_fits_one_message(sender, rich):
+                    payloads = [fmt.telegram_edit(sender, rich, target, edited)]
+                else:
+                    payloads = fmt.telegram_texts(marked, rich, target)
+            elif found.kind != "text":
+                # A caption: replacing a file's event with text would hide the file.
+                payloads = [fmt.matrix_text(marked, origin.platform, event.rich, target)]
             else:
-                payload = fmt.matrix_edit(sender, origin.platform, event.rich, target)
-            items.append((platform, room_id, payload, None))
+                payloads = [fmt.matrix_edit(sender, origin.platform, event.rich, target)]
+            items.extend((platform, room_id, payload, None) for payload in payloads)
         self._store.enqueue_copies(None, items)
         log.info("relayed kind=edit group=%s rooms=%d", group.slug, len(items))
 
@@ -224,39 +248,52 @@ class Bridge:
         if found is None or not found.is_original:
             return
         now = self._store.now()
+        header = self._sender(group, origin).header
         items: list[_Item] = []
-        for copy in self._store.bridged_copies(found.id):
-            if copy.status is DeliveryStatus.FAILED:
-                continue
-            target = {"outbox": copy.outbox_id}
-            if copy.platform is Platform.MATRIX:
-                items.append((copy.platform, copy.room_id, fmt.matrix_delete(target), None))
-                continue
-            header = self._sender(group, origin).header
-            notice = self._say(
-                group, copy.platform, Message.of("bridge.delete_too_old", sender=Literal(header))
-            )
-            if _too_old(copy.delivered_at, now):
-                if copy.part == 0:
-                    items.append(
-                        (copy.platform, copy.room_id, {"text": notice, "choices": []}, None)
-                    )
-                continue
-            items.append((copy.platform, copy.room_id, fmt.telegram_delete(target, notice), None))
+        kept_on_telegram = False
+        for (platform, room_id), copies in self._copies_by_room(group, found).items():
+            for copy in copies:
+                target = {"outbox": copy.outbox_id}
+                if platform is Platform.MATRIX:
+                    items.append((platform, room_id, fmt.matrix_delete(target), None))
+                    continue
+                if _too_old(copy.delivered_at, now):
+                    kept_on_telegram = True
+                    if copy.part == 0:
+                        notice = self._say(
+                            group,
+                            platform,
+                            Message.of("bridge.delete_too_old", sender=Literal(header)),
+                        )
+                        items.append((platform, room_id, {"text": notice, "choices": []}, None))
+                    continue
+                failed = self._say(
+                    group, platform, Message.of("bridge.delete_failed", sender=Literal(header))
+                )
+                items.append((platform, room_id, fmt.telegram_delete(target, failed), None))
+        if kept_on_telegram:
+            # Whoever deleted it should know a copy stays where the bot cannot reach it.
+            kept = self._say(group, origin.platform, Message.of("bridge.copy_kept_on_telegram"))
+            items.append((origin.platform, origin.room_id, {"text": kept, "choices": []}, None))
         self._store.enqueue_copies(None, items)
         log.info("relayed kind=delete group=%s copies=%d", group.slug, len(items))
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _remember(
-        self, group: WorkingGroupRecord, origin: Origin, message_id: str | None, digest: str
+        self,
+        group: WorkingGroupRecord,
+        origin: Origin,
+        message_id: str | None,
+        digest: str,
+        kind: str = "text",
     ) -> tuple[bool, int | None]:
         """Whether the message is new to the bridge, and the id it is remembered by (none
         for a message without a platform id)."""
         if message_id is None:
             return True, None
         recorded = self._store.record_bridged_message(
-            group.id, origin.platform, origin.room_id, message_id, digest
+            group.id, origin.platform, origin.room_id, message_id, digest, kind=kind
         )
         return recorded is not None, recorded
 
@@ -277,12 +314,18 @@ class Bridge:
                 return {"outbox": copy.outbox_id}
         return None
 
-    def _copies_by_room(self, found: BridgedRef) -> dict[tuple[Platform, str], list[int]]:
-        rooms: dict[tuple[Platform, str], list[int]] = {}
+    def _copies_by_room(
+        self, group: WorkingGroupRecord, found: BridgedRef
+    ) -> dict[tuple[Platform, str], list[BridgedCopy]]:
+        """The delivered or pending copies of a relayed message, part by part, per room
+        still linked to its group (a room unlinked since hears no more of it)."""
+        linked = {(link.platform, link.room_id) for link in self._store.room_links(group.id)}
+        copies: dict[tuple[Platform, str], list[BridgedCopy]] = {}
         for copy in self._store.bridged_copies(found.id):
-            if copy.status is not DeliveryStatus.FAILED:
-                rooms.setdefault((copy.platform, copy.room_id), []).append(copy.outbox_id)
-        return rooms
+            room = (copy.platform, copy.room_id)
+            if copy.status is not DeliveryStatus.FAILED and room in linked:
+                copies.setdefault(room, []).append(copy)
+        return copies
 
     def _language(self, group: WorkingGroupRecord) -> str:
         for language in group.languages:
@@ -295,6 +338,8 @@ class Bridge:
 
     def _sender(self, group: WorkingGroupRecord, origin: Origin) -> fmt.Sender:
         name = (origin.display_name or "").strip() or origin.user_id
+        if len(name) > NAME_LIMIT:
+            name = name[: NAME_LIMIT - 1] + "…"
         header = self._say(
             group,
             origin.platform,
@@ -304,12 +349,41 @@ class Bridge:
                 platform=Message.of(f"platform.{origin.platform.value}"),
             ),
         )
-        return fmt.Sender(header=header, key=fmt.sender_key(origin.platform, origin.user_id))
+        key = fmt.sender_key(origin.platform, origin.user_id, self._secret)
+        return fmt.Sender(header=header, key=key)
+
+
+SECRET_FILE = "sender-names.secret"  # noqa: S105  (a file name)
+
+
+def installation_secret(data_dir: Path) -> bytes:
+    """This installation's own random key (made at first use, readable by its user only)."""
+    path = data_dir / SECRET_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_bytes(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it meanwhile
+        return path.read_bytes()
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return secret
 
 
 def _defused(name: str) -> str:
     """A display name that cannot ping anyone: a word joiner after a leading "@"."""
     return name.replace("@", "@\u2060")
+
+
+def _for_telegram(origin: Origin, rich: RichText) -> RichText:
+    """Text from Matrix as Telegram must show it: no Matrix id taken for a username."""
+    return fmt.defuse_matrix_ids(rich) if origin.platform is Platform.MATRIX else rich
 
 
 def _too_old(delivered_at: datetime | None, now: datetime) -> bool:

@@ -9,14 +9,17 @@ text is escaped and only the formatting the bridge understood is rebuilt.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import itertools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.richtext import escape, normalize, to_matrix_html, to_telegram_html
 from bot.telegram_format import CAPTION_LIMIT, MESSAGE_LIMIT, utf16_length
-from bot.types import MediaKind, Platform, RichText, Span
+from bot.types import MediaKind, Platform, RichText, Span, SpanKind
 
 RELAY_MARK = "org.caucus.relay"
 """Carried by every relayed Matrix event: no bridge relays what carries it."""
@@ -56,8 +59,11 @@ class Sender:
     key: str
 
 
-def sender_key(platform: Platform, user_id: str) -> str:
-    return hashlib.sha256(f"{platform}:{user_id}".encode()).hexdigest()[:16]
+def sender_key(platform: Platform, user_id: str, secret: bytes) -> str:
+    """Tells senders apart on the other side without revealing their account: a keyed
+    digest (a plain hash of a Telegram user id could be reversed by trying them all)."""
+    data = f"{platform}:{user_id}".encode()
+    return hmac.new(secret, data, hashlib.sha256).hexdigest()[:16]
 
 
 def digest(rich: RichText) -> str:
@@ -70,12 +76,16 @@ def digest(rich: RichText) -> str:
 def split_rich(rich: RichText, limit: int) -> list[RichText]:
     """Cut text into pieces of at most ``limit`` UTF-16 units, at a paragraph, line or word
     break where one falls in the second half of a piece; formatting is cut with the text."""
+    if limit < 1:
+        raise ValueError(f"a piece must hold at least one unit, not {limit}")
     pieces: list[RichText] = []
     text, spans, offset = rich.text, rich.spans, 0
     while utf16_length(text[offset:]) > limit:
-        end = offset
-        while end < len(text) and utf16_length(text[offset : end + 1]) <= limit:
+        end, units = offset, 0
+        while end < len(text) and units + (2 if ord(text[end]) > 0xFFFF else 1) <= limit:
+            units += 2 if ord(text[end]) > 0xFFFF else 1
             end += 1
+        end = max(end, offset + 1)  # a character wider than the limit still moves on
         cut, skip = end, 0
         for separator in ("\n\n", "\n", " "):
             found = text.rfind(separator, offset, end)
@@ -86,6 +96,40 @@ def split_rich(rich: RichText, limit: int) -> list[RichText]:
         offset = cut + skip
     pieces.append(_slice(text, spans, offset, len(text)))
     return [piece for piece in pieces if piece.text] or [RichText("")]
+
+
+_MATRIX_ID = re.compile(r"@[A-Za-z0-9._=/+\-]+:[A-Za-z0-9.\-]+(?::[0-9]{1,5})?")
+WORD_JOINER = "\u2060"
+
+
+def defuse_matrix_ids(rich: RichText) -> RichText:
+    """Matrix ids typed in a message (``@ana:example.org``) would read as ``@ana`` mentions
+    on Telegram and ping whoever has that username: a word joiner after the "@" stops it.
+    Code is left as it is (Telegram finds no mentions there)."""
+    code = [(s.start, s.end) for s in rich.spans if s.kind in (SpanKind.CODE, SpanKind.PRE)]
+    at = [
+        match.start() + 1
+        for match in _MATRIX_ID.finditer(rich.text)
+        if not any(start <= match.start() < end for start, end in code)
+    ]
+    if not at:
+        return rich
+    text = "".join(piece + WORD_JOINER for piece in _pieces(rich.text, at))[: -len(WORD_JOINER)]
+    spans = tuple(
+        Span(
+            s.start + sum(1 for p in at if p <= s.start),
+            s.end + sum(1 for p in at if p < s.end),
+            s.kind,
+            s.value,
+        )
+        for s in rich.spans
+    )
+    return RichText(text, spans)
+
+
+def _pieces(text: str, cuts: list[int]) -> list[str]:
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _slice(text: str, spans: tuple[Span, ...], start: int, end: int) -> RichText:

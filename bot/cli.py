@@ -19,8 +19,9 @@ EXIT_CONFIG = 2
 
 DESCRIPTION = """\
 Caucus coordinates a human-rights network's working groups over Telegram and Matrix: it
+bridges each working group's Telegram groups and Matrix rooms into one conversation,
 answers members on both platforms (and in this terminal), keeps their profiles, roles and
-guided conversations, and delivers every reply through a durable outbox.
+guided conversations, and delivers every message through a durable outbox.
 
 With no configuration file, `caucus run` chats with you in this terminal (the console
 transport) and keeps its data in SQLite under ./data/. With a [telegram] or [matrix]

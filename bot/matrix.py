@@ -250,6 +250,8 @@ class MatrixTransport:
         self._catalogs = catalogs
         self._known_commands = known_commands
         self._configured_rooms = configured_rooms
+        # Rooms of working groups, by the configuration or by /link: never direct rooms.
+        self._group_rooms = configured_rooms
         self._default_language = default_language
         self._warn = warn
         self._encryption = ENCRYPTION_ENABLED
@@ -552,6 +554,10 @@ class MatrixTransport:
         history_before_ms: int,
         since: str | None = None,
     ) -> None:
+        links = await asyncio.to_thread(self._store.room_links)
+        self._group_rooms = self._configured_rooms | frozenset(
+            link.room_id for link in links if link.platform is Platform.MATRIX
+        )
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite.invite_state)
         if not answer_timeline:
@@ -587,7 +593,7 @@ class MatrixTransport:
             return
         # Room ids no longer name a server (room version 12), so the inviter's server counts.
         server = str(invites[-1].sender).partition(":")[2]
-        if room_id in self._configured_rooms or server in self._config.join_invites_from:
+        if room_id in self._group_rooms or server in self._config.join_invites_from:
             # What was said in the room before the invitation is history; a minute's grace
             # covers messages typed while the invitation travelled.
             self._joined_at[room_id] = int(time.time() * 1000) - JOIN_GRACE_MS
@@ -623,7 +629,7 @@ class MatrixTransport:
             platform=Platform.MATRIX,
             room_id=room.room_id,
             user_id=sender,
-            is_direct=_is_direct(room, self._configured_rooms),
+            is_direct=_is_direct(room, self._group_rooms),
             display_name=room.user_name(sender),
         )
 

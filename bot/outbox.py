@@ -90,7 +90,8 @@ MERGE_AFTER_SECONDS = 2.0
 
 REFERENCE_KEYS = ("reply_to", "target")
 """Payload keys that may name an earlier outbox message, ``{"outbox": id}``, resolved to
-``{"message": platform id}`` (or ``None``) just before sending."""
+``{"message": platform id}`` (or ``None``) just before sending; ``"shared": True`` is
+added when that message carries a merged burst."""
 
 
 @dataclass
@@ -343,9 +344,11 @@ class OutboxWorker:
                 target is not None
                 and target.status is DeliveryStatus.DELIVERED
                 and target.platform_message_id is not None
-                and not (key == "target" and target.shared)
             ):
                 payload[key] = {"message": target.platform_message_id}
+                if target.shared:
+                    # Merged with others: editing or deleting it would touch their words.
+                    payload[key]["shared"] = True
         return payload
 
     async def _pause(self, seconds: float) -> None:

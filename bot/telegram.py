@@ -166,6 +166,8 @@ class TelegramSender:
         target = ref_message_id(payload.get("target"))
         if target is None:
             return await self._send_html(chat_id, payload["fallback_html"], None)
+        if payload["target"].get("shared"):  # a merged burst: answer it, do not rewrite it
+            return await self._send_html(chat_id, payload["fallback_html"], {"message": target})
         html = payload["html"]
         try:
             try:
@@ -190,6 +192,8 @@ class TelegramSender:
         target = ref_message_id(payload.get("target"))
         if target is None:
             return None
+        if payload["target"].get("shared"):  # a merged burst: deleting it would take others
+            return await self._send_html(chat_id, payload["fallback_html"], {"message": target})
         try:
             await self._bot.delete_message(chat_id, target)
         except BadRequest as error:

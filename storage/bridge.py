@@ -93,6 +93,7 @@ def _ref(row: BridgedMessage, *, is_original: bool) -> BridgedRef:
         platform=Platform(row.platform),
         room_id=row.room_id,
         message_id=row.message_id,
+        kind=row.kind,
         digest=row.digest,
         is_original=is_original,
     )
@@ -104,6 +105,7 @@ def record_bridged_message_in(
     platform: Platform,
     room_id: str,
     message_id: str,
+    kind: str,
     digest: str,
     now: datetime,
 ) -> int | None:
@@ -114,6 +116,7 @@ def record_bridged_message_in(
         platform=platform.value,
         room_id=room_id,
         message_id=message_id,
+        kind=kind,
         digest=digest,
         created_at=now,
     )
@@ -142,6 +145,7 @@ def bridged_message_in(
             OutboxMessage.room_id == room_id,
             OutboxMessage.platform_message_id == message_id,
         )
+        .order_by(OutboxMessage.id)
         .limit(1)
     ).first()
     return None if copy is None else _ref(copy, is_original=False)

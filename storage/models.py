@@ -222,6 +222,8 @@ class BridgedMessage(Base):
     platform: Mapped[str] = mapped_column(String(32))
     room_id: Mapped[str] = mapped_column(String(255))
     message_id: Mapped[str] = mapped_column(String(255))
+    # "text", or the kind of file ("photo", "voice", ...): an edit of a file is a caption's.
+    kind: Mapped[str] = mapped_column(String(16))
     digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

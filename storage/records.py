@@ -196,6 +196,7 @@ class BridgedRef:
     platform: Platform
     room_id: str
     message_id: str
+    kind: str
     digest: str
     is_original: bool
     """True when the id looked up was the member's own message, not one of the bot's copies."""

@@ -4,14 +4,16 @@ and tests/test_bridge_e2e.py deliver these payloads to real servers."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clock import Clock
+from sqlalchemy import select
 
-from bot.app import build_router
+from bot.app import build_router, group_specs
 from bot.bridge_format import RELAY_MARK, merge_telegram_texts
 from bot.config import AppConfig, load_config
 from bot.router import Router
@@ -30,6 +32,7 @@ from bot.types import (
     UnrelayableKind,
 )
 from storage import Store
+from storage.models import OutboxMessage
 
 TG = Platform.TELEGRAM
 MX = Platform.MATRIX
@@ -80,8 +83,6 @@ def clock() -> Clock:
 def router(config: AppConfig, clock: Clock) -> Iterator[tuple[Router, Store]]:
     store = Store(config.database_url, clock=clock)
     store.upgrade()
-    from bot.app import group_specs
-
     store.sync_configured_groups(group_specs(config), [(TG, "1")], default_language="en")
     try:
         yield build_router(config, store), store
@@ -267,3 +268,75 @@ def test_an_admin_links_and_unlinks_a_room_by_command(router: Any) -> None:
     assert kept.text != linked.text
     handle(router, Command(admin, "unlink", ("matrix", "!new:x")))
     assert router[1].working_group_for_room(MX, "!new:x") is None
+
+
+def test_an_edit_too_long_for_one_telegram_message_follows_as_marked_messages(
+    router: Any,
+) -> None:
+    handle(router, TextMessage(mx(), "short", "$s"))
+    (copy,) = deliver_all(router[1], TG)
+    handle(router, MessageEdited(mx(), "$s", ("long " * 1500).strip()))
+    payloads = pending(router[1], TG)
+    assert len(payloads) == 2 and all(p["relay"] == "text" for p in payloads)
+    assert payloads[0]["reply_to"] == {"outbox": copy}
+    assert payloads[0]["html"].startswith("<b>Bo (Matrix), editado</b>: long")
+    assert all(len(p["html"]) <= 4096 for p in payloads)
+
+
+def test_a_rooms_unlinked_since_hears_no_more_edits(router: Any) -> None:
+    handle(router, TextMessage(tg(), "before", "20"))
+    deliver_all(router[1], MX)
+    store = router[1]
+    # The configuration no longer names the Matrix room.
+    specs = group_specs(_without_matrix(router))
+    store.sync_configured_groups(specs, [(TG, "1")], default_language="en")
+    handle(router, MessageEdited(tg(), "20", "after"))
+    assert pending(store, MX) == []
+
+
+def _without_matrix(router: Any) -> AppConfig:
+    config: AppConfig = router[0]._config
+    group = config.working_groups[0].model_copy(update={"matrix_rooms": ()})
+    return config.model_copy(update={"working_groups": (group,)})
+
+
+def test_a_deletion_too_late_for_telegram_is_also_told_where_it_was_made(
+    router: Any, clock: Clock
+) -> None:
+    handle(router, TextMessage(mx(), "old", "$old"))
+    deliver_all(router[1], TG)
+    clock.advance(hours=49)
+    handle(router, MessageDeleted(mx(), "$old"))
+    (on_telegram,) = pending(router[1], TG)
+    (on_matrix,) = pending(router[1], MX)
+    assert "48" in on_telegram["text"] and "48" in on_matrix["text"]
+
+
+def test_matrix_ids_in_a_message_cannot_ping_a_telegram_username(router: Any) -> None:
+    handle(router, TextMessage(mx(), "ask @ana:example.org", "$ping"))
+    (payload,) = pending(router[1], TG)
+    assert "@\u2060ana:example.org" in payload["html"]
+
+
+def test_senders_are_told_apart_by_a_keyed_digest_and_long_names_are_cut(router: Any) -> None:
+    handle(router, TextMessage(tg("7", "N" * 300), "hi", "30"))
+    (payload,) = pending(router[1], MX)
+    profile = payload["content"]["com.beeper.per_message_profile"]
+    assert profile["displayname"] == "N" * 63 + "… (Telegram)"
+    assert profile["id"] != sender_key_without_secret("telegram:7")
+
+
+def sender_key_without_secret(data: str) -> str:
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def test_delivered_and_failed_messages_keep_no_text(router: Any) -> None:
+    handle(router, TextMessage(tg(), "secret plans", "40"))
+    handle(router, TextMessage(tg(), "more plans", "41"))
+    store = router[1]
+    first, second = store.pending_outgoing(MX)
+    store.mark_delivered(first.id, "$a")
+    store.mark_failed(second.id, "gone")
+    with store._sessions.begin() as session:
+        payloads = session.scalars(select(OutboxMessage.payload)).all()
+    assert payloads == ["{}", "{}"]

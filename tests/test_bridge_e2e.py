@@ -18,12 +18,14 @@ from bridge_harness import (
     wait_for_join,
     write_bridge_config,
 )
-from matrix_harness import PostedMessage
+from matrix_harness import MatrixMember, PostedMessage
+from nio import RoomCreateResponse
 from synapse_server import SynapseServer
 from telegram_emulator import BotApiEmulator, SentMessage
 from telegram_harness import TelegramGroup, make_token
 
 from bot.bridge_format import RELAY_MARK
+from bot.ratelimit import SendLimiter, Window
 from bot.richtext import from_matrix_html, from_telegram, normalize
 from bot.types import MediaKind, RichText
 
@@ -173,7 +175,11 @@ async def test_a_copy_too_old_for_telegram_to_delete_is_explained_instead(
     await bridge.matrix.redact(bridge.room_id, event_id)
     (notice,) = await bridge.group.new_posts()
     assert not bridge.group.is_deleted(sent.message_id)
-    assert "48" in notice.shown
+    assert notice.reply_to == sent.message_id
+    assert (
+        notice.shown
+        == "Bo (Matrix) deleted a message there, but its copy here could not be deleted."
+    )
 
 
 TELEGRAM_FILES = [
@@ -333,5 +339,65 @@ async def test_an_encrypted_room_relays_text_and_files_both_ways(
         back, document = await bridge.group.new_posts(2)
         assert back.shown == "Bo (Matrix): back"
         assert document.kind == "document" and document.file_bytes == b"secret pdf"
+    finally:
+        await bridge.close()
+
+
+async def test_a_small_room_linked_by_an_admins_command_joins_the_conversation(
+    bridge: Bridge, emulator: BotApiEmulator
+) -> None:
+    carla = await MatrixMember.create(bridge.server, "Carla")
+    try:
+        created = await carla.client.room_create(name="Side room")
+        assert isinstance(created, RoomCreateResponse), created
+        side = created.room_id
+        root = bridge.group.member("root")  # a network admin in the configuration
+        emulator.send_text(root.user_id, f"/link cawg matrix {side}")
+        await emulator.wait_for(lambda: bool(emulator.sent(root.user_id)))
+        assert side in emulator.sent(root.user_id)[-1].shown
+        await carla.client.room_invite(side, bridge.bot_user.user_id)
+        while not carla.has_joined(side, bridge.bot_user.user_id):
+            await carla.sync(timeout_ms=500)
+        # Carla and the bot alone: a room of two, yet a group's room, not a direct chat.
+        await carla.send_text(side, "hello from the side room")
+        (sent,) = await bridge.group.new_posts()
+        assert sent.shown == "Carla (Matrix): hello from the side room"
+        (copy,) = await relayed_to_matrix(bridge)
+        assert copy.body == "Carla (Matrix): hello from the side room"
+    finally:
+        await carla.close()
+
+
+def slow_group_limiter() -> SendLimiter:
+    """Two messages per 6 s into a group: Telegram's 20 a minute, in small."""
+    return SendLimiter((Window(30, 1.1),), {"group": (Window(2, 6.0),), "private": ()})
+
+
+async def test_a_burst_held_back_by_the_group_limit_arrives_merged(
+    tmp_path: Path, database_url: str, emulator: BotApiEmulator, synapse: SynapseServer
+) -> None:
+    bridge = await open_bridge(
+        tmp_path, database_url, emulator, synapse, telegram_limiter=slow_group_limiter
+    )
+    try:
+        burst = [f"point {n}" for n in range(8)]
+        ids = [await bridge.matrix.send_text(bridge.room_id, text) for text in burst]
+        await bridge.group.wait_until(lambda: "point 7" in bridge.group.transcript(), timeout=30)
+        posts = bridge.group.bot_posts()
+        assert len(posts) < len(burst)
+        lines = [line for post in posts for line in post.shown.split(": ", 1)[1].split("\n")]
+        assert lines == burst
+        merged = posts[-1]
+        assert merged.shown.startswith("Bo (Matrix): point ") and "\n" in merged.shown
+        # Editing or deleting one message of a merged burst must not touch the others.
+        await bridge.matrix.edit(bridge.room_id, ids[-1], "point 7, corrected")
+        await bridge.matrix.redact(bridge.room_id, ids[-2])
+        await bridge.group.wait_until(lambda: len(bridge.group.bot_posts()) >= len(posts) + 2,
+                                      timeout=30)  # fmt: skip
+        edit_note, delete_note = bridge.group.bot_posts()[len(posts) :]
+        assert edit_note.reply_to == merged.message_id
+        assert edit_note.shown == "Bo (Matrix), edited: point 7, corrected"
+        assert delete_note.reply_to == merged.message_id
+        assert not merged.deleted and not merged.shown_edits
     finally:
         await bridge.close()
