@@ -10,17 +10,13 @@ Reading: room events become neutral events in :mod:`bot.matrix_events` (relayed 
 notices and the bot's own events never do); an event whose room key never comes is handed
 on as :class:`Unrelayable` ``UNDECRYPTABLE`` once given up.
 
-Sending: :class:`MatrixSender` delivers the bot's replies as ``m.notice`` with an escaped
-HTML body, and the bridge's relay payloads (text, edit, delete, media; files through
-:mod:`bot.matrix_media`), each under a transaction id derived from the outbox row, so a
-retried send or redaction is the same event to the homeserver.
+Sending is :class:`bot.matrix_sender.MatrixSender`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -36,15 +32,12 @@ from nio import (
     ContentRepositoryConfigResponse,
     ErrorResponse,
     InviteMemberEvent,
-    LocalProtocolError,
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
     MessageDirection,
     ReactionEvent,
     RoomMessagesResponse,
-    RoomRedactResponse,
-    RoomSendResponse,
     SyncResponse,
     WhoamiResponse,
 )
@@ -54,15 +47,13 @@ from bot.config import MatrixConfig
 from bot.i18n import Catalogs
 from bot.matrix_events import read_typed, translate
 from bot.matrix_format import (
-    edit_content,
     message_content,
     pick_by_reaction,
-    referenced,
-    with_reply,
 )
-from bot.matrix_media import MatrixMediaSource, UploadRefused, relay_media_content
-from bot.media import MATRIX_UPLOAD_LIMIT, MediaSource
-from bot.outbox import DeliveryError, FloodControl, PermanentFailure, TransientFailure
+from bot.matrix_media import MatrixMediaSource
+from bot.matrix_sender import CHOICES_STATE, MatrixSender
+from bot.media import MATRIX_UPLOAD_LIMIT
+from bot.outbox import TransientFailure
 from bot.types import (
     ChoicePicked,
     Incoming,
@@ -86,7 +77,6 @@ UNDECRYPTED_TRIES = 30
 """Syncs an undecryptable event waits for its room key before it is given up (and the
 group's other rooms are told, as :class:`Unrelayable` ``UNDECRYPTABLE``)."""
 TOKEN_STATE = "next_batch"  # noqa: S105  (a state name, not a secret)
-CHOICES_STATE = "choices:"
 WARNED_STATE = "no-encryption-warned:"
 
 HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
@@ -100,133 +90,9 @@ class MatrixStartError(Exception):
         self.configuration = configuration
 
 
-def transaction_id(outbox_key: str, payload: Mapping[str, Any]) -> str:
-    """The same for every attempt at one outbox message, and unlikely to meet another's."""
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
-    return f"caucus.{outbox_key}.{digest}"
-
-
 def _is_direct(room: MatrixRoom, group_rooms: frozenset[str]) -> bool:
     """A room of two (a member and the bot), unless it is a working group's room."""
     return room.room_id not in group_rooms and bool(room.member_count <= 2)
-
-
-class MatrixSender:
-    """Delivers outbox messages into Matrix rooms: the bot's own replies (``m.notice``) and
-    relayed messages (``"relay"`` payloads: text, edit, delete, media).
-
-    ``media_sources`` are where relayed files are fetched from, by the platform they come
-    from; the transport puts its own in, the app adds the other platforms'."""
-
-    platform = Platform.MATRIX
-
-    def __init__(self, client: AsyncClient, store: Store, trust: str) -> None:
-        self._client = client
-        self._store = store
-        self._ignore_unverified = trust == "unverified"
-        self.media_sources: dict[Platform, MediaSource] = {}
-        self.upload_limit = MATRIX_UPLOAD_LIMIT
-        """The homeserver's upload limit, asked at start."""
-
-    def room_kind(self, room_id: str) -> str:
-        return "room"
-
-    async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
-        tx_id = transaction_id(key, payload)
-        relay = payload.get("relay")
-        if relay is None:
-            event_id = await self._send(room_id, message_content(payload), tx_id)
-            # A number typed in this room now picks from these choices, or from none.
-            choices = payload.get("choices") or []
-            offered = json.dumps({"event": event_id, "choices": choices})
-            await asyncio.to_thread(
-                self._store.set_transport_state,
-                Platform.MATRIX,
-                CHOICES_STATE + room_id,
-                offered if choices else "",
-            )
-            return event_id
-        # Relayed messages leave the room's numbered choices as they are: not the bot's words.
-        if relay == "delete":
-            return await self._redact(room_id, referenced(payload.get("target")), tx_id)
-        reply_to = referenced(payload.get("reply_to"))
-        if relay == "text":
-            content = with_reply(payload["content"], reply_to)
-        elif relay == "edit":
-            target = referenced(payload.get("target"))
-            content = dict(payload["content"])
-            if target is not None:
-                content = edit_content(content, target)
-        elif relay == "media":
-            try:
-                media = await relay_media_content(
-                    self._client, room_id, payload, self.media_sources, self.upload_limit
-                )
-            except UploadRefused as refused:
-                raise _delivery_error(refused.response) from refused
-            except Exception as error:
-                raise _send_failure(error) from error
-            content = with_reply(media, reply_to)
-        else:
-            raise PermanentFailure(f"unknown relay payload {relay!r}")
-        return await self._send(room_id, content, tx_id)
-
-    async def _send(self, room_id: str, content: Mapping[str, Any], tx_id: str) -> str:
-        try:
-            response = await self._client.room_send(
-                room_id,
-                "m.room.message",
-                dict(content),
-                tx_id=tx_id,
-                ignore_unverified_devices=self._ignore_unverified,
-            )
-        except Exception as error:
-            raise _send_failure(error) from error
-        if isinstance(response, RoomSendResponse):
-            return str(response.event_id)
-        raise _delivery_error(response)
-
-    async def _redact(self, room_id: str, target: str | None, tx_id: str) -> str | None:
-        if target is None:
-            return None
-        try:
-            response = await self._client.room_redact(room_id, target, tx_id=tx_id)
-        except Exception as error:
-            raise _send_failure(error) from error
-        if isinstance(response, RoomRedactResponse):
-            return str(response.event_id)
-        if response.status_code == "M_NOT_FOUND":
-            return None  # nothing left to delete
-        raise _delivery_error(response)
-
-
-def _send_failure(error: Exception) -> DeliveryError:
-    if isinstance(error, DeliveryError):
-        return error
-    if isinstance(error, aiohttp.ClientError | TimeoutError):
-        return TransientFailure(f"connection: {type(error).__name__}")
-    if isinstance(error, LocalProtocolError):
-        # The room is unknown to the client: not joined (yet), or left.
-        return TransientFailure(f"not ready: {type(error).__name__}")
-    # nio's encryption errors: try again after a sync
-    return TransientFailure(f"send failed: {type(error).__name__}")
-
-
-def _http_status(response: ErrorResponse) -> int:
-    return response.transport_response.status if response.transport_response else 0
-
-
-def _delivery_error(response: ErrorResponse) -> Exception:
-    code = str(response.status_code or "")
-    status = _http_status(response)
-    if code == "M_LIMIT_EXCEEDED" or status == 429:
-        seconds = (getattr(response, "retry_after_ms", None) or 5000) / 1000
-        return FloodControl("M_LIMIT_EXCEEDED", seconds)
-    if code == "M_FORBIDDEN" or status == 403:
-        return PermanentFailure(f"403 {code}", unreachable=True)
-    if status >= 500 or status == 0:
-        return TransientFailure(f"{status} {code}")
-    return PermanentFailure(f"{status} {code}")
 
 
 class MatrixTransport:
