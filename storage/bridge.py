@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -177,31 +177,6 @@ def bridged_copies_in(session: Session, bridged_id: int) -> list[BridgedCopy]:
         )
         for row in rows
     ]
-
-
-def enqueue_copies_in(
-    session: Session,
-    bridged_id: int | None,
-    items: Sequence[tuple[Platform, str, str, int | None]],
-    now: datetime,
-) -> list[int]:
-    rows = [
-        OutboxMessage(
-            platform=platform.value,
-            room_id=room_id,
-            payload=payload,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            bridged_message_id=bridged_id if part is not None else None,
-            bridge_part=part,
-        )
-        for platform, room_id, payload, part in items
-    ]
-    session.add_all(rows)
-    session.flush()
-    return [row.id for row in rows]
 
 
 def outbox_targets_in(session: Session, outbox_ids: Collection[int]) -> dict[int, OutboxTarget]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
@@ -137,8 +138,16 @@ def outbox_record(row: OutboxMessage) -> OutboxRecord:
 
 
 def enqueue_outgoing_in(
-    session: Session, items: list[tuple[Platform, str, str]], now: datetime
+    session: Session,
+    items: Sequence[tuple[Platform, str, str]],
+    now: datetime,
+    *,
+    bridged_id: int | None = None,
+    parts: Sequence[int | None] | None = None,
 ) -> list[int]:
+    """Owed messages, in order; with ``parts``, those with a part number are copies of the
+    relayed message ``bridged_id``."""
+    numbered = parts if parts is not None else [None] * len(items)
     rows = [
         OutboxMessage(
             platform=platform.value,
@@ -148,8 +157,10 @@ def enqueue_outgoing_in(
             attempts=0,
             next_attempt_at=now,
             created_at=now,
+            bridged_message_id=bridged_id if part is not None else None,
+            bridge_part=part,
         )
-        for platform, room_id, payload in items
+        for (platform, room_id, payload), part in zip(items, numbered, strict=True)
     ]
     session.add_all(rows)
     session.flush()

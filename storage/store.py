@@ -27,7 +27,6 @@ from bot.types import Platform, Role
 from storage.bridge import (
     bridged_copies_in,
     bridged_message_in,
-    enqueue_copies_in,
     link_room_in,
     outbox_targets_in,
     record_bridged_message_in,
@@ -650,15 +649,19 @@ class Store:
     ) -> list[int]:
         """Owe messages like :meth:`enqueue_outgoing`; those with a part number are copies of
         ``bridged_id`` (part 0 first), the others (edits, deletions, notices) are not."""
-        checked: list[tuple[Platform, str, str, int | None]] = []
-        for platform, room_id, payload, part in items:
+        checked: list[tuple[Platform, str, str]] = []
+        for platform, room_id, payload, _ in items:
             check_text("room id", room_id, 255)
-            encoded = encode_json_object("payload", payload)
-            checked.append((Platform(platform), room_id, encoded, part))
+            checked.append((Platform(platform), room_id, encode_json_object("payload", payload)))
         if not checked:
             return []
+        parts = [part for *_, part in items]
         now = self._now()
-        return self._run(lambda session: enqueue_copies_in(session, bridged_id, checked, now))
+        return self._run(
+            lambda session: enqueue_outgoing_in(
+                session, checked, now, bridged_id=bridged_id, parts=parts
+            )
+        )
 
     # -- transports' own state ----------------------------------------------------------------
 

@@ -635,6 +635,14 @@ class MatrixMember:
             return []
         return list(self.client.device_store.active_user_devices(user_id))
 
+    def _encryption_state(self, encrypted: bool) -> list[dict[str, Any]]:
+        """A new room's initial state: Megolm from the start when ``encrypted``."""
+        if not encrypted:
+            return []
+        if not self.encrypted:
+            raise ValueError(f"{self.user_id} was created without encryption")
+        return [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}]
+
     async def open_direct_room(
         self,
         other_user_id: str,
@@ -647,13 +655,7 @@ class MatrixMember:
         Encrypted: the room starts with ``m.room.encryption`` (Megolm) in its initial state,
         and this returns once the other side's device(s) are known and trusted (on first
         use), so the first message is shared with them."""
-        if encrypted and not self.encrypted:
-            raise ValueError(f"{self.user_id} was created without encryption")
-        initial_state = (
-            [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}]
-            if encrypted
-            else []
-        )
+        initial_state = self._encryption_state(encrypted)
         response = await self.client.room_create(
             is_direct=True,
             preset=RoomPreset.trusted_private_chat,
@@ -723,13 +725,7 @@ class MatrixMember:
         ``wait_for`` (all invited, by default) have joined (test members must
         :meth:`accept_invite` meanwhile; the bot joins by itself). Encrypted: Megolm from the
         start, and this returns once their devices are known and trusted."""
-        if encrypted and not self.encrypted:
-            raise ValueError(f"{self.user_id} was created without encryption")
-        initial_state = (
-            [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}]
-            if encrypted
-            else []
-        )
+        initial_state = self._encryption_state(encrypted)
         response = await self.client.room_create(
             name=name,
             preset=RoomPreset.private_chat,
