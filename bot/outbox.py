@@ -230,9 +230,14 @@ class OutboxWorker:
         while queue and not self._stopping:
             try:
                 sent = await self._deliver(room_id, queue)
-            except Exception:
+            except Exception as error:
                 # A bug must not leave the room silent for good: log, pause, try again.
-                log.error("outbox_room_failed platform=%s", self.platform)
+                log.error(
+                    "outbox_room_failed platform=%s error=%s at=%s",
+                    self.platform,
+                    type(error).__name__,
+                    raised_at(error),
+                )
                 await asyncio.sleep(self._policy.base_seconds)
                 continue
             for _ in range(min(sent, len(queue))):
