@@ -76,6 +76,8 @@ JOIN_GRACE_MS = 60_000
 UNDECRYPTED_TRIES = 30
 """Syncs an undecryptable event waits for its room key before it is given up (and the
 group's other rooms are told, as :class:`Unrelayable` ``UNDECRYPTABLE``)."""
+WAITING_LIMIT = 1_000
+"""Encrypted events waiting for their key that a restart takes up again (the oldest)."""
 TOKEN_STATE = "next_batch"  # noqa: S105  (a state name, not a secret)
 WARNED_STATE = "no-encryption-warned:"
 
@@ -268,6 +270,7 @@ class MatrixTransport:
         token = await asyncio.to_thread(
             self._store.get_transport_state, Platform.MATRIX, TOKEN_STATE
         )
+        await self._reload_undecrypted()
         first = True
         backoff = 1.0
         # On the very first start the rooms' history is not answered: events from before
@@ -406,6 +409,26 @@ class MatrixTransport:
             incoming = await self._translate(room, decrypted)
             if incoming is not None:
                 await self._hand_over(incoming, event.event_id)
+            else:  # nothing to act on (a notice, a relayed message): no longer waiting
+                await self._handle(None, (Platform.MATRIX, event.event_id))
+
+    async def _reload_undecrypted(self) -> None:
+        """Encrypted events still waiting for their key when the bot last stopped."""
+        for record in await asyncio.to_thread(
+            self._store.pending_inbound, Platform.MATRIX, WAITING_LIMIT
+        ):
+            source, room_id = record.payload.get("event"), record.payload.get("room_id")
+            if not isinstance(source, dict) or not isinstance(room_id, str):
+                continue
+            try:
+                event = MegolmEvent.from_dict(source)
+            except Exception:
+                event = None
+            if isinstance(event, MegolmEvent):
+                self._undecrypted.append((room_id, event, 0))
+            else:
+                log.warning("matrix_waiting_event_unreadable key=%s", record.key)
+                await self._handle(None, (Platform.MATRIX, record.key))
 
     async def _hand_over(self, incoming: Incoming, event_id: str) -> None:
         """Record the event as received, then have it handled (and recorded as handled)."""
@@ -510,6 +533,11 @@ class MatrixTransport:
             if self._encryption and self.client.olm is not None:
                 with contextlib.suppress(Exception):
                     await self.client.request_room_key(event)
+                # Kept as a pending inbound event, so a restart still waits for its key.
+                waiting = {"room_id": room.room_id, "event": event.source}
+                await asyncio.to_thread(
+                    self._store.record_inbound, Platform.MATRIX, event.event_id, None, waiting
+                )
                 self._undecrypted.append((room.room_id, event, 0))
             return None
         if isinstance(event, ReactionEvent):

@@ -24,10 +24,11 @@ from synapse_server import SynapseServer
 from telegram_emulator import BotApiEmulator, SentMessage
 from telegram_harness import TelegramGroup, make_token
 
+import bot.matrix
 from bot.bridge_format import RELAY_MARK
 from bot.ratelimit import SendLimiter, Window
 from bot.richtext import from_matrix_html, from_telegram, normalize
-from bot.types import MediaKind, RichText
+from bot.types import MediaKind, Platform, RichText
 
 FALLBACK_END = "</strong>"
 
@@ -399,5 +400,35 @@ async def test_a_burst_held_back_by_the_group_limit_arrives_merged(
         assert edit_note.shown == "Bo (Matrix), edited: point 7, corrected"
         assert delete_note.reply_to == merged.message_id
         assert not merged.deleted and not merged.shown_edits
+    finally:
+        await bridge.close()
+
+
+async def test_an_event_waiting_for_its_key_is_still_awaited_after_a_restart(
+    tmp_path: Path,
+    database_url: str,
+    emulator: BotApiEmulator,
+    synapse: SynapseServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bridge = await open_bridge(tmp_path, database_url, emulator, synapse, encrypted=True)
+    try:
+        event_id = await bridge.matrix.send_undecryptable(bridge.room_id)
+
+        def waiting() -> bool:
+            pending = bridge.bot.store.pending_inbound(Platform.MATRIX)
+            return any(record.key == event_id for record in pending)
+
+        await emulator.wait_for(waiting, timeout=20)
+        await bridge.bot.stop()
+        # Given up on after two syncs, so that the test need not wait for thirty.
+        monkeypatch.setattr(bot.matrix, "UNDECRYPTED_TRIES", 2)
+        await bridge.bot.start()
+        await bridge.matrix.send_text(bridge.room_id, "a message to keep syncs coming")
+        await bridge.matrix.send_text(bridge.room_id, "and another")
+        await bridge.group.wait_until(
+            lambda: any("could not decrypt" in p.shown for p in bridge.group.bot_posts())
+        )
+        assert not waiting()
     finally:
         await bridge.close()
