@@ -229,7 +229,8 @@ class Bridge:
             payloads: list[dict[str, Any]]
             if platform is Platform.TELEGRAM:
                 rich = _for_telegram(origin, event.rich)
-                if len(parts) == 1 and fmt.telegram_fits_one_message(sender, rich):
+                caption = found.kind != "text"
+                if len(parts) == 1 and fmt.telegram_fits_one_message(sender, rich, caption=caption):
                     payloads = [fmt.telegram_edit(sender, rich, target, edited)]
                 else:
                     payloads = fmt.telegram_texts(marked, rich, target)

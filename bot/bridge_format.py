@@ -187,8 +187,10 @@ def telegram_edit(
     }
 
 
-def telegram_fits_one_message(sender: Sender, rich: RichText) -> bool:
-    return len(split_rich(rich, MESSAGE_LIMIT - utf16_length(sender.header) - 8)) == 1
+def telegram_fits_one_message(sender: Sender, rich: RichText, *, caption: bool = False) -> bool:
+    """Whether the text, after the sender's header, fits one message (or one caption)."""
+    limit = CAPTION_LIMIT if caption else MESSAGE_LIMIT
+    return utf16_length(rich.text) <= limit - utf16_length(sender.header) - 8
 
 
 def telegram_delete(target: Ref, notice: str) -> dict[str, Any]:

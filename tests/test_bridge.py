@@ -340,3 +340,19 @@ def test_delivered_and_failed_messages_keep_no_text(router: Any) -> None:
     with store._sessions.begin() as session:
         payloads = session.scalars(select(OutboxMessage.payload)).all()
     assert payloads == ["{}", "{}"]
+
+
+def test_a_caption_edit_too_long_for_a_telegram_caption_follows_as_a_reply(
+    router: Any,
+) -> None:
+    photo = MediaReceived(
+        mx(), MediaKind.PHOTO, "mxc://example.org/abc", "look", "a.jpg", "image/jpeg", 2048, "$p"
+    )
+    handle(router, photo)
+    (copy,) = deliver_all(router[1], TG)
+    handle(router, MessageEdited(mx(), "$p", "short caption"))
+    handle(router, MessageEdited(mx(), "$p", "long caption " * 100))
+    short, long = pending(router[1], TG)
+    assert short["relay"] == "edit" and short["target"] == {"outbox": copy}
+    assert long["relay"] == "text" and long["reply_to"] == {"outbox": copy}
+    assert long["html"].startswith("<b>Bo (Matrix), editado</b>: long caption")
