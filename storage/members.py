@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.types import Platform
 from storage.errors import NotFoundError
-from storage.models import Identity, Member
+from storage.models import Identity, Member, Membership
 from storage.records import IdentityRecord, MemberRecord
 
 
@@ -33,6 +33,7 @@ def member_for_identity_in(
     language: str,
     now: datetime,
     touch: bool = True,
+    direct_room: str | None = None,
 ) -> Member:
     """The member behind an identity, created with ``language`` if the identity is new.
 
@@ -45,6 +46,8 @@ def member_for_identity_in(
         member = session.get_one(Member, identity.member_id)
         if touch and member.last_seen_at < now:
             member.last_seen_at = now
+        if direct_room is not None and identity.direct_room_id != direct_room:
+            identity.direct_room_id = direct_room
         return member
     member = Member(
         language=language,
@@ -62,6 +65,7 @@ def member_for_identity_in(
             user_id=user_id,
             member_id=member.id,
             created_at=now,
+            direct_room_id=direct_room,
         )
     )
     session.flush()
@@ -88,3 +92,29 @@ def identities_of_in(session: Session, member_id: int) -> list[IdentityRecord]:
         select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
     )
     return [IdentityRecord(Platform(row.platform), row.user_id) for row in identities]
+
+
+def direct_rooms_of_in(session: Session, member_id: int) -> list[tuple[Platform, str]]:
+    rows = session.scalars(
+        select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
+    )
+    found = [(Platform(row.platform), _private_room(row)) for row in rows]
+    return [(platform, room) for platform, room in found if room is not None]
+
+
+def _private_room(identity: Identity) -> str | None:
+    """The direct room the member last wrote to the bot from. (A Telegram user's private
+    chat has the user's id, but one who never wrote cannot be written to: not guessed.)"""
+    return identity.direct_room_id
+
+
+def coordinators_of_in(session: Session, working_group_id: int) -> list[int]:
+    rows = session.scalars(
+        select(Membership.member_id)
+        .where(
+            Membership.working_group_id == working_group_id,
+            Membership.role.in_(("coordinator", "admin")),
+        )
+        .order_by(Membership.member_id)
+    )
+    return list(rows)

@@ -34,6 +34,7 @@ from storage.bridge import (
     set_bridged_digest_in,
     unlink_room_in,
 )
+from storage.cases import CaseStore
 from storage.conversations import (
     conversation_record,
     encode_conversation_data,
@@ -68,6 +69,8 @@ from storage.groups import (
 )
 from storage.jsontext import encode_json_object
 from storage.members import (
+    coordinators_of_in,
+    direct_rooms_of_in,
     existing_member,
     identities_of_in,
     member_for_identity_in,
@@ -91,6 +94,8 @@ from storage.records import (
     WorkingGroupRecord,
     WorkingGroupSpec,
 )
+from storage.resealing import reseal_batch_in, sealed_columns
+from storage.sealing import Sealer, attach_sealer
 from storage.transport import (
     callback_token_in,
     callback_value_in,
@@ -151,10 +156,20 @@ class Store:
     ``clock`` supplies the current time (aware) for timestamps; tests may pass their own.
     """
 
-    def __init__(self, url: str, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        sealer: Sealer | None = None,
+    ) -> None:
         self._engine = create_engine_for(url)
+        attach_sealer(self._engine, sealer)
+        self._sealer = sealer
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._clock = clock
+        self.cases = CaseStore(self._run, self._now)
+        """Case reports (:class:`storage.cases.CaseStore`); they need a ``sealer``."""
 
     def __enter__(self) -> Store:
         return self
@@ -266,20 +281,43 @@ class Store:
     # -- members --------------------------------------------------------------------------
 
     def member_for_identity(
-        self, platform: Platform, user_id: str, *, language: str, now: datetime | None = None
+        self,
+        platform: Platform,
+        user_id: str,
+        *,
+        language: str,
+        now: datetime | None = None,
+        direct_room: str | None = None,
     ) -> MemberRecord:
         """The member behind a platform account, created (speaking ``language``) if new.
 
         Records that the member was seen at ``now``; ``last_seen_at`` never moves back.
+        ``direct_room`` is the private chat the member wrote from, kept to reach them later.
         """
         check_text("user id", user_id, 255)
         check_text("language", language, 8)
+        check_optional_text("direct room", direct_room, 255)
         when = self._now() if now is None else check_aware("now", now)
         return self._run(
             lambda session: member_record(
-                member_for_identity_in(session, platform, user_id, language=language, now=when)
+                member_for_identity_in(
+                    session,
+                    platform,
+                    user_id,
+                    language=language,
+                    now=when,
+                    direct_room=direct_room,
+                )
             )
         )
+
+    def direct_rooms_of(self, member_id: int) -> list[tuple[Platform, str]]:
+        """Where the member can be written to privately: each platform's last direct room."""
+        return self._run(lambda session: direct_rooms_of_in(session, member_id))
+
+    def coordinators_of(self, working_group_id: int) -> list[int]:
+        """Members who coordinate the group (coordinators and the group's own admins)."""
+        return self._run(lambda session: coordinators_of_in(session, working_group_id))
 
     def get_member(self, member_id: int) -> MemberRecord | None:
         def work(session: Session) -> MemberRecord | None:
@@ -720,6 +758,27 @@ class Store:
         check_text("state value", value, 2**20, allow_empty=True)
         now = self._now()
         self._run(lambda session: set_transport_state_in(session, platform, name, value, now))
+
+    # -- encryption keys --------------------------------------------------------------------
+
+    def reseal_everything(self, batch: int = 200) -> int:
+        """Seal every sealed value again with the first key (after a new key was put first);
+        returns how many values were re-sealed. Each batch is its own transaction."""
+        if self._sealer is None:
+            raise StorageError("this store has no encryption key")
+        total = 0
+        for table, columns in sealed_columns():
+            after = 0
+            while True:
+                done, after = self._run(
+                    lambda session, t=table, c=columns, a=after: reseal_batch_in(  # type: ignore[misc]
+                        session, t, c, a, batch
+                    )
+                )
+                total += done
+                if after == 0:
+                    break
+        return total
 
     # -- plumbing -------------------------------------------------------------------------
 

@@ -1,0 +1,132 @@
+"""Encryption at rest: what members confide is sealed before it reaches the database.
+
+A :class:`Sealer` holds one or more Fernet keys (AES-128-CBC with HMAC-SHA256, from the
+``cryptography`` package): it seals with the first and opens with any, so a new key can be
+put first and the old one kept until ``caucus rotate-key`` has re-sealed everything.
+
+Sealed columns use :class:`SealedText` or :class:`SealedBytes`; their engine's sealer is
+found on the engine's dialect (:func:`attach_sealer`), so the storage code reads and
+writes plain values and nothing sealed can be written in the clear by mistake.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import Dialect, LargeBinary, Text
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+
+from storage.errors import StorageError
+
+SEALED_PREFIX = "sealed:"
+"""Marks a sealed text value; a text column without it was written before sealing."""
+
+
+class BadKey(ValueError):
+    """A configured key is not a Fernet key; the message says which one (by position)."""
+
+
+def generate_key() -> str:
+    """A new random key, as the configuration takes it (44 characters of URL-safe base64)."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def check_key(key: str) -> str | None:
+    """Why ``key`` is not usable, or ``None`` when it is."""
+    try:
+        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return "is not URL-safe base64"
+    if len(raw) != 32:
+        return f"decodes to {len(raw)} bytes instead of 32"
+    return None
+
+
+class Sealer:
+    """Seals with the first key, opens with any of them."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("a sealer needs at least one key")
+        for position, key in enumerate(keys):
+            problem = check_key(key)
+            if problem is not None:
+                raise BadKey(f"key {position + 1} {problem}")
+        self._fernet = MultiFernet([Fernet(key.encode("ascii")) for key in keys])
+
+    def seal(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def open(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as error:
+            raise StorageError(
+                "sealed data cannot be opened with the configured keys "
+                "(a key was removed before caucus rotate-key re-sealed it?)"
+            ) from error
+
+    def reseal(self, token: bytes) -> bytes:
+        """The same data sealed with the first key (for key rotation)."""
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken as error:
+            raise StorageError("sealed data cannot be opened with the configured keys") from error
+
+
+def attach_sealer(engine: Engine, sealer: Sealer | None) -> None:
+    """Make ``sealer`` the one the engine's sealed columns use."""
+    engine.dialect.caucus_sealer = sealer  # type: ignore[attr-defined]
+
+
+def _sealer_of(dialect: Dialect) -> Sealer | None:
+    found = getattr(dialect, "caucus_sealer", None)
+    return found if isinstance(found, Sealer) else None
+
+
+def _required(dialect: Dialect) -> Sealer:
+    sealer = _sealer_of(dialect)
+    if sealer is None:
+        raise StorageError("this store has no encryption key: confidential data cannot be kept")
+    return sealer
+
+
+class SealedText(TypeDecorator[str]):
+    """Text sealed when the store has a key (else kept as it is, for tools and tests)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        sealer = _sealer_of(dialect)
+        if value is None or sealer is None:
+            return value
+        return SEALED_PREFIX + sealer.seal(value.encode("utf-8")).decode("ascii")
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> str | None:
+        if value is None or not str(value).startswith(SEALED_PREFIX):
+            return value
+        token = str(value).removeprefix(SEALED_PREFIX).encode("ascii")
+        return _required(dialect).open(token).decode("utf-8")
+
+
+class SealedBytes(TypeDecorator[bytes]):
+    """Bytes that are always sealed: a store without a key refuses to write them."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        return _required(dialect).seal(bytes(value))
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        return _required(dialect).open(bytes(value))
