@@ -1,160 +1,70 @@
 """The conversation engine: guided, resumable, multi-step dialogues.
 
-A conversation is declared as steps; the engine is pure (no storage, no I/O): it takes the
-saved state and one answer and returns the new state and the replies. The router saves
-the state after every answer, so a restart resumes at the same step.
+A conversation is declared as steps (:mod:`bot.conversation_steps`); the engine is pure
+(no storage, no I/O): it takes the saved state and one answer and returns the new state
+and the replies. The router saves the state after every answer, so a restart resumes at
+the same step, with a half-given answer (choices toggled, messages gathered) kept too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeAlias
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TypeAlias
 
-from bot.types import Choice, CommandRef, Lines, Literal, Message, Reply, Role, Text
+from bot.conversation_steps import (
+    ADD,
+    BACK,
+    CANCEL,
+    DONE,
+    EDIT_PREFIX,
+    MORE,
+    REVIEW,
+    SKIP,
+    SUBMIT,
+    Ambiguous,
+    Answers,
+    Conversation,
+    ConversationState,
+    Input,
+    InvalidAnswer,
+    Json,
+    MediaAnswer,
+    Outcome,
+    PickedAnswer,
+    Step,
+    SubmitHandler,
+    TypedAnswer,
+)
+from bot.types import Choice, CommandRef, Lines, Literal, Message, Reply
 
-Json: TypeAlias = Any
-"""An answer as stored: str, int, float, bool, None, or lists and dicts of those."""
-Answers: TypeAlias = Mapping[str, Json]
-
-BACK = "~back"
-CANCEL = "~cancel"
-SKIP = "~skip"
-SUBMIT = "~submit"
-EDIT_PREFIX = "~edit:"
-REVIEW = "~review"
-"""The pseudo-step where all answers are shown before submitting."""
-
-
-class InvalidAnswer(Exception):
-    """Raised by a step's parser: the answer is refused with this localized explanation."""
-
-    def __init__(self, key: str, **params: str | int | Literal | Message) -> None:
-        super().__init__(key)
-        self.message = Message.of(key, **params)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One question: its prompt, how its answer is read and checked, and what comes next.
-
-    ``parse`` reads free text (``None``: only the choices are accepted); a picked choice's
-    value is the answer itself. ``show`` turns a stored answer into text for the review.
-    ``next`` picks the following step from the answers so far (default: the next one).
-    """
-
-    name: str
-    prompt: str
-    label: str
-    parse: Callable[[str], Json] | None = None
-    choices: tuple[Choice, ...] | Callable[[Answers], tuple[Choice, ...]] = ()
-    optional: bool = False
-    show: Callable[[Json], Text] | None = None
-    next: Callable[[Answers], str | None] | None = None
-
-    def choices_for(self, answers: Answers) -> tuple[Choice, ...]:
-        return self.choices(answers) if callable(self.choices) else self.choices
-
-    def shown(self, value: Json, answers: Answers) -> Text:
-        if value is None:
-            return Message.of("conversation.not_answered")
-        if self.show is not None:
-            return self.show(value)
-        for choice in self.choices_for(answers):
-            if choice.value == value:
-                return choice.label
-        return Literal(str(value))
-
-
-SubmitHandler: TypeAlias = Callable[[Any, Answers], Sequence[Reply]]
-"""Called with the handler context and the answers once the member submits."""
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """A declared dialogue: its steps in order, who may hold it, and what submitting does."""
-
-    name: str
-    title: str
-    steps: tuple[Step, ...]
-    submit: SubmitHandler
-    role: Role = Role.MEMBER
-    review: bool = True
-
-    def __post_init__(self) -> None:
-        names = [step.name for step in self.steps]
-        if not names or len(set(names)) != len(names):
-            raise ValueError(f"conversation {self.name}: step names must be unique and present")
-
-    def step(self, name: str) -> Step:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise KeyError(name)
-
-    def has_step(self, name: str) -> bool:
-        return any(step.name == name for step in self.steps)
-
-    def following(self, step: Step, answers: Answers) -> str | None:
-        if step.next is not None:
-            return step.next(answers)
-        index = self.steps.index(step)
-        return self.steps[index + 1].name if index + 1 < len(self.steps) else None
-
-
-@dataclass(frozen=True)
-class ConversationState:
-    """Where a member is in a conversation; everything in it is saved after each answer."""
-
-    name: str
-    step: str
-    answers: Mapping[str, Json] = field(default_factory=dict)
-    trail: tuple[str, ...] = ()
-    editing: bool = False
-    before_edit: Mapping[str, Json] | None = None
-    """The answers as they were when the member chose to change one from the review."""
-
-    def to_data(self) -> dict[str, Json]:
-        return {
-            "answers": dict(self.answers),
-            "trail": list(self.trail),
-            "editing": self.editing,
-            "before_edit": None if self.before_edit is None else dict(self.before_edit),
-        }
-
-    @classmethod
-    def from_data(cls, name: str, step: str, data: Mapping[str, Json]) -> ConversationState:
-        return cls(
-            name=name,
-            step=step,
-            answers=dict(data.get("answers", {})),
-            trail=tuple(data.get("trail", ())),
-            editing=bool(data.get("editing", False)),
-            before_edit=data.get("before_edit"),
-        )
-
-
-@dataclass(frozen=True)
-class TypedAnswer:
-    text: str
-
-
-@dataclass(frozen=True)
-class PickedAnswer:
-    value: str
-
-
-Input: TypeAlias = TypedAnswer | PickedAnswer
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The result of one answer: the state to save (``None``: the conversation ended)."""
-
-    state: ConversationState | None
-    replies: tuple[Reply, ...]
-    submitted: Answers | None = None
-    cancelled: bool = False
+__all__ = [
+    "ADD",
+    "BACK",
+    "CANCEL",
+    "DONE",
+    "EDIT_PREFIX",
+    "MORE",
+    "REVIEW",
+    "SKIP",
+    "SUBMIT",
+    "Ambiguous",
+    "Answers",
+    "Conversation",
+    "ConversationEngine",
+    "ConversationState",
+    "Input",
+    "InvalidAnswer",
+    "Json",
+    "MediaAnswer",
+    "Outcome",
+    "PickedAnswer",
+    "Step",
+    "SubmitHandler",
+    "TypedAnswer",
+    "first_unanswered",
+    "strip_direction_marks",
+]
 
 
 LabelOf: TypeAlias = Callable[[Message | Literal], str]
@@ -167,9 +77,17 @@ class ConversationEngine:
     def __init__(self, label_of: LabelOf) -> None:
         self._label_of = label_of
 
-    def start(self, conversation: Conversation) -> Outcome:
-        state = ConversationState(name=conversation.name, step=conversation.steps[0].name)
+    def start(self, conversation: Conversation, answers: Answers | None = None) -> Outcome:
+        """Begin at the first question, or, with answers already known (a working group
+        chosen by the command), at the first question they leave open."""
+        given = dict(answers or {})
+        first = first_unanswered(conversation, given) if given else None
+        state = ConversationState(
+            name=conversation.name, step=first or conversation.steps[0].name, answers=given
+        )
         return Outcome(state, (self.prompt(conversation, state),))
+
+    # -- prompts --------------------------------------------------------------------------
 
     def prompt(self, conversation: Conversation, state: ConversationState) -> Reply:
         """The question the member is at, with its choices; shown again on resume."""
@@ -186,50 +104,138 @@ class ConversationEngine:
             ),
             Message.of(step.prompt),
         ]
-        current = state.answers.get(step.name)
-        if step.name in state.answers:
+        if step.fields:
+            return self._record_prompt(step, state, lines)
+        if step.hint:
+            lines.append(Message.of(step.hint))
+        if step.name in state.answers and not step.multiple:
+            current = state.answers.get(step.name)
             lines.append(
                 Message.of(
                     "conversation.current_answer",
-                    answer=_as_param(step.shown(current, state.answers)),
+                    answer=step.shown(current, state.answers),
                 )
             )
-        choices = step.choices_for(state.answers)
-        if choices:
-            controls = list(choices)
-            if step.optional:
-                controls.append(Choice(SKIP, Message.of("conversation.skip")))
-            if state.trail or state.editing:
-                controls.append(Choice(BACK, Message.of("conversation.back")))
-            controls.append(Choice(CANCEL, Message.of("conversation.cancel")))
-            return Reply(Lines(tuple(lines)), choices=tuple(controls))
-        hint = "conversation.text_hint_optional" if step.optional else "conversation.text_hint"
-        lines.append(
-            Message.of(
-                hint,
-                back=CommandRef("back"),
-                cancel=CommandRef("cancel"),
-                skip=CommandRef("skip"),
+        if step.multiple:
+            selected = _selection(step, state)
+            lines.append(
+                Message.of("conversation.selected", answer=step.shown(selected, state.answers))
             )
-        )
+            choices = tuple(
+                Choice(c.value, Message.of("conversation.choice_selected", label=c.label))
+                if c.value in selected
+                else c
+                for c in step.choices_for(state.answers)
+            )
+            return self._with_controls(step, state, lines, (*choices, _done()))
+        if step.gather:
+            pieces = _pieces(state)
+            lines.append(
+                Message.of(
+                    "conversation.gather_hint_media"
+                    if step.accepts_media
+                    else "conversation.gather_hint",
+                    done=Message.of("conversation.done"),
+                )
+            )
+            if pieces:
+                lines.append(Message.of("conversation.gathered", count=len(pieces)))
+            return self._with_controls(step, state, lines, (_done(),))
+        choices = self._choices(step, state, state.answers)
+        if _candidates(state):
+            lines.append(Message.of("conversation.several_match", count=len(choices)))
+        if choices:
+            return self._with_controls(step, state, lines, choices)
+        lines.append(_text_hint(step))
         return Reply(Lines(tuple(lines)))
+
+    def _with_controls(
+        self,
+        step: Step,
+        state: ConversationState,
+        lines: list[Message | Literal],
+        choices: tuple[Choice, ...],
+    ) -> Reply:
+        controls = list(choices)
+        if step.optional and not step.fields:
+            controls.append(Choice(SKIP, Message.of("conversation.skip")))
+        if state.trail or state.editing:
+            controls.append(Choice(BACK, Message.of("conversation.back")))
+        if not any(choice.value == CANCEL for choice in controls):
+            controls.append(Choice(CANCEL, Message.of("conversation.cancel")))
+        return Reply(Lines(tuple(lines)), choices=tuple(controls))
+
+    def _record_prompt(
+        self, step: Step, state: ConversationState, lines: list[Message | Literal]
+    ) -> Reply:
+        record = _record(step, state)
+        items: list[Json] = record["items"]
+        if record["at"] == MORE:
+            if items:
+                lines.append(
+                    Message.of(
+                        "conversation.records_so_far",
+                        count=len(items),
+                        answer=step.shown(items, state.answers),
+                    )
+                )
+            more: list[Choice] = []
+            if len(items) < step.max_items:
+                more.append(
+                    Choice(ADD, Message.of("conversation.add_record", item=_item(step, None)))
+                )
+            if items:
+                more.append(_done())
+            return self._with_controls(step, state, lines, tuple(more))
+        field = step.field(record["at"])
+        lines.append(_item(step, len(items) + 1))
+        lines.append(Message.of(field.prompt))
+        if field.hint:
+            lines.append(Message.of(field.hint))
+        choices = self._choices(field, state, record["current"])
+        if _candidates(state):
+            lines.append(Message.of("conversation.several_match", count=len(choices)))
+        if choices:
+            if field.optional:
+                choices = (*choices, Choice(SKIP, Message.of("conversation.skip")))
+            return self._with_controls(step, state, lines, choices)
+        lines.append(_text_hint(field))
+        return Reply(Lines(tuple(lines)))
+
+    # -- answers --------------------------------------------------------------------------
 
     def handle(
         self, conversation: Conversation, state: ConversationState, answer: Input
     ) -> Outcome:
         if isinstance(answer, PickedAnswer) and answer.value == CANCEL:
             return self.cancel()
-        if isinstance(answer, PickedAnswer) and answer.value == BACK:
-            return self._back(conversation, state)
         if state.step == REVIEW:
+            if isinstance(answer, PickedAnswer) and answer.value == BACK:
+                return self._back(conversation, state)
             return self._at_review(conversation, state, answer)
         step = conversation.step(state.step)
+        if isinstance(answer, PickedAnswer) and answer.value == BACK:
+            if step.fields:
+                stepped = self._record_back(step, state)
+                if stepped is not None:
+                    return Outcome(stepped, (self.prompt(conversation, stepped),))
+            return self._back(conversation, state)
+        if isinstance(answer, MediaAnswer) and not step.accepts_media:
+            return self._refuse(conversation, state, Message.of("conversation.file_not_expected"))
+        if step.fields:
+            return self._in_record(conversation, state, step, answer)
         if isinstance(answer, PickedAnswer) and answer.value == SKIP:
             if not step.optional:
                 return self._refuse(conversation, state, Message.of("conversation.cannot_skip"))
             return self._advance(conversation, state, step, None)
+        if step.multiple:
+            return self._toggle(conversation, state, step, answer)
+        if step.gather:
+            return self._gather(conversation, state, step, answer)
         try:
-            value = self._read(step, state.answers, answer)
+            value = self._read(step, state, state.answers, answer)
+        except Ambiguous as several:
+            return self._offer(conversation, state, several)
         except InvalidAnswer as refusal:
             return self._refuse(conversation, state, refusal.message)
         return self._advance(conversation, state, step, value)
@@ -237,22 +243,180 @@ class ConversationEngine:
     def cancel(self) -> Outcome:
         return Outcome(None, (Reply(Message.of("conversation.cancelled")),), cancelled=True)
 
-    def _read(self, step: Step, answers: Answers, answer: Input) -> Json:
-        choices = step.choices_for(answers)
+    def _choices(
+        self, step: Step, state: ConversationState, answers: Answers
+    ) -> tuple[Choice, ...]:
+        offered = tuple(
+            Choice(value, step.label_of(value, answers)) for value in _candidates(state)
+        )
+        return (*offered, *step.choices_for(answers))
+
+    def _matching(self, choices: tuple[Choice, ...], text: str) -> str | None:
+        wanted = strip_direction_marks(text).strip().casefold()
+        for choice in choices:
+            if self._label_of(choice.label).strip().casefold() == wanted:
+                return choice.value
+        return None
+
+    def _read(self, step: Step, state: ConversationState, answers: Answers, answer: Input) -> Json:
+        choices = self._choices(step, state, answers)
+        if isinstance(answer, MediaAnswer):
+            raise InvalidAnswer("conversation.file_not_expected")
         if isinstance(answer, PickedAnswer):
             if any(choice.value == answer.value for choice in choices):
                 return answer.value
             raise InvalidAnswer("conversation.choice_not_offered")
         text = strip_direction_marks(answer.text).strip()
-        wanted = text.casefold()
-        for choice in choices:
-            if self._label_of(choice.label).strip().casefold() == wanted:
-                return choice.value
+        matched = self._matching(choices, text)
+        if matched is not None:
+            return matched
         if step.parse is None:
             raise InvalidAnswer("conversation.pick_a_choice")
         if not text:
             raise InvalidAnswer("conversation.empty_answer")
         return step.parse(text)
+
+    def _offer(
+        self, conversation: Conversation, state: ConversationState, several: Ambiguous
+    ) -> Outcome:
+        pending = state.pending if isinstance(state.pending, dict) else {}
+        offered = replace(state, pending={**pending, "candidates": list(several.candidates)})
+        return Outcome(offered, (self.prompt(conversation, offered),))
+
+    def _toggle(
+        self, conversation: Conversation, state: ConversationState, step: Step, answer: Input
+    ) -> Outcome:
+        selected = _selection(step, state)
+        choices = step.choices_for(state.answers)
+        if isinstance(answer, PickedAnswer) and answer.value == DONE:
+            if not selected and not step.optional:
+                return self._refuse(
+                    conversation, state, Message.of("conversation.pick_at_least_one")
+                )
+            ordered = [choice.value for choice in choices if choice.value in selected]
+            return self._advance(conversation, state, step, ordered or None)
+        value: str | None
+        if isinstance(answer, PickedAnswer):
+            value = answer.value
+        elif isinstance(answer, TypedAnswer):
+            value = self._matching(choices, answer.text)
+            if value is None and self._matching((_done(),), answer.text) is not None:
+                return self._toggle(conversation, state, step, PickedAnswer(DONE))
+        else:
+            value = None
+        if value is None or not any(choice.value == value for choice in choices):
+            return self._refuse(conversation, state, Message.of("conversation.pick_a_choice"))
+        toggled = [v for v in selected if v != value] if value in selected else [*selected, value]
+        new_state = replace(state, pending=toggled)
+        return Outcome(new_state, (self.prompt(conversation, new_state),))
+
+    def _gather(
+        self, conversation: Conversation, state: ConversationState, step: Step, answer: Input
+    ) -> Outcome:
+        pieces = _pieces(state)
+        if isinstance(answer, TypedAnswer) and self._matching((_done(),), answer.text):
+            answer = PickedAnswer(DONE)
+        if isinstance(answer, PickedAnswer):
+            if answer.value != DONE:
+                return self._refuse(
+                    conversation, state, Message.of("conversation.choice_not_offered")
+                )
+            if not pieces:
+                if state.editing and step.name in state.answers:
+                    return self._advance(conversation, state, step, state.answers[step.name])
+                if step.optional:
+                    return self._advance(conversation, state, step, None)
+                return self._refuse(
+                    conversation, state, Message.of("conversation.nothing_gathered")
+                )
+            try:
+                value = step.finish(pieces) if step.finish is not None else pieces
+            except InvalidAnswer as refusal:
+                return self._refuse(conversation, state, refusal.message)
+            return self._advance(conversation, state, step, value)
+        if len(pieces) >= step.max_items:
+            return self._refuse(
+                conversation,
+                state,
+                Message.of("conversation.too_many_pieces", limit=step.max_items),
+            )
+        if isinstance(answer, MediaAnswer):
+            piece: Json = answer.as_piece()
+        else:
+            text = strip_direction_marks(answer.text).strip()
+            if not text:
+                return self._refuse(conversation, state, Message.of("conversation.empty_answer"))
+            try:
+                piece = step.parse(text) if step.parse is not None else text
+            except InvalidAnswer as refusal:
+                return self._refuse(conversation, state, refusal.message)
+        kept = replace(state, pending=[*pieces, piece])
+        reply = Reply(
+            Message.of(
+                "conversation.piece_kept",
+                count=len(pieces) + 1,
+                done=Message.of("conversation.done"),
+            ),
+            choices=self._with_controls(step, kept, [], (_done(),)).choices,
+        )
+        return Outcome(kept, (reply,))
+
+    def _in_record(
+        self, conversation: Conversation, state: ConversationState, step: Step, answer: Input
+    ) -> Outcome:
+        record = _record(step, state)
+        items: list[Json] = list(record["items"])
+        if record["at"] == MORE:
+            picked = answer.value if isinstance(answer, PickedAnswer) else None
+            if isinstance(answer, TypedAnswer):
+                more = (Choice(ADD, Message.of("conversation.add_record", item=_item(step, None))),)
+                picked = self._matching((*more, _done()), answer.text)
+            if picked == DONE and items:
+                return self._advance(conversation, state, step, items)
+            if picked == ADD and len(items) < step.max_items:
+                started = {"items": items, "current": {}, "at": step.fields[0].name}
+                new_state = replace(state, pending=started)
+                return Outcome(new_state, (self.prompt(conversation, new_state),))
+            return self._refuse(conversation, state, Message.of("conversation.pick_a_choice"))
+        field = step.field(record["at"])
+        current = dict(record["current"])
+        if isinstance(answer, PickedAnswer) and answer.value == SKIP:
+            if not field.optional:
+                return self._refuse(conversation, state, Message.of("conversation.cannot_skip"))
+            value: Json = None
+        else:
+            try:
+                value = self._read(field, state, current, answer)
+            except Ambiguous as several:
+                return self._offer(conversation, state, several)
+            except InvalidAnswer as refusal:
+                return self._refuse(conversation, state, refusal.message)
+        current[field.name] = value
+        names = [sub.name for sub in step.fields]
+        index = names.index(field.name)
+        if index + 1 < len(names):
+            pending = {"items": items, "current": current, "at": names[index + 1]}
+        else:
+            pending = {"items": [*items, current], "current": {}, "at": MORE}
+        new_state = replace(state, pending=pending)
+        return Outcome(new_state, (self.prompt(conversation, new_state),))
+
+    def _record_back(self, step: Step, state: ConversationState) -> ConversationState | None:
+        """Back inside a record: to its previous field, or from its first to the list."""
+        record = _record(step, state)
+        if record["at"] == MORE:
+            return None
+        names = [sub.name for sub in step.fields]
+        index = names.index(record["at"])
+        if index > 0:
+            current = {k: v for k, v in record["current"].items() if k != names[index - 1]}
+            return replace(
+                state,
+                pending={"items": record["items"], "current": current, "at": names[index - 1]},
+            )
+        if record["items"]:
+            return replace(state, pending={"items": record["items"], "current": {}, "at": MORE})
+        return None
 
     def _advance(
         self, conversation: Conversation, state: ConversationState, step: Step, value: Json
@@ -278,6 +442,7 @@ class ConversationEngine:
             trail=trail,
             editing=state.editing and not done_editing,
             before_edit=None if done_editing else state.before_edit,
+            pending=None,
         )
         return Outcome(new_state, (self.prompt(conversation, new_state),))
 
@@ -286,10 +451,15 @@ class ConversationEngine:
             # Give up the change: every answer goes back to what the review showed.
             kept = state.answers if state.before_edit is None else state.before_edit
             new_state = replace(
-                state, step=REVIEW, editing=False, answers=dict(kept), before_edit=None
+                state,
+                step=REVIEW,
+                editing=False,
+                answers=dict(kept),
+                before_edit=None,
+                pending=None,
             )
         elif state.trail:
-            new_state = replace(state, step=state.trail[-1], trail=state.trail[:-1])
+            new_state = replace(state, step=state.trail[-1], trail=state.trail[:-1], pending=None)
         else:
             return self._refuse(conversation, state, Message.of("conversation.nothing_before"))
         return Outcome(new_state, (self.prompt(conversation, new_state),))
@@ -306,13 +476,22 @@ class ConversationEngine:
         if isinstance(answer, PickedAnswer) and answer.value.startswith(EDIT_PREFIX):
             name = answer.value.removeprefix(EDIT_PREFIX)
             if conversation.has_step(name) and name in state.answers:
-                new_state = replace(state, step=name, editing=True, before_edit=dict(state.answers))
+                step = conversation.step(name)
+                pending: Json = None
+                if step.fields and isinstance(state.answers[name], list):
+                    pending = {"items": list(state.answers[name]), "current": {}, "at": MORE}
+                new_state = replace(
+                    state,
+                    step=name,
+                    editing=True,
+                    before_edit=dict(state.answers),
+                    pending=pending,
+                )
                 return Outcome(new_state, (self.prompt(conversation, new_state),))
         if isinstance(answer, TypedAnswer):
-            wanted = strip_direction_marks(answer.text).strip().casefold()
-            for choice in self._review_choices(conversation, state):
-                if self._label_of(choice.label).strip().casefold() == wanted:
-                    return self._at_review(conversation, state, PickedAnswer(choice.value))
+            matched = self._matching(self._review_choices(conversation, state), answer.text)
+            if matched is not None:
+                return self._at_review(conversation, state, PickedAnswer(matched))
         return self._refuse(conversation, state, Message.of("conversation.pick_a_choice"))
 
     def _review(self, conversation: Conversation, state: ConversationState) -> Reply:
@@ -326,7 +505,7 @@ class ConversationEngine:
                     Message.of(
                         "conversation.review_line",
                         label=Message.of(step.label),
-                        answer=_as_param(shown),
+                        answer=shown,
                     )
                 )
         return Reply(Lines(tuple(lines)), choices=self._review_choices(conversation, state))
@@ -340,7 +519,7 @@ class ConversationEngine:
                 Message.of("conversation.change", label=Message.of(step.label)),
             )
             for step in conversation.steps
-            if step.name in state.answers
+            if step.name in state.answers and step.changeable
         )
         return (
             Choice(SUBMIT, Message.of("conversation.submit")),
@@ -357,6 +536,52 @@ class ConversationEngine:
         return Outcome(state, (replace(prompt, text=text),))
 
 
+def _done() -> Choice:
+    return Choice(DONE, Message.of("conversation.done"))
+
+
+def _item(step: Step, number: int | None) -> Message:
+    if number is None:
+        return Message.of(step.item_label + "_one")
+    return Message.of(step.item_label, number=number)
+
+
+def _text_hint(step: Step) -> Message:
+    hint = "conversation.text_hint_optional" if step.optional else "conversation.text_hint"
+    return Message.of(
+        hint, back=CommandRef("back"), cancel=CommandRef("cancel"), skip=CommandRef("skip")
+    )
+
+
+def _candidates(state: ConversationState) -> tuple[str, ...]:
+    pending = state.pending
+    if isinstance(pending, dict) and isinstance(pending.get("candidates"), list):
+        return tuple(str(value) for value in pending["candidates"])
+    return ()
+
+
+def _selection(step: Step, state: ConversationState) -> list[str]:
+    if isinstance(state.pending, list):
+        return [str(value) for value in state.pending]
+    current = state.answers.get(step.name)
+    return [str(value) for value in current] if isinstance(current, list) else []
+
+
+def _pieces(state: ConversationState) -> list[Json]:
+    return list(state.pending) if isinstance(state.pending, list) else []
+
+
+def _record(step: Step, state: ConversationState) -> dict[str, Json]:
+    pending = state.pending
+    if isinstance(pending, dict) and "at" in pending:
+        return {
+            "items": list(pending.get("items", [])),
+            "current": dict(pending.get("current", {})),
+            "at": pending["at"],
+        }
+    return {"items": [], "current": {}, "at": step.fields[0].name}
+
+
 _DIRECTION_MARKS = dict.fromkeys(
     map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 )
@@ -365,10 +590,6 @@ _DIRECTION_MARKS = dict.fromkeys(
 def strip_direction_marks(text: str) -> str:
     """Drop bidi controls, which a member copying a right-to-left reply brings along."""
     return text.translate(_DIRECTION_MARKS)
-
-
-def _as_param(shown: Text) -> Message | Literal | Lines:
-    return shown
 
 
 def first_unanswered(conversation: Conversation, answers: Answers) -> str | None:
@@ -394,5 +615,10 @@ def _drop_unreachable(conversation: Conversation, answers: dict[str, Json]) -> d
             break
         name = conversation.following(conversation.step(name), answers)
     if any(step.next is not None for step in conversation.steps):
-        return {key: value for key, value in answers.items() if key in reachable}
+        # Keys that are no step's (what the command knew before the first question) stay.
+        return {
+            key: value
+            for key, value in answers.items()
+            if key in reachable or not conversation.has_step(key)
+        }
     return answers
