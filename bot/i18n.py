@@ -15,6 +15,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from bot.territories import territory_name
 from bot.types import (
     Choice,
     CommandRef,
@@ -26,6 +27,7 @@ from bot.types import (
     Platform,
     RenderedChoice,
     Reply,
+    Territory,
     Text,
 )
 from locales import REFERENCE_LANGUAGE, RIGHT_TO_LEFT, SUPPORTED_LANGUAGES, catalog_path
@@ -159,6 +161,11 @@ class Renderer:
             return self._inline(value)
         if isinstance(value, CommandRef):
             shown = COMMAND_PREFIX[self.platform] + value.name
+        elif isinstance(value, Territory):
+            try:
+                shown = territory_name(value.code, self.language)
+            except KeyError:  # a code CLDR no longer names: shown as stored
+                shown = value.code
         elif isinstance(value, Literal):
             shown = value.text
         elif isinstance(value, bool):

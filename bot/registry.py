@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from bot.conversation import Conversation
 from bot.types import ChoicePicked, Command, Platform, Reply, Role
@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 CommandHandler: TypeAlias = Callable[["Context", Command], Sequence[Reply]]
+Preparer: TypeAlias = Callable[["Context", Command], Mapping[str, Any]]
+"""Run before a conversation starts: the answers already known (or a UserError)."""
 ChoiceHandler: TypeAlias = Callable[["Context", ChoicePicked, str], Sequence[Reply]]
 """Called with the part of the choice value after its ``prefix:``."""
 
@@ -31,6 +33,9 @@ class CommandSpec:
     conversation: Conversation | None = None
     direct_only: bool = False
     platforms: frozenset[Platform] | None = None
+    prepare: Preparer | None = None
+    group_hint: str | None = None
+    """Said instead of the usual refusal when a direct-only command is typed in a group."""
 
     def available_on(self, platform: Platform) -> bool:
         return self.platforms is None or platform in self.platforms
@@ -65,12 +70,35 @@ class Registry:
             CommandSpec(name, help_key, role, handler, None, direct_only, platforms),
         )
 
-    def conversation(self, conversation: Conversation, *, command: str, help_key: str) -> None:
-        """Register a conversation, started (or resumed) by ``command`` in a direct chat."""
+    def conversation(
+        self,
+        conversation: Conversation,
+        *,
+        command: str,
+        help_key: str,
+        prepare: Preparer | None = None,
+        group_hint: str | None = None,
+    ) -> None:
+        """Register a conversation, started (or resumed) by ``command`` in a direct chat.
+
+        ``prepare`` supplies answers known before the first question (or refuses);
+        ``group_hint`` is what the bot says when the command is typed in a group room."""
         if conversation.name in self._conversations:
             raise ValueError(f"conversation {conversation.name!r} registered twice")
         self._conversations[conversation.name] = conversation
-        self._add(CommandSpec(command, help_key, conversation.role, None, conversation, True, None))
+        self._add(
+            CommandSpec(
+                command,
+                help_key,
+                conversation.role,
+                None,
+                conversation,
+                True,
+                None,
+                prepare,
+                group_hint,
+            )
+        )
 
     def choice(self, prefix: str, handler: ChoiceHandler, *, role: Role = Role.MEMBER) -> None:
         """Route picked choices whose value starts with ``prefix:`` to ``handler``."""

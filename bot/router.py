@@ -20,6 +20,7 @@ from bot.conversation import (
     ConversationEngine,
     ConversationState,
     Input,
+    MediaAnswer,
     Outcome,
     PickedAnswer,
     TypedAnswer,
@@ -54,6 +55,17 @@ log = logging.getLogger(__name__)
 CONTROL_COMMANDS = {"back": BACK, "cancel": CANCEL, "skip": SKIP}
 RELAYED = (TextMessage, MediaReceived, MessageEdited, MessageDeleted, Unrelayable)
 """What members post in a group room, which the bridge carries to the group's other rooms."""
+
+
+def _media_answer(event: MediaReceived) -> MediaAnswer:
+    return MediaAnswer(
+        platform=event.origin.platform.value,
+        kind=event.kind.value,
+        file_ref=event.file_ref,
+        filename=event.filename,
+        content_type=event.content_type,
+        size=event.size,
+    )
 
 
 def pick_language(hint: str | None, supported: Sequence[str], default: str) -> str:
@@ -152,8 +164,9 @@ class Router:
         if isinstance(event, TextMessage):
             return self._on_text(context, event)
         if isinstance(event, MediaReceived):
-            if not context.origin.is_direct:
-                return []
+            found = self._open_conversation(context) if context.origin.is_direct else None
+            if found is not None:
+                return self._answer(context, *found, _media_answer(event))
             return [Reply(Message.of("router.media_hint", help=CommandRef("help")))]
         if isinstance(event, PresenceChanged):
             return self._on_presence(context, event)
@@ -212,9 +225,10 @@ class Router:
         if not context.role.includes(spec.role):
             return [self._refusal(context, spec.name, spec.role)]
         if spec.direct_only and not context.origin.is_direct:
-            return [Reply(Message.of("router.direct_only", command=CommandRef(spec.name)))]
+            key = spec.group_hint or "router.direct_only"
+            return [Reply(Message.of(key, command=CommandRef(spec.name)))]
         if spec.conversation is not None:
-            return self._begin(context, spec, spec.conversation)
+            return self._begin(context, spec, spec.conversation, command)
         assert spec.handler is not None
         return spec.handler(context, command)
 
@@ -241,7 +255,7 @@ class Router:
     # -- conversations --------------------------------------------------------------------
 
     def _begin(
-        self, context: Context, spec: CommandSpec, conversation: Conversation
+        self, context: Context, spec: CommandSpec, conversation: Conversation, command: Command
     ) -> Sequence[Reply]:
         engine = self._engine(context)
         found = self._open_conversation(context)
@@ -256,7 +270,8 @@ class Router:
                 key, title=Message.of(open_conversation.title), cancel=CommandRef("cancel")
             )
             return [Reply(note), engine.prompt(open_conversation, state)]
-        outcome = engine.start(conversation)
+        known = spec.prepare(context, command) if spec.prepare is not None else None
+        outcome = engine.start(conversation, known)
         self._save(context, outcome)
         log.info("conversation_started name=%s member=%s", conversation.name, context.member.id)
         return outcome.replies
@@ -323,6 +338,7 @@ class Router:
             origin.platform,
             origin.user_id,
             language=pick_language(origin.language_hint, supported, self._config.default_language),
+            direct_room=origin.room_id if origin.is_direct else None,
         )
         group = (
             None
@@ -362,5 +378,6 @@ class Router:
         rendered = []
         for reply in replies:
             to = reply.to or context.origin
-            rendered.append(self._catalogs.render_reply(reply, language, to.platform, to.room_id))
+            chosen = reply.language or language
+            rendered.append(self._catalogs.render_reply(reply, chosen, to.platform, to.room_id))
         return rendered

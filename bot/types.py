@@ -244,7 +244,7 @@ Incoming = Union[  # noqa: UP007  (a runtime alias)
 ]
 
 
-ParamValue = Union[str, int, float, "Message", "Lines", "Literal", "CommandRef"]
+ParamValue = Union[str, int, float, "Message", "Lines", "Literal", "CommandRef", "Territory"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +252,13 @@ class CommandRef:
     """A command named inside a text; rendered with the platform's prefix (``/`` or ``!``)."""
 
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Territory:
+    """A country or territory (ISO 3166 code), named in the reader's language (CLDR)."""
+
+    code: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,12 +320,14 @@ class Reply:
     """What the bot says back: localized text, optional choices, optional media.
 
     ``to`` addresses another room or member; ``None`` answers where the event came from.
+    ``language`` renders it for a reader other than the one who asked (a notice to them).
     """
 
     text: Text
     choices: tuple[Choice, ...] = ()
     media: tuple[Media, ...] = ()
     to: Origin | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
