@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -12,8 +14,9 @@ from typing import Any, TextIO
 
 import handlers
 from bot.bridge_format import merge_telegram_texts
-from bot.config import AppConfig, Identity
+from bot.config import ENV_ENCRYPTION_KEYS, AppConfig, Identity
 from bot.console import ConsoleTransport
+from bot.evidence import EvidenceFetcher, FetchPolicy
 from bot.i18n import Catalogs
 from bot.outbox import OutboxWorker, PayloadMaker
 from bot.ratelimit import SendLimiter, Window, telegram_limiter
@@ -21,6 +24,7 @@ from bot.registry import RESERVED_COMMANDS, Registry
 from bot.router import Router
 from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import StorageUnavailable, Store, WorkingGroupSpec
+from storage.sealing import Sealer, generate_key
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +51,37 @@ def group_specs(config: AppConfig) -> list[WorkingGroupSpec]:
     ]
 
 
-def open_store(config: AppConfig) -> Store:
+KEY_FILE = "encryption.key"
+
+
+def encryption_keys(config: AppConfig, warn: Callable[[str], None] | None = None) -> list[str]:
+    """The configured keys; without any, this installation's key file in ``data_dir``
+    (made at first start, readable by its user only), which a warning names."""
+    if config.encryption_keys:
+        return [key.get_secret_value() for key in config.encryption_keys]
+    path = config.data_dir / KEY_FILE
+    if not path.exists():
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(generate_key() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+    if warn is not None and config.enabled_platforms:
+        warn(
+            f"confidential data is sealed with the key in {path}, beside the data it protects; "
+            f"fix: move it to the environment variable {ENV_ENCRYPTION_KEYS} and delete the file"
+        )
+    return [path.read_text(encoding="ascii").strip()]
+
+
+def open_store(config: AppConfig, warn: Callable[[str], None] | None = None) -> Store:
     """Open the database, bring its schema up to date and apply the configured groups."""
-    store = Store(config.database_url)
+    store = Store(config.database_url, sealer=Sealer(encryption_keys(config, warn)))
     store.upgrade()
     store.sync_configured_groups(
         group_specs(config),
@@ -313,13 +345,27 @@ class TelegramService(PlatformService):
 
 
 def matrix_payloads(outgoing: Outgoing) -> list[dict[str, Any]]:
-    """One reply as one Matrix message (a room event holds up to 64 KiB)."""
-    return [
+    """One reply as Matrix messages: each file as its own message (its data in base64,
+    uploaded when it is sent), then the text with the choices as one message (a room event
+    holds up to 64 KiB)."""
+    payloads: list[dict[str, Any]] = [
         {
-            "text": outgoing.text,
-            "choices": [[choice.value, choice.label] for choice in outgoing.choices],
+            "file": {
+                "filename": media.filename,
+                "content_type": media.content_type,
+                "data": base64.b64encode(media.data).decode("ascii"),
+            }
         }
+        for media in outgoing.media
     ]
+    if outgoing.text or outgoing.choices or not payloads:
+        payloads.append(
+            {
+                "text": outgoing.text,
+                "choices": [[choice.value, choice.label] for choice in outgoing.choices],
+            }
+        )
+    return payloads
 
 
 def matrix_limiter() -> SendLimiter:
@@ -369,7 +415,8 @@ def _warn_on_stderr(line: str) -> None:
 class Services:
     """Every configured platform's service, wired together for the bridge: each one's
     outbox is woken by the others' events, and each sender can fetch files from every
-    platform it relays from."""
+    platform it relays from. Beside them, the :class:`EvidenceFetcher` keeps the files
+    sent with case reports, fetched from every platform."""
 
     def __init__(
         self,
@@ -377,6 +424,7 @@ class Services:
         *,
         warn: Callable[[str], None] | None = None,
         limiters: Mapping[Platform, SendLimiter] | None = None,
+        evidence_policy: FetchPolicy | None = None,
     ) -> None:
         chosen = dict(limiters or {})
         self.by_platform: dict[Platform, PlatformService] = {}
@@ -396,14 +444,24 @@ class Services:
             service.wake = self.wake  # type: ignore[method-assign]
             service.transport.sender.media_sources.update(sources)
         self._started: list[PlatformService] = []
+        self.evidence: EvidenceFetcher | None = None
+        if self.by_platform:
+            store = next(iter(self.by_platform.values())).store
+            self.evidence = EvidenceFetcher(store, sources, policy=evidence_policy)
+        self._evidence_task: asyncio.Task[None] | None = None
 
     def wake(self, platform: Platform) -> None:
+        """Messages were queued for ``platform``; the event may have been a report's
+        submission too, so the evidence fetcher looks for new files (a cheap query)."""
         service = self.by_platform.get(platform)
         if service is not None:
             service.outbox.wake()
+        if self.evidence is not None:
+            self.evidence.wake()
 
     async def start(self) -> None:
-        """Start every service; if one cannot start, stop those already started."""
+        """Start every service, then the evidence fetcher; if one cannot start, stop those
+        already started."""
         try:
             for service in self.by_platform.values():
                 await service.start()
@@ -411,8 +469,15 @@ class Services:
         except BaseException:
             await self.stop()
             raise
+        if self.evidence is not None:
+            self._evidence_task = asyncio.create_task(self.evidence.run(), name="evidence")
 
     async def stop(self) -> None:
+        # The fetcher first: it uses the transports' media sources and a service's store.
+        task, self._evidence_task = self._evidence_task, None
+        if task is not None and self.evidence is not None:
+            self.evidence.stop()
+            await asyncio.gather(task, return_exceptions=True)
         started, self._started = self._started, []
         for service in started:
             await service.stop()
@@ -426,6 +491,7 @@ async def run_services(config: AppConfig) -> None:
     """Serve every configured platform until SIGINT or SIGTERM."""
     services = Services(config)
     await services.start()
+    encryption_keys(config, _warn_on_stderr)  # started: now the key file is worth a notice
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

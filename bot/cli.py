@@ -21,7 +21,9 @@ DESCRIPTION = """\
 Caucus coordinates a human-rights network's working groups over Telegram and Matrix: it
 bridges each working group's Telegram groups and Matrix rooms into one conversation,
 answers members on both platforms (and in this terminal), keeps their profiles, roles and
-guided conversations, and delivers every message through a durable outbox.
+guided conversations, takes confidential case reports of business-related human-rights
+abuses for the coordinators to review, export and count, and delivers every message
+through a durable outbox. What members confide is encrypted at rest.
 
 With no configuration file, `caucus run` chats with you in this terminal (the console
 transport) and keeps its data in SQLite under ./data/. With a [telegram] or [matrix]
@@ -64,6 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="apply pending schema migrations and exit"
     )
     upgrade.add_argument("--config", type=Path, metavar="PATH", help="configuration file")
+
+    commands.add_parser(
+        "keygen",
+        help="print a new encryption key (for CAUCUS_ENCRYPTION_KEYS)",
+        description=(
+            "Print a new random key for sealing confidential data (case reports, drafts, "
+            "messages waiting in the outbox). Put it first in CAUCUS_ENCRYPTION_KEYS; keep "
+            "older keys after it until `caucus rotate-key` has re-sealed everything."
+        ),
+    )
+    rotate = commands.add_parser(
+        "rotate-key",
+        help="re-seal all confidential data with the first configured key and exit",
+        description=(
+            "Re-seal every sealed value with the first key of CAUCUS_ENCRYPTION_KEYS (or "
+            "encryption_keys), reading each with whichever configured key sealed it. Run it "
+            "after putting a new key first; afterwards the old keys can be removed."
+        ),
+    )
+    rotate.add_argument("--config", type=Path, metavar="PATH", help="configuration file")
     return parser
 
 
@@ -158,6 +180,37 @@ def command_db_upgrade(path: Path | None) -> int:
     return EXIT_OK
 
 
+def command_keygen() -> int:
+    from storage.sealing import generate_key
+
+    print(generate_key())
+    return EXIT_OK
+
+
+def command_rotate_key(path: Path | None) -> int:
+    config = _load(path)
+    configure_logging(config.log_level)
+    from bot.app import encryption_keys
+    from storage import StorageError, Store
+    from storage.sealing import Sealer
+
+    keys = encryption_keys(config)
+    try:
+        with Store(config.database_url, sealer=Sealer(keys)) as store:
+            store.upgrade()
+            count = store.reseal_everything()
+    except StorageError as error:
+        if "cannot be opened" in str(error):
+            return _fail(
+                f"{_where(config)}: encryption_keys: {error}; fix: list every key still in use "
+                "after the new one, then run caucus rotate-key again",
+                EXIT_CONFIG,
+            )
+        return _database_error(config, error)
+    print(f"re-sealed {count} values with key 1 of {len(keys)}; older keys may now be removed")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -168,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_check_config(args.path)
         if args.command == "db" and args.db_command == "upgrade":
             return command_db_upgrade(args.config)
+        if args.command == "keygen":
+            return command_keygen()
+        if args.command == "rotate-key":
+            return command_rotate_key(args.config)
     except ConfigError as error:
         return _fail(str(error), EXIT_CONFIG)
     parser.print_help()

@@ -35,6 +35,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.types import Platform
 from locales import SUPPORTED_LANGUAGES
+from storage.sealing import check_key
 
 ENV_PREFIX = "CAUCUS_"
 ENV_CONFIG = f"{ENV_PREFIX}CONFIG"
@@ -44,6 +45,7 @@ ENV_TELEGRAM_WEBHOOK_SECRET = f"{ENV_PREFIX}TELEGRAM_WEBHOOK_SECRET"
 ENV_MATRIX_ACCESS_TOKEN = f"{ENV_PREFIX}MATRIX_ACCESS_TOKEN"
 ENV_MATRIX_PASSWORD = f"{ENV_PREFIX}MATRIX_PASSWORD"
 ENV_MATRIX_PICKLE_KEY = f"{ENV_PREFIX}MATRIX_PICKLE_KEY"
+ENV_ENCRYPTION_KEYS = f"{ENV_PREFIX}ENCRYPTION_KEYS"
 
 DEFAULT_CONFIG_NAME = "config.toml"
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -73,6 +75,7 @@ _PRIVATE_KEYS = frozenset(
         "user_id",
         "admins",
         "coordinators",
+        "encryption_keys",
     }
 )
 
@@ -477,6 +480,22 @@ class AppConfig(BaseModel):
     matrix: MatrixConfig | None = None
     working_groups: tuple[WorkingGroupConfig, ...] = ()
     admins: tuple[IdentityField, ...] = ()
+    encryption_keys: tuple[SecretStr, ...] = Field(default=(), repr=False)
+    """Keys that seal confidential data at rest, newest first; none: a key file in data_dir."""
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _check_encryption_keys(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for position, key in enumerate(value):
+            problem = check_key(key.get_secret_value().strip())
+            if problem is not None:
+                raise _rule(
+                    f"key {position + 1} {problem}",
+                    "make a key with `caucus keygen` and put it first "
+                    f'({ENV_ENCRYPTION_KEYS}="new,old" keeps old ones readable)',
+                    at=(position,),
+                )
+        return tuple(SecretStr(key.get_secret_value().strip()) for key in value)
 
     @property
     def enabled_platforms(self) -> tuple[Platform, ...]:
@@ -607,6 +626,7 @@ class AppConfig(BaseModel):
 
 _FILE_KEYS: tuple[str, ...] = (
     "data_dir",
+    "encryption_keys",
     "default_language",
     "time_zone",
     "log_level",
@@ -632,6 +652,7 @@ _EXAMPLES: dict[str, str] = {
     "time_zone": '"UTC"',
     "log_level": '"INFO"',
     "admins": '["telegram:123456789", "matrix:@name:example.org"]',
+    "encryption_keys": '["…"] (better: the environment variable ' + ENV_ENCRYPTION_KEYS + ")",
     "database.url": '"sqlite:///data/caucus.db"',
     "telegram.token": '"123456:ABC…"',
     "telegram.mode": '"polling"',
@@ -886,6 +907,9 @@ def _prepare(
     if env_url := env.get(ENV_DATABASE_URL, "").strip():
         data["database_url"] = env_url
         env_keys["database.url"] = ENV_DATABASE_URL
+    if env_keys_text := env.get(ENV_ENCRYPTION_KEYS, "").strip():
+        data["encryption_keys"] = [key for key in env_keys_text.split(",") if key.strip()]
+        env_keys["encryption_keys"] = ENV_ENCRYPTION_KEYS
     for (section, key), variable in _ENV_SECRETS.items():
         table = data.get(section)
         secret = env.get(variable, "").strip()

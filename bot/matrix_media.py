@@ -171,24 +171,45 @@ async def relay_media_content(
     if media is None:
         log.warning("media_source_missing platform=%s", source["platform"])
         return fallback
-    room = client.rooms.get(room_id)
-    if room is None:
+    if client.rooms.get(room_id) is None:
         raise TransientFailure("not ready: room unknown")
     try:
         data = await media.fetch(str(source["ref"]), limit)
     except MediaError as error:
         log.info("media_not_relayed reason=%s", type(error).__name__)
         return fallback
-    uploaded, keys = await client.upload(
-        lambda _limited, _timeouts: data,
+    uploaded = await upload_for_room(
+        client,
+        room_id,
+        data,
         content_type=str(source.get("content_type") or "application/octet-stream"),
         filename=source.get("filename") or "file",
+    )
+    if uploaded is None:
+        return fallback
+    uri, keys = uploaded
+    return attach_upload(payload["content"], uri, keys, len(data))
+
+
+async def upload_for_room(
+    client: AsyncClient, room_id: str, data: bytes, *, content_type: str, filename: str
+) -> tuple[str, dict[str, Any] | None] | None:
+    """Upload a file for a room, encrypted when the room is: its ``mxc://`` URL and, when
+    encrypted, the keys for :func:`attach_upload`. ``None`` when the homeserver finds it too
+    large; a refused upload is an :class:`UploadRefused`, network trouble propagates."""
+    room = client.rooms.get(room_id)
+    if room is None:
+        raise TransientFailure("not ready: room unknown")
+    uploaded, keys = await client.upload(
+        lambda _limited, _timeouts: data,
+        content_type=content_type,
+        filename=filename,
         encrypt=bool(room.encrypted),
         filesize=len(data),
     )
     if isinstance(uploaded, UploadResponse):
-        return attach_upload(payload["content"], uploaded.content_uri, keys, len(data))
+        return str(uploaded.content_uri), keys
     status = uploaded.transport_response.status if uploaded.transport_response else 0
     if uploaded.status_code == "M_TOO_LARGE" or status == 413:
-        return fallback
+        return None
     raise UploadRefused(uploaded)

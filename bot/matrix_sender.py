@@ -1,14 +1,16 @@
 """Sending to Matrix: the bot's replies and the bridge's relayed messages.
 
-:class:`MatrixSender` delivers the bot's replies as ``m.notice`` with an escaped HTML body,
-and the bridge's relay payloads (text, edit, delete, media; files through
-:mod:`bot.matrix_media`), each under a transaction id derived from the outbox row, so a
-retried send or redaction is the same event to the homeserver.
+:class:`MatrixSender` delivers the bot's replies as ``m.notice`` with an escaped HTML body
+(a reply's files before it, as ``m.image`` or ``m.file``), and the bridge's relay payloads
+(text, edit, delete, media; files through :mod:`bot.matrix_media`), each under a
+transaction id derived from the outbox row, so a retried send or redaction is the same
+event to the homeserver.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import logging
@@ -25,7 +27,7 @@ from nio import (
 )
 
 from bot.matrix_format import edit_content, message_content, referenced, with_reply
-from bot.matrix_media import UploadRefused, relay_media_content
+from bot.matrix_media import UploadRefused, attach_upload, relay_media_content, upload_for_room
 from bot.media import MATRIX_UPLOAD_LIMIT, MediaSource
 from bot.outbox import DeliveryError, FloodControl, PermanentFailure, TransientFailure
 from bot.types import Platform
@@ -45,7 +47,8 @@ def transaction_id(outbox_key: str, payload: Mapping[str, Any]) -> str:
 
 class MatrixSender:
     """Delivers outbox messages into Matrix rooms: the bot's own replies (``m.notice``) and
-    relayed messages (``"relay"`` payloads: text, edit, delete, media).
+    relayed messages (``"relay"`` payloads: text, edit, delete, media), and the files of the
+    bot's replies (``"file"`` payloads, with the data in base64).
 
     ``media_sources`` are where relayed files are fetched from, by the platform they come
     from; the transport puts its own in, the app adds the other platforms'."""
@@ -66,6 +69,10 @@ class MatrixSender:
     async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
         tx_id = transaction_id(key, payload)
         relay = payload.get("relay")
+        if relay is None and "file" in payload:
+            # A file of the bot's own (an export): the text and any choices follow it.
+            content = await self._file_content(room_id, payload["file"])
+            return await self._send(room_id, content, tx_id)
         if relay is None:
             event_id = await self._send(room_id, message_content(payload), tx_id)
             # A number typed in this room now picks from these choices, or from none.
@@ -102,6 +109,32 @@ class MatrixSender:
         else:
             raise PermanentFailure(f"unknown relay payload {relay!r}")
         return await self._send(room_id, content, tx_id)
+
+    async def _file_content(self, room_id: str, file: Mapping[str, Any]) -> dict[str, Any]:
+        """An ``m.image`` or ``m.file`` event for a reply's file, uploaded for the room."""
+        data = base64.b64decode(file["data"])
+        filename = str(file.get("filename") or "file")
+        content_type = str(file.get("content_type") or "application/octet-stream")
+        if len(data) > self.upload_limit:
+            raise PermanentFailure(f"file too large for the homeserver ({len(data)} bytes)")
+        try:
+            uploaded = await upload_for_room(
+                self._client, room_id, data, content_type=content_type, filename=filename
+            )
+        except UploadRefused as refused:
+            raise _delivery_error(refused.response) from refused
+        except Exception as error:
+            raise _send_failure(error) from error
+        if uploaded is None:
+            raise PermanentFailure(f"file too large for the homeserver ({len(data)} bytes)")
+        uri, keys = uploaded
+        content = {
+            "msgtype": "m.image" if content_type.startswith("image/") else "m.file",
+            "body": filename,
+            "filename": filename,
+            "info": {"mimetype": content_type},
+        }
+        return attach_upload(content, uri, keys, len(data))
 
     async def _send(self, room_id: str, content: Mapping[str, Any], tx_id: str) -> str:
         try:

@@ -33,7 +33,7 @@ def caucus(
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = caucus("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("run", "check-config", "db"):
+    for command in ("run", "check-config", "db", "keygen", "rotate-key"):
         assert command in result.stdout
 
 
@@ -184,3 +184,35 @@ def test_db_upgrade_migrates_and_reports_the_revision(tmp_path: Path, database_u
     again = caucus("db", "upgrade", cwd=tmp_path, env={"CAUCUS_DATABASE_URL": database_url})
     assert again.returncode == 0
     assert again.stdout == result.stdout
+
+
+def test_keygen_prints_a_key_the_configuration_accepts(tmp_path: Path) -> None:
+    result = caucus("keygen", cwd=tmp_path)
+    assert result.returncode == 0
+    key = result.stdout.strip()
+    checked = caucus("check-config", cwd=tmp_path, env={"CAUCUS_ENCRYPTION_KEYS": key})
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_rotate_key_reseals_with_the_new_key_so_the_old_one_can_go(
+    tmp_path: Path, database_url: str
+) -> None:
+    from storage.sealing import generate_key
+
+    old, new = generate_key(), generate_key()
+    first = {"CAUCUS_DATABASE_URL": database_url, "CAUCUS_ENCRYPTION_KEYS": old}
+    started = caucus("run", cwd=tmp_path, stdin="/profile\nAna\n", env=first)
+    assert started.returncode == 0, started.stderr
+    both = {**first, "CAUCUS_ENCRYPTION_KEYS": f"{new},{old}"}
+    rotated = caucus("rotate-key", cwd=tmp_path, env=both)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-sealed 1 values" in rotated.stdout
+    only_new = {**first, "CAUCUS_ENCRYPTION_KEYS": new}
+    resumed = caucus("run", cwd=tmp_path, stdin="", env=only_new)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Ana" in resumed.stdout or "organization" in resumed.stdout
+    stranger = {**first, "CAUCUS_ENCRYPTION_KEYS": generate_key()}
+    refused = caucus("rotate-key", cwd=tmp_path, env=stranger)
+    assert refused.returncode == 2
+    assert "encryption_keys" in refused.stderr
+    assert "fix" in refused.stderr

@@ -19,6 +19,7 @@ from bot.config import (
     parse_identity,
 )
 from bot.types import Platform
+from storage.sealing import generate_key
 
 EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
 
@@ -572,3 +573,24 @@ def test_default_config_path_uses_cwd_file(tmp_path: Path) -> None:
     assert default_config_path({}, cwd=tmp_path) is None
     write(tmp_path, "")
     assert default_config_path({}, cwd=tmp_path) == tmp_path / "config.toml"
+
+
+def test_encryption_keys_come_from_the_environment_newest_first(tmp_path: Path) -> None:
+    new, old = generate_key(), generate_key()
+    config = load(tmp_path, 'data_dir = "data"\n', {"CAUCUS_ENCRYPTION_KEYS": f"{new}, {old}"})
+    assert [key.get_secret_value() for key in config.encryption_keys] == [new, old]
+    assert new not in repr(config)
+
+
+def test_a_malformed_encryption_key_names_its_position_and_the_fix_but_not_itself(
+    tmp_path: Path,
+) -> None:
+    line = error(
+        tmp_path,
+        'data_dir = "data"\n',
+        {"CAUCUS_ENCRYPTION_KEYS": f"{generate_key()},not-a-real-key"},
+    )
+    assert "encryption_keys" in line
+    assert "key 2" in line
+    assert "caucus keygen" in line
+    assert "not-a-real-key" not in line
