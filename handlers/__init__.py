@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.registry import Registry
-from handlers import core, links, members, outbox, profile
+from handlers import case_export, case_review, cases, core, links, members, outbox, profile
 
-CAPABILITIES = (core, profile, members, links, outbox)
+CAPABILITIES = (core, profile, members, links, outbox, cases, case_review, case_export)
 """Every capability module; each exposes ``register(registry)``."""
 
 

@@ -13,6 +13,7 @@ from typing import Protocol
 from bot.app import Dispatcher, build_router, open_store
 from bot.config import AppConfig
 from bot.console import ConsoleTransport
+from bot.conversation import strip_direction_marks
 
 _CHOICE_LINE = re.compile(r"^  (\d+)\. (.*)$")
 
@@ -63,10 +64,16 @@ class ConsoleChat:
         return self.last
 
     async def pick(self, label: str) -> str:
-        for line in self.last.splitlines():
-            match = _CHOICE_LINE.match(line)
-            if match and label in match.group(2):
-                return await self.send(match.group(1))
+        """Pick the choice labelled ``label``, or failing that the first that contains it."""
+        offered = [
+            (match.group(1), strip_direction_marks(match.group(2)).strip())
+            for match in map(_CHOICE_LINE.match, self.last.splitlines())
+            if match
+        ]
+        for exact in (True, False):
+            for number, text in offered:
+                if (text == label) if exact else (label in text):
+                    return await self.send(number)
         raise AssertionError(f"no choice labelled {label!r} in:\n{self.last}")
 
     async def resume(self) -> str:

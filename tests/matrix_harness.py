@@ -1234,16 +1234,18 @@ def render(replies: list[dict[str, Any]]) -> str:
 
 
 def find_choice(replies: list[dict[str, Any]], label: str) -> tuple[dict[str, Any], int] | None:
-    """The latest reply offering a numbered choice whose label contains ``label``, and its
-    number."""
+    """The latest reply offering a numbered choice labelled ``label`` (or, failing that,
+    whose label contains it), and its number."""
     for reply in reversed(replies):
+        offered = []
         for line in str(reply["body"] or "").splitlines():
             match = _CHOICE_LINE.match(line)
-            if match is None:
-                continue
-            text = match.group(2)
-            if label in text or label in strip_direction_marks(text):
-                return reply, int(match.group(1))
+            if match is not None:
+                offered.append((int(match.group(1)), strip_direction_marks(match.group(2))))
+        for exact in (True, False):
+            for number, text in offered:
+                if (text.strip() == label) if exact else (label in text):
+                    return reply, number
     return None
 
 

@@ -16,6 +16,7 @@ from telegram_emulator import JSON, BotApiEmulator, MediaKind, SentMessage, pars
 
 from bot.app import TelegramService
 from bot.config import AppConfig, TelegramConfig, load_config
+from bot.conversation import strip_direction_marks
 from bot.ratelimit import SendLimiter, Window, telegram_limiter
 from bot.telegram import build_application
 from bot.types import Platform
@@ -144,18 +145,25 @@ class TelegramChat:
         update = self.emulator.send_text(self.user_id, text)
         return await self._answer_to(update["update_id"], before)
 
+    async def send_document(self, data: bytes, filename: str, mime_type: str) -> str:
+        """Send a file in the private chat; return everything the bot answered to it."""
+        before = len(self.emulator.sent(self.user_id))
+        update = self.emulator.send_document(self.user_id, data, filename, mime_type)
+        return await self._answer_to(update["update_id"], before)
+
     async def pick(self, label: str) -> str:
+        """Press the button labelled ``label``, or failing that the first that contains it."""
         for message in reversed(self._shown):
             markup = message.reply_markup or {}
-            for row in markup.get("inline_keyboard", []):
-                for button in row:
-                    if label in button["text"]:
-                        before = len(self.emulator.sent(self.user_id))
-                        update = self.emulator.press_button(
-                            self.user_id, self.user_id, message.message_id,
-                            button["callback_data"],
-                        )  # fmt: skip
-                        return await self._answer_to(update["update_id"], before)
+            buttons = [button for row in markup.get("inline_keyboard", []) for button in row]
+            exact = [b for b in buttons if strip_direction_marks(b["text"]).strip() == label]
+            for button in exact or buttons:
+                if label in button["text"]:
+                    before = len(self.emulator.sent(self.user_id))
+                    update = self.emulator.press_button(
+                        self.user_id, self.user_id, message.message_id, button["callback_data"]
+                    )
+                    return await self._answer_to(update["update_id"], before)
         raise AssertionError(f"no button labelled {label!r} in:\n{self.last}")
 
     async def resume(self) -> str:

@@ -1,0 +1,299 @@
+"""Case reports: the guided, resumable, confidential intake of an alleged abuse.
+
+``/report`` (direct chats only) walks a member through consent, who is reporting, where,
+which companies, what happened, evidence, safety and publication. Every answer is kept as
+it is given (the draft is sealed at rest with the rest of the conversation); submitting
+files the report with its working group, whose coordinators are told at once, urgently
+when someone is at risk. The review side (``/cases`` and the rest) is in
+:mod:`handlers.case_review`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bot.context import Context, UserError
+from bot.conversation import CANCEL, Answers, Conversation, Json, Step
+from bot.registry import Registry
+from bot.territories import region_of
+from bot.types import Choice, Command, CommandRef, Literal, Message, Origin, Platform, Reply
+from handlers import case_options as options
+from handlers.case_options import choices, shown_option
+from storage.case_records import NewCase
+
+log = logging.getLogger(__name__)
+
+GROUPS_OFFERED = "groups_offered"
+"""Not a step: the working groups the member may report to, known when /report starts."""
+
+NOTIFIED_PLATFORMS = (Platform.TELEGRAM, Platform.MATRIX)
+
+
+def register(registry: Registry) -> None:
+    registry.conversation(
+        REPORT,
+        command="report",
+        help_key="help.report",
+        prepare=prepare_report,
+        group_hint="cases.report_in_private",
+    )
+
+
+def prepare_report(context: Context, command: Command) -> Mapping[str, Any]:
+    """The working groups to report to; with one, it is chosen without asking."""
+    groups = context.store.list_working_groups()
+    if not groups:
+        raise UserError("cases.no_groups")
+    offered = [[str(group.id), group.name] for group in groups]
+    if len(groups) == 1:
+        return {GROUPS_OFFERED: offered, "group": str(groups[0].id)}
+    return {GROUPS_OFFERED: offered}
+
+
+def group_choices(answers: Answers) -> tuple[Choice, ...]:
+    offered = answers.get(GROUPS_OFFERED) or []
+    return tuple(Choice(str(group_id), Literal(str(name))) for group_id, name in offered)
+
+
+def _company_fields() -> tuple[Step, ...]:
+    return (
+        Step(
+            "name",
+            prompt="cases.ask_company_name",
+            label="cases.label_company_name",
+            parse=options.parse_line,
+        ),
+        Step(
+            "role",
+            prompt="cases.ask_company_role",
+            label="cases.label_company_role",
+            choices=choices("company_role", options.COMPANY_ROLES),
+        ),
+        Step(
+            "country",
+            prompt="cases.ask_company_country",
+            label="cases.label_company_country",
+            parse=options.parse_country,
+            show=options.show_country,
+            optional=True,
+        ),
+    )
+
+
+def _text_step(name: str, parse: Callable[[str], Json], **extra: Any) -> Step:
+    return Step(name, prompt=f"cases.ask_{name}", label=f"cases.label_{name}", parse=parse, **extra)
+
+
+def _choice_step(name: str, kind: str, values: Sequence[str], **extra: Any) -> Step:
+    return Step(
+        name,
+        prompt=f"cases.ask_{name}",
+        label=f"cases.label_{name}",
+        choices=choices(kind, values),
+        show=shown_option(kind),
+        **extra,
+    )
+
+
+_CONFIDENTIAL = (
+    "reporter",
+    "organization",
+    "naming",
+    "title",
+    "locality",
+    "companies",
+    "affected",
+    "affected_count",
+    "affected_groups",
+    "narrative",
+    "state_role",
+    "steps_taken",
+    "steps_outcome",
+    "remedy",
+    "publication",
+    "follow_up",
+)
+"""Answers kept only sealed; the rest is the classification that statistics count."""
+
+
+def _evidence(answers: Answers) -> tuple[list[str], list[tuple[str, dict[str, Json]]]]:
+    links: list[str] = []
+    files: list[tuple[str, dict[str, Json]]] = []
+    for piece in answers.get("evidence") or []:
+        if isinstance(piece, dict) and "link" in piece:
+            links.append(str(piece["link"]))
+        elif isinstance(piece, dict) and isinstance(piece.get("file"), dict):
+            source = dict(piece["file"])
+            files.append((str(source.get("platform", "")), source))
+    return links, files
+
+
+def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
+    group_id = int(answers["group"])
+    country = str(answers["country"])
+    links, files = _evidence(answers)
+    contents: dict[str, Json] = {name: answers.get(name) for name in _CONFIDENTIAL}
+    contents["links"] = links
+    contents["language"] = context.member.language
+    urgent = answers.get("safety") == "yes"
+    number = context.store.cases.submit(
+        NewCase(
+            working_group_id=group_id,
+            author_member_id=context.member.id,
+            urgent=urgent,
+            country=country,
+            region=region_of(country).value,
+            sector=str(answers["sector"]),
+            started=str(answers["started"]),
+            ongoing=answers.get("ongoing") == "yes",
+            rights=tuple(str(right) for right in answers.get("rights") or ()),
+            contents=contents,
+            attachments=tuple(files),
+        )
+    )
+    log.info(
+        "case_submitted case=%d group=%d member=%d urgent=%s files=%d",
+        number,
+        group_id,
+        context.member.id,
+        urgent,
+        len(files),
+    )
+    replies = [
+        Reply(
+            Message.of(
+                "cases.submitted",
+                number=number,
+                mine=CommandRef("myreports"),
+                withdraw=CommandRef("withdraw"),
+            )
+        )
+    ]
+    if urgent:
+        replies.append(Reply(Message.of("cases.urgent_noted")))
+    replies.extend(notify_coordinators(context, group_id, number, urgent=urgent))
+    return replies
+
+
+def notify_coordinators(
+    context: Context, group_id: int, number: int, *, urgent: bool = False, key: str = ""
+) -> list[Reply]:
+    """A notice to each coordinator of the group, where they talk to the bot privately.
+
+    It carries the report's number only, never its contents."""
+    chosen = key or ("cases.urgent_alert" if urgent else "cases.new_report_notice")
+    group = next((g for g in context.store.list_working_groups() if g.id == group_id), None)
+    name = Literal(group.name if group is not None else "")
+    notices: list[Reply] = []
+    for member_id in context.store.coordinators_of(group_id):
+        notices.extend(
+            notify_member(
+                context,
+                member_id,
+                Message.of(chosen, number=number, group=name, case=CommandRef("case")),
+            )
+        )
+    if urgent and not notices:
+        log.warning("case_alert_undelivered case=%d group=%d", number, group_id)
+    return notices
+
+
+def notify_member(context: Context, member_id: int, text: Message) -> list[Reply]:
+    """The same notice in each private chat the member has with the bot, in their language."""
+    member = context.store.get_member(member_id)
+    if member is None:
+        return []
+    enabled = set(context.config.enabled_platforms)
+    return [
+        Reply(
+            text,
+            to=Origin(platform=platform, room_id=room, user_id="", is_direct=True),
+            language=member.language,
+        )
+        for platform, room in context.store.direct_rooms_of(member_id)
+        if platform in NOTIFIED_PLATFORMS and platform in enabled
+    ]
+
+
+REPORT = Conversation(
+    name="report",
+    title="cases.title",
+    steps=(
+        Step(
+            "group",
+            prompt="cases.ask_group",
+            label="cases.label_group",
+            choices=group_choices,
+        ),
+        Step(
+            "consent",
+            prompt="cases.ask_consent",
+            label="cases.label_consent",
+            choices=(
+                Choice("yes", Message.of("cases.consent_agree")),
+                Choice(CANCEL, Message.of("cases.consent_decline")),
+            ),
+            changeable=False,
+        ),
+        _choice_step("reporter", "reporter", options.REPORTERS),
+        _text_step("organization", options.parse_line, optional=True),
+        _choice_step("naming", "naming", options.NAMING),
+        _text_step("title", options.parse_title),
+        _text_step(
+            "country",
+            options.parse_country,
+            show=options.show_country,
+            hint="cases.country_hint",
+        ),
+        _text_step("locality", options.parse_line, optional=True),
+        Step(
+            "companies",
+            prompt="cases.ask_companies",
+            label="cases.label_companies",
+            fields=_company_fields(),
+            item_label="cases.company_item",
+            show=options.show_companies,
+            max_items=10,
+        ),
+        _choice_step("sector", "sector", options.SECTORS),
+        _choice_step("rights", "right", options.RIGHTS, multiple=True),
+        _text_step("affected", options.text_up_to(options.SHORT_TEXT_MAX)),
+        _text_step("affected_count", options.parse_count, optional=True),
+        _choice_step(
+            "affected_groups",
+            "affected_group",
+            options.AFFECTED_GROUPS,
+            multiple=True,
+            optional=True,
+        ),
+        _text_step("started", options.parse_started),
+        _choice_step("ongoing", "yes_no", options.YES_NO),
+        _text_step(
+            "narrative",
+            options.text_up_to(options.LONG_TEXT_MAX),
+            gather=True,
+            finish=options.join_narrative,
+            show=options.show_narrative,
+            max_items=30,
+        ),
+        _choice_step("state_role", "state_role", options.STATE_ROLES, multiple=True),
+        _choice_step("steps_taken", "step_taken", options.STEPS_TAKEN, multiple=True),
+        _text_step("steps_outcome", options.text_up_to(options.SHORT_TEXT_MAX), optional=True),
+        _text_step("remedy", options.text_up_to(options.SHORT_TEXT_MAX)),
+        _text_step(
+            "evidence",
+            options.parse_link,
+            gather=True,
+            accepts_media=True,
+            optional=True,
+            show=options.show_evidence,
+            max_items=20,
+        ),
+        _choice_step("safety", "yes_no", options.YES_NO, hint="cases.safety_hint"),
+        _choice_step("publication", "publication", options.PUBLICATION),
+        _choice_step("follow_up", "yes_no", options.YES_NO),
+    ),
+    submit=submit_report,
+)
