@@ -41,5 +41,10 @@ unit: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/relay.py $(ARGS)
 
+## bench-cases: /casestats over 100,000 generated case reports, on SQLite and PostgreSQL
+.PHONY: bench-cases
+bench-cases: $(RUN_STAMP)
+	$(BIN)/python bench/casestats.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
