@@ -322,7 +322,9 @@ class ConversationEngine:
                     conversation, state, Message.of("conversation.choice_not_offered")
                 )
             if not pieces:
-                if state.editing and step.name in state.answers:
+                if state.answers.get(step.name) is not None:
+                    # Back to it, or changing it from the review, and nothing new sent:
+                    # what was given before stays.
                     return self._advance(conversation, state, step, state.answers[step.name])
                 if step.optional:
                     return self._advance(conversation, state, step, None)
@@ -459,7 +461,13 @@ class ConversationEngine:
                 pending=None,
             )
         elif state.trail:
-            new_state = replace(state, step=state.trail[-1], trail=state.trail[:-1], pending=None)
+            earlier = conversation.step(state.trail[-1])
+            new_state = replace(
+                state,
+                step=earlier.name,
+                trail=state.trail[:-1],
+                pending=_resumed(earlier, state.answers),
+            )
         else:
             return self._refuse(conversation, state, Message.of("conversation.nothing_before"))
         return Outcome(new_state, (self.prompt(conversation, new_state),))
@@ -477,9 +485,7 @@ class ConversationEngine:
             name = answer.value.removeprefix(EDIT_PREFIX)
             if conversation.has_step(name) and name in state.answers:
                 step = conversation.step(name)
-                pending: Json = None
-                if step.fields and isinstance(state.answers[name], list):
-                    pending = {"items": list(state.answers[name]), "current": {}, "at": MORE}
+                pending = _resumed(step, state.answers)
                 new_state = replace(
                     state,
                     step=name,
@@ -534,6 +540,19 @@ class ConversationEngine:
         items = prompt.text.items if isinstance(prompt.text, Lines) else (prompt.text,)
         text = Lines((why, *(item for item in items if not isinstance(item, Lines))))
         return Outcome(state, (replace(prompt, text=text),))
+
+
+def _resumed(step: Step, answers: Answers) -> Json:
+    """The unfinished answer a step starts from when the member returns to it: the records
+    and the files already given, to add to (nothing else is kept half-given)."""
+    saved = answers.get(step.name)
+    if not isinstance(saved, list):
+        return None
+    if step.fields:
+        return {"items": list(saved), "current": {}, "at": MORE}
+    if step.gather and step.accepts_media:
+        return list(saved)
+    return None
 
 
 def _done() -> Choice:

@@ -66,7 +66,13 @@ def register(registry: Registry) -> None:
     registry.command(
         "export", export_cases, help_key="help.export", role=Role.COORDINATOR, direct_only=True
     )
-    registry.command("casestats", case_statistics, help_key="help.casestats", role=Role.COORDINATOR)
+    registry.command(
+        "casestats",
+        case_statistics,
+        help_key="help.casestats",
+        role=Role.COORDINATOR,
+        direct_only=True,
+    )
 
 
 def chosen_group(context: Context, args: Sequence[str], command: str) -> WorkingGroupRecord:

@@ -177,13 +177,14 @@ def show_country(value: Json) -> Text:
     return Message.of("cases.country_name", country=Territory(str(value)))
 
 
-_DIGITS = re.compile(r"\d[\d.,\s\u00a0\u202f']*")
+_DIGITS = re.compile(r"(?<![\d.,-])(\d{1,3}(?:[.,\s\u00a0\u202f']\d{3})+|\d+)(?![\d.,]\d)")
+"""One whole number: digits, or groups of three after a separator ("1,200", "1 200")."""
 
 
 def parse_count(text: str) -> Json:
     """About how many people: a whole number, digit groups allowed ("1,200", "1 200")."""
     found = _DIGITS.search(text)
-    if found is None:
+    if found is None or len(_DIGITS.findall(text)) > 1:
         raise InvalidAnswer("cases.not_a_number")
     digits = re.sub(r"\D", "", found.group())
     number = int(digits) if digits else 0

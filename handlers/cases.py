@@ -171,9 +171,12 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
             )
         )
     ]
+    notices = notify_coordinators(context, group_id, number, urgent=urgent)
     if urgent:
-        replies.append(Reply(Message.of("cases.urgent_noted")))
-    replies.extend(notify_coordinators(context, group_id, number, urgent=urgent))
+        # Never say the coordinators were alerted when none could be reached.
+        told = "cases.urgent_noted" if notices else "cases.urgent_unreached"
+        replies.append(Reply(Message.of(told)))
+    replies.extend(notices)
     return replies
 
 

@@ -59,7 +59,9 @@ def test_a_count_takes_digit_groups(typed: str, number: int) -> None:
     assert parse_count(typed) == number
 
 
-@pytest.mark.parametrize("typed", ["many", "0", "99999999999"])
+@pytest.mark.parametrize(
+    "typed", ["many", "0", "99999999999", "200, 3 villages", "1.5 thousand", "-5"]
+)
 def test_a_count_that_is_no_number_of_people_is_refused(typed: str) -> None:
     with pytest.raises(InvalidAnswer):
         parse_count(typed)

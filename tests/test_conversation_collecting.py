@@ -295,3 +295,32 @@ def test_changing_gathered_pieces_from_the_review_and_adding_none_keeps_them(
     assert back.state is not None
     assert back.state.step == REVIEW
     assert back.state.answers["story"] == "One."
+
+
+def test_back_to_the_evidence_keeps_its_files_to_add_to(engine: ConversationEngine) -> None:
+    photo = MediaAnswer("telegram", "photo", "file-1", "a.jpg")
+    given = go(engine, at("evidence"), photo, PickedAnswer(DONE))
+    assert given.state is not None
+    assert given.state.step == REVIEW
+    edited = go(engine, given.state, PickedAnswer("~edit:evidence"), TypedAnswer("https://x.org"))
+    done = go(engine, edited.state or given.state, PickedAnswer(DONE))
+    assert done.state is not None
+    assert done.state.answers["evidence"] == [photo.as_piece(), {"link": "https://x.org"}]
+
+
+def test_back_to_gathered_messages_and_done_keeps_them(engine: ConversationEngine) -> None:
+    told = go(engine, at("story"), TypedAnswer("One."), PickedAnswer(DONE))
+    assert told.state is not None
+    back = go(engine, told.state, PickedAnswer(BACK), PickedAnswer(DONE))
+    assert back.state is not None
+    assert back.state.answers["story"] == "One."
+    assert back.state.step == "evidence"
+
+
+def test_back_to_the_records_keeps_them(engine: ConversationEngine) -> None:
+    first = person(engine, at("people", colours=["red"], place="PAR"), "Ana")
+    listed = go(engine, first.state or at("people"), PickedAnswer(DONE))
+    assert listed.state is not None
+    back = go(engine, listed.state, PickedAnswer(BACK), PickedAnswer(DONE))
+    assert back.state is not None
+    assert back.state.answers["people"] == [{"name": "Ana", "colour": "red", "place": None}]
