@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Re-seal every sealed value with the first key of CAUCUS_ENCRYPTION_KEYS (or "
             "encryption_keys), reading each with whichever configured key sealed it. Run it "
-            "after putting a new key first; afterwards the old keys can be removed."
+            "with the bot stopped, after putting a new key first; afterwards the old keys "
+            "can be removed."
         ),
     )
     rotate.add_argument("--config", type=Path, metavar="PATH", help="configuration file")
