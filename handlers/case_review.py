@@ -104,6 +104,16 @@ def readable_case(context: Context, number: int, what: str) -> tuple[CaseDetail,
     return detail, coordinator
 
 
+def own_case(context: Context, number: int, what: str) -> CaseSummary:
+    """The report, when the member is its author (refused like an unknown number else)."""
+    summary = context.store.cases.summary(number)
+    if summary is None:
+        raise UserError("cases.not_found", number=number)
+    if summary.author_member_id != context.member.id:
+        raise _refused(context, what, number)
+    return summary
+
+
 def parse_number(text: str, usage: UserError) -> int:
     cleaned = text.strip().lstrip("#")
     if not (cleaned.isascii() and cleaned.isdigit()) or not 1 <= int(cleaned) <= 2**31 - 1:
@@ -349,11 +359,9 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
         raise usage
     status = CaseStatus(wanted)
     text = " ".join(command.args[2:]).strip()
-    detail = context.store.cases.detail(number)
-    if detail is None or detail.summary.working_group_id not in coordinated_groups(context):
-        if detail is not None:
-            raise _refused(context, "casestatus", number)
-        raise UserError("cases.not_found", number=number)
+    detail, coordinator = readable_case(context, number, "casestatus")
+    if not coordinator:  # its author, who may read it but not review it
+        raise _refused(context, "casestatus", number)
     current = detail.summary.status
     if status not in NEXT_STATUSES[current]:
         raise UserError(
@@ -396,11 +404,7 @@ def answer_question(context: Context, command: Command) -> Sequence[Reply]:
     if len(command.args) < 2:
         raise usage
     number = parse_number(command.args[0], usage)
-    summary = context.store.cases.summary(number)
-    if summary is None or summary.author_member_id != context.member.id:
-        if summary is not None:
-            raise _refused(context, "answer", number)
-        raise UserError("cases.not_found", number=number)
+    summary = own_case(context, number, "answer")
     if summary.status is not CaseStatus.NEEDS_INFO:
         raise UserError("cases.no_question", number=number)
     text = " ".join(command.args[1:]).strip()
@@ -419,11 +423,7 @@ def withdraw(context: Context, command: Command) -> Sequence[Reply]:
     if len(command.args) != 1:
         raise _case_usage("withdraw")
     number = parse_number(command.args[0], _case_usage("withdraw"))
-    summary = context.store.cases.summary(number)
-    if summary is None or summary.author_member_id != context.member.id:
-        if summary is not None:
-            raise _refused(context, "withdraw", number)
-        raise UserError("cases.not_found", number=number)
+    summary = own_case(context, number, "withdraw")
     return [
         Reply(
             Message.of("cases.withdraw_confirm", number=number, title=Literal(summary.title)),
@@ -439,11 +439,7 @@ def withdraw_confirmed(context: Context, picked: ChoicePicked, payload: str) -> 
     if payload == "keep":
         return [Reply(Message.of("cases.withdraw_kept"))]
     number = parse_number(payload, _case_usage("withdraw"))
-    summary = context.store.cases.summary(number)
-    if summary is None or summary.author_member_id != context.member.id:
-        if summary is not None:
-            raise _refused(context, "withdraw", number)
-        raise UserError("cases.not_found", number=number)
+    own_case(context, number, "withdraw")
     context.store.cases.withdraw(number)
     log.info("case_withdrawn case=%d member=%d", number, context.member.id)
     return [Reply(Message.of("cases.withdrawn", number=number))]
