@@ -15,13 +15,13 @@ from typing import Any, TextIO
 import handlers
 from bot.bridge_format import merge_telegram_texts
 from bot.config import ENV_ENCRYPTION_KEYS, AppConfig, Identity
-from bot.console import ConsoleTransport
 from bot.evidence import EvidenceFetcher, FetchPolicy
 from bot.i18n import Catalogs
 from bot.outbox import OutboxWorker, PayloadMaker
 from bot.ratelimit import SendLimiter, Window, telegram_limiter
 from bot.registry import RESERVED_COMMANDS, Registry
 from bot.router import Router
+from bot.transports.console import ConsoleTransport
 from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import StorageUnavailable, Store, WorkingGroupSpec
 from storage.sealing import Sealer, generate_key
@@ -320,8 +320,8 @@ class TelegramService(PlatformService):
         warn: Callable[[str], None] | None = None,
         limiter: SendLimiter | None = None,
     ) -> None:
-        from bot.telegram import TelegramTransport
-        from bot.telegram_format import payloads_for
+        from bot.transports.telegram.render import payloads_for
+        from bot.transports.telegram.transport import TelegramTransport
 
         assert config.telegram is not None
         self._wire(config, lambda outgoing: payloads_for(outgoing, self.store.callback_token))
@@ -385,7 +385,7 @@ class MatrixService(PlatformService):
         warn: Callable[[str], None] | None = None,
         limiter: SendLimiter | None = None,
     ) -> None:
-        from bot.matrix import MatrixTransport
+        from bot.transports.matrix.transport import MatrixTransport
 
         assert config.matrix is not None
         self._wire(config, matrix_payloads)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.richtext import escape, normalize, to_matrix_html, to_telegram_html
-from bot.telegram_format import CAPTION_LIMIT, MESSAGE_LIMIT, utf16_length
+from bot.transports.telegram.render import CAPTION_LIMIT, MESSAGE_LIMIT, utf16_length
 from bot.types import MediaKind, Platform, RichText, Span, SpanKind
 
 RELAY_MARK = "org.caucus.relay"

@@ -132,8 +132,8 @@ def command_run(path: Path | None, *, console: bool) -> int:
             EXIT_CONFIG,
         )
     from bot.app import run_console, run_services
-    from bot.matrix import MatrixStartError
-    from bot.telegram import TelegramStartError
+    from bot.transports.matrix.transport import MatrixStartError
+    from bot.transports.telegram.transport import TelegramStartError
     from storage import StorageError
 
     try:

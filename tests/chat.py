@@ -12,8 +12,8 @@ from typing import Protocol
 
 from bot.app import Dispatcher, build_router, open_store
 from bot.config import AppConfig
-from bot.console import ConsoleTransport
 from bot.conversation import strip_direction_marks
+from bot.transports.console import ConsoleTransport
 
 _CHOICE_LINE = re.compile(r"^  (\d+)\. (.*)$")
 

@@ -18,7 +18,7 @@ from bot.app import TelegramService
 from bot.config import AppConfig, TelegramConfig, load_config
 from bot.conversation import strip_direction_marks
 from bot.ratelimit import SendLimiter, Window, telegram_limiter
-from bot.telegram import build_application
+from bot.transports.telegram.transport import build_application
 from bot.types import Platform
 from storage import Store
 

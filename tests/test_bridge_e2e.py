@@ -24,7 +24,7 @@ from synapse_server import SynapseServer
 from telegram_emulator import BotApiEmulator, SentMessage
 from telegram_harness import TelegramGroup, make_token
 
-import bot.matrix
+import bot.transports.matrix.transport
 from bot.bridge_format import RELAY_MARK
 from bot.ratelimit import SendLimiter, Window
 from bot.richtext import from_matrix_html, from_telegram, normalize
@@ -422,7 +422,7 @@ async def test_an_event_waiting_for_its_key_is_still_awaited_after_a_restart(
         await emulator.wait_for(waiting, timeout=20)
         await bridge.bot.stop()
         # Given up on after two syncs, so that the test need not wait for thirty.
-        monkeypatch.setattr(bot.matrix, "UNDECRYPTED_TRIES", 2)
+        monkeypatch.setattr(bot.transports.matrix.transport, "UNDECRYPTED_TRIES", 2)
         await bridge.bot.start()
         await bridge.matrix.send_text(bridge.room_id, "a message to keep syncs coming")
         await bridge.matrix.send_text(bridge.room_id, "and another")

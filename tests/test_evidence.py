@@ -26,11 +26,11 @@ from telegram_harness import make_token, telegram_application, telegram_config
 from bot.app import Services, matrix_payloads
 from bot.evidence import EVIDENCE_LIMIT, EvidenceFetcher, FetchPolicy, download_limit
 from bot.i18n import Catalogs
-from bot.matrix import MatrixTransport
 from bot.media import MediaSource
 from bot.outbox import TransientFailure
-from bot.telegram_events import translate_update
-from bot.telegram_media import TelegramMediaSource
+from bot.transports.matrix.transport import MatrixTransport
+from bot.transports.telegram.events import translate_update
+from bot.transports.telegram.media import TelegramMediaSource
 from bot.types import Incoming, Media, MediaReceived, Outgoing, Platform, RenderedChoice
 from storage import Store, WorkingGroupSpec
 from storage.case_records import AttachmentStatus, NewCase

@@ -22,9 +22,9 @@ from synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 from bot.config import AppConfig, load_config
 from bot.i18n import Catalogs
-from bot.matrix_sender import _delivery_error
 from bot.outbox import FloodControl, PermanentFailure, TransientFailure
 from bot.ratelimit import SendLimiter, Window
+from bot.transports.matrix.sender import _delivery_error
 from bot.types import Message, Platform
 
 CATALOGS = Catalogs.load()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.matrix_format import (
+from bot.transports.matrix.render import (
     KEYCAPS,
     message_content,
     parse_command,

@@ -19,12 +19,12 @@ import pytest
 from matrix_harness import MatrixMember, matrix_config
 from synapse_server import SynapseServer
 
-import bot.matrix
+import bot.transports.matrix.transport
 from bot.i18n import Catalogs
-from bot.matrix import MatrixTransport
-from bot.matrix_events import RELAY_MARKER, strip_reply_fallback, translate
 from bot.media import MB, MediaTooLarge, MediaUnavailable
 from bot.outbox import TransientFailure
+from bot.transports.matrix.events import RELAY_MARKER, strip_reply_fallback, translate
+from bot.transports.matrix.transport import MatrixTransport
 from bot.types import (
     Command,
     Incoming,
@@ -277,8 +277,8 @@ async def test_locations_polls_notices_and_relayed_messages(bridge: Bridge) -> N
 async def test_an_event_never_decrypted_is_reported_once_given_up(
     bridge: Bridge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.matrix, "UNDECRYPTED_TRIES", 2)
-    monkeypatch.setattr(bot.matrix, "SYNC_TIMEOUT_MS", 200)
+    monkeypatch.setattr(bot.transports.matrix.transport, "UNDECRYPTED_TRIES", 2)
+    monkeypatch.setattr(bot.transports.matrix.transport, "SYNC_TIMEOUT_MS", 200)
     lost = await bridge.alice.send_undecryptable(bridge.room_id)
     unreadable = await bridge.event_for(lost)
     assert isinstance(unreadable, Unrelayable)

@@ -27,7 +27,7 @@ from telegram_harness import (
 from bot.config import AppConfig
 from bot.i18n import Catalogs
 from bot.ratelimit import telegram_limiter
-from bot.telegram_format import payloads_for
+from bot.transports.telegram.render import payloads_for
 from bot.types import Message, Outgoing, Platform, RenderedChoice
 from locales import SUPPORTED_LANGUAGES
 
@@ -435,7 +435,7 @@ async def test_a_403_marks_the_chat_unreachable_and_stops_sending_there(
 async def test_a_start_up_call_refused_by_telegram_stops_with_one_line(
     emulator: BotApiEmulator, config: AppConfig
 ) -> None:
-    from bot.telegram import TelegramStartError
+    from bot.transports.telegram.transport import TelegramStartError
 
     emulator.inject_fault("400", methods={"setMyCommands"}, times=1)
     bot = TelegramBot(config)

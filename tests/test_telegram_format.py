@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.telegram_format import (
+from bot.transports.telegram.render import (
     CALLBACK_LIMIT,
     MESSAGE_LIMIT,
     decode_callback,

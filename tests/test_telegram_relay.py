@@ -20,9 +20,9 @@ from bot.media import (
     MediaUnavailable,
 )
 from bot.outbox import FloodControl, PermanentFailure, TransientFailure
-from bot.telegram_events import translate_update
-from bot.telegram_media import TelegramMediaSource
-from bot.telegram_sender import TelegramSender
+from bot.transports.telegram.events import translate_update
+from bot.transports.telegram.media import TelegramMediaSource
+from bot.transports.telegram.sender import TelegramSender
 from bot.types import (
     MediaKind,
     MediaReceived,

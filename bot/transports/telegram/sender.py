@@ -2,7 +2,7 @@
 
 :class:`TelegramSender` delivers outbox messages (HTML with every value escaped, choices as
 inline keyboards; relayed messages as the bridge formatted them, files through
-:mod:`bot.telegram_media`) and turns Telegram's errors into retry, wait or give-up.
+:mod:`bot.transports.telegram.media`) and turns Telegram's errors into retry, wait or give-up.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from telegram.ext import Application
 
 from bot.media import MediaSource
 from bot.outbox import PermanentFailure
-from bot.telegram_format import escape_html
-from bot.telegram_media import (
+from bot.transports.telegram.media import (
     delivery_error,
     ref_message_id,
     reply_parameters,
     send_file,
 )
+from bot.transports.telegram.render import escape_html
 from bot.types import Platform
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.matrix_format import parse_command, pick_choice
 from bot.richtext import from_matrix_html
+from bot.transports.matrix.render import parse_command, pick_choice
 from bot.types import (
     ChoicePicked,
     Command,

@@ -6,7 +6,7 @@ mode the HTTP answer is sent after the insert. Updates are then handled one at a
 an update counts as handled in the same transaction that stores its replies, so a crash at
 any point neither loses nor repeats one.
 
-Sending is :class:`bot.telegram_sender.TelegramSender`'s.
+Sending is :class:`bot.transports.telegram.sender.TelegramSender`'s.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from bot.config import TelegramConfig
 from bot.i18n import Catalogs
 from bot.logs import raised_at
 from bot.registry import Registry
-from bot.telegram_events import ALLOWED_UPDATES, translate_update
-from bot.telegram_format import CALLBACK_TOKEN_MARK, decode_callback
-from bot.telegram_media import (
+from bot.transports.telegram.events import ALLOWED_UPDATES, translate_update
+from bot.transports.telegram.media import (
     TelegramMediaSource,
     retry_seconds,
 )
-from bot.telegram_sender import TelegramSender
+from bot.transports.telegram.render import CALLBACK_TOKEN_MARK, decode_callback
+from bot.transports.telegram.sender import TelegramSender
 from bot.types import ChoicePicked, Incoming, Message, Platform, Role
 from storage import Store
 

@@ -6,11 +6,11 @@ the batch's ``next_batch`` token is stored, so a crash replays the batch and the
 events are recognized: nothing is lost, nothing answered twice. matrix-nio's own token
 store is off, since it would save the token before the events are handled.
 
-Reading: room events become neutral events in :mod:`bot.matrix_events` (relayed messages,
+Reading: room events become neutral events in :mod:`bot.transports.matrix.events` (relayed messages,
 notices and the bot's own events never do); an event whose room key never comes is handed
 on as :class:`Unrelayable` ``UNDECRYPTABLE`` once given up.
 
-Sending is :class:`bot.matrix_sender.MatrixSender`'s.
+Sending is :class:`bot.transports.matrix.sender.MatrixSender`'s.
 """
 
 from __future__ import annotations
@@ -45,15 +45,15 @@ from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.config import MatrixConfig
 from bot.i18n import Catalogs
-from bot.matrix_events import read_typed, translate
-from bot.matrix_format import (
+from bot.media import MATRIX_UPLOAD_LIMIT
+from bot.outbox import TransientFailure
+from bot.transports.matrix.events import read_typed, translate
+from bot.transports.matrix.media import MatrixMediaSource
+from bot.transports.matrix.render import (
     message_content,
     pick_by_reaction,
 )
-from bot.matrix_media import MatrixMediaSource
-from bot.matrix_sender import CHOICES_STATE, MatrixSender
-from bot.media import MATRIX_UPLOAD_LIMIT
-from bot.outbox import TransientFailure
+from bot.transports.matrix.sender import CHOICES_STATE, MatrixSender
 from bot.types import (
     ChoicePicked,
     Incoming,

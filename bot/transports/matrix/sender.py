@@ -2,7 +2,7 @@
 
 :class:`MatrixSender` delivers the bot's replies as ``m.notice`` with an escaped HTML body
 (a reply's files before it, as ``m.image`` or ``m.file``), and the bridge's relay payloads
-(text, edit, delete, media; files through :mod:`bot.matrix_media`), each under a
+(text, edit, delete, media; files through :mod:`bot.transports.matrix.media`), each under a
 transaction id derived from the outbox row, so a retried send or redaction is the same
 event to the homeserver.
 """
@@ -26,10 +26,15 @@ from nio import (
     RoomSendResponse,
 )
 
-from bot.matrix_format import edit_content, message_content, referenced, with_reply
-from bot.matrix_media import UploadRefused, attach_upload, relay_media_content, upload_for_room
 from bot.media import MATRIX_UPLOAD_LIMIT, MediaSource
 from bot.outbox import DeliveryError, FloodControl, PermanentFailure, TransientFailure
+from bot.transports.matrix.media import (
+    UploadRefused,
+    attach_upload,
+    relay_media_content,
+    upload_for_room,
+)
+from bot.transports.matrix.render import edit_content, message_content, referenced, with_reply
 from bot.types import Platform
 from storage import Store
 
