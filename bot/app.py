@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TextIO
+from typing import TextIO
 
 import handlers
-from bot.bridge_format import merge_telegram_texts
 from bot.config import ENV_ENCRYPTION_KEYS, AppConfig, Identity
 from bot.evidence import EvidenceFetcher, FetchPolicy
 from bot.i18n import Catalogs
-from bot.outbox import OutboxWorker, PayloadMaker
-from bot.ratelimit import SendLimiter, Window, telegram_limiter
-from bot.registry import RESERVED_COMMANDS, Registry
+from bot.inbox import Dispatcher, Inbox
+from bot.outbox import OutboxWorker
+from bot.ratelimit import SendLimiter
+from bot.registry import Registry
 from bot.router import Router
+from bot.transports import PlatformParts, Transport, Wiring
 from bot.transports.console import ConsoleTransport
-from bot.types import Incoming, Origin, Outgoing, Platform
-from storage import StorageUnavailable, Store, WorkingGroupSpec
+from bot.types import Platform
+from storage import Store, WorkingGroupSpec
 from storage.sealing import Sealer, generate_key
 
 log = logging.getLogger(__name__)
@@ -106,133 +105,6 @@ def build_router(
     return Router(store, registry or build_registry(), catalogs or Catalogs.load(), config)
 
 
-UNAVAILABLE_TRIES = 5
-"""How often an event meets an unavailable database before it is set aside."""
-
-
-class Dispatcher:
-    """Runs the synchronous router on one worker thread: events are handled one at a time,
-    in order, and the event loop stays free for the transports' network I/O.
-
-    :meth:`handle_durably` is what the network transports use: the router's work, the
-    replies put in the outbox and the inbound event marked handled commit together.
-    """
-
-    def __init__(
-        self,
-        router: Router,
-        store: Store | None = None,
-        payload_makers: Mapping[Platform, PayloadMaker] | None = None,
-        on_enqueued: Callable[[Platform], None] | None = None,
-        relay_platforms: tuple[Platform, ...] = (),
-    ) -> None:
-        self._router = router
-        self._store = store
-        self._payload_makers = dict(payload_makers or {})
-        self._on_enqueued = on_enqueued
-        # The bridge may owe any of these platforms a message after any event.
-        self._relay_platforms = frozenset(relay_platforms)
-        self._unavailable: dict[tuple[Platform, str], int] = {}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router")
-
-    async def handle(self, event: Incoming) -> list[Outgoing]:
-        """Handle an event and return the replies (the console prints them itself)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._handle_now, event)
-
-    async def pending_prompt(self, origin: Origin) -> list[Outgoing]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._router.pending_prompt, origin)
-
-    async def handle_durably(self, event: Incoming | None, inbound: tuple[Platform, str]) -> None:
-        """Handle an event, queue its replies and mark it handled, in one transaction."""
-        loop = asyncio.get_running_loop()
-        platforms = await loop.run_in_executor(
-            self._executor, self._handle_and_enqueue, event, inbound
-        )
-        if self._on_enqueued is not None and event is not None:
-            if not event.origin.is_direct:
-                platforms |= self._relay_platforms
-            for platform in platforms:
-                self._on_enqueued(platform)
-
-    def _handle_now(self, event: Incoming) -> list[Outgoing]:
-        if self._store is None:
-            return self._router.handle(event)
-        with self._store.transaction():
-            return self._router.handle(event)
-
-    def _handle_and_enqueue(
-        self, event: Incoming | None, inbound: tuple[Platform, str]
-    ) -> set[Platform]:
-        assert self._store is not None
-        platform, key = inbound
-        try:
-            with self._store.transaction():
-                if not self._store.claim_inbound(platform, key):
-                    return set()  # another process handled it meanwhile
-                replies = self._router.handle(event) if event is not None else []
-                self._enqueue(replies)
-                self._store.mark_inbound_handled(platform, key)
-            self._unavailable.pop(inbound, None)
-            return {reply.platform for reply in replies}
-        except StorageUnavailable:
-            # The database is away or busy: the event stays pending and the transport
-            # tries again, a few times, before it is set aside like any failing event.
-            tries = self._unavailable.get(inbound, 0) + 1
-            self._unavailable[inbound] = tries
-            if tries < UNAVAILABLE_TRIES:
-                raise
-            self._unavailable.pop(inbound, None)
-            return self._set_aside(event, inbound, "StorageUnavailable")
-        except Exception as error:
-            # The event's own transaction is gone; record it as handled with an apology so
-            # that one bad event cannot block every later one.
-            return self._set_aside(event, inbound, type(error).__name__)
-
-    def _set_aside(
-        self, event: Incoming | None, inbound: tuple[Platform, str], error: str
-    ) -> set[Platform]:
-        """Record an event that cannot be handled as handled, with an apology, so that one
-        bad event cannot block every later one."""
-        assert self._store is not None
-        platform, key = inbound
-        log.error("event_failed platform=%s key=%s error=%s", platform, key, error)
-        with self._store.transaction():
-            if not self._store.claim_inbound(platform, key):
-                return set()
-            apology = self._router.apology(event.origin) if event is not None else []
-            self._enqueue(apology)
-            self._store.mark_inbound_handled(platform, key)
-        return {reply.platform for reply in apology}
-
-    async def discard(self, inbound: tuple[Platform, str]) -> None:
-        """Give up on an inbound event that cannot even be read (logged by the caller)."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._discard_now, inbound)
-
-    def _discard_now(self, inbound: tuple[Platform, str]) -> None:
-        assert self._store is not None
-        with self._store.transaction():
-            if self._store.claim_inbound(*inbound):
-                self._store.mark_inbound_handled(*inbound)
-
-    def _enqueue(self, replies: list[Outgoing]) -> None:
-        assert self._store is not None
-        items: list[tuple[Platform, str, Mapping[str, Any]]] = []
-        for reply in replies:
-            maker = self._payload_makers.get(reply.platform)
-            if maker is None:
-                log.warning("no_sender platform=%s", reply.platform)
-                continue
-            items.extend((reply.platform, reply.room_id, payload) for payload in maker(reply))
-        if items:
-            self._store.enqueue_outgoing(items)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-
-
 async def run_console(
     config: AppConfig, *, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> None:
@@ -255,156 +127,17 @@ async def run_console(
         store.close()
 
 
-class PlatformService:
-    """One platform's transport, router and outbox, started and stopped together.
+def _build_platform(
+    platform: Platform, wiring: Wiring, limiter: SendLimiter | None
+) -> PlatformParts:
+    """A platform's transport; its library is imported only when it is configured."""
+    if platform is Platform.TELEGRAM:
+        from bot.transports.telegram.transport import build as build_telegram
 
-    Subclasses build their transport (with ``start``, ``run``, ``stop``, ``close`` and a
-    ``sender``) after :meth:`_wire` has opened the store and built the router.
-    """
+        return build_telegram(wiring, limiter)
+    from bot.transports.matrix.transport import build as build_matrix
 
-    platform: Platform
-    transport: Any
-    outbox: OutboxWorker
-
-    def _wire(self, config: AppConfig, payloads: PayloadMaker) -> None:
-        self.config = config
-        self.store = open_store(config)
-        self.catalogs = Catalogs.load()
-        self.registry = build_registry()
-        router = build_router(config, self.store, self.catalogs, self.registry)
-        self.dispatcher = Dispatcher(
-            router,
-            self.store,
-            {self.platform: payloads},
-            on_enqueued=lambda platform: self.wake(platform),
-            relay_platforms=config.enabled_platforms,
-        )
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def wake(self, platform: Platform) -> None:
-        """Messages were queued for ``platform``; :class:`Services` wakes the other outboxes."""
-        if platform is self.platform:
-            self.outbox.wake()
-
-    async def start(self) -> None:
-        """Connect and start receiving and delivering; raises the transport's start error."""
-        try:
-            await self.transport.start()
-        except BaseException:
-            await self.transport.close()
-            raise
-        self._tasks = [
-            asyncio.create_task(self.transport.run(), name=f"{self.platform}-transport"),
-            asyncio.create_task(self.outbox.run(), name=f"{self.platform}-outbox"),
-        ]
-        log.info("started transport=%s", self.platform)
-
-    async def stop(self) -> None:
-        self.transport.stop()
-        self.outbox.stop()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.transport.close()
-        self.dispatcher.close()
-        self.store.close()
-
-
-class TelegramService(PlatformService):
-    """The bot on Telegram."""
-
-    platform = Platform.TELEGRAM
-
-    def __init__(
-        self,
-        config: AppConfig,
-        *,
-        warn: Callable[[str], None] | None = None,
-        limiter: SendLimiter | None = None,
-    ) -> None:
-        from bot.transports.telegram.render import payloads_for
-        from bot.transports.telegram.transport import TelegramTransport
-
-        assert config.telegram is not None
-        self._wire(config, lambda outgoing: payloads_for(outgoing, self.store.callback_token))
-        self.transport = TelegramTransport(
-            config.telegram,
-            self.store,
-            self.dispatcher.handle_durably,
-            self.dispatcher.discard,
-            catalogs=self.catalogs,
-            registry=self.registry,
-            default_language=config.default_language,
-            has_groups=any(group.telegram_chats for group in config.working_groups),
-            warn=warn or _warn_on_stderr,
-        )
-        self.outbox = OutboxWorker(
-            self.store,
-            self.transport.sender,
-            limiter or telegram_limiter(),
-            merge=merge_telegram_texts,
-        )
-
-
-def matrix_payloads(outgoing: Outgoing) -> list[dict[str, Any]]:
-    """One reply as Matrix messages: each file as its own message (its data in base64,
-    uploaded when it is sent), then the text with the choices as one message (a room event
-    holds up to 64 KiB)."""
-    payloads: list[dict[str, Any]] = [
-        {
-            "file": {
-                "filename": media.filename,
-                "content_type": media.content_type,
-                "data": base64.b64encode(media.data).decode("ascii"),
-            }
-        }
-        for media in outgoing.media
-    ]
-    if outgoing.text or outgoing.choices or not payloads:
-        payloads.append(
-            {
-                "text": outgoing.text,
-                "choices": [[choice.value, choice.label] for choice in outgoing.choices],
-            }
-        )
-    return payloads
-
-
-def matrix_limiter() -> SendLimiter:
-    """Matrix has no published limits; stay well inside a homeserver's defaults."""
-    return SendLimiter((Window(10, 1.0),), {"room": (Window(5, 1.0),)})
-
-
-class MatrixService(PlatformService):
-    """The bot on Matrix."""
-
-    platform = Platform.MATRIX
-
-    def __init__(
-        self,
-        config: AppConfig,
-        *,
-        warn: Callable[[str], None] | None = None,
-        limiter: SendLimiter | None = None,
-    ) -> None:
-        from bot.transports.matrix.transport import MatrixTransport
-
-        assert config.matrix is not None
-        self._wire(config, matrix_payloads)
-        known = frozenset(
-            spec.name for spec in self.registry.commands() if spec.available_on(Platform.MATRIX)
-        ) | frozenset(RESERVED_COMMANDS)
-        self.transport = MatrixTransport(
-            config.matrix,
-            self.store,
-            self.dispatcher.handle_durably,
-            catalogs=self.catalogs,
-            known_commands=known,
-            configured_rooms=frozenset(
-                room for group in config.working_groups for room in group.matrix_rooms
-            ),
-            default_language=config.default_language,
-            warn=warn or _warn_on_stderr,
-        )
-        self.outbox = OutboxWorker(self.store, self.transport.sender, limiter or matrix_limiter())
+    return build_matrix(wiring, limiter)
 
 
 def _warn_on_stderr(line: str) -> None:
@@ -413,9 +146,12 @@ def _warn_on_stderr(line: str) -> None:
 
 
 class Services:
-    """Every configured platform's service, wired together for the bridge: each one's
-    outbox is woken by the others' events, and each sender can fetch files from every
-    platform it relays from. Beside them, the :class:`EvidenceFetcher` keeps the files
+    """The bot on every configured platform, in one process: one store (migrated once), one
+    router on one dispatcher thread, one inbox, and per platform a transport and an outbox.
+
+    Events from every platform are handled one at a time, in one order; each outbox is woken
+    when an event queued messages for its platform, and each sender can fetch files from
+    every platform it relays from. Beside them, the :class:`EvidenceFetcher` keeps the files
     sent with case reports, fetched from every platform."""
 
     def __init__(
@@ -427,64 +163,111 @@ class Services:
         evidence_policy: FetchPolicy | None = None,
     ) -> None:
         chosen = dict(limiters or {})
-        self.by_platform: dict[Platform, PlatformService] = {}
-        if config.telegram is not None:
-            self.by_platform[Platform.TELEGRAM] = TelegramService(
-                config, warn=warn, limiter=chosen.get(Platform.TELEGRAM)
-            )
-        if config.matrix is not None:
-            self.by_platform[Platform.MATRIX] = MatrixService(
-                config, warn=warn, limiter=chosen.get(Platform.MATRIX)
-            )
-        sources = {
-            platform: service.transport.media_source
-            for platform, service in self.by_platform.items()
+        self.config = config
+        self.store = open_store(config)
+        self.catalogs = Catalogs.load()
+        self.registry = build_registry()
+        router = build_router(config, self.store, self.catalogs, self.registry)
+        platforms = config.enabled_platforms
+        self.dispatcher = Dispatcher(
+            router, self.store, on_enqueued=self.wake, relay_platforms=platforms
+        )
+        self.inbox = Inbox(self.store, self.dispatcher)
+        wiring = Wiring(
+            config=config,
+            store=self.store,
+            catalogs=self.catalogs,
+            registry=self.registry,
+            handle=self.dispatcher.handle_durably,
+            inbox_wake=self.inbox.wake,
+            warn=warn or _warn_on_stderr,
+        )
+        parts = {
+            platform: _build_platform(platform, wiring, chosen.get(platform))
+            for platform in platforms
         }
-        for service in self.by_platform.values():
-            service.wake = self.wake  # type: ignore[method-assign]
-            service.transport.sender.media_sources.update(sources)
-        self._started: list[PlatformService] = []
+        for platform, part in parts.items():
+            self.dispatcher.add_platform(platform, part.payloads)
+            if part.reader is not None:
+                self.inbox.add_reader(platform, part.reader)
+        self.transports: dict[Platform, Transport] = {
+            platform: part.transport for platform, part in parts.items()
+        }
+        self.outboxes: dict[Platform, OutboxWorker] = {
+            platform: OutboxWorker(
+                self.store, part.transport.sender, part.limiter, merge=part.merge
+            )
+            for platform, part in parts.items()
+        }
+        sources = {
+            platform: transport.media_source for platform, transport in self.transports.items()
+        }
+        for transport in self.transports.values():
+            transport.sender.media_sources.update(sources)
         self.evidence: EvidenceFetcher | None = None
-        if self.by_platform:
-            store = next(iter(self.by_platform.values())).store
-            self.evidence = EvidenceFetcher(store, sources, policy=evidence_policy)
-        self._evidence_task: asyncio.Task[None] | None = None
+        if self.transports:
+            self.evidence = EvidenceFetcher(self.store, sources, policy=evidence_policy)
+        self._started: list[Transport] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
 
     def wake(self, platform: Platform) -> None:
         """Messages were queued for ``platform``; the event may have been a report's
         submission too, so the evidence fetcher looks for new files (a cheap query)."""
-        service = self.by_platform.get(platform)
-        if service is not None:
-            service.outbox.wake()
+        outbox = self.outboxes.get(platform)
+        if outbox is not None:
+            outbox.wake()
         if self.evidence is not None:
             self.evidence.wake()
 
     async def start(self) -> None:
-        """Start every service, then the evidence fetcher; if one cannot start, stop those
-        already started."""
+        """Connect every transport, then start receiving, handling and delivering; if one
+        cannot start, close those already started and raise its start error."""
         try:
-            for service in self.by_platform.values():
-                await service.start()
-                self._started.append(service)
+            for transport in self.transports.values():
+                try:
+                    await transport.start()
+                except BaseException:
+                    await transport.close()
+                    raise
+                self._started.append(transport)
+                log.info("started transport=%s", transport.platform)
         except BaseException:
             await self.stop()
             raise
+        self._tasks = [
+            *(
+                asyncio.create_task(transport.run(), name=f"{transport.platform}-transport")
+                for transport in self.transports.values()
+            ),
+            *(
+                asyncio.create_task(outbox.run(), name=f"{platform}-outbox")
+                for platform, outbox in self.outboxes.items()
+            ),
+            asyncio.create_task(self.inbox.run(), name="inbox"),
+        ]
         if self.evidence is not None:
-            self._evidence_task = asyncio.create_task(self.evidence.run(), name="evidence")
+            self._tasks.append(asyncio.create_task(self.evidence.run(), name="evidence"))
 
     async def stop(self) -> None:
-        # The fetcher first: it uses the transports' media sources and a service's store.
-        task, self._evidence_task = self._evidence_task, None
-        if task is not None and self.evidence is not None:
+        """Stop receiving first, then let sends under way finish; close the store last."""
+        tasks, self._tasks = self._tasks, []
+        # The fetcher first: it uses the transports' media sources.
+        if self.evidence is not None:
             self.evidence.stop()
-            await asyncio.gather(task, return_exceptions=True)
+        self.inbox.stop()
+        for transport in self._started:
+            transport.stop()
+        for outbox in self.outboxes.values():
+            outbox.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
         started, self._started = self._started, []
-        for service in started:
-            await service.stop()
-        for service in self.by_platform.values():
-            if service not in started:
-                service.dispatcher.close()
-                service.store.close()
+        for transport in started:
+            await transport.close()
+        if not self._closed:
+            self._closed = True
+            self.dispatcher.close()
+            self.store.close()
 
 
 async def run_services(config: AppConfig) -> None:

@@ -99,7 +99,7 @@ class BridgeBot:
     @property
     def store(self) -> Store:
         assert self.services is not None, "the bot is not running"
-        return self.services.by_platform[Platform.TELEGRAM].store
+        return self.services.store
 
     def idle(self) -> bool:
         """Nothing left to deliver: every outbox row is delivered or failed."""

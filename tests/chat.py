@@ -10,9 +10,10 @@ import io
 import re
 from typing import Protocol
 
-from bot.app import Dispatcher, build_router, open_store
+from bot.app import build_router, open_store
 from bot.config import AppConfig
 from bot.conversation import strip_direction_marks
+from bot.inbox import Dispatcher
 from bot.transports.console import ConsoleTransport
 
 _CHOICE_LINE = re.compile(r"^  (\d+)\. (.*)$")

@@ -1,4 +1,4 @@
-"""The bot on Matrix in a test: the real bot (``bot.app.MatrixService``) and real members
+"""The bot on Matrix in a test: the real bot (``bot.app.Services``) and real members
 (matrix-nio clients, with real Olm/Megolm when the room is encrypted) on a real Synapse.
 
 Pieces, from the outside in:
@@ -83,7 +83,7 @@ from bot.types import Platform
 from storage import Store
 
 if TYPE_CHECKING:
-    from bot.app import MatrixService
+    from bot.app import Services
 
 T = TypeVar("T")
 
@@ -244,17 +244,19 @@ class MatrixBot:
         self.config = config
         self._limiter = limiter
         self.warnings = warnings if warnings is not None else []
-        self.service: MatrixService | None = None
+        self.service: Services | None = None
 
     @property
     def user_id(self) -> str:
         assert self.config.matrix is not None
         return self.config.matrix.user_id
 
-    async def start(self) -> MatrixService:
-        from bot.app import MatrixService
+    async def start(self) -> Services:
+        from bot.app import Services
 
-        service = MatrixService(self.config, limiter=self._limiter(), warn=self.warnings.append)
+        service = Services(
+            self.config, limiters={Platform.MATRIX: self._limiter()}, warn=self.warnings.append
+        )
         await service.start()
         self.service = service
         return service

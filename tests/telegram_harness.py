@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from telegram.ext import Application
 from telegram_emulator import JSON, BotApiEmulator, MediaKind, SentMessage, parse_html
 
-from bot.app import TelegramService
+from bot.app import Services
 from bot.config import AppConfig, TelegramConfig, load_config
 from bot.conversation import strip_direction_marks
 from bot.ratelimit import SendLimiter, Window, telegram_limiter
@@ -95,10 +95,14 @@ class TelegramBot:
         self.config = config
         self._limiter = limiter
         self.warnings = warnings if warnings is not None else []
-        self.service: TelegramService | None = None
+        self.service: Services | None = None
 
-    async def start(self) -> TelegramService:
-        service = TelegramService(self.config, limiter=self._limiter(), warn=self.warnings.append)
+    async def start(self) -> Services:
+        service = Services(
+            self.config,
+            limiters={Platform.TELEGRAM: self._limiter()},
+            warn=self.warnings.append,
+        )
         await service.start()
         self.service = service
         return service

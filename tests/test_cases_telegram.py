@@ -154,7 +154,7 @@ class _ServicesBot:
     """What :class:`TelegramChat` needs of a bot (its store), for the whole Services."""
 
     def __init__(self, services: Services) -> None:
-        self.store = services.by_platform[Platform.TELEGRAM].store
+        self.store = services.store
 
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"river photo Kp4Evidence " * 200

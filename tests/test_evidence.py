@@ -23,11 +23,12 @@ from telegram.ext import Application
 from telegram_emulator import MB, BotApiEmulator
 from telegram_harness import make_token, telegram_application, telegram_config
 
-from bot.app import Services, matrix_payloads
+from bot.app import Services
 from bot.evidence import EVIDENCE_LIMIT, EvidenceFetcher, FetchPolicy, download_limit
 from bot.i18n import Catalogs
 from bot.media import MediaSource
 from bot.outbox import TransientFailure
+from bot.transports.matrix.render import matrix_payloads
 from bot.transports.matrix.transport import MatrixTransport
 from bot.transports.telegram.events import translate_update
 from bot.transports.telegram.media import TelegramMediaSource
@@ -320,7 +321,7 @@ async def test_the_services_fetch_evidence_and_resume_after_a_restart(
     services = Services(config, evidence_policy=FAST)
     await services.start()
     try:
-        store = services.by_platform[Platform.TELEGRAM].store
+        store = services.store
         case_id = file_report(store, document)
         services.wake(Platform.TELEGRAM)  # as a submit's reply being queued does
         await wait_until(lambda: len(emulator.methods_called("getFile")) >= 2, "retries")
@@ -333,7 +334,7 @@ async def test_the_services_fetch_evidence_and_resume_after_a_restart(
     again = Services(config, evidence_policy=FetchPolicy(poll_seconds=0.2))
     await again.start()
     try:
-        store = again.by_platform[Platform.TELEGRAM].store
+        store = again.store
         await wait_until(settled(store, case_id), "the file fetched after the restart")
         assert stored_files(store, case_id) == [PDF]
     finally:

@@ -219,7 +219,7 @@ async def test_sends_throttled_by_the_homeserver_arrive_once_and_in_order(
             ]
             bot.store.enqueue_outgoing(items)
             assert bot.service is not None
-            bot.service.outbox.wake()
+            bot.service.outboxes[Platform.MATRIX].wake()
             await chat.member.wait_until(
                 lambda: (
                     len(_news(chat, bot)) >= 6 and not bot.store.pending_outgoing(Platform.MATRIX)
@@ -228,7 +228,7 @@ async def test_sends_throttled_by_the_homeserver_arrive_once_and_in_order(
                 timeout=60,
             )
             assert _news(chat, bot) == [f"news {n}" for n in range(6)]
-            assert bot.service.outbox.counts.retried > 0
+            assert bot.service.outboxes[Platform.MATRIX].counts.retried > 0
         finally:
             await chat.close()
             await bot.stop()

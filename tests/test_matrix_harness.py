@@ -372,7 +372,7 @@ async def test_matrix_config_registers_an_admin_bot_without_rate_limits(
 @pytest.fixture
 def matrix_service() -> None:
     try:
-        from bot.app import MatrixService  # noqa: F401
+        from bot.app import Services  # noqa: F401
     except ImportError as error:
         pytest.skip(f"the bot's Matrix transport is not there yet: {error}")
 

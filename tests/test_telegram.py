@@ -160,7 +160,7 @@ async def test_a_member_who_blocks_the_bot_is_not_written_to_again(
         [(Platform.TELEGRAM, reply.room_id, p) for p in payloads_for(reply, lambda v: 1)]
     )
     assert bot.service is not None
-    bot.service.outbox.wake()
+    bot.service.outboxes[Platform.TELEGRAM].wake()
     await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
     status = bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO)
     assert status.failed == 1
@@ -182,7 +182,7 @@ async def test_a_reply_longer_than_telegram_allows_arrives_in_pieces(
         [(Platform.TELEGRAM, reply.room_id, p) for p in payloads_for(reply, lambda v: 1)]
     )
     assert bot.service is not None
-    bot.service.outbox.wake()
+    bot.service.outboxes[Platform.TELEGRAM].wake()
     await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
     sent = emulator.sent(USER_IDS["local"])
     assert len(sent) > 1
@@ -336,7 +336,7 @@ async def test_300_replies_to_30_members_arrive_once_in_order_within_the_limits(
         ]
         bot.store.enqueue_outgoing(items)
         assert bot.service is not None
-        bot.service.outbox.wake()
+        bot.service.outboxes[Platform.TELEGRAM].wake()
         await emulator.wait_for(
             lambda: not bot.store.pending_outgoing(Platform.TELEGRAM), timeout=240
         )
@@ -425,7 +425,7 @@ async def test_a_403_marks_the_chat_unreachable_and_stops_sending_there(
     ]
     bot.store.enqueue_outgoing(replies)
     assert bot.service is not None
-    bot.service.outbox.wake()
+    bot.service.outboxes[Platform.TELEGRAM].wake()
     await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
     assert bot.store.is_unreachable(Platform.TELEGRAM, str(user))
     assert len(emulator.methods_called("sendMessage")) == 1

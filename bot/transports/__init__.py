@@ -1,5 +1,91 @@
 """The transports: the only code that imports ``telegram`` or ``nio``.
 
 Each platform is a package with its transport, the translation of its updates into neutral
-events, and the one module (``render``) that turns outgoing items into its payloads.
+events, and the one module (``render``) that turns outgoing items into its payloads. Every
+transport offers the same small interface, :class:`Transport`, and is built from the same
+:class:`Wiring` by its package's ``build`` function.
 """
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from bot.media import MediaSource
+from bot.outbox import Merger, PayloadMaker, Sender
+from bot.ratelimit import SendLimiter
+from bot.types import Incoming, Platform
+
+if TYPE_CHECKING:
+    from bot.config import AppConfig
+    from bot.i18n import Catalogs
+    from bot.inbox import InboxReader
+    from bot.registry import Registry
+    from storage import Store
+
+HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
+"""Handles an event and marks its inbound record handled, in one transaction."""
+
+
+class TransportSender(Sender, Protocol):
+    """A transport's sending half: it sends one rendered item and says what kind of room a
+    room is (for the limiter); relayed files are fetched from ``media_sources``."""
+
+    media_sources: dict[Platform, MediaSource]
+
+
+class Transport(Protocol):
+    """One platform, as the rest of the bot sees it."""
+
+    @property
+    def platform(self) -> Platform: ...
+
+    @property
+    def sender(self) -> TransportSender: ...
+
+    @property
+    def media_source(self) -> MediaSource:
+        """Fetches the files members sent on this platform."""
+        ...
+
+    async def start(self) -> None:
+        """Connect; raises the platform's start error (one line, with the fix)."""
+        ...
+
+    async def run(self) -> None:
+        """Receive until :meth:`stop`."""
+        ...
+
+    def stop(self) -> None: ...
+
+    async def close(self) -> None:
+        """Release connections; called after :meth:`run` returned (or :meth:`start` failed)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the process gives every transport: its one store, router entry and catalogs."""
+
+    config: AppConfig
+    store: Store
+    catalogs: Catalogs
+    registry: Registry
+    handle: HandleDurably
+    """The dispatcher's durable handling, for events handled as they arrive."""
+    inbox_wake: Callable[[], None]
+    """Tells the inbox that events were stored, for transports whose events wait there."""
+    warn: Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PlatformParts:
+    """A built transport and what the outbox needs to deliver on its platform."""
+
+    transport: Transport
+    payloads: PayloadMaker
+    limiter: SendLimiter
+    merge: Merger | None = None
+    reader: InboxReader | None = None
+    """Set when the platform's events wait in the inbox before they are handled."""

@@ -3,12 +3,14 @@ numbered choices and their keycap reactions."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.conversation import strip_direction_marks
+from bot.types import Outgoing
 
 COMMAND_PREFIX = "!"
 KEYCAPS = (*(f"{n}\ufe0f\u20e3" for n in range(1, 10)), "\N{KEYCAP TEN}")
@@ -104,3 +106,27 @@ def edit_content(content: Mapping[str, Any], target: str) -> dict[str, Any]:
     edit["m.new_content"] = new
     edit["m.relates_to"] = {"rel_type": "m.replace", "event_id": target}
     return edit
+
+
+def matrix_payloads(outgoing: Outgoing) -> list[dict[str, Any]]:
+    """One reply as Matrix messages: each file as its own message (its data in base64,
+    uploaded when it is sent), then the text with the choices as one message (a room event
+    holds up to 64 KiB)."""
+    payloads: list[dict[str, Any]] = [
+        {
+            "file": {
+                "filename": media.filename,
+                "content_type": media.content_type,
+                "data": base64.b64encode(media.data).decode("ascii"),
+            }
+        }
+        for media in outgoing.media
+    ]
+    if outgoing.text or outgoing.choices or not payloads:
+        payloads.append(
+            {
+                "text": outgoing.text,
+                "choices": [[choice.value, choice.label] for choice in outgoing.choices],
+            }
+        )
+    return payloads

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,13 @@ from bot.config import MatrixConfig
 from bot.i18n import Catalogs
 from bot.media import MATRIX_UPLOAD_LIMIT
 from bot.outbox import TransientFailure
+from bot.ratelimit import SendLimiter, Window
+from bot.registry import RESERVED_COMMANDS
+from bot.transports import HandleDurably, PlatformParts, Wiring
 from bot.transports.matrix.events import read_typed, translate
 from bot.transports.matrix.media import MatrixMediaSource
 from bot.transports.matrix.render import (
+    matrix_payloads,
     message_content,
     pick_by_reaction,
 )
@@ -81,8 +85,6 @@ WAITING_LIMIT = 1_000
 TOKEN_STATE = "next_batch"  # noqa: S105  (a state name, not a secret)
 WARNED_STATE = "no-encryption-warned:"
 
-HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
-
 
 class MatrixStartError(Exception):
     """The bot cannot start on Matrix; ``str()`` is one line with the key and the fix."""
@@ -99,6 +101,8 @@ def _is_direct(room: MatrixRoom, group_rooms: frozenset[str]) -> bool:
 
 class MatrixTransport:
     """Syncs with the homeserver and hands room events to the router durably."""
+
+    platform = Platform.MATRIX
 
     def __init__(
         self,
@@ -590,3 +594,32 @@ def _write_session(path: Path, session: Mapping[str, str]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, path)
+
+
+def matrix_limiter() -> SendLimiter:
+    """Matrix has no published limits; stay well inside a homeserver's defaults."""
+    return SendLimiter((Window(10, 1.0),), {"room": (Window(5, 1.0),)})
+
+
+def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts:
+    """The Matrix transport of this process, with what its outbox needs."""
+    config = wiring.config
+    assert config.matrix is not None
+    known = frozenset(
+        spec.name for spec in wiring.registry.commands() if spec.available_on(Platform.MATRIX)
+    ) | frozenset(RESERVED_COMMANDS)
+    transport = MatrixTransport(
+        config.matrix,
+        wiring.store,
+        wiring.handle,
+        catalogs=wiring.catalogs,
+        known_commands=known,
+        configured_rooms=frozenset(
+            room for group in config.working_groups for room in group.matrix_rooms
+        ),
+        default_language=config.default_language,
+        warn=wiring.warn,
+    )
+    return PlatformParts(
+        transport=transport, payloads=matrix_payloads, limiter=limiter or matrix_limiter()
+    )

@@ -2,9 +2,10 @@
 
 Receiving: each update is stored (``Store.record_inbound``) before Telegram is told it
 arrived: in polling mode the next ``getUpdates`` offset comes from the database, in webhook
-mode the HTTP answer is sent after the insert. Updates are then handled one at a time, and
-an update counts as handled in the same transaction that stores its replies, so a crash at
-any point neither loses nor repeats one.
+mode the HTTP answer is sent after the insert. The inbox (:mod:`bot.inbox`) then hands the
+stored updates over one at a time, read by :meth:`TelegramTransport.read_inbound`; an update
+counts as handled in the same transaction that stores its replies, so a crash at any point
+neither loses nor repeats one.
 
 Sending is :class:`bot.transports.telegram.sender.TelegramSender`'s.
 """
@@ -15,9 +16,8 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,36 +35,33 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder
 
+from bot.bridge_format import merge_telegram_texts
 from bot.config import TelegramConfig
 from bot.i18n import Catalogs
-from bot.logs import raised_at
+from bot.inbox import UnreadableEvent
+from bot.ratelimit import SendLimiter, telegram_limiter
 from bot.registry import Registry
+from bot.transports import PlatformParts, Wiring
 from bot.transports.telegram.events import ALLOWED_UPDATES, translate_update
 from bot.transports.telegram.media import (
     TelegramMediaSource,
     retry_seconds,
 )
-from bot.transports.telegram.render import CALLBACK_TOKEN_MARK, decode_callback
+from bot.transports.telegram.render import CALLBACK_TOKEN_MARK, decode_callback, payloads_for
 from bot.transports.telegram.sender import TelegramSender
 from bot.types import ChoicePicked, Incoming, Message, Platform, Role
-from storage import Store
+from storage import InboundRecord, Store
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
 """Seconds a getUpdates long poll waits on Telegram's side."""
-KEEP_HANDLED = timedelta(days=7)
-"""How long the ids of handled updates are kept (their contents are wiped at once)."""
-PRUNE_EVERY = timedelta(hours=1)
 WEBHOOK_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
 
 EXPIRED_CHOICE = "~expired"
 """Stands for a button whose stored value is gone; the router answers it as expired."""
-
-HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
-"""Handles an event and marks the inbound record handled, in one transaction."""
 
 
 class TelegramStartError(Exception):
@@ -81,14 +78,15 @@ def build_application(config: TelegramConfig) -> Application[Any, Any, Any, Any,
 
 
 class TelegramTransport:
-    """Receives updates (long polling or webhook) and hands them to the router durably."""
+    """Receives updates (long polling or webhook) into the inbox, and reads them from it."""
+
+    platform = Platform.TELEGRAM
 
     def __init__(
         self,
         config: TelegramConfig,
         store: Store,
-        handle: HandleDurably,
-        discard: Callable[[tuple[Platform, str]], Awaitable[None]],
+        inbox_wake: Callable[[], None],
         *,
         catalogs: Catalogs,
         registry: Registry,
@@ -99,8 +97,7 @@ class TelegramTransport:
     ) -> None:
         self._config = config
         self._store = store
-        self._handle = handle
-        self._discard = discard
+        self._inbox_wake = inbox_wake
         self._catalogs = catalogs
         self._registry = registry
         self._default_language = default_language
@@ -109,12 +106,9 @@ class TelegramTransport:
         self.application = application or build_application(config)
         self.sender = TelegramSender(self.application)
         self.media_source = TelegramMediaSource(self.application.bot)
-        self._inbox_ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._webhook_runner: web.AppRunner | None = None
         self.username = ""
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -164,28 +158,19 @@ class TelegramTransport:
             await self.application.bot.delete_webhook(drop_pending_updates=False)
 
     async def run(self) -> None:
-        """Receive and handle updates until :meth:`stop`; a loop that fails is restarted."""
-        loops = {"telegram-inbox": self._process_inbox}
-        if self._config.mode != "webhook":
-            loops["telegram-poll"] = self._poll
-        tasks = {name: asyncio.create_task(loop(), name=name) for name, loop in loops.items()}
+        """Receive updates until :meth:`stop` (in webhook mode the HTTP server receives them);
+        a long poll under way is abandoned (nothing of it was stored, so nothing is lost)."""
+        if self._config.mode == "webhook":
+            await self._stopping.wait()
+            return
+        polling = asyncio.create_task(self._poll(), name="telegram-poll")
         stopping = asyncio.create_task(self._stopping.wait())
         try:
-            while not self._stopping.is_set():
-                done, _ = await asyncio.wait(
-                    [stopping, *tasks.values()], return_when=asyncio.FIRST_COMPLETED
-                )
-                for name, task in list(tasks.items()):
-                    if task in done and not self._stopping.is_set():
-                        error = task.exception() if not task.cancelled() else None
-                        log.error("loop_failed name=%s error=%s", name, type(error).__name__)
-                        await self._sleep(1.0)
-                        tasks[name] = asyncio.create_task(loops[name](), name=name)
+            await asyncio.wait([polling, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopping.cancel()
-            for task in tasks.values():
+            for task in (polling, stopping):
                 task.cancel()
-            await asyncio.gather(stopping, *tasks.values(), return_exceptions=True)
+            await asyncio.gather(polling, stopping, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -251,7 +236,7 @@ class TelegramTransport:
         await asyncio.to_thread(
             self._store.record_inbound, Platform.TELEGRAM, str(update_id), update_id, payload
         )
-        self._inbox_ready.set()
+        self._inbox_wake()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -302,38 +287,15 @@ class TelegramTransport:
         await self._record(update_id, payload)
         return web.Response(status=200)
 
-    # -- handling ---------------------------------------------------------------------------
+    # -- reading what the inbox stored ----------------------------------------------------
 
-    async def _process_inbox(self) -> None:
-        loop = asyncio.get_running_loop()
-        pruned_at = loop.time()
-        while not self._stopping.is_set():
-            if loop.time() - pruned_at > PRUNE_EVERY.total_seconds():
-                pruned_at = loop.time()
-                await asyncio.to_thread(
-                    self._store.prune_inbound,
-                    Platform.TELEGRAM,
-                    datetime.now(UTC) - KEEP_HANDLED,
-                )
-            pending = await asyncio.to_thread(self._store.pending_inbound, Platform.TELEGRAM)
-            for record in pending:
-                await self._process(record.key, record.payload)
-            if not pending:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._inbox_ready.wait(), timeout=1.0)
-                self._inbox_ready.clear()
-
-    async def _process(self, key: str, payload: Mapping[str, Any]) -> None:
+    async def read_inbound(self, record: InboundRecord) -> Incoming | None:
+        """A stored update as a neutral event; a pressed button is answered here, so that
+        Telegram stops showing its spinner."""
         try:
-            update = Update.de_json(dict(payload), self.application.bot)
+            update = Update.de_json(dict(record.payload), self.application.bot)
         except Exception as error:
-            # An update that cannot be read would block every later one: set it aside.
-            log.error("update_unreadable key=%s error=%s", key, type(error).__name__)
-            await self._discard((Platform.TELEGRAM, key))
-            return
-        await self.application.process_update(update)
-
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            raise UnreadableEvent(type(error).__name__) from error
         try:
             event = translate_update(update, self.username)
             if isinstance(event, ChoicePicked) and event.value.startswith(CALLBACK_TOKEN_MARK):
@@ -341,18 +303,34 @@ class TelegramTransport:
                     decode_callback, event.value, self._store.callback_value
                 )
                 event = replace(event, value=value or EXPIRED_CHOICE)
-            await self._handle(event, (Platform.TELEGRAM, str(update.update_id)))
         finally:
             if update.callback_query is not None:
-                # Telegram shows a spinner on the button until the query is answered.
                 try:
                     await update.callback_query.answer()
                 except TelegramError as error:
                     log.info("callback_answer_failed reason=%s", type(error).__name__)
+        return event
 
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # python-telegram-bot would log the exception with its message, which may quote
-        # what a member sent; say only what and where.
-        error = context.error
-        where = raised_at(error) if error is not None else "unknown"
-        log.error("update_failed error=%s at=%s", type(error).__name__, where)
+
+def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts:
+    """The Telegram transport of this process, with what its outbox needs."""
+    config = wiring.config
+    assert config.telegram is not None
+    store = wiring.store
+    transport = TelegramTransport(
+        config.telegram,
+        store,
+        wiring.inbox_wake,
+        catalogs=wiring.catalogs,
+        registry=wiring.registry,
+        default_language=config.default_language,
+        has_groups=any(group.telegram_chats for group in config.working_groups),
+        warn=wiring.warn,
+    )
+    return PlatformParts(
+        transport=transport,
+        payloads=lambda outgoing: payloads_for(outgoing, store.callback_token),
+        limiter=limiter or telegram_limiter(),
+        merge=merge_telegram_texts,
+        reader=transport,
+    )
