@@ -44,7 +44,7 @@ from bot.config import AppConfig, load_config
 from bot.router import Router
 from bot.territories import COUNTRY_CODES, region_of
 from bot.types import Command, Origin, Platform
-from handlers.case_options import RIGHTS, SECTORS
+from handlers.cases.options import RIGHTS, SECTORS
 from storage import Store
 from storage.case_records import CaseStatus, NewCase
 from storage.sealing import generate_key

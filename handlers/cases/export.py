@@ -19,8 +19,8 @@ from bot.context import Context, UserError
 from bot.registry import Registry
 from bot.territories import Region, territory_name
 from bot.types import Command, CommandRef, Lines, Literal, Media, Message, Reply, Role, Territory
-from handlers import case_options as options
-from handlers.case_review import coordinated_groups
+from handlers.cases import options
+from handlers.cases.review import coordinated_groups
 from storage import WorkingGroupRecord
 from storage.case_records import CaseDetail, CaseStatus
 

@@ -5,7 +5,7 @@ which companies, what happened, evidence, safety and publication. Every answer i
 it is given (the draft is sealed at rest with the rest of the conversation); submitting
 files the report with its working group, whose coordinators are told at once, urgently
 when someone is at risk. The review side (``/cases`` and the rest) is in
-:mod:`handlers.case_review`.
+:mod:`handlers.cases.review`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from bot.conversation import CANCEL, Answers, Conversation, Json, Step
 from bot.registry import Registry
 from bot.territories import region_of
 from bot.types import Choice, Command, CommandRef, Literal, Message, Origin, Platform, Reply
-from handlers import case_options as options
-from handlers.case_options import choices, shown_option
+from handlers.cases import options
+from handlers.cases.options import choices, shown_option
 from storage.case_records import NewCase
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from bot.types import (
     Role,
     Territory,
 )
-from handlers import case_options as options
-from handlers.cases import notify_coordinators, notify_member
+from handlers.cases import options
+from handlers.cases.intake import notify_coordinators, notify_member
 from storage.case_records import CaseDetail, CaseFilter, CaseStatus, CaseSummary
 
 log = logging.getLogger(__name__)
