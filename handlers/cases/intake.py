@@ -16,9 +16,10 @@ from typing import Any
 
 from bot.context import Context, UserError
 from bot.conversation import CANCEL, Answers, Conversation, Json, Step
+from bot.notices import notify_coordinators
 from bot.registry import Registry
 from bot.territories import region_of
-from bot.types import Choice, Command, CommandRef, Literal, Message, Origin, Platform, Reply
+from bot.types import Choice, Command, CommandRef, Literal, Message, Reply
 from handlers.cases import options
 from handlers.cases.options import choices, shown_option
 from storage.case_records import NewCase
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 
 GROUPS_OFFERED = "groups_offered"
 """Not a step: the working groups the member may report to, known when /report starts."""
-
-NOTIFIED_PLATFORMS = (Platform.TELEGRAM, Platform.MATRIX)
 
 
 def register(registry: Registry) -> None:
@@ -171,7 +170,7 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
             )
         )
     ]
-    notices = notify_coordinators(context, group_id, number, urgent=urgent)
+    notices = tell_coordinators(context, group_id, number, urgent=urgent)
     if urgent:
         # Never say the coordinators were alerted when none could be reached.
         told = "cases.urgent_noted" if notices else "cases.urgent_unreached"
@@ -180,44 +179,24 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
     return replies
 
 
-def notify_coordinators(
+def tell_coordinators(
     context: Context, group_id: int, number: int, *, urgent: bool = False, key: str = ""
 ) -> list[Reply]:
-    """A notice to each coordinator of the group, where they talk to the bot privately.
+    """A notice to each coordinator of the report's group, where they talk to the bot privately.
 
     It carries the report's number only, never its contents."""
     chosen = key or ("cases.urgent_alert" if urgent else "cases.new_report_notice")
     group = next((g for g in context.store.list_working_groups() if g.id == group_id), None)
     name = Literal(group.name if group is not None else "")
-    notices: list[Reply] = []
-    for member_id in context.store.coordinators_of(group_id):
-        notices.extend(
-            notify_member(
-                context,
-                member_id,
-                Message.of(chosen, number=number, group=name, case=CommandRef("case")),
-            )
-        )
+    notices = notify_coordinators(
+        context.store,
+        group_id,
+        Message.of(chosen, number=number, group=name, case=CommandRef("case")),
+        enabled=context.config.enabled_platforms,
+    )
     if urgent and not notices:
         log.warning("case_alert_undelivered case=%d group=%d", number, group_id)
     return notices
-
-
-def notify_member(context: Context, member_id: int, text: Message) -> list[Reply]:
-    """The same notice in each private chat the member has with the bot, in their language."""
-    member = context.store.get_member(member_id)
-    if member is None:
-        return []
-    enabled = set(context.config.enabled_platforms)
-    return [
-        Reply(
-            text,
-            to=Origin(platform=platform, room_id=room, user_id="", is_direct=True),
-            language=member.language,
-        )
-        for platform, room in context.store.direct_rooms_of(member_id)
-        if platform in NOTIFIED_PLATFORMS and platform in enabled
-    ]
 
 
 REPORT = Conversation(

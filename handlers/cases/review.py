@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.context import Context, UserError
+from bot.notices import notify_member
 from bot.registry import Registry
 from bot.types import (
     Choice,
@@ -29,7 +30,7 @@ from bot.types import (
     Territory,
 )
 from handlers.cases import options
-from handlers.cases.intake import notify_coordinators, notify_member
+from handlers.cases.intake import tell_coordinators
 from storage.case_records import CaseDetail, CaseFilter, CaseStatus, CaseSummary
 
 log = logging.getLogger(__name__)
@@ -393,7 +394,12 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
         notice = Message.of("cases.author_rejected", number=number, reason=Literal(text))
     else:
         notice = Message.of("cases.author_status", number=number, status=_status(status))
-    told = notify_member(context, detail.summary.author_member_id, notice)
+    told = notify_member(
+        context.store,
+        detail.summary.author_member_id,
+        notice,
+        enabled=context.config.enabled_platforms,
+    )
     key = "cases.status_changed" if told else "cases.status_changed_untold"
     return [Reply(Message.of(key, number=number, status=_status(status))), *told]
 
@@ -414,7 +420,7 @@ def answer_question(context: Context, command: Command) -> Sequence[Reply]:
     log.info("case_answered case=%d member=%d", number, context.member.id)
     return [
         Reply(Message.of("cases.answer_kept", number=number)),
-        *notify_coordinators(context, summary.working_group_id, number, key="cases.answer_notice"),
+        *tell_coordinators(context, summary.working_group_id, number, key="cases.answer_notice"),
     ]
 
 
