@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.context import Context, UserError
@@ -22,6 +23,7 @@ from bot.territories import region_of
 from bot.types import Choice, Command, CommandRef, Literal, Message, Reply
 from handlers.cases import options
 from handlers.cases.options import choices, shown_option
+from storage.case_contents import CaseContents
 from storage.case_records import NewCase
 
 log = logging.getLogger(__name__)
@@ -96,27 +98,6 @@ def _choice_step(name: str, kind: str, values: Sequence[str], **extra: Any) -> S
     )
 
 
-_CONFIDENTIAL = (
-    "reporter",
-    "organization",
-    "naming",
-    "title",
-    "locality",
-    "companies",
-    "affected",
-    "affected_count",
-    "affected_groups",
-    "narrative",
-    "state_role",
-    "steps_taken",
-    "steps_outcome",
-    "remedy",
-    "publication",
-    "follow_up",
-)
-"""Answers kept only sealed; the rest is the classification that statistics count."""
-
-
 def _evidence(answers: Answers) -> tuple[list[str], list[tuple[str, dict[str, Json]]]]:
     links: list[str] = []
     files: list[tuple[str, dict[str, Json]]] = []
@@ -133,9 +114,10 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
     group_id = int(answers["group"])
     country = str(answers["country"])
     links, files = _evidence(answers)
-    contents: dict[str, Json] = {name: answers.get(name) for name in _CONFIDENTIAL}
-    contents["links"] = links
-    contents["language"] = context.member.language
+    # The confidential answers, sealed, each under its own name; links and language besides.
+    contents = replace(
+        CaseContents.from_data(answers), links=tuple(links), language=context.member.language
+    )
     urgent = answers.get("safety") == "yes"
     number = context.store.cases.submit(
         NewCase(
