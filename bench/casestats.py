@@ -44,8 +44,9 @@ from bot.config import AppConfig, load_config
 from bot.router import Router
 from bot.territories import COUNTRY_CODES, region_of
 from bot.types import Command, Origin, Platform
-from handlers.case_options import RIGHTS, SECTORS
+from handlers.cases.options import RIGHTS, SECTORS
 from storage import Store
+from storage.case_contents import CaseContents, Company
 from storage.case_records import CaseStatus, NewCase
 from storage.sealing import generate_key
 
@@ -145,20 +146,20 @@ class CaseGenerator:
     def next(self) -> GeneratedCase:
         pick = self._random
         country = pick.choices(self._countries, weights=self._country_weights)[0]
-        companies = [
-            {
-                "name": pick.choice(self._companies),
-                "role": pick.choice(("owner", "buyer", "lender")),
-            }
+        companies = tuple(
+            Company(
+                name=pick.choice(self._companies),
+                role=pick.choice(("operator", "buyer", "investor")),
+            )
             for _ in range(pick.randint(1, 3))
-        ]
-        contents = {
-            "title": self._words(pick.randint(4, 9)).capitalize(),
-            "narrative": self._narrative(),
-            "companies": companies,
-            "location": self._words(2).title(),
-            "affected": pick.choice(("a family", "a village", "workers", "a community")),
-        }
+        )
+        contents = CaseContents(
+            title=self._words(pick.randint(4, 9)).capitalize(),
+            narrative=self._narrative(),
+            companies=companies,
+            locality=self._words(2).title(),
+            affected=pick.choice(("a family", "a village", "workers", "a community")),
+        )
         case = NewCase(
             working_group_id=self._group_id,
             author_member_id=self._author_id,

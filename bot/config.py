@@ -1,19 +1,18 @@
 """Configuration: a TOML file plus ``CAUCUS_*`` environment secrets, validated into frozen models.
 
-Every problem becomes one :class:`ConfigError` whose text is a single line naming the file, the
-setting, what is wrong and how to fix it. Secret values never appear in errors or reprs.
+This is the settings schema (the models and their checks) and its loading. Every problem
+becomes one :class:`ConfigError` whose text is a single line naming the file, the setting,
+what is wrong and how to fix it; those lines are built in :mod:`bot.config_errors`, the
+variables in :mod:`bot.config_env`. Secret values never appear in errors or reprs.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -31,53 +30,67 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
 
+from bot.config_env import (
+    ENV_CONFIG,
+    ENV_DATABASE_URL,
+    ENV_ENCRYPTION_KEYS,
+    ENV_MATRIX_ACCESS_TOKEN,
+    ENV_MATRIX_PASSWORD,
+    ENV_MATRIX_PICKLE_KEY,
+    ENV_PREFIX,
+    ENV_SECRETS,
+    ENV_TELEGRAM_TOKEN,
+    ENV_TELEGRAM_WEBHOOK_SECRET,
+)
+from bot.config_errors import (
+    ConfigError,
+    from_validation,
+    got,
+    invalid_toml,
+    not_a_table,
+    not_utf8,
+    quote,
+    quoted_list,
+    rule,
+    suggest,
+    unknown_database_setting,
+    unknown_setting,
+    unreadable_file,
+)
 from bot.types import Platform
 from locales import SUPPORTED_LANGUAGES
 from storage.sealing import check_key
 
-ENV_PREFIX = "CAUCUS_"
-ENV_CONFIG = f"{ENV_PREFIX}CONFIG"
-ENV_DATABASE_URL = f"{ENV_PREFIX}DATABASE_URL"
-ENV_TELEGRAM_TOKEN = f"{ENV_PREFIX}TELEGRAM_TOKEN"
-ENV_TELEGRAM_WEBHOOK_SECRET = f"{ENV_PREFIX}TELEGRAM_WEBHOOK_SECRET"
-ENV_MATRIX_ACCESS_TOKEN = f"{ENV_PREFIX}MATRIX_ACCESS_TOKEN"
-ENV_MATRIX_PASSWORD = f"{ENV_PREFIX}MATRIX_PASSWORD"
-ENV_MATRIX_PICKLE_KEY = f"{ENV_PREFIX}MATRIX_PICKLE_KEY"
-ENV_ENCRYPTION_KEYS = f"{ENV_PREFIX}ENCRYPTION_KEYS"
+__all__ = [
+    "DATABASE_SCHEMES",
+    "DEFAULT_CONFIG_NAME",
+    "ENV_CONFIG",
+    "ENV_DATABASE_URL",
+    "ENV_ENCRYPTION_KEYS",
+    "ENV_MATRIX_ACCESS_TOKEN",
+    "ENV_MATRIX_PASSWORD",
+    "ENV_MATRIX_PICKLE_KEY",
+    "ENV_PREFIX",
+    "ENV_TELEGRAM_TOKEN",
+    "ENV_TELEGRAM_WEBHOOK_SECRET",
+    "LOG_LEVELS",
+    "AppConfig",
+    "ConfigError",
+    "Identity",
+    "IdentityField",
+    "MatrixConfig",
+    "TelegramConfig",
+    "WorkingGroupConfig",
+    "default_config_path",
+    "format_identity",
+    "load_config",
+    "parse_identity",
+]
 
 DEFAULT_CONFIG_NAME = "config.toml"
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 DATABASE_SCHEMES: tuple[str, ...] = ("sqlite://", "postgresql://", "postgresql+psycopg://")
-
-# Secrets read from the environment, per TOML section: (section, key) -> variable. Env wins.
-_ENV_SECRETS: dict[tuple[str, str], str] = {
-    ("telegram", "token"): ENV_TELEGRAM_TOKEN,
-    ("telegram", "webhook_secret"): ENV_TELEGRAM_WEBHOOK_SECRET,
-    ("matrix", "access_token"): ENV_MATRIX_ACCESS_TOKEN,
-    ("matrix", "password"): ENV_MATRIX_PASSWORD,
-    ("matrix", "pickle_key"): ENV_MATRIX_PICKLE_KEY,
-}
-
-# Settings whose values are secret or personal: errors describe their type, never the value.
-_PRIVATE_KEYS = frozenset(
-    {
-        "token",
-        "webhook_secret",
-        "webhook_url",
-        "api_base_url",
-        "access_token",
-        "password",
-        "pickle_key",
-        "database_url",
-        "url",
-        "user_id",
-        "admins",
-        "coordinators",
-        "encryption_keys",
-    }
-)
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,35 +103,6 @@ _MATRIX_ROOM = re.compile(
 _CONSOLE_USER = re.compile(r"[\w.\-]+")
 _SLUG = re.compile(r"[a-z0-9-]{2,32}")
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_\-]{1,256}")
-
-
-class ConfigError(Exception):
-    """Raised for any bad configuration; ``str(err)`` is the single line to print."""
-
-    line: str
-    key: str | None
-
-    def __init__(self, line: str, *, key: str | None = None) -> None:
-        line = " ".join(line.splitlines())
-        super().__init__(line)
-        self.line = line
-        self.key = key
-
-    def __str__(self) -> str:
-        return self.line
-
-
-def _rule(problem: str, fix: str, *, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
-    """A validation failure carrying its own wording; ``at`` extends the location."""
-    return PydanticCustomError(
-        "config_rule", "{problem}", {"problem": problem, "fix": fix, "at": at}
-    )
-
-
-def _quote(value: str) -> str:
-    if len(value) > 40:
-        value = value[:39] + "…"
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -205,13 +189,11 @@ def _identity_input(value: object) -> object:
         return value
     fix = 'write it as "telegram:<user id>", "matrix:@name:server" or "console:<word>"'
     if not isinstance(value, str):
-        raise _rule(
-            f"must be a string like {_quote('telegram:123456789')}{_got(value, False)}", fix
-        )
+        raise rule(f"must be a string like {quote('telegram:123456789')}{got(value, False)}", fix)
     try:
         return parse_identity(value)
     except ValueError as exc:
-        raise _rule(str(exc), fix) from None
+        raise rule(str(exc), fix) from None
 
 
 IdentityField = Annotated[Identity, BeforeValidator(_identity_input)]
@@ -242,7 +224,7 @@ class TelegramConfig(BaseModel):
     def _check_token(cls, value: SecretStr) -> SecretStr:
         text = _secret_text(value)
         if not text.strip() or any(char.isspace() for char in text):
-            raise _rule(
+            raise rule(
                 "is empty or contains spaces",
                 f"set {ENV_TELEGRAM_TOKEN} to the exact token from @BotFather",
             )
@@ -252,7 +234,7 @@ class TelegramConfig(BaseModel):
     @classmethod
     def _check_webhook_url(cls, value: str | None) -> str | None:
         if value is not None and (problem := _url_problem(value, ("https",))):
-            raise _rule(
+            raise rule(
                 f"{problem} (Telegram only delivers to HTTPS)",
                 'set webhook_url = "https://bot.example.org/telegram"',
             )
@@ -262,14 +244,14 @@ class TelegramConfig(BaseModel):
     @classmethod
     def _check_listen(cls, value: str) -> str:
         if not value.strip():
-            raise _rule("is empty", 'set webhook_listen = "127.0.0.1" (or "0.0.0.0" for all)')
+            raise rule("is empty", 'set webhook_listen = "127.0.0.1" (or "0.0.0.0" for all)')
         return value.strip()
 
     @field_validator("webhook_port")
     @classmethod
     def _check_port(cls, value: int) -> int:
         if not 1 <= value <= 65535:
-            raise _rule(
+            raise rule(
                 f"must be a port number from 1 to 65535 (got {value})", "set webhook_port = 8443"
             )
         return value
@@ -278,7 +260,7 @@ class TelegramConfig(BaseModel):
     @classmethod
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _WEBHOOK_SECRET.fullmatch(_secret_text(value)):
-            raise _rule(
+            raise rule(
                 "must be 1-256 characters of letters, digits, _ or -",
                 f"set {ENV_TELEGRAM_WEBHOOK_SECRET} to a random value such as the output of "
                 "`openssl rand -hex 32`",
@@ -289,20 +271,20 @@ class TelegramConfig(BaseModel):
     @classmethod
     def _check_api_base_url(cls, value: str | None) -> str | None:
         if value is not None and (problem := _url_problem(value, ("http", "https"))):
-            raise _rule(problem, "remove api_base_url to use the real Telegram Bot API")
+            raise rule(problem, "remove api_base_url to use the real Telegram Bot API")
         return value
 
     @model_validator(mode="after")
     def _check_mode(self) -> TelegramConfig:
         if self.mode == "webhook" and self.webhook_url is None:
-            raise _rule(
+            raise rule(
                 'is required when mode = "webhook"',
                 'set webhook_url = "https://bot.example.org/telegram", or use mode = "polling"',
                 at=("webhook_url",),
             )
         if self.mode == "webhook" and self.webhook_secret is None:
             # Without it anyone who finds the port can post updates as any member.
-            raise _rule(
+            raise rule(
                 'is required when mode = "webhook"',
                 "set the environment variable CAUCUS_TELEGRAM_WEBHOOK_SECRET to a random "
                 "string of letters, digits, '-' and '_' (or webhook_secret under [telegram])",
@@ -331,8 +313,8 @@ class MatrixConfig(BaseModel):
     def _check_servers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for server in value:
             if not server or any(mark in server for mark in "/@!#: "):
-                raise _rule(
-                    f"{_quote(server)} is not a server name",
+                raise rule(
+                    f"{quote(server)} is not a server name",
                     'list server names only, e.g. join_invites_from = ["example.org"]',
                 )
         return value
@@ -341,14 +323,14 @@ class MatrixConfig(BaseModel):
     @classmethod
     def _check_homeserver(cls, value: str) -> str:
         if problem := _url_problem(value, ("http", "https")):
-            raise _rule(problem, 'set homeserver = "https://matrix.example.org"')
+            raise rule(problem, 'set homeserver = "https://matrix.example.org"')
         return value.rstrip("/")
 
     @field_validator("user_id")
     @classmethod
     def _check_user_id(cls, value: str) -> str:
         if not _MATRIX_USER.fullmatch(value):
-            raise _rule(
+            raise rule(
                 "must be a Matrix user id like @name:server",
                 'set user_id = "@caucus:example.org" (the bot\'s own account)',
             )
@@ -358,7 +340,7 @@ class MatrixConfig(BaseModel):
     @classmethod
     def _check_device_id(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
-            raise _rule("is empty", "remove device_id to let the homeserver assign one")
+            raise rule("is empty", "remove device_id to let the homeserver assign one")
         return value
 
     @field_validator("store_path")
@@ -371,13 +353,13 @@ class MatrixConfig(BaseModel):
         has_token = self.access_token is not None and bool(_secret_text(self.access_token))
         has_password = self.password is not None and bool(_secret_text(self.password))
         if has_token and has_password:
-            raise _rule(
+            raise rule(
                 "access_token and password are both set, but exactly one is needed",
                 f"keep matrix.access_token ({ENV_MATRIX_ACCESS_TOKEN}) and remove "
                 f"matrix.password ({ENV_MATRIX_PASSWORD}), or the other way round",
             )
         if not has_token and not has_password:
-            raise _rule(
+            raise rule(
                 "needs access_token or password to log in, and neither is set",
                 f"set {ENV_MATRIX_ACCESS_TOKEN} (or matrix.access_token), "
                 f"or {ENV_MATRIX_PASSWORD} (or matrix.password)",
@@ -389,7 +371,7 @@ def _no_duplicates(values: tuple[Any, ...], what: str) -> None:
     seen: set[Any] = set()
     for index, value in enumerate(values):
         if value in seen:
-            raise _rule(f"{what} {value} is listed twice", "remove the repeated entry", at=(index,))
+            raise rule(f"{what} {value} is listed twice", "remove the repeated entry", at=(index,))
         seen.add(value)
 
 
@@ -410,8 +392,8 @@ class WorkingGroupConfig(BaseModel):
     @classmethod
     def _check_slug(cls, value: str) -> str:
         if not _SLUG.fullmatch(value):
-            raise _rule(
-                f"must be 2-32 lowercase letters, digits or dashes (got {_quote(value)})",
+            raise rule(
+                f"must be 2-32 lowercase letters, digits or dashes (got {quote(value)})",
                 'use a short id such as slug = "legal-aid"',
             )
         return value
@@ -420,19 +402,19 @@ class WorkingGroupConfig(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not value.strip():
-            raise _rule("is empty", 'give the group a name, e.g. name = "Legal aid"')
+            raise rule("is empty", 'give the group a name, e.g. name = "Legal aid"')
         return value.strip()
 
     @field_validator("languages")
     @classmethod
     def _check_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise _rule("is empty", 'list at least one language, e.g. languages = ["en"]')
+            raise rule("is empty", 'list at least one language, e.g. languages = ["en"]')
         for index, language in enumerate(value):
             if language not in SUPPORTED_LANGUAGES:
-                raise _rule(
-                    f"unknown language {_quote(language)}{_suggest(language, SUPPORTED_LANGUAGES)}",
-                    f"use codes from {_choices(SUPPORTED_LANGUAGES)}",
+                raise rule(
+                    f"unknown language {quote(language)}{suggest(language, SUPPORTED_LANGUAGES)}",
+                    f"use codes from {quoted_list(SUPPORTED_LANGUAGES)}",
                     at=(index,),
                 )
         return tuple(dict.fromkeys(value))
@@ -442,7 +424,7 @@ class WorkingGroupConfig(BaseModel):
     def _check_chats(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         for index, chat in enumerate(value):
             if chat == 0:
-                raise _rule(
+                raise rule(
                     "0 is not a Telegram chat id",
                     "use the chat's id, e.g. -1001234567890 (the bot logs it when added)",
                     at=(index,),
@@ -455,8 +437,8 @@ class WorkingGroupConfig(BaseModel):
     def _check_rooms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for index, room in enumerate(value):
             if not _MATRIX_ROOM.fullmatch(room):
-                raise _rule(
-                    f"{_quote(room)} is not a Matrix room id or alias",
+                raise rule(
+                    f"{quote(room)} is not a Matrix room id or alias",
                     'use the room id, "!…" (room settings, Advanced), or an alias, '
                     '"#alias:example.org"',
                     at=(index,),
@@ -489,7 +471,7 @@ class AppConfig(BaseModel):
         for position, key in enumerate(value):
             problem = check_key(key.get_secret_value().strip())
             if problem is not None:
-                raise _rule(
+                raise rule(
                     f"key {position + 1} {problem}",
                     "make a key with `caucus keygen` and put it first "
                     f'({ENV_ENCRYPTION_KEYS}="new,old" keeps old ones readable)',
@@ -533,16 +515,16 @@ class AppConfig(BaseModel):
         value = value.strip()
         if not value.startswith(DATABASE_SCHEMES):
             scheme, separator, _ = value.partition("://")
-            got = f" (got {_quote(scheme + '://…')})" if separator and scheme.isascii() else ""
-            raise _rule(
-                f"must start with {', '.join(_quote(s) for s in DATABASE_SCHEMES)}{got}",
+            got = f" (got {quote(scheme + '://…')})" if separator and scheme.isascii() else ""
+            raise rule(
+                f"must start with {', '.join(quote(s) for s in DATABASE_SCHEMES)}{got}",
                 'use url = "sqlite:///data/caucus.db" or "postgresql+psycopg://user@host/caucus"',
             )
         if value.startswith("sqlite:") and (
             value.rstrip("/") in ("sqlite:", "sqlite:/") or ":memory:" in value
         ):
             # The router works on its own thread, and an in-memory database is per thread.
-            raise _rule(
+            raise rule(
                 "an in-memory SQLite database cannot keep anything",
                 'use a file, e.g. url = "sqlite:///data/caucus.db", or leave url unset',
             )
@@ -557,9 +539,9 @@ class AppConfig(BaseModel):
     @classmethod
     def _check_language(cls, value: str) -> str:
         if value not in SUPPORTED_LANGUAGES:
-            raise _rule(
-                f"unknown language {_quote(value)}{_suggest(value, SUPPORTED_LANGUAGES)}",
-                f"set default_language to one of {_choices(SUPPORTED_LANGUAGES)}",
+            raise rule(
+                f"unknown language {quote(value)}{suggest(value, SUPPORTED_LANGUAGES)}",
+                f"set default_language to one of {quoted_list(SUPPORTED_LANGUAGES)}",
             )
         return value
 
@@ -572,9 +554,9 @@ class AppConfig(BaseModel):
             zones = zoneinfo.available_timezones()
             by_lower = {zone.lower(): zone for zone in zones}
             close = by_lower.get(value.lower())
-            hint = f" (did you mean {_quote(close)}?)" if close else _suggest(value, sorted(zones))
-            raise _rule(
-                f"unknown time zone {_quote(value)}{hint}",
+            hint = f" (did you mean {quote(close)}?)" if close else suggest(value, sorted(zones))
+            raise rule(
+                f"unknown time zone {quote(value)}{hint}",
                 'use an IANA name such as "UTC", "Europe/Madrid" or "America/Bogota"',
             ) from None
         return value
@@ -584,9 +566,9 @@ class AppConfig(BaseModel):
     def _check_log_level(cls, value: str) -> str:
         level = {"WARN": "WARNING"}.get(value.upper(), value.upper())
         if level not in LOG_LEVELS:
-            raise _rule(
-                f"unknown log level {_quote(value)}",
-                f"set log_level to one of {_choices(LOG_LEVELS)}",
+            raise rule(
+                f"unknown log level {quote(value)}",
+                f"set log_level to one of {quoted_list(LOG_LEVELS)}",
             )
         return level
 
@@ -597,15 +579,15 @@ class AppConfig(BaseModel):
         rooms: dict[str, int] = {}
         for index, group in enumerate(self.working_groups):
             if group.slug in slugs:
-                raise _rule(
-                    f"{_quote(group.slug)} is already used by working_groups[{slugs[group.slug]}]",
+                raise rule(
+                    f"{quote(group.slug)} is already used by working_groups[{slugs[group.slug]}]",
                     "give every working group its own slug",
                     at=("working_groups", index, "slug"),
                 )
             slugs[group.slug] = index
             for position, chat in enumerate(group.telegram_chats):
                 if chat in chats:
-                    raise _rule(
+                    raise rule(
                         f"chat {chat} is already in working_groups[{chats[chat]}]",
                         "a chat belongs to one working group only: remove it from one of them",
                         at=("working_groups", index, "telegram_chats", position),
@@ -613,8 +595,8 @@ class AppConfig(BaseModel):
                 chats[chat] = index
             for position, room in enumerate(group.matrix_rooms):
                 if room in rooms:
-                    raise _rule(
-                        f"room {_quote(room)} is already in working_groups[{rooms[room]}]",
+                    raise rule(
+                        f"room {quote(room)} is already in working_groups[{rooms[room]}]",
                         "a room belongs to one working group only: remove it from one of them",
                         at=("working_groups", index, "matrix_rooms", position),
                     )
@@ -644,233 +626,26 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "matrix": tuple(MatrixConfig.model_fields),
     "working_groups[]": tuple(WorkingGroupConfig.model_fields),
 }
-
-# An example value per setting, used in the "fix" part of type errors.
-_EXAMPLES: dict[str, str] = {
-    "data_dir": '"data"',
-    "default_language": '"en"',
-    "time_zone": '"UTC"',
-    "log_level": '"INFO"',
-    "admins": '["telegram:123456789", "matrix:@name:example.org"]',
-    "encryption_keys": '["…"] (better: the environment variable ' + ENV_ENCRYPTION_KEYS + ")",
-    "database.url": '"sqlite:///data/caucus.db"',
-    "telegram.token": '"123456:ABC…"',
-    "telegram.mode": '"polling"',
-    "telegram.webhook_url": '"https://bot.example.org/telegram"',
-    "telegram.webhook_listen": '"127.0.0.1"',
-    "telegram.webhook_port": "8443",
-    "telegram.webhook_secret": '"…"',
-    "telegram.api_base_url": '"http://127.0.0.1:8081"',
-    "matrix.homeserver": '"https://matrix.example.org"',
-    "matrix.user_id": '"@caucus:example.org"',
-    "matrix.access_token": '"…"',
-    "matrix.password": '"…"',
-    "matrix.device_id": '"CAUCUSBOT"',
-    "matrix.store_path": '"data/matrix-store"',
-    "matrix.pickle_key": '"…"',
-    "working_groups[].slug": '"legal-aid"',
-    "working_groups[].name": '"Legal aid"',
-    "working_groups[].languages": '["en", "es"]',
-    "working_groups[].telegram_chats": "[-1001234567890]",
-    "working_groups[].matrix_rooms": '["!abcdef:example.org"]',
-    "working_groups[].coordinators": '["telegram:123456789"]',
-    "working_groups[].admins": '["matrix:@name:example.org"]',
-}
-
-_MISSING_FIX: dict[str, str] = {
-    "telegram.token": (
-        f"set the environment variable {ENV_TELEGRAM_TOKEN} to the token from @BotFather "
-        '(or token = "…" under [telegram])'
-    ),
-    "matrix.homeserver": 'add homeserver = "https://matrix.example.org" under [matrix]',
-    "matrix.user_id": 'add user_id = "@caucus:example.org" (the bot\'s account) under [matrix]',
-    "working_groups[].slug": (
-        'add slug = "legal-aid" (2-32 lowercase letters, digits or dashes) to that group'
-    ),
-    "working_groups[].name": 'add name = "Legal aid" to that group',
-}
+"""The settings each part of the file may hold, for "did you mean" in error lines."""
 
 
-def _choices(values: tuple[str, ...] | list[str]) -> str:
-    return ", ".join(_quote(value) for value in values)
-
-
-def _suggest(word: str, known: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    return f" (did you mean {_quote(close[0])}?)" if close else ""
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, datetime | date | time):
-        return "a date/time"
-    return "another type"
-
-
-def _got(value: object, reveal: bool) -> str:
-    """`` (got …)`` for an error line; only the kind of value unless ``reveal``."""
-    if isinstance(value, bool):
-        return f" (got {'true' if value else 'false'})"
-    if reveal and isinstance(value, str):
-        return f" (got {_quote(value)})"
-    if reveal and isinstance(value, int | float):
-        return f" (got {value})"
-    if value is None:
-        return ""
-    return f" (got {_kind(value)})"
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    """``("working_groups", 1, "slug")`` -> ``working_groups[1].slug`` (file spelling)."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            name = "database.url" if part == "database_url" and not text else part
-            text += f".{name}" if text else name
-    return text
-
-
-def _pattern(loc: tuple[str | int, ...]) -> str:
-    """The key with list positions erased and no trailing item: ``working_groups[].slug``."""
-    while loc and isinstance(loc[-1], int):
-        loc = loc[:-1]
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += "[]"
-        else:
-            name = "database.url" if part == "database_url" and not text else part
-            text += f".{name}" if text else name
-    return text
-
-
-def _where(loc: tuple[str | int, ...]) -> str:
-    """Where a key lives, for "add … under [telegram]" style fixes."""
-    parent = loc[:-1]
-    if not parent:
-        return "at the top of the file, before any [section]"
-    if parent[0] == "working_groups":
-        return "in that [[working_groups]] entry"
-    return f"under [{_dotted(parent)}]"
-
-
-# --------------------------------------------------------------------------- error lines
-
-
-def _explain(error: ErrorDetails) -> tuple[tuple[str | int, ...], str, str]:
-    """The location, problem and fix for pydantic's error, in this module's own words."""
-    loc = tuple(error["loc"])
-    kind = error["type"]
-    ctx: dict[str, Any] = dict(error.get("ctx") or {})
-    value: object = error.get("input")
-    if kind == "config_rule":
-        return loc + tuple(ctx.get("at", ())), str(ctx["problem"]), str(ctx["fix"])
-
-    reveal = not any(isinstance(part, str) and part in _PRIVATE_KEYS for part in loc)
-    leaf = next((part for part in reversed(loc) if isinstance(part, str)), "value")
-    pattern = _pattern(loc)
-    example = _EXAMPLES.get(pattern, "…")
-    got = _got(value, reveal)
-
-    if kind == "missing":
-        return loc, "is required", _MISSING_FIX.get(pattern, f"add {leaf} = … {_where(loc)}")
-    if kind == "extra_forbidden":
-        parent = _pattern(loc[:-1]) + ("[]" if len(loc) > 1 and isinstance(loc[-2], int) else "")
-        known = _SECTION_KEYS.get(parent, ())
-        close = difflib.get_close_matches(str(leaf), known, n=1, cutoff=0.6)
-        if close:
-            problem = f"unknown setting (did you mean {_quote(close[0])}?)"
-            return loc, problem, f"rename it to {close[0]}"
-        return loc, "unknown setting", f"remove it (known here: {', '.join(known)})"
-    if kind in {"int_type", "int_parsing", "int_from_float"}:
-        if reveal and isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
-            return loc, f"must be a whole number{got}", f"remove the quotes around {value.strip()}"
-        return loc, f"must be a whole number{got}", f"write it without quotes: {leaf} = {example}"
-    if kind in {"string_type", "path_type"}:
-        return loc, f"must be text{got}", f'put the value in double quotes, e.g. {leaf} = "…"'
-    if kind in {"tuple_type", "list_type"}:
-        if reveal and isinstance(value, str):
-            fix = f"write {leaf} = [{_quote(value)}]"
-        else:
-            fix = f"write it as a list in square brackets, e.g. {leaf} = {example}"
-        return loc, f"must be a list{got}", fix
-    if kind in {"model_type", "dict_type", "model_attributes_type"}:
-        section = f"[[{leaf}]]" if isinstance(loc[-1], int) else f"[{_dotted(loc)}]"
-        return loc, f"must be a table{got}", f"write it as a {section} section"
-    if kind == "literal_error":
-        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        problem = f"must be one of {_choices(allowed)}{got}"
-        return loc, problem, f"set {_dotted(loc)} = {' or '.join(_quote(a) for a in allowed)}"
-    if kind == "value_error":
-        return loc, str(ctx.get("error", "is not valid")), "see config.example.toml"
-    message = str(error["msg"])
-    message = message.replace("Input should be", "must be").replace("Input ", "the value ")
-    return loc, f"{message[:1].lower()}{message[1:]}{got}", "see config.example.toml"
-
-
-def _from_validation(exc: ValidationError, label: str, env_keys: Mapping[str, str]) -> ConfigError:
-    loc, problem, fix = _explain(exc.errors(include_url=False)[0])
-    key = _dotted(loc)
-    shown = f"{key} (from {env_keys[key]})" if key in env_keys else key
-    return ConfigError(f"{label}: {shown or 'config'}: {problem}; fix: {fix}", key=key)
-
-
-def _fail(label: str, key: str, problem: str, fix: str) -> ConfigError:
-    return ConfigError(f"{label}: {key}: {problem}; fix: {fix}", key=key)
+# --------------------------------------------------------------------------- loading
 
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
     """The parsed file, or a one-line ConfigError for missing, unreadable or malformed files."""
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{label}: file not found; fix: copy config.example.toml there, "
-            f"or point {ENV_CONFIG} at the right file"
-        ) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"{label}: is a directory, not a file; fix: give the path of the .toml file itself"
-        ) from None
-    except PermissionError:
-        raise ConfigError(
-            f"{label}: cannot be read (permission denied); fix: let the bot's user read it"
-        ) from None
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError(
-            f"{label}: cannot be read ({reason}); fix: check the path and permissions"
-        ) from None
+        raise unreadable_file(label, exc) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{label}: line {line}: is not UTF-8 text; fix: save the file with UTF-8 encoding"
-        ) from None
+        raise not_utf8(label, data, exc) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        found = re.search(r"\s*\(at (line \d+, column \d+|end of document)\)", message)
-        where = found.group(1) if found else "somewhere"
-        reason = message[: found.start()] if found else message
-        reason = reason[:1].lower() + reason[1:]
-        raise ConfigError(
-            f"{label}: {where}: invalid TOML ({reason}); fix: correct the syntax there "
-            '(text in "double quotes", lists in [brackets], each [section] only once)'
-        ) from None
+        raise invalid_toml(label, exc) from None
 
 
 def _prepare(
@@ -884,24 +659,16 @@ def _prepare(
     env_keys: dict[str, str] = {}
     for key, value in raw.items():
         if key not in _FILE_KEYS:
-            close = difflib.get_close_matches(key, _FILE_KEYS, n=1, cutoff=0.6)
-            if close:
-                hint = f" (did you mean {_quote(close[0])}?)"
-                raise _fail(label, key, f"unknown setting{hint}", f"rename it to {close[0]}")
-            known = ", ".join(_FILE_KEYS)
-            raise _fail(label, key, "unknown setting", f"remove it (known: {known})")
+            raise unknown_setting(label, key, _FILE_KEYS)
         if key != "database":
             data[key] = value
     database = raw.get("database")
     if database is not None:
         if not isinstance(database, Mapping):
-            raise _fail(
-                label, "database", f"must be a table (got {_kind(database)})", "write [database]"
-            )
+            raise not_a_table(label, "database", database)
         for key in database:
             if key != "url":
-                hint = ' (did you mean "url"?)' if _suggest(key, ["url"]) else ""
-                raise _fail(label, f"database.{key}", f"unknown setting{hint}", "use only url = …")
+                raise unknown_database_setting(label, key)
         if "url" in database:
             data["database_url"] = database["url"]
     if env_url := env.get(ENV_DATABASE_URL, "").strip():
@@ -910,7 +677,7 @@ def _prepare(
     if env_keys_text := env.get(ENV_ENCRYPTION_KEYS, "").strip():
         data["encryption_keys"] = [key for key in env_keys_text.split(",") if key.strip()]
         env_keys["encryption_keys"] = ENV_ENCRYPTION_KEYS
-    for (section, key), variable in _ENV_SECRETS.items():
+    for (section, key), variable in ENV_SECRETS.items():
         table = data.get(section)
         secret = env.get(variable, "").strip()
         if secret and isinstance(table, Mapping):
@@ -946,7 +713,7 @@ def load_config(
     try:
         return AppConfig.model_validate(data, context={"base_dir": base})
     except ValidationError as exc:
-        raise _from_validation(exc, label, env_keys) from None
+        raise from_validation(exc, label, env_keys, _SECTION_KEYS) from None
 
 
 def default_config_path(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.registry import Registry
-from handlers import case_export, case_review, cases, core, links, members, outbox, profile
+from handlers import cases, core, links, members, outbox, profile
 
-CAPABILITIES = (core, profile, members, links, outbox, cases, case_review, case_export)
+CAPABILITIES = (core, profile, members, links, outbox, cases)
 """Every capability module; each exposes ``register(registry)``."""
 
 

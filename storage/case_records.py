@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from storage.case_contents import CaseContents
+
 
 class CaseStatus(StrEnum):
     """Where a report is in the coordinators' review."""
@@ -42,7 +44,7 @@ class NewCase:
     started: str
     ongoing: bool
     rights: tuple[str, ...]
-    contents: Mapping[str, Any]
+    contents: CaseContents
     attachments: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     """``(platform, source)`` per file; ``source`` holds the reference, name and type."""
 
@@ -91,7 +93,7 @@ class CaseDetail:
     """One report in full, contents opened: what its author and its coordinators read."""
 
     summary: CaseSummary
-    contents: Mapping[str, Any]
+    contents: CaseContents
     attachments: tuple[AttachmentInfo, ...]
     events: tuple[CaseEventRecord, ...]
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import and_, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
+from storage.case_contents import CaseContents
 from storage.case_records import (
     AttachmentFile,
     AttachmentInfo,
@@ -66,16 +67,16 @@ def _rights_of(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[str
     return {case_id: tuple(rights) for case_id, rights in found.items()}
 
 
-def _contents_of(session: Session, case_ids: Sequence[int]) -> dict[int, Any]:
-    found: dict[int, Any] = {case_id: {} for case_id in case_ids}
+def _contents_of(session: Session, case_ids: Sequence[int]) -> dict[int, CaseContents]:
+    found = {case_id: CaseContents() for case_id in case_ids}
     if case_ids:
         for row in session.scalars(select(CaseContent).where(CaseContent.case_id.in_(case_ids))):
-            found[row.case_id] = _decode(row.contents) or {}
+            data = _decode(row.contents)
+            found[row.case_id] = CaseContents.from_data(data if isinstance(data, dict) else {})
     return found
 
 
-def _summary(row: CaseReport, rights: tuple[str, ...], contents: Any) -> CaseSummary:
-    title = contents.get("title", "") if isinstance(contents, dict) else ""
+def _summary(row: CaseReport, rights: tuple[str, ...], contents: CaseContents) -> CaseSummary:
     return CaseSummary(
         id=row.id,
         working_group_id=row.working_group_id,
@@ -87,7 +88,7 @@ def _summary(row: CaseReport, rights: tuple[str, ...], contents: Any) -> CaseSum
         started=row.started,
         ongoing=row.ongoing,
         rights=rights,
-        title=str(title),
+        title=contents.title,
         submitted_at=row.submitted_at,
         updated_at=row.updated_at,
     )
@@ -205,7 +206,7 @@ class CaseStore:
             )
             session.add(row)
             session.flush()
-            session.add(CaseContent(case_id=row.id, contents=_encode(dict(new.contents))))
+            session.add(CaseContent(case_id=row.id, contents=_encode(new.contents.to_data())))
             session.add_all(
                 CaseRight(
                     case_id=row.id,

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from bot.conversation import Ambiguous, InvalidAnswer
-from handlers.case_options import (
+from handlers.cases.options import (
     join_narrative,
     parse_count,
     parse_country,

@@ -18,7 +18,7 @@ from chat import ConsoleChat
 from bot.app import build_router
 from bot.config import AppConfig, load_config
 from bot.types import Command, Origin, Outgoing, Platform
-from handlers.case_export import _cell
+from handlers.cases.export import _cell
 
 GROUPS = """
 data_dir = "data"

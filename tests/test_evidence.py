@@ -34,6 +34,7 @@ from bot.transports.telegram.events import translate_update
 from bot.transports.telegram.media import TelegramMediaSource
 from bot.types import Incoming, Media, MediaReceived, Outgoing, Platform, RenderedChoice
 from storage import Store, WorkingGroupSpec
+from storage.case_contents import CaseContents
 from storage.case_records import AttachmentStatus, NewCase
 from storage.sealing import Sealer, generate_key
 
@@ -104,7 +105,7 @@ def file_report(store: Store, *sources: Mapping[str, Any]) -> int:
             started="2024-03",
             ongoing=True,
             rights=("water",),
-            contents={"title": "Spill at the river"},
+            contents=CaseContents(title="Spill at the river"),
             attachments=tuple((str(source["platform"]), source) for source in sources),
         )
     )

@@ -15,9 +15,9 @@ from babel.numbers import format_decimal
 from bot.i18n import Catalogs, placeholders, read_catalog
 from bot.territories import Region
 from bot.types import CommandRef, Lines, Literal, Message, Platform, Role, UnrelayableKind
-from handlers import case_options
-from handlers.case_review import NEEDS_TEXT
-from handlers.cases import REPORT
+from handlers.cases import options as case_options
+from handlers.cases.intake import REPORT
+from handlers.cases.review import NEEDS_TEXT
 from locales import REFERENCE_LANGUAGE, SUPPORTED_LANGUAGES, catalog_path
 from storage.case_records import AttachmentStatus, CaseStatus
 

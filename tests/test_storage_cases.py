@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 
 from bot.types import Platform
 from storage import StorageError, Store, WorkingGroupSpec
+from storage.case_contents import CaseContents
 from storage.case_records import CaseFilter, CaseStatus, NewCase
 from storage.database import normalize_url
 from storage.sealing import BadKey, Sealer, generate_key
@@ -57,7 +58,7 @@ def report(store: Store, **overrides: object) -> int:
         "started": "2021",
         "ongoing": True,
         "rights": ("water", "health"),
-        "contents": {"title": "River", "narrative": SECRET},
+        "contents": CaseContents(title="River", narrative=SECRET),
         "attachments": (("telegram", {"ref": "file-1", "filename": "photo.jpg"}),),
     }
     values.update(overrides)
@@ -96,7 +97,7 @@ def test_contents_attachments_and_drafts_are_sealed_at_rest(
     assert b"mining" in stored  # the classification stays countable in the clear
     detail = sealed.cases.detail(number)
     assert detail is not None
-    assert detail.contents["narrative"] == SECRET
+    assert detail.contents.narrative == SECRET
     assert detail.events[-1].text == f"question {SECRET}"
     assert detail.attachments[0].filename == "photo.jpg"
 
@@ -133,7 +134,7 @@ def test_rotation_reseals_everything_so_that_the_old_key_can_go(
     with Store(database_url, sealer=Sealer([new])) as only_new:
         detail = only_new.cases.detail(number)
         assert detail is not None
-        assert detail.contents["narrative"] == SECRET
+        assert detail.contents.narrative == SECRET
         conversation = only_new.load_conversation(member.id)
         assert conversation is not None
         assert conversation.data["answers"] == {"title": "Draft"}

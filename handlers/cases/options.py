@@ -17,6 +17,7 @@ from bot.conversation import Ambiguous, InvalidAnswer, Json
 from bot.territories import find_territories, region_of
 from bot.types import Choice, Lines, Literal, Message, Territory, Text
 from locales import SUPPORTED_LANGUAGES
+from storage.case_contents import Company
 
 REPORTERS = ("affected_person", "community_member", "organization", "witness", "other")
 NAMING = ("public", "network", "never")
@@ -270,23 +271,25 @@ def show_evidence(value: Json) -> Text:
 
 
 def show_companies(value: Json) -> Text:
+    return companies_shown(Company.all_from_data(value))
+
+
+def companies_shown(companies: Sequence[Company]) -> Text:
+    """The companies a report names, one per line, with their part and country."""
     items: list[Message | Literal] = []
-    for company in value if isinstance(value, list) else []:
-        if not isinstance(company, dict):
-            continue
-        role = Message.of(option_key("company_role", str(company.get("role"))))
-        country = company.get("country")
+    for company in companies:
+        role = Message.of(option_key("company_role", company.role))
         line = (
             Message.of(
                 "cases.company_line",
-                name=Literal(str(company.get("name", ""))),
+                name=Literal(company.name),
                 role=role,
-                country=Territory(str(country)),
+                country=Territory(company.country),
             )
-            if country
+            if company.country
             else Message.of(
                 "cases.company_line_no_country",
-                name=Literal(str(company.get("name", ""))),
+                name=Literal(company.name),
                 role=role,
             )
         )

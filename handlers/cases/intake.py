@@ -5,30 +5,31 @@ which companies, what happened, evidence, safety and publication. Every answer i
 it is given (the draft is sealed at rest with the rest of the conversation); submitting
 files the report with its working group, whose coordinators are told at once, urgently
 when someone is at risk. The review side (``/cases`` and the rest) is in
-:mod:`handlers.case_review`.
+:mod:`handlers.cases.review`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.context import Context, UserError
 from bot.conversation import CANCEL, Answers, Conversation, Json, Step
+from bot.notices import notify_coordinators
 from bot.registry import Registry
 from bot.territories import region_of
-from bot.types import Choice, Command, CommandRef, Literal, Message, Origin, Platform, Reply
-from handlers import case_options as options
-from handlers.case_options import choices, shown_option
+from bot.types import Choice, Command, CommandRef, Literal, Message, Reply
+from handlers.cases import options
+from handlers.cases.options import choices, shown_option
+from storage.case_contents import CaseContents
 from storage.case_records import NewCase
 
 log = logging.getLogger(__name__)
 
 GROUPS_OFFERED = "groups_offered"
 """Not a step: the working groups the member may report to, known when /report starts."""
-
-NOTIFIED_PLATFORMS = (Platform.TELEGRAM, Platform.MATRIX)
 
 
 def register(registry: Registry) -> None:
@@ -97,27 +98,6 @@ def _choice_step(name: str, kind: str, values: Sequence[str], **extra: Any) -> S
     )
 
 
-_CONFIDENTIAL = (
-    "reporter",
-    "organization",
-    "naming",
-    "title",
-    "locality",
-    "companies",
-    "affected",
-    "affected_count",
-    "affected_groups",
-    "narrative",
-    "state_role",
-    "steps_taken",
-    "steps_outcome",
-    "remedy",
-    "publication",
-    "follow_up",
-)
-"""Answers kept only sealed; the rest is the classification that statistics count."""
-
-
 def _evidence(answers: Answers) -> tuple[list[str], list[tuple[str, dict[str, Json]]]]:
     links: list[str] = []
     files: list[tuple[str, dict[str, Json]]] = []
@@ -134,9 +114,10 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
     group_id = int(answers["group"])
     country = str(answers["country"])
     links, files = _evidence(answers)
-    contents: dict[str, Json] = {name: answers.get(name) for name in _CONFIDENTIAL}
-    contents["links"] = links
-    contents["language"] = context.member.language
+    # The confidential answers, sealed, each under its own name; links and language besides.
+    contents = replace(
+        CaseContents.from_data(answers), links=tuple(links), language=context.member.language
+    )
     urgent = answers.get("safety") == "yes"
     number = context.store.cases.submit(
         NewCase(
@@ -171,7 +152,7 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
             )
         )
     ]
-    notices = notify_coordinators(context, group_id, number, urgent=urgent)
+    notices = tell_coordinators(context, group_id, number, urgent=urgent)
     if urgent:
         # Never say the coordinators were alerted when none could be reached.
         told = "cases.urgent_noted" if notices else "cases.urgent_unreached"
@@ -180,44 +161,24 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
     return replies
 
 
-def notify_coordinators(
+def tell_coordinators(
     context: Context, group_id: int, number: int, *, urgent: bool = False, key: str = ""
 ) -> list[Reply]:
-    """A notice to each coordinator of the group, where they talk to the bot privately.
+    """A notice to each coordinator of the report's group, where they talk to the bot privately.
 
     It carries the report's number only, never its contents."""
     chosen = key or ("cases.urgent_alert" if urgent else "cases.new_report_notice")
     group = next((g for g in context.store.list_working_groups() if g.id == group_id), None)
     name = Literal(group.name if group is not None else "")
-    notices: list[Reply] = []
-    for member_id in context.store.coordinators_of(group_id):
-        notices.extend(
-            notify_member(
-                context,
-                member_id,
-                Message.of(chosen, number=number, group=name, case=CommandRef("case")),
-            )
-        )
+    notices = notify_coordinators(
+        context.store,
+        group_id,
+        Message.of(chosen, number=number, group=name, case=CommandRef("case")),
+        enabled=context.config.enabled_platforms,
+    )
     if urgent and not notices:
         log.warning("case_alert_undelivered case=%d group=%d", number, group_id)
     return notices
-
-
-def notify_member(context: Context, member_id: int, text: Message) -> list[Reply]:
-    """The same notice in each private chat the member has with the bot, in their language."""
-    member = context.store.get_member(member_id)
-    if member is None:
-        return []
-    enabled = set(context.config.enabled_platforms)
-    return [
-        Reply(
-            text,
-            to=Origin(platform=platform, room_id=room, user_id="", is_direct=True),
-            language=member.language,
-        )
-        for platform, room in context.store.direct_rooms_of(member_id)
-        if platform in NOTIFIED_PLATFORMS and platform in enabled
-    ]
 
 
 REPORT = Conversation(

@@ -12,16 +12,17 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 from bot.context import Context, UserError
 from bot.registry import Registry
 from bot.territories import Region, territory_name
 from bot.types import Command, CommandRef, Lines, Literal, Media, Message, Reply, Role, Territory
-from handlers import case_options as options
-from handlers.case_review import coordinated_groups
+from handlers.cases import options
+from handlers.cases.review import coordinated_groups
 from storage import WorkingGroupRecord
+from storage.case_contents import Company, Json
 from storage.case_records import CaseDetail, CaseStatus
 
 log = logging.getLogger(__name__)
@@ -29,37 +30,6 @@ log = logging.getLogger(__name__)
 WITHHELD = "[withheld]"
 TOP_COUNTRIES = 15
 EXPORTED_PUBLICATION = ("network", "anonymous", "named")
-
-COLUMNS = (
-    "number",
-    "status",
-    "submitted",
-    "urgent",
-    "country",
-    "country_name",
-    "region",
-    "locality",
-    "sector",
-    "rights",
-    "started",
-    "ongoing",
-    "title",
-    "reporter",
-    "organization",
-    "companies",
-    "affected",
-    "affected_count",
-    "affected_groups",
-    "narrative",
-    "state_role",
-    "steps_taken",
-    "steps_outcome",
-    "remedy",
-    "links",
-    "evidence_files",
-    "publication",
-    "names_withheld",
-)
 
 
 def register(registry: Registry) -> None:
@@ -110,57 +80,113 @@ def chosen_group(context: Context, args: Sequence[str], command: str) -> Working
 # -- export ---------------------------------------------------------------------------------
 
 
-def _joined(values: Any) -> str:
-    return "; ".join(str(value) for value in values) if isinstance(values, list) else ""
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """One report as exported: option keys, not texts, so that a spreadsheet can count them.
+
+    Its fields are the columns, in order; a column that carries a part of the report's
+    contents has the name of that part (:class:`CaseContents`)."""
+
+    number: int
+    status: str
+    submitted: str
+    urgent: bool
+    country: str
+    country_name: str
+    region: str
+    locality: str
+    sector: str
+    rights: tuple[str, ...]
+    started: str
+    ongoing: bool
+    title: str
+    reporter: str
+    organization: str
+    companies: tuple[Company, ...]
+    affected: str
+    affected_count: int | None
+    affected_groups: tuple[str, ...]
+    narrative: str
+    state_role: tuple[str, ...]
+    steps_taken: tuple[str, ...]
+    steps_outcome: str
+    remedy: str
+    links: tuple[str, ...]
+    evidence_files: int
+    publication: str
+    names_withheld: bool
+
+    def to_data(self) -> dict[str, Json]:
+        """The row as the JSON export holds it: lists as lists, companies as objects."""
+        return {name: _plain(getattr(self, name)) for name in COLUMNS}
+
+    def cells(self) -> list[str]:
+        """The row as the CSV export holds it: lists joined with "; ", one line per report."""
+        return [_cell(_flat(getattr(self, name))) for name in COLUMNS]
 
 
-def _companies(values: Any) -> str:
-    parts = []
-    for company in values if isinstance(values, list) else []:
-        if isinstance(company, dict):
-            country = company.get("country") or ""
-            parts.append(f"{company.get('name', '')} ({company.get('role', '')}, {country})")
-    return "; ".join(parts)
+COLUMNS = tuple(column.name for column in fields(ExportRow))
 
 
-def export_row(detail: CaseDetail) -> dict[str, Any]:
-    """One report as exported: option keys, not texts, so a spreadsheet can count them."""
+def _plain(value: object) -> Json:
+    if isinstance(value, tuple):
+        return [_company(item) if isinstance(item, Company) else item for item in value]
+    return value
+
+
+def _company(company: Company) -> dict[str, Json]:
+    """A company as an object whose keys are in alphabetical order, as exports have had them."""
+    return dict(sorted(company.to_data().items()))
+
+
+def _flat(value: object) -> object:
+    if isinstance(value, tuple):
+        return "; ".join(
+            f"{item.name} ({item.role}, {item.country or ''})"
+            if isinstance(item, Company)
+            else str(item)
+            for item in value
+        )
+    return value
+
+
+def export_row(detail: CaseDetail) -> ExportRow:
     summary, contents = detail.summary, detail.contents
-    named = contents.get("publication") == "named" and contents.get("naming") == "public"
+    named = contents.publication == "named" and contents.naming == "public"
     stored_files = sum(1 for attachment in detail.attachments if attachment.status == "stored")
-    return {
-        "number": summary.id,
-        "status": summary.status.value,
-        "submitted": summary.submitted_at.isoformat(),
-        "urgent": summary.urgent,
-        "country": summary.country,
-        "country_name": territory_name(summary.country, "en"),
-        "region": options.region_key(summary.country),
-        "locality": contents.get("locality") or "",
-        "sector": summary.sector,
-        "rights": list(summary.rights),
-        "started": summary.started,
-        "ongoing": summary.ongoing,
-        "title": summary.title,
-        "reporter": contents.get("reporter") or "",
-        "organization": (contents.get("organization") or "") if named else WITHHELD,
-        "companies": contents.get("companies") or [],
-        "affected": contents.get("affected") or "",
-        "affected_count": contents.get("affected_count"),
-        "affected_groups": contents.get("affected_groups") or [],
-        "narrative": contents.get("narrative") or "",
-        "state_role": contents.get("state_role") or [],
-        "steps_taken": contents.get("steps_taken") or [],
-        "steps_outcome": contents.get("steps_outcome") or "",
-        "remedy": contents.get("remedy") or "",
-        "links": (contents.get("links") or []) if named else [],
-        "evidence_files": stored_files,
-        "publication": contents.get("publication") or "",
-        "names_withheld": not named,
-    }
+    return ExportRow(
+        number=summary.id,
+        status=summary.status.value,
+        submitted=summary.submitted_at.isoformat(),
+        urgent=summary.urgent,
+        country=summary.country,
+        country_name=territory_name(summary.country, "en"),
+        region=options.region_key(summary.country),
+        locality=contents.locality or "",
+        sector=summary.sector,
+        rights=summary.rights,
+        started=summary.started,
+        ongoing=summary.ongoing,
+        title=summary.title,
+        reporter=contents.reporter or "",
+        organization=(contents.organization or "") if named else WITHHELD,
+        companies=contents.companies,
+        affected=contents.affected or "",
+        affected_count=contents.affected_count,
+        affected_groups=contents.affected_groups,
+        narrative=contents.narrative or "",
+        state_role=contents.state_role,
+        steps_taken=contents.steps_taken,
+        steps_outcome=contents.steps_outcome or "",
+        remedy=contents.remedy or "",
+        links=contents.links if named else (),
+        evidence_files=stored_files,
+        publication=contents.publication or "",
+        names_withheld=not named,
+    )
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     """A CSV cell; text a spreadsheet would run as a formula is quoted with an apostrophe."""
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -170,22 +196,18 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def to_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
+def to_csv(rows: Sequence[ExportRow]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for row in rows:
-        flat = dict(row)
-        flat["companies"] = _companies(row["companies"])
-        for name in ("rights", "affected_groups", "state_role", "steps_taken", "links"):
-            flat[name] = _joined(row[name])
-        writer.writerow([_cell(flat[name]) for name in COLUMNS])
+        writer.writerow(row.cells())
     # A byte-order mark, so that spreadsheets read accents and Arabic as UTF-8.
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def to_json(group: WorkingGroupRecord, rows: Sequence[Mapping[str, Any]]) -> bytes:
-    document = {"working_group": group.slug, "reports": list(rows)}
+def to_json(group: WorkingGroupRecord, rows: Sequence[ExportRow]) -> bytes:
+    document = {"working_group": group.slug, "reports": [row.to_data() for row in rows]}
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
 
@@ -197,7 +219,7 @@ def export_cases(context: Context, command: Command) -> Sequence[Reply]:
         export_row(detail)
         for detail in details
         if detail.summary.status is not CaseStatus.REJECTED
-        and detail.contents.get("publication") in EXPORTED_PUBLICATION
+        and detail.contents.publication in EXPORTED_PUBLICATION
     ]
     left_out = len(details) - len(rows)
     log.info(

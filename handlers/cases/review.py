@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.context import Context, UserError
+from bot.notices import notify_member
 from bot.registry import Registry
 from bot.types import (
     Choice,
@@ -28,8 +29,8 @@ from bot.types import (
     Role,
     Territory,
 )
-from handlers import case_options as options
-from handlers.cases import notify_coordinators, notify_member
+from handlers.cases import options
+from handlers.cases.intake import tell_coordinators
 from storage.case_records import CaseDetail, CaseFilter, CaseStatus, CaseSummary
 
 log = logging.getLogger(__name__)
@@ -231,36 +232,36 @@ def _detail_lines(detail: CaseDetail, coordinator: bool) -> list[Message | Liter
     def field(label: str, value: Message | Literal | Lines) -> None:
         lines.append(Message.of("conversation.review_line", label=Message.of(label), answer=value))
 
-    def option(label: str, kind: str, value: object) -> None:
+    def option(label: str, kind: str, value: str | list[str] | None) -> None:
         if value:
             field(label, options.shown_option(kind)(value))
 
-    def text(label: str, value: object) -> None:
-        if value not in (None, "", []):
-            field(label, Literal(str(value)))
+    def text(label: str, value: str | None) -> None:
+        if value:
+            field(label, Literal(value))
 
-    option("cases.label_reporter", "reporter", contents.get("reporter"))
-    text("cases.label_organization", contents.get("organization"))
-    option("cases.label_naming", "naming", contents.get("naming"))
+    option("cases.label_reporter", "reporter", contents.reporter)
+    text("cases.label_organization", contents.organization)
+    option("cases.label_naming", "naming", contents.naming)
     field("cases.label_country", options.show_country(summary.country))
-    text("cases.label_locality", contents.get("locality"))
-    if contents.get("companies"):
-        field("cases.label_companies", options.show_companies(contents["companies"]))
+    text("cases.label_locality", contents.locality)
+    if contents.companies:
+        field("cases.label_companies", options.companies_shown(contents.companies))
     option("cases.label_sector", "sector", summary.sector)
     option("cases.label_rights", "right", list(summary.rights))
-    text("cases.label_affected", contents.get("affected"))
-    if contents.get("affected_count"):
-        field("cases.label_affected_count", Literal(str(contents["affected_count"])))
-    option("cases.label_affected_groups", "affected_group", contents.get("affected_groups"))
+    text("cases.label_affected", contents.affected)
+    if contents.affected_count:
+        field("cases.label_affected_count", Literal(str(contents.affected_count)))
+    option("cases.label_affected_groups", "affected_group", list(contents.affected_groups))
     text("cases.label_started", summary.started)
     option("cases.label_ongoing", "yes_no", "yes" if summary.ongoing else "no")
-    text("cases.label_narrative", contents.get("narrative"))
-    option("cases.label_state_role", "state_role", contents.get("state_role"))
-    option("cases.label_steps_taken", "step_taken", contents.get("steps_taken"))
-    text("cases.label_steps_outcome", contents.get("steps_outcome"))
-    text("cases.label_remedy", contents.get("remedy"))
-    for link in contents.get("links") or []:
-        field("cases.label_evidence", Literal(str(link)))
+    text("cases.label_narrative", contents.narrative)
+    option("cases.label_state_role", "state_role", list(contents.state_role))
+    option("cases.label_steps_taken", "step_taken", list(contents.steps_taken))
+    text("cases.label_steps_outcome", contents.steps_outcome)
+    text("cases.label_remedy", contents.remedy)
+    for link in contents.links:
+        field("cases.label_evidence", Literal(link))
     for attachment in detail.attachments:
         lines.append(
             Message.of(
@@ -269,8 +270,8 @@ def _detail_lines(detail: CaseDetail, coordinator: bool) -> list[Message | Liter
             )
         )
     option("cases.label_safety", "yes_no", "yes" if summary.urgent else "no")
-    option("cases.label_publication", "publication", contents.get("publication"))
-    option("cases.label_follow_up", "yes_no", contents.get("follow_up"))
+    option("cases.label_publication", "publication", contents.publication)
+    option("cases.label_follow_up", "yes_no", contents.follow_up)
     for event in detail.events:
         if event.kind == "question" and event.text:
             lines.append(Message.of("cases.history_question", text=Literal(event.text)))
@@ -393,7 +394,12 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
         notice = Message.of("cases.author_rejected", number=number, reason=Literal(text))
     else:
         notice = Message.of("cases.author_status", number=number, status=_status(status))
-    told = notify_member(context, detail.summary.author_member_id, notice)
+    told = notify_member(
+        context.store,
+        detail.summary.author_member_id,
+        notice,
+        enabled=context.config.enabled_platforms,
+    )
     key = "cases.status_changed" if told else "cases.status_changed_untold"
     return [Reply(Message.of(key, number=number, status=_status(status))), *told]
 
@@ -414,7 +420,7 @@ def answer_question(context: Context, command: Command) -> Sequence[Reply]:
     log.info("case_answered case=%d member=%d", number, context.member.id)
     return [
         Reply(Message.of("cases.answer_kept", number=number)),
-        *notify_coordinators(context, summary.working_group_id, number, key="cases.answer_notice"),
+        *tell_coordinators(context, summary.working_group_id, number, key="cases.answer_notice"),
     ]
 
 
