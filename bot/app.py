@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import signal
@@ -13,15 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 import handlers
-from bot.bridge_format import merge_telegram_texts
 from bot.config import ENV_ENCRYPTION_KEYS, AppConfig, Identity
 from bot.evidence import EvidenceFetcher, FetchPolicy
 from bot.i18n import Catalogs
-from bot.outbox import OutboxWorker, PayloadMaker
+from bot.outbox import OutboxWorker, Planner
+from bot.outgoing import BotMessage, OutgoingItem, to_json
 from bot.ratelimit import SendLimiter, Window, telegram_limiter
 from bot.registry import RESERVED_COMMANDS, Registry
 from bot.router import Router
 from bot.transports.console import ConsoleTransport
+from bot.transports.planning import PLANNING
 from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import StorageUnavailable, Store, WorkingGroupSpec
 from storage.sealing import Sealer, generate_key
@@ -122,13 +122,13 @@ class Dispatcher:
         self,
         router: Router,
         store: Store | None = None,
-        payload_makers: Mapping[Platform, PayloadMaker] | None = None,
+        planners: Mapping[Platform, Planner] | None = None,
         on_enqueued: Callable[[Platform], None] | None = None,
         relay_platforms: tuple[Platform, ...] = (),
     ) -> None:
         self._router = router
         self._store = store
-        self._payload_makers = dict(payload_makers or {})
+        self._planners = dict(planners or {})
         self._on_enqueued = on_enqueued
         # The bridge may owe any of these platforms a message after any event.
         self._relay_platforms = frozenset(relay_platforms)
@@ -221,11 +221,12 @@ class Dispatcher:
         assert self._store is not None
         items: list[tuple[Platform, str, Mapping[str, Any]]] = []
         for reply in replies:
-            maker = self._payload_makers.get(reply.platform)
-            if maker is None:
+            plan = self._planners.get(reply.platform)
+            if plan is None:
                 log.warning("no_sender platform=%s", reply.platform)
                 continue
-            items.extend((reply.platform, reply.room_id, payload) for payload in maker(reply))
+            parts = plan(BotMessage.of(reply))
+            items.extend((reply.platform, reply.room_id, to_json(part)) for part in parts)
         if items:
             self._store.enqueue_outgoing(items)
 
@@ -264,9 +265,9 @@ class PlatformService:
 
     platform: Platform
     transport: Any
-    outbox: OutboxWorker
+    outbox: OutboxWorker[Any]
 
-    def _wire(self, config: AppConfig, payloads: PayloadMaker) -> None:
+    def _wire(self, config: AppConfig) -> None:
         self.config = config
         self.store = open_store(config)
         self.catalogs = Catalogs.load()
@@ -275,11 +276,14 @@ class PlatformService:
         self.dispatcher = Dispatcher(
             router,
             self.store,
-            {self.platform: payloads},
+            {self.platform: self._plan},
             on_enqueued=lambda platform: self.wake(platform),
             relay_platforms=config.enabled_platforms,
         )
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _plan(self, item: OutgoingItem) -> list[OutgoingItem]:
+        return PLANNING[self.platform].parts(item, self.store.callback_token)
 
     def wake(self, platform: Platform) -> None:
         """Messages were queued for ``platform``; :class:`Services` wakes the other outboxes."""
@@ -320,11 +324,11 @@ class TelegramService(PlatformService):
         warn: Callable[[str], None] | None = None,
         limiter: SendLimiter | None = None,
     ) -> None:
-        from bot.transports.telegram.render import payloads_for
+        from bot.transports.telegram import render
         from bot.transports.telegram.transport import TelegramTransport
 
         assert config.telegram is not None
-        self._wire(config, lambda outgoing: payloads_for(outgoing, self.store.callback_token))
+        self._wire(config)
         self.transport = TelegramTransport(
             config.telegram,
             self.store,
@@ -340,32 +344,9 @@ class TelegramService(PlatformService):
             self.store,
             self.transport.sender,
             limiter or telegram_limiter(),
-            merge=merge_telegram_texts,
+            render=render.render,
+            merge=render.merge,
         )
-
-
-def matrix_payloads(outgoing: Outgoing) -> list[dict[str, Any]]:
-    """One reply as Matrix messages: each file as its own message (its data in base64,
-    uploaded when it is sent), then the text with the choices as one message (a room event
-    holds up to 64 KiB)."""
-    payloads: list[dict[str, Any]] = [
-        {
-            "file": {
-                "filename": media.filename,
-                "content_type": media.content_type,
-                "data": base64.b64encode(media.data).decode("ascii"),
-            }
-        }
-        for media in outgoing.media
-    ]
-    if outgoing.text or outgoing.choices or not payloads:
-        payloads.append(
-            {
-                "text": outgoing.text,
-                "choices": [[choice.value, choice.label] for choice in outgoing.choices],
-            }
-        )
-    return payloads
 
 
 def matrix_limiter() -> SendLimiter:
@@ -385,10 +366,11 @@ class MatrixService(PlatformService):
         warn: Callable[[str], None] | None = None,
         limiter: SendLimiter | None = None,
     ) -> None:
+        from bot.transports.matrix import render
         from bot.transports.matrix.transport import MatrixTransport
 
         assert config.matrix is not None
-        self._wire(config, matrix_payloads)
+        self._wire(config)
         known = frozenset(
             spec.name for spec in self.registry.commands() if spec.available_on(Platform.MATRIX)
         ) | frozenset(RESERVED_COMMANDS)
@@ -404,7 +386,9 @@ class MatrixService(PlatformService):
             default_language=config.default_language,
             warn=warn or _warn_on_stderr,
         )
-        self.outbox = OutboxWorker(self.store, self.transport.sender, limiter or matrix_limiter())
+        self.outbox = OutboxWorker(
+            self.store, self.transport.sender, limiter or matrix_limiter(), render=render.render
+        )
 
 
 def _warn_on_stderr(line: str) -> None:

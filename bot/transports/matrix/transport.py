@@ -503,7 +503,7 @@ class MatrixTransport:
             Message.of("rooms.encryption_unavailable")
         )
         await self.client.room_send(
-            room_id, "m.room.message", message_content({"text": text}), tx_id=f"caucus.{name}"
+            room_id, "m.room.message", message_content(text), tx_id=f"caucus.{name}"
         )
         self._warn(
             "matrix: a room is end-to-end encrypted but encryption support is not installed; "
