@@ -16,7 +16,8 @@ from bot.config import ENV_ENCRYPTION_KEYS, AppConfig, Identity
 from bot.evidence import EvidenceFetcher, FetchPolicy
 from bot.i18n import Catalogs
 from bot.outbox import OutboxWorker, Planner
-from bot.outgoing import BotMessage, OutgoingItem, to_json
+from bot.outgoing import BotMessage, OutgoingItem
+from bot.outgoing_json import to_json
 from bot.ratelimit import SendLimiter, Window, telegram_limiter
 from bot.registry import RESERVED_COMMANDS, Registry
 from bot.router import Router

@@ -40,8 +40,8 @@ from bot.outgoing import (
     RelayedMedia,
     RelayedNote,
     RelayedText,
-    to_json,
 )
+from bot.outgoing_json import to_json
 from bot.richtext import normalize
 from bot.transports.planning import PLANNING
 from bot.types import (

@@ -28,10 +28,10 @@ from bot.outgoing import (
     MessageRef,
     OutgoingError,
     OutgoingItem,
-    from_json,
     outbox_references,
     with_references,
 )
+from bot.outgoing_json import from_json
 from bot.ratelimit import SendLimiter
 from bot.types import Platform
 from storage import DeliveryStatus, OutboxRecord, Store

@@ -25,8 +25,8 @@ from bot.outgoing import (
     RelayedEdit,
     RelayedNote,
     RelayedText,
-    from_json,
 )
+from bot.outgoing_json import from_json
 from bot.router import Router
 from bot.transports.matrix import render as matrix_render
 from bot.transports.matrix.payloads import MatrixMessage

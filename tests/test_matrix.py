@@ -23,7 +23,8 @@ from synapse_server import RegisteredUser, SynapseServer, start_synapse
 from bot.config import AppConfig, load_config
 from bot.i18n import Catalogs
 from bot.outbox import FloodControl, PermanentFailure, TransientFailure
-from bot.outgoing import BotMessage, to_json
+from bot.outgoing import BotMessage
+from bot.outgoing_json import to_json
 from bot.ratelimit import SendLimiter, Window
 from bot.transports.matrix.sender import _delivery_error
 from bot.types import Message, Platform

@@ -23,11 +23,10 @@ from bot.outgoing import (
     RelayedMedia,
     RelayedNote,
     RelayedText,
-    from_json,
     outbox_references,
-    to_json,
     with_references,
 )
+from bot.outgoing_json import from_json, to_json
 from bot.types import Media, MediaKind, Outgoing, Platform, RenderedChoice, RichText, Span, SpanKind
 
 ANA = Author("Ana (Telegram)", "0123456789abcdef")

@@ -26,7 +26,8 @@ from telegram_harness import (
 
 from bot.config import AppConfig
 from bot.i18n import Catalogs
-from bot.outgoing import BotMessage, to_json
+from bot.outgoing import BotMessage
+from bot.outgoing_json import to_json
 from bot.ratelimit import telegram_limiter
 from bot.transports.telegram.render import parts
 from bot.types import Message, Outgoing, Platform, RenderedChoice
