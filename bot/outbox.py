@@ -286,7 +286,7 @@ class OutboxWorker(Generic[Payload]):
             return 1
         try:
             item = await self._resolved(from_json(row.payload))
-            payload = self._render(item)
+            alone = self._render(item)
         except OutgoingError as error:  # stored by a newer version, or damaged
             await self._fail(row, str(error))
             return 1
@@ -296,7 +296,8 @@ class OutboxWorker(Generic[Payload]):
             await self._pause(wait)
             if self._stopping:
                 return 0
-            carried = [row]
+            # A burst merged on an earlier try is not carried by a try that sends one alone.
+            payload, carried = alone, [row]
             if self._merge is not None and wait >= MERGE_AFTER_SECONDS and len(queue) > 1:
                 payload, count = self._merged(self._merge, item, queue)
                 carried = list(queue)[:count]
