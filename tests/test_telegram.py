@@ -498,3 +498,22 @@ async def test_messages_queued_before_the_upgrade_are_still_delivered(
     assert (relayed.shown, relayed.shown_edits) == ("Ana: 11h", ["Ana: 11h"])
     assert (answered.shown, answered.reply_to) == ("Bo: ok", relayed.message_id)
     assert bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO).failed == 0
+
+
+async def test_an_item_this_version_cannot_read_is_given_up_and_the_room_goes_on(
+    emulator: BotApiEmulator, bot: TelegramBot
+) -> None:
+    user = USER_IDS["local"]
+    emulator.add_user(user, "Local")
+    newer = {"kind": "poll_start", "version": 1, "question": "Lunch?"}
+    bot.store.enqueue_outgoing(
+        [
+            (Platform.TELEGRAM, str(user), newer),
+            *queued(Outgoing(Platform.TELEGRAM, str(user), "next", "en")),
+        ]
+    )
+    assert bot.service is not None
+    bot.service.outbox.wake()
+    await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
+    assert [message.plain_text for message in emulator.sent(user)] == ["next"]
+    assert bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO).failed == 1

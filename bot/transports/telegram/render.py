@@ -50,7 +50,8 @@ from bot.types import Platform, RenderedChoice, RichText, Span, SpanKind
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 HEADER_ROOM = 8
-"""Units kept free beside a relayed message's header (its markup does not count, ": " does)."""
+"""Units a relayed message keeps free beyond its header's text: the ": " after it, and a
+margin (the header's markup does not count, Telegram measures the parsed text)."""
 DELETE_WINDOW = timedelta(hours=48)
 """A bot may delete its own message in a group only while it is under 48 hours old."""
 CALLBACK_LIMIT = 64
@@ -239,7 +240,7 @@ def _message_parts(message: BotMessage, token_for: Callable[[str], int]) -> list
             for choice in message.choices
         )
         planned[-1] = dataclasses.replace(planned[-1], choices=buttons)
-    return list(planned)
+    return [*planned]
 
 
 def _text_parts(text: RelayedText) -> list[OutgoingItem]:
