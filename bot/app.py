@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
-from typing import TextIO
+from typing import Any, TextIO
 
 import handlers
 from bot.config import ENV_ENCRYPTION_KEYS, AppConfig, Identity
@@ -129,7 +129,7 @@ async def run_console(
 
 def _build_platform(
     platform: Platform, wiring: Wiring, limiter: SendLimiter | None
-) -> PlatformParts:
+) -> PlatformParts[Any]:
     """A platform's transport; its library is imported only when it is configured."""
     if platform is Platform.TELEGRAM:
         from bot.transports.telegram.transport import build as build_telegram
@@ -182,20 +182,24 @@ class Services:
             inbox_wake=self.inbox.wake,
             warn=warn or _warn_on_stderr,
         )
-        parts = {
+        parts: dict[Platform, PlatformParts[Any]] = {
             platform: _build_platform(platform, wiring, chosen.get(platform))
             for platform in platforms
         }
         for platform, part in parts.items():
-            self.dispatcher.add_platform(platform, part.payloads)
+            self.dispatcher.add_platform(platform, part.planner)
             if part.reader is not None:
                 self.inbox.add_reader(platform, part.reader)
         self.transports: dict[Platform, Transport] = {
             platform: part.transport for platform, part in parts.items()
         }
-        self.outboxes: dict[Platform, OutboxWorker] = {
+        self.outboxes: dict[Platform, OutboxWorker[Any]] = {
             platform: OutboxWorker(
-                self.store, part.transport.sender, part.limiter, merge=part.merge
+                self.store,
+                part.transport.sender,
+                part.limiter,
+                render=part.render,
+                merge=part.merge,
             )
             for platform, part in parts.items()
         }

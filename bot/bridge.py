@@ -6,10 +6,17 @@ loses nor repeats a relay. Each copy remembers its original (``bridged_messages`
 is how a later reply, edit or deletion finds its counterpart in every room, also after a
 restart. What cannot be carried (a file too large, a location, an undecryptable event) is
 never dropped silently: the other rooms are told in a short note.
+
+What it queues are outgoing items (:mod:`bot.outgoing`), the same for every platform; each
+target platform's planning (:mod:`bot.transports.planning`) cuts them into that platform's
+messages, and its render module makes them payloads only when they are sent.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import os
 import secrets
@@ -18,9 +25,25 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import bridge_format as fmt
 from bot.i18n import Catalogs
-from bot.media import MATRIX_UPLOAD_LIMIT, TELEGRAM_DOWNLOAD_LIMIT, TELEGRAM_UPLOAD_LIMIT
+from bot.media import relay_limit
+from bot.outgoing import (
+    Author,
+    BotMessage,
+    FileSource,
+    MessageRef,
+    OutboxRef,
+    OutgoingItem,
+    Ref,
+    RelayedDeletion,
+    RelayedEdit,
+    RelayedMedia,
+    RelayedNote,
+    RelayedText,
+)
+from bot.outgoing_json import to_json
+from bot.richtext import normalize
+from bot.transports.planning import PLANNING
 from bot.types import (
     Literal,
     MediaReceived,
@@ -44,14 +67,14 @@ from storage import (
 
 log = logging.getLogger(__name__)
 
-TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
-"""Telegram lets a bot delete a message in a group only while it is under 48 hours old."""
 DELETE_MARGIN = timedelta(minutes=10)
+"""A copy this close to the end of its platform's delete window is treated as past it."""
 NAME_LIMIT = 64
 """Longer display names are cut: a name is a header, not a message (and MSC4144 caps it)."""
 
 Relayable = TextMessage | MediaReceived | MessageEdited | MessageDeleted | Unrelayable
-_Item = tuple[Platform, str, dict[str, Any], int | None]
+_Row = tuple[Platform, str, dict[str, Any], int | None]
+"""An outbox row to be: platform, room, stored item, part number (``None``: not a copy)."""
 
 
 def _size_text(size: int | None) -> str:
@@ -60,6 +83,20 @@ def _size_text(size: int | None) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f} MB"
     return f"{max(1, size // 1024)} KB"
+
+
+def sender_key(platform: Platform, user_id: str, secret: bytes) -> str:
+    """Tells senders apart on the other side without revealing their account: a keyed
+    digest (a plain hash of a Telegram user id could be reversed by trying them all)."""
+    data = f"{platform}:{user_id}".encode()
+    return hmac.new(secret, data, hashlib.sha256).hexdigest()[:16]
+
+
+def digest(rich: RichText) -> str:
+    """Tells whether an edit changed the text or its formatting."""
+    shown = normalize(rich)
+    data = [shown.text, [[s.start, s.end, s.kind.value, s.value] for s in shown.spans]]
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
 
 
 class Bridge:
@@ -76,7 +113,7 @@ class Bridge:
         self._store = store
         self._secret = secret
         self._catalogs = catalogs
-        self._platforms = frozenset(platforms)
+        self._platforms = frozenset(platforms) & frozenset(PLANNING)
         self._default_language = default_language
 
     def relay(self, group: WorkingGroupRecord, event: Relayable) -> None:
@@ -101,48 +138,38 @@ class Bridge:
     # -- new messages -----------------------------------------------------------------------
 
     def _text(self, group: WorkingGroupRecord, event: TextMessage, targets: list[RoomLink]) -> None:
-        fresh, original = self._remember(
-            group, event.origin, event.message_id, fmt.digest(event.rich)
-        )
+        fresh, original = self._remember(group, event.origin, event.message_id, digest(event.rich))
         if not fresh:
             return
         replied = self._replied(event.origin, event.reply_to)
-        items: list[_Item] = []
+        author = self._author(group, event.origin)
+        rows: list[_Row] = []
         for target in targets:
-            sender = self._sender(group, event.origin)
             reply = self._counterpart(replied, target)
-            if target.platform is Platform.TELEGRAM:
-                payloads = fmt.telegram_texts(
-                    sender, _for_telegram(event.origin, event.rich), reply
-                )
-            else:
-                payloads = [fmt.matrix_text(sender, event.origin.platform, event.rich, reply)]
-            items.extend(
-                (target.platform, target.room_id, payload, part)
-                for part, payload in enumerate(payloads)
-            )
-        self._store.enqueue_copies(original, items)
+            text = RelayedText(author, event.origin.platform, event.rich, reply)
+            rows.extend(self._planned(target.platform, target.room_id, text, copies=True))
+        self._store.enqueue_copies(original, rows)
         log.info("relayed kind=text group=%s rooms=%d", group.slug, len(targets))
 
     def _media(
         self, group: WorkingGroupRecord, event: MediaReceived, targets: list[RoomLink]
     ) -> None:
         fresh, original = self._remember(
-            group, event.origin, event.message_id, fmt.digest(event.rich_caption), event.kind
+            group, event.origin, event.message_id, digest(event.rich_caption), event.kind
         )
         if not fresh:
             return
         replied = self._replied(event.origin, event.reply_to)
-        source = {
-            "platform": event.origin.platform.value,
-            "ref": event.file_ref,
-            "filename": event.filename,
-            "content_type": event.content_type,
-            "size": event.size,
-        }
-        items: list[_Item] = []
+        source = FileSource(
+            platform=event.origin.platform,
+            ref=event.file_ref,
+            filename=event.filename,
+            content_type=event.content_type,
+            size=event.size,
+        )
+        author = self._author(group, event.origin)
+        rows: list[_Row] = []
         for target in targets:
-            sender = self._sender(group, event.origin)
             notice = self._say(
                 group,
                 target.platform,
@@ -153,56 +180,38 @@ class Bridge:
                 ),
             )
             reply = self._counterpart(replied, target)
-            too_large = event.size is not None and event.size > self._limit(
+            item: OutgoingItem
+            if event.size is not None and event.size > relay_limit(
                 event.origin.platform, target.platform
-            )
-            payloads: list[dict[str, Any]]
-            if too_large and target.platform is Platform.TELEGRAM:
-                payloads = [fmt.telegram_note(sender, notice, reply)]
-            elif too_large:
-                payloads = [fmt.matrix_note(sender, event.origin.platform, notice, reply)]
-            elif target.platform is Platform.TELEGRAM:
-                caption = _for_telegram(event.origin, event.rich_caption)
-                payloads = fmt.telegram_media(sender, event.kind, source, caption, reply, notice)
+            ):
+                item = RelayedNote(author, event.origin.platform, notice, reply)
             else:
-                payloads = [
-                    fmt.matrix_media(
-                        sender,
-                        event.origin.platform,
-                        event.kind,
-                        source,
-                        event.rich_caption,
-                        reply,
-                        notice,
-                    )
-                ]
-            items.extend(
-                (target.platform, target.room_id, payload, part)
-                for part, payload in enumerate(payloads)
-            )
-        self._store.enqueue_copies(original, items)
+                item = RelayedMedia(
+                    author=author,
+                    origin=event.origin.platform,
+                    kind=event.kind,
+                    source=source,
+                    caption=event.rich_caption,
+                    unavailable_note=notice,
+                    reply_to=reply,
+                )
+            rows.extend(self._planned(target.platform, target.room_id, item, copies=True))
+        self._store.enqueue_copies(original, rows)
         log.info("relayed kind=%s group=%s rooms=%d", event.kind, group.slug, len(targets))
-
-    @staticmethod
-    def _limit(source: Platform, target: Platform) -> int:
-        limit = TELEGRAM_UPLOAD_LIMIT if target is Platform.TELEGRAM else MATRIX_UPLOAD_LIMIT
-        if source is Platform.TELEGRAM:
-            limit = min(limit, TELEGRAM_DOWNLOAD_LIMIT)
-        return limit
 
     def _unrelayable(
         self, group: WorkingGroupRecord, event: Unrelayable, targets: list[RoomLink]
     ) -> None:
-        items: list[_Item] = []
+        rows: list[_Row] = []
+        header = self._author(group, event.origin).header
         for target in targets:
-            header = self._sender(group, event.origin).header
             text = self._say(
                 group,
                 target.platform,
                 Message.of(f"bridge.unrelayable.{event.kind.value}", sender=Literal(header)),
             )
-            items.append((target.platform, target.room_id, {"text": text, "choices": []}, None))
-        self._store.enqueue_copies(None, items)
+            rows.extend(self._planned(target.platform, target.room_id, BotMessage(text)))
+        self._store.enqueue_copies(None, rows)
         log.info("not_relayable kind=%s group=%s rooms=%d", event.kind, group.slug, len(targets))
 
     # -- changes to relayed messages ----------------------------------------------------------
@@ -212,36 +221,29 @@ class Bridge:
         found = self._store.bridged_message(origin.platform, origin.room_id, event.message_id)
         if found is None or not found.is_original:
             return
-        new_digest = fmt.digest(event.rich)
+        new_digest = digest(event.rich)
         if new_digest == found.digest:
             log.info("edit_unchanged group=%s", group.slug)
             return
         self._store.set_bridged_digest(found.id, new_digest)
-        sender = self._sender(group, origin)
-        items: list[_Item] = []
+        author = self._author(group, origin)
+        rows: list[_Row] = []
         for (platform, room_id), parts in self._copies_by_room(group, found).items():
-            target: dict[str, Any] = {"outbox": parts[0].outbox_id}
             edited = self._say(
-                group, platform, Message.of("bridge.edited", sender=Literal(sender.header))
+                group, platform, Message.of("bridge.edited", sender=Literal(author.header))
             )
-            # Where an edit cannot replace the copy, the new text follows as an answer to it.
-            marked = fmt.Sender(header=edited, key=sender.key)
-            payloads: list[dict[str, Any]]
-            if platform is Platform.TELEGRAM:
-                rich = _for_telegram(origin, event.rich)
-                caption = found.kind != "text"
-                if len(parts) == 1 and fmt.telegram_fits_one_message(sender, rich, caption=caption):
-                    payloads = [fmt.telegram_edit(sender, rich, target, edited)]
-                else:
-                    payloads = fmt.telegram_texts(marked, rich, target)
-            elif found.kind != "text":
-                # A caption: replacing a file's event with text would hide the file.
-                payloads = [fmt.matrix_text(marked, origin.platform, event.rich, target)]
-            else:
-                payloads = [fmt.matrix_edit(sender, origin.platform, event.rich, target)]
-            items.extend((platform, room_id, payload, None) for payload in payloads)
-        self._store.enqueue_copies(None, items)
-        log.info("relayed kind=edit group=%s rooms=%d", group.slug, len(items))
+            edit = RelayedEdit(
+                author=author,
+                edited_header=edited,
+                origin=origin.platform,
+                rich=event.rich,
+                target=OutboxRef(parts[0].outbox_id),
+                of_caption=found.kind != "text",
+                copy_parts=len(parts),
+            )
+            rows.extend(self._planned(platform, room_id, edit))
+        self._store.enqueue_copies(None, rows)
+        log.info("relayed kind=edit group=%s rooms=%d", group.slug, len(rows))
 
     def _delete(self, group: WorkingGroupRecord, event: MessageDeleted) -> None:
         origin = event.origin
@@ -249,35 +251,49 @@ class Bridge:
         if found is None or not found.is_original:
             return
         now = self._store.now()
-        header = self._sender(group, origin).header
-        items: list[_Item] = []
-        kept_on_telegram = False
+        header = self._author(group, origin).header
+        rows: list[_Row] = []
+        kept_somewhere = False
         for (platform, room_id), copies in self._copies_by_room(group, found).items():
+            planning = PLANNING.get(platform)
+            window = None if planning is None else planning.delete_window
             for copy in copies:
-                target = {"outbox": copy.outbox_id}
-                if platform is Platform.MATRIX:
-                    items.append((platform, room_id, fmt.matrix_delete(target), None))
-                    continue
-                if _too_old(copy.delivered_at, now):
-                    kept_on_telegram = True
+                if window is not None and _too_old(copy.delivered_at, now, window):
+                    kept_somewhere = True
                     if copy.part == 0:
                         notice = self._say(
                             group,
                             platform,
                             Message.of("bridge.delete_too_old", sender=Literal(header)),
                         )
-                        items.append((platform, room_id, {"text": notice, "choices": []}, None))
+                        rows.extend(self._planned(platform, room_id, BotMessage(notice)))
                     continue
                 failed = self._say(
                     group, platform, Message.of("bridge.delete_failed", sender=Literal(header))
                 )
-                items.append((platform, room_id, fmt.telegram_delete(target, failed), None))
-        if kept_on_telegram:
-            # Whoever deleted it should know a copy stays where the bot cannot reach it.
+                deletion = RelayedDeletion(OutboxRef(copy.outbox_id), failed)
+                rows.extend(self._planned(platform, room_id, deletion))
+        if kept_somewhere:
+            # Whoever deleted it should know a copy stays where the bot cannot reach it (only
+            # Telegram limits how long a bot may delete, hence the message's words).
             kept = self._say(group, origin.platform, Message.of("bridge.copy_kept_on_telegram"))
-            items.append((origin.platform, origin.room_id, {"text": kept, "choices": []}, None))
-        self._store.enqueue_copies(None, items)
-        log.info("relayed kind=delete group=%s copies=%d", group.slug, len(items))
+            rows.extend(self._planned(origin.platform, origin.room_id, BotMessage(kept)))
+        self._store.enqueue_copies(None, rows)
+        log.info("relayed kind=delete group=%s copies=%d", group.slug, len(rows))
+
+    def _planned(
+        self, platform: Platform, room_id: str, item: OutgoingItem, *, copies: bool = False
+    ) -> list[_Row]:
+        """The item as its platform's outbox rows; ``copies`` numbers them as the parts of the
+        relayed message (a later reply, edit or deletion finds them by number)."""
+        planning = PLANNING.get(platform)
+        if planning is None:
+            log.warning("no_outbox platform=%s", platform)
+            return []
+        return [
+            (platform, room_id, to_json(part), index if copies else None)
+            for index, part in enumerate(planning.parts(item, self._store.callback_token))
+        ]
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -303,16 +319,16 @@ class Bridge:
             return None
         return self._store.bridged_message(origin.platform, origin.room_id, reply_to)
 
-    def _counterpart(self, replied: BridgedRef | None, target: RoomLink) -> dict[str, Any] | None:
+    def _counterpart(self, replied: BridgedRef | None, target: RoomLink) -> Ref | None:
         """Where, in ``target``, the replied-to message is: the original, or its first copy."""
         if replied is None:
             return None
         if (replied.platform, replied.room_id) == (target.platform, target.room_id):
-            return {"message": replied.message_id}
+            return MessageRef(replied.message_id)
         for copy in self._store.bridged_copies(replied.id):
             here = (copy.platform, copy.room_id) == (target.platform, target.room_id)
             if here and copy.part == 0 and copy.status is not DeliveryStatus.FAILED:
-                return {"outbox": copy.outbox_id}
+                return OutboxRef(copy.outbox_id)
         return None
 
     def _copies_by_room(
@@ -337,7 +353,7 @@ class Bridge:
     def _say(self, group: WorkingGroupRecord, platform: Platform, message: Message) -> str:
         return self._catalogs.renderer(self._language(group), platform).text(message)
 
-    def _sender(self, group: WorkingGroupRecord, origin: Origin) -> fmt.Sender:
+    def _author(self, group: WorkingGroupRecord, origin: Origin) -> Author:
         name = (origin.display_name or "").strip() or origin.user_id
         if len(name) > NAME_LIMIT:
             name = name[: NAME_LIMIT - 1] + "…"
@@ -350,8 +366,8 @@ class Bridge:
                 platform=Message.of(f"platform.{origin.platform.value}"),
             ),
         )
-        key = fmt.sender_key(origin.platform, origin.user_id, self._secret)
-        return fmt.Sender(header=header, key=key)
+        key = sender_key(origin.platform, origin.user_id, self._secret)
+        return Author(header=header, key=key)
 
 
 SECRET_FILE = "sender-names.secret"  # noqa: S105  (a file name)
@@ -382,10 +398,5 @@ def _defused(name: str) -> str:
     return name.replace("@", "@\u2060")
 
 
-def _for_telegram(origin: Origin, rich: RichText) -> RichText:
-    """Text from Matrix as Telegram must show it: no Matrix id taken for a username."""
-    return fmt.defuse_matrix_ids(rich) if origin.platform is Platform.MATRIX else rich
-
-
-def _too_old(delivered_at: datetime | None, now: datetime) -> bool:
-    return delivered_at is not None and now - delivered_at > TELEGRAM_DELETE_WINDOW - DELETE_MARGIN
+def _too_old(delivered_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    return delivered_at is not None and now - delivered_at > window - DELETE_MARGIN

@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.outbox import PayloadMaker
+from bot.outbox import Planner
+from bot.outgoing import BotMessage
+from bot.outgoing_json import to_json
 from bot.router import Router
 from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import InboundRecord, StorageUnavailable, Store
@@ -44,22 +46,22 @@ class Dispatcher:
         self,
         router: Router,
         store: Store | None = None,
-        payload_makers: Mapping[Platform, PayloadMaker] | None = None,
+        planners: Mapping[Platform, Planner] | None = None,
         on_enqueued: Callable[[Platform], None] | None = None,
         relay_platforms: tuple[Platform, ...] = (),
     ) -> None:
         self._router = router
         self._store = store
-        self._payload_makers = dict(payload_makers or {})
+        self._planners = dict(planners or {})
         self._on_enqueued = on_enqueued
         # The bridge may owe any of these platforms a message after any event.
         self._relay_platforms = frozenset(relay_platforms)
         self._unavailable: dict[Inbound, int] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router")
 
-    def add_platform(self, platform: Platform, payloads: PayloadMaker) -> None:
-        """Replies for ``platform`` are stored as the payloads ``payloads`` makes of them."""
-        self._payload_makers[platform] = payloads
+    def add_platform(self, platform: Platform, planner: Planner) -> None:
+        """Replies for ``platform`` are stored as the parts ``planner`` cuts them into."""
+        self._planners[platform] = planner
 
     async def handle(self, event: Incoming) -> list[Outgoing]:
         """Handle an event and return the replies (the console prints them itself)."""
@@ -146,11 +148,12 @@ class Dispatcher:
         assert self._store is not None
         items: list[tuple[Platform, str, Mapping[str, Any]]] = []
         for reply in replies:
-            maker = self._payload_makers.get(reply.platform)
-            if maker is None:
+            plan = self._planners.get(reply.platform)
+            if plan is None:
                 log.warning("no_sender platform=%s", reply.platform)
                 continue
-            items.extend((reply.platform, reply.room_id, payload) for payload in maker(reply))
+            parts = plan(BotMessage.of(reply))
+            items.extend((reply.platform, reply.room_id, to_json(part)) for part in parts)
         if items:
             self._store.enqueue_outgoing(items)
 

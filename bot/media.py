@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Protocol
 
 from bot.types import Platform
@@ -15,6 +17,22 @@ TELEGRAM_PHOTO_LIMIT = 10 * MB
 """Larger photos are sent as documents."""
 MATRIX_UPLOAD_LIMIT = 50 * MB
 """Synapse's default ``max_upload_size``; the homeserver's own limit is asked at start."""
+
+UPLOAD_LIMITS: Mapping[Platform, int] = MappingProxyType(
+    {Platform.TELEGRAM: TELEGRAM_UPLOAD_LIMIT, Platform.MATRIX: MATRIX_UPLOAD_LIMIT}
+)
+"""The largest file the bot may send to each platform."""
+DOWNLOAD_LIMITS: Mapping[Platform, int] = MappingProxyType(
+    {Platform.TELEGRAM: TELEGRAM_DOWNLOAD_LIMIT}
+)
+"""The largest file the bot may fetch from each platform that has such a limit."""
+
+
+def relay_limit(source: Platform, target: Platform) -> int:
+    """The largest file the bridge tries to carry from ``source`` to ``target``; a larger
+    one becomes a note in its sender's name."""
+    upload = UPLOAD_LIMITS[target]
+    return min(upload, DOWNLOAD_LIMITS.get(source, upload))
 
 
 class MediaError(Exception):

@@ -1,26 +1,39 @@
 """The outbox worker: delivers what the bot owes, under each platform's limits, and retries.
 
-Every message is in the database (``Store.enqueue_outgoing``) before the worker sees it. The
-worker keeps one queue per room, so order holds within a room and a slow room never holds
-up the others; it asks the limiter before each attempt, obeys the platform's "retry after",
-backs off on server errors and time-outs, and records each message's fate.
+Every message is in the database (``Store.enqueue_outgoing``) before the worker sees it, as
+an outgoing item (:mod:`bot.outgoing`) planned for its platform. The worker keeps one queue
+per room, so order holds within a room and a slow room never holds up the others; just
+before sending, it makes the item's references to earlier messages the platform's ids and
+has the platform's render module make the payload its sender delivers. It asks the limiter
+before each attempt, obeys the platform's "retry after", backs off on server errors and
+time-outs, and records each message's fate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 from bot.logs import raised_at
+from bot.outgoing import (
+    MessageRef,
+    OutgoingError,
+    OutgoingItem,
+    outbox_references,
+    with_references,
+)
+from bot.outgoing_json import from_json
 from bot.ratelimit import SendLimiter
-from bot.types import Outgoing, Platform
+from bot.types import Platform
 from storage import DeliveryStatus, OutboxRecord, Store
 
 log = logging.getLogger(__name__)
@@ -55,20 +68,27 @@ class PermanentFailure(DeliveryError):
         self.unreachable = unreachable
 
 
-class Sender(Protocol):
+Payload = TypeVar("Payload")
+"""A platform's rendered message, as its render module makes it and its sender takes it."""
+_Taken = TypeVar("_Taken", contravariant=True)
+
+
+class Sender(Protocol[_Taken]):
     """A transport's sending half, as the outbox sees it."""
 
-    platform: Platform
+    @property
+    def platform(self) -> Platform: ...
 
     def room_kind(self, room_id: str) -> str:
         """Which of the limiter's room windows apply ("private", "group", ...)."""
         ...
 
-    async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
-        """Send one stored message; return the platform's message id. Raises DeliveryError.
+    async def deliver(self, room_id: str, payload: _Taken, key: str) -> str | None:
+        """Send one rendered message; return the platform's message id. Raises DeliveryError.
 
-        ``key`` is the same for every attempt at one message (a transaction id, where the
-        platform has them, makes a retried send land once)."""
+        ``key`` is the same for every attempt at one message and another message's only by
+        chance (its outbox id and a digest of what it says): a transaction id, where the
+        platform has them, makes a retried send land once."""
         ...
 
 
@@ -78,20 +98,19 @@ STOP_GRACE_SECONDS = 10.0
 PAGE = 500
 """Pending messages read per query; a pass reads page after page."""
 
-PayloadMaker = Callable[[Outgoing], list[dict[str, Any]]]
-"""Turns a rendered reply into the platform's stored messages (one reply may be several)."""
-
-Merger = Callable[[list[Mapping[str, Any]]], tuple[dict[str, Any], int]]
-"""Joins the first of a room's waiting messages with as many of the next as it can (a
-burst from one sender): the joined payload and how many messages it carries."""
+Planner = Callable[[OutgoingItem], list[OutgoingItem]]
+"""Cuts an item into the parts its platform sends as one message each, one outbox row each
+(see :mod:`bot.transports.planning`)."""
 
 MERGE_AFTER_SECONDS = 2.0
 """A room whose next send must wait this long is under its limit: bursts are merged."""
 
-REFERENCE_KEYS = ("reply_to", "target")
-"""Payload keys that may name an earlier outbox message, ``{"outbox": id}``, resolved to
-``{"message": platform id}`` (or ``None``) just before sending; ``"shared": True`` is
-added when that message carries a merged burst."""
+
+def delivery_key(row: OutboxRecord) -> str:
+    """The key of every attempt at one message: its id, and a digest of the stored item
+    (so that a database started afresh does not reuse a transaction id with other words)."""
+    stored = json.dumps(row.payload, sort_keys=True, ensure_ascii=False)
+    return f"{row.id}.{hashlib.sha256(stored.encode()).hexdigest()[:12]}"
 
 
 @dataclass
@@ -119,23 +138,31 @@ class RetryPolicy:
         return float(exponential * (0.5 + rng.random() / 2))
 
 
-class OutboxWorker:
-    """Delivers one platform's pending messages until stopped."""
+class OutboxWorker(Generic[Payload]):
+    """Delivers one platform's pending messages until stopped.
+
+    ``render`` makes a stored item the sender's payload (the platform's render module);
+    ``merge``, where the platform has one, joins the first of a room's waiting items with
+    as many of the next as it can (a burst from one member): the payload and how many
+    items it carries.
+    """
 
     def __init__(
         self,
         store: Store,
-        sender: Sender,
+        sender: Sender[Payload],
         limiter: SendLimiter,
         *,
+        render: Callable[[OutgoingItem], Payload],
+        merge: Callable[[Sequence[OutgoingItem]], tuple[Payload, int]] | None = None,
         policy: RetryPolicy | None = None,
         poll_seconds: float = 5.0,
         seed: int | None = None,
-        merge: Merger | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
         self._limiter = limiter
+        self._render = render
         self._merge = merge
         self._policy = policy or RetryPolicy()
         self._poll_seconds = poll_seconds
@@ -257,21 +284,26 @@ class OutboxWorker:
         if await asyncio.to_thread(self._store.is_unreachable, self.platform, room_id):
             await self._fail(row, "the room is unreachable (the bot was blocked or removed)")
             return 1
-        payload = await self._resolve(row)
-        if payload is None:
+        try:
+            item = await self._resolved(from_json(row.payload))
+            alone = self._render(item)
+        except OutgoingError as error:  # stored by a newer version, or damaged
+            await self._fail(row, str(error))
             return 1
+        key = delivery_key(row)
         while not self._stopping:
             wait = self._limiter.reserve(room_id, kind, loop.time())
             await self._pause(wait)
             if self._stopping:
                 return 0
-            carried = [row]
+            # A burst merged on an earlier try is not carried by a try that sends one alone.
+            payload, carried = alone, [row]
             if self._merge is not None and wait >= MERGE_AFTER_SECONDS and len(queue) > 1:
-                payload, count = await self._merged(queue)
+                payload, count = self._merged(self._merge, item, queue)
                 carried = list(queue)[:count]
             try:
                 try:
-                    message_id = await self._sender.deliver(room_id, payload, str(row.id))
+                    message_id = await self._sender.deliver(room_id, payload, key)
                 finally:
                     self._limiter.settle(room_id, loop.time())
             except FloodControl as flood:
@@ -316,45 +348,47 @@ class OutboxWorker:
                 return len(carried)
         return 0
 
-    async def _merged(self, queue: deque[OutboxRecord]) -> tuple[dict[str, Any], int]:
-        assert self._merge is not None
-        rows = list(queue)
-        resolved = [await self._resolve(rows[0])] + [dict(row.payload) for row in rows[1:]]
-        first = resolved[0]
-        assert first is not None
-        payload, count = self._merge([first, *(p for p in resolved[1:] if p is not None)])
+    @staticmethod
+    def _merged(
+        merge: Callable[[Sequence[OutgoingItem]], tuple[Payload, int]],
+        first: OutgoingItem,
+        queue: deque[OutboxRecord],
+    ) -> tuple[Payload, int]:
+        """The head of the queue (``first``, its references resolved) joined with as many of
+        the items waiting after it as the platform's merge takes."""
+        following: list[OutgoingItem] = []
+        for row in list(queue)[1:]:
+            try:
+                following.append(from_json(row.payload))
+            except OutgoingError:
+                break  # its own turn will fail it
+        payload, count = merge([first, *following])
         if count > 1:
-            log.info("delivery_merged outbox=%d messages=%d", rows[0].id, count)
+            log.info("delivery_merged outbox=%d messages=%d", queue[0].id, count)
         return payload, max(1, count)
 
-    async def _resolve(self, row: OutboxRecord) -> dict[str, Any] | None:
-        """The payload with references to earlier messages made platform ids; ``None`` (the
-        message given up) when it edits or deletes a message that was never delivered."""
-        payload = dict(row.payload)
-        wanted = {
-            key: value["outbox"]
-            for key in REFERENCE_KEYS
-            if isinstance(value := payload.get(key), dict) and "outbox" in value
-        }
+    async def _resolved(self, item: OutgoingItem) -> OutgoingItem:
+        """The item with its references to earlier messages made the platform's ids; one
+        never delivered (or delivered without an id) becomes none."""
+        wanted = outbox_references(item)
         if not wanted:
-            return payload
+            return item
         try:
-            targets = await asyncio.to_thread(self._store.outbox_targets, list(wanted.values()))
+            targets = await asyncio.to_thread(self._store.outbox_targets, list(wanted))
         except Exception as error:
             raise TransientFailure(f"reading references: {type(error).__name__}") from error
-        for key, outbox_id in wanted.items():
+        found: dict[int, MessageRef | None] = {}
+        for outbox_id in wanted:
             target = targets.get(outbox_id)
-            payload[key] = None
+            found[outbox_id] = None
             if (
                 target is not None
                 and target.status is DeliveryStatus.DELIVERED
                 and target.platform_message_id is not None
             ):
-                payload[key] = {"message": target.platform_message_id}
-                if target.shared:
-                    # Merged with others: editing or deleting it would touch their words.
-                    payload[key]["shared"] = True
-        return payload
+                # Merged with others (shared): editing or deleting it would touch their words.
+                found[outbox_id] = MessageRef(target.platform_message_id, target.shared)
+        return with_references(item, found)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake when the worker stops (a send not yet begun can wait)."""

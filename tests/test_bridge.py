@@ -1,11 +1,12 @@
 """The bridge inside the router, on SQLite and PostgreSQL: what a member's post in a linked
-room puts in the outbox for the group's other rooms. No network: the transports' own tests
-and tests/test_bridge_e2e.py deliver these payloads to real servers."""
+room puts in the outbox for the group's other rooms (outgoing items, and the payloads each
+platform's render module makes of them). No network: the transports' own tests and
+tests/test_bridge_e2e.py deliver these payloads to real servers."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,24 @@ from clock import Clock
 from sqlalchemy import select
 
 from bot.app import build_router, group_specs
-from bot.bridge_format import RELAY_MARK, merge_telegram_texts
 from bot.config import AppConfig, load_config
+from bot.outgoing import (
+    BotMessage,
+    MessageRef,
+    OutboxRef,
+    OutgoingItem,
+    RelayedDeletion,
+    RelayedEdit,
+    RelayedNote,
+    RelayedText,
+)
+from bot.outgoing_json import from_json
 from bot.router import Router
+from bot.transports.matrix import render as matrix_render
+from bot.transports.matrix.payloads import MatrixMessage
+from bot.transports.matrix.render import RELAY_MARK
+from bot.transports.telegram import render as telegram_render
+from bot.transports.telegram.payloads import TelegramRelayFile, TelegramText
 from bot.types import (
     Command,
     MediaKind,
@@ -104,8 +120,20 @@ def handle(setup: tuple[Router, Store], event: Any) -> list[Any]:
         return router.handle(event)
 
 
-def pending(store: Store, platform: Platform) -> list[dict[str, Any]]:
-    return [row.payload for row in store.pending_outgoing(platform)]
+RENDER: dict[Platform, Callable[[OutgoingItem], Any]] = {
+    TG: telegram_render.render,
+    MX: matrix_render.render,
+}
+
+
+def pending(store: Store, platform: Platform) -> list[OutgoingItem]:
+    """The items waiting in the outbox for ``platform``, as stored."""
+    return [from_json(row.payload) for row in store.pending_outgoing(platform)]
+
+
+def rendered(store: Store, platform: Platform) -> list[Any]:
+    """The payloads the platform's render module makes of them (references unresolved)."""
+    return [RENDER[platform](item) for item in pending(store, platform)]
 
 
 def deliver_all(store: Store, platform: Platform, start: int = 100) -> list[int]:
@@ -119,8 +147,8 @@ def deliver_all(store: Store, platform: Platform, start: int = 100) -> list[int]
 def test_a_telegram_message_reaches_matrix_with_its_sender_and_formatting(router: Any) -> None:
     bold = (Span(0, 5, SpanKind.BOLD),)
     assert handle(router, TextMessage(tg("7654321"), "Hello <world> & all", "10", bold)) == []
-    (payload,) = pending(router[1], MX)
-    content = payload["content"]
+    (payload,) = rendered(router[1], MX)
+    content = payload.content
     assert content["body"] == "Ana (Telegram): Hello <world> & all"
     assert "<b>Hello</b> &lt;world&gt; &amp; all" in content["formatted_body"]
     assert content["com.beeper.per_message_profile"]["displayname"] == "Ana (Telegram)"
@@ -135,9 +163,10 @@ def test_a_matrix_reply_to_a_relayed_message_replies_to_the_telegram_original(
     handle(router, TextMessage(tg(), "question", "10"))
     deliver_all(router[1], MX)  # the copy in Matrix becomes $e100
     handle(router, TextMessage(mx(), "answer", "$reply", reply_to="$e100"))
-    (payload,) = pending(router[1], TG)
-    assert payload["reply_to"] == {"message": "10"}
-    assert payload["html"] == "<b>Bo (Matrix)</b>: answer"
+    (item,) = pending(router[1], TG)
+    assert isinstance(item, RelayedText) and item.reply_to == MessageRef("10")
+    (payload,) = rendered(router[1], TG)
+    assert payload == TelegramText("<b>Bo (Matrix)</b>: answer", reply_to=10)
 
 
 def test_a_telegram_reply_to_a_matrix_message_names_the_copy_to_be_resolved(router: Any) -> None:
@@ -145,10 +174,10 @@ def test_a_telegram_reply_to_a_matrix_message_names_the_copy_to_be_resolved(rout
     (copy_id,) = [row.id for row in router[1].pending_outgoing(TG)]
     handle(router, TextMessage(tg(), "reply", "11", reply_to="100"))  # unknown: no reply
     handle(router, TextMessage(mx(), "again", "$again", reply_to="$first"))
-    *_, payload = pending(router[1], TG)
-    assert payload["reply_to"] == {"outbox": copy_id}
-    mx_payloads = pending(router[1], MX)
-    assert mx_payloads[0]["reply_to"] is None
+    *_, item = pending(router[1], TG)
+    assert isinstance(item, RelayedText) and item.reply_to == OutboxRef(copy_id)
+    mx_items = pending(router[1], MX)
+    assert isinstance(mx_items[0], RelayedText) and mx_items[0].reply_to is None
 
 
 def test_an_edit_is_relayed_once_and_an_unchanged_edit_not_at_all(router: Any) -> None:
@@ -158,8 +187,8 @@ def test_an_edit_is_relayed_once_and_an_unchanged_edit_not_at_all(router: Any) -
     assert pending(router[1], TG) == []
     handle(router, MessageEdited(mx(), "$m", "final", (Span(0, 5, SpanKind.ITALIC),)))
     (edit,) = pending(router[1], TG)
-    assert edit["relay"] == "edit" and edit["target"] == {"outbox": copy}
-    assert edit["html"] == "<b>Bo (Matrix)</b>: <i>final</i>"
+    assert isinstance(edit, RelayedEdit) and edit.target == OutboxRef(copy)
+    assert telegram_render.render(edit).html == "<b>Bo (Matrix)</b>: <i>final</i>"
     handle(router, MessageEdited(mx(), "$m", "final", (Span(0, 5, SpanKind.ITALIC),)))
     assert len(pending(router[1], TG)) == 1
 
@@ -171,25 +200,24 @@ def test_a_redaction_deletes_the_copy_or_explains_after_48_hours(router: Any, cl
     clock.advance(hours=47)
     handle(router, MessageDeleted(mx(), "$new"))
     (delete,) = pending(router[1], TG)
-    assert delete == {
-        "relay": "delete",
-        "target": {"outbox": second},
-        "fallback_html": delete["fallback_html"],
-    }
+    assert isinstance(delete, RelayedDeletion)
+    assert delete == RelayedDeletion(OutboxRef(second), delete.fallback)
     deliver_all(router[1], TG)
     clock.advance(hours=2)
     handle(router, MessageDeleted(mx(), "$old"))
     (notice,) = pending(router[1], TG)
-    assert "48" in notice["text"] and "Bo (Matrix)" in notice["text"]
+    assert isinstance(notice, BotMessage)
+    assert "48" in notice.text and "Bo (Matrix)" in notice.text
 
 
 def test_files_over_the_limit_arrive_as_a_note_with_name_and_size(router: Any) -> None:
     big = MediaReceived(tg(), MediaKind.DOCUMENT, "file-id", "", "report.pdf", "application/pdf",
                         25 * 1024 * 1024, "12")  # fmt: skip
     handle(router, big)
-    (payload,) = pending(router[1], MX)
-    assert payload["relay"] == "text"
-    assert "report.pdf (25.0 MB)" in payload["content"]["body"]
+    assert isinstance(pending(router[1], MX)[0], RelayedNote)
+    (payload,) = rendered(router[1], MX)
+    assert isinstance(payload, MatrixMessage)
+    assert "report.pdf (25.0 MB)" in payload.content["body"]
 
 
 def test_a_photo_is_relayed_with_its_caption_and_where_to_fetch_it(router: Any) -> None:
@@ -197,16 +225,17 @@ def test_a_photo_is_relayed_with_its_caption_and_where_to_fetch_it(router: Any) 
         mx(), MediaKind.PHOTO, "mxc://example.org/abc", "look", "a.jpg", "image/jpeg", 2048, "$p"
     )
     handle(router, photo)
-    (payload,) = pending(router[1], TG)
-    assert payload["relay"] == "media" and payload["kind"] == "photo"
-    assert payload["source"]["ref"] == "mxc://example.org/abc"
-    assert payload["html"] == "<b>Bo (Matrix)</b>: look"
+    (payload,) = rendered(router[1], TG)
+    assert isinstance(payload, TelegramRelayFile) and payload.kind is MediaKind.PHOTO
+    assert payload.source.ref == "mxc://example.org/abc"
+    assert payload.caption_html == "<b>Bo (Matrix)</b>: look"
 
 
 def test_what_cannot_be_relayed_is_announced_in_the_groups_language(router: Any) -> None:
     handle(router, Unrelayable(tg(), UnrelayableKind.LOCATION, "13"))
     (payload,) = pending(router[1], MX)
-    assert "ubicación" in payload["text"]  # the group speaks Spanish first
+    assert isinstance(payload, BotMessage)
+    assert "ubicación" in payload.text  # the group speaks Spanish first
 
 
 def test_commands_and_direct_messages_are_never_relayed(router: Any) -> None:
@@ -229,27 +258,10 @@ def test_the_same_message_handled_twice_is_relayed_once(router: Any) -> None:
 def test_a_long_message_becomes_several_telegram_messages_within_the_limit(router: Any) -> None:
     text = ("word " * 2000).strip()
     handle(router, TextMessage(mx(), text, "$long"))
-    payloads = pending(router[1], TG)
+    payloads = rendered(router[1], TG)
     assert len(payloads) == 3
-    assert all(len(p["html"]) <= 4096 for p in payloads)
-    assert " ".join(p["html"].split(": ", 1)[1] for p in payloads) == text
-
-
-def test_a_burst_from_one_sender_merges_until_someone_else_speaks() -> None:
-    def text(sender: str, body: str) -> dict[str, Any]:
-        header = f"<b>{sender}</b>"
-        return {
-            "relay": "text",
-            "html": f"{header}: {body}",
-            "reply_to": None,
-            "merge": {"sender": sender, "header": header, "body": body},
-        }
-
-    burst = [text("a", "one"), text("a", "two"), text("b", "three"), text("a", "four")]
-    merged, count = merge_telegram_texts(burst)
-    assert count == 2 and merged["html"] == "<b>a</b>: one\ntwo"
-    reply = {"relay": "text", "html": "x", "reply_to": {"message": "1"}}
-    assert merge_telegram_texts([reply, *burst]) == (reply, 1)
+    assert all(len(p.html) <= 4096 for p in payloads)
+    assert " ".join(p.html.split(": ", 1)[1] for p in payloads) == text
 
 
 def test_an_admin_links_and_unlinks_a_room_by_command(router: Any) -> None:
@@ -276,11 +288,12 @@ def test_an_edit_too_long_for_one_telegram_message_follows_as_marked_messages(
     handle(router, TextMessage(mx(), "short", "$s"))
     (copy,) = deliver_all(router[1], TG)
     handle(router, MessageEdited(mx(), "$s", ("long " * 1500).strip()))
-    payloads = pending(router[1], TG)
-    assert len(payloads) == 2 and all(p["relay"] == "text" for p in payloads)
-    assert payloads[0]["reply_to"] == {"outbox": copy}
-    assert payloads[0]["html"].startswith("<b>Bo (Matrix), editado</b>: long")
-    assert all(len(p["html"]) <= 4096 for p in payloads)
+    items = pending(router[1], TG)
+    assert len(items) == 2 and all(isinstance(item, RelayedText) for item in items)
+    assert isinstance(items[0], RelayedText) and items[0].reply_to == OutboxRef(copy)
+    payloads = rendered(router[1], TG)
+    assert payloads[0].html.startswith("<b>Bo (Matrix), editado</b>: long")
+    assert all(len(p.html) <= 4096 for p in payloads)
 
 
 def test_a_rooms_unlinked_since_hears_no_more_edits(router: Any) -> None:
@@ -309,19 +322,20 @@ def test_a_deletion_too_late_for_telegram_is_also_told_where_it_was_made(
     handle(router, MessageDeleted(mx(), "$old"))
     (on_telegram,) = pending(router[1], TG)
     (on_matrix,) = pending(router[1], MX)
-    assert "48" in on_telegram["text"] and "48" in on_matrix["text"]
+    assert isinstance(on_telegram, BotMessage) and isinstance(on_matrix, BotMessage)
+    assert "48" in on_telegram.text and "48" in on_matrix.text
 
 
 def test_matrix_ids_in_a_message_cannot_ping_a_telegram_username(router: Any) -> None:
     handle(router, TextMessage(mx(), "ask @ana:example.org", "$ping"))
-    (payload,) = pending(router[1], TG)
-    assert "@\u2060ana:example.org" in payload["html"]
+    (payload,) = rendered(router[1], TG)
+    assert "@\u2060ana:example.org" in payload.html
 
 
 def test_senders_are_told_apart_by_a_keyed_digest_and_long_names_are_cut(router: Any) -> None:
     handle(router, TextMessage(tg("7", "N" * 300), "hi", "30"))
-    (payload,) = pending(router[1], MX)
-    profile = payload["content"]["com.beeper.per_message_profile"]
+    (payload,) = rendered(router[1], MX)
+    profile = payload.content["com.beeper.per_message_profile"]
     assert profile["displayname"] == "N" * 63 + "… (Telegram)"
     assert profile["id"] != sender_key_without_secret("telegram:7")
 
@@ -353,6 +367,6 @@ def test_a_caption_edit_too_long_for_a_telegram_caption_follows_as_a_reply(
     handle(router, MessageEdited(mx(), "$p", "short caption"))
     handle(router, MessageEdited(mx(), "$p", "long caption " * 100))
     short, long = pending(router[1], TG)
-    assert short["relay"] == "edit" and short["target"] == {"outbox": copy}
-    assert long["relay"] == "text" and long["reply_to"] == {"outbox": copy}
-    assert long["html"].startswith("<b>Bo (Matrix), editado</b>: long caption")
+    assert isinstance(short, RelayedEdit) and short.target == OutboxRef(copy)
+    assert isinstance(long, RelayedText) and long.reply_to == OutboxRef(copy)
+    assert telegram_render.render(long).html.startswith("<b>Bo (Matrix), editado</b>: long caption")

@@ -25,9 +25,9 @@ from telegram_emulator import BotApiEmulator, SentMessage
 from telegram_harness import TelegramGroup, make_token
 
 import bot.transports.matrix.transport
-from bot.bridge_format import RELAY_MARK
 from bot.ratelimit import SendLimiter, Window
 from bot.richtext import from_matrix_html, from_telegram, normalize
+from bot.transports.matrix.render import RELAY_MARK
 from bot.types import MediaKind, Platform, RichText
 
 FALLBACK_END = "</strong>"

@@ -23,6 +23,8 @@ from synapse_server import RegisteredUser, SynapseServer, start_synapse
 from bot.config import AppConfig, load_config
 from bot.i18n import Catalogs
 from bot.outbox import FloodControl, PermanentFailure, TransientFailure
+from bot.outgoing import BotMessage
+from bot.outgoing_json import to_json
 from bot.ratelimit import SendLimiter, Window
 from bot.transports.matrix.sender import _delivery_error
 from bot.types import Message, Platform
@@ -214,8 +216,7 @@ async def test_sends_throttled_by_the_homeserver_arrive_once_and_in_order(
         try:
             await chat.send("!help")
             items = [
-                (Platform.MATRIX, chat.room_id, {"text": f"news {n}", "choices": []})
-                for n in range(6)
+                (Platform.MATRIX, chat.room_id, to_json(BotMessage(f"news {n}"))) for n in range(6)
             ]
             bot.store.enqueue_outgoing(items)
             assert bot.service is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,15 @@ import bot.transports.matrix.transport
 from bot.i18n import Catalogs
 from bot.media import MB, MediaTooLarge, MediaUnavailable
 from bot.outbox import TransientFailure
+from bot.outgoing import FileSource
 from bot.transports.matrix.events import RELAY_MARKER, strip_reply_fallback, translate
+from bot.transports.matrix.payloads import (
+    MatrixEdit,
+    MatrixMessage,
+    MatrixPayload,
+    MatrixRedaction,
+    MatrixRelayFile,
+)
 from bot.transports.matrix.transport import MatrixTransport
 from bot.types import (
     Command,
@@ -81,7 +89,7 @@ class Bridge:
             within,
         )
 
-    async def deliver(self, payload: Mapping[str, Any], key: str) -> str | None:
+    async def deliver(self, payload: MatrixPayload, key: str) -> str | None:
         """Deliver as the outbox does: again after a transient failure (the room's keys
         may still be on their way), with the same key."""
         deadline = time.monotonic() + 30
@@ -339,20 +347,20 @@ def relay_content(body: str, html: str | None = None) -> dict[str, Any]:
 async def test_relayed_text_replies_edits_and_deletions_reach_members(bridge: Bridge) -> None:
     alice, room, bot_id = bridge.alice, bridge.room_id, bridge.bot_id
     mark = await alice.send_text(room, "before")
-    hello = {"relay": "text", "content": relay_content("hi *all*", "hi <b>all</b>")}
+    hello = MatrixMessage(relay_content("hi *all*", "hi <b>all</b>"))
     first = await bridge.deliver(hello, "1")
     assert first is not None and first.startswith("$")
     assert await bridge.deliver(hello, "1") == first  # a retry is the same event
-    answer = {"relay": "text", "content": relay_content("yes"), "reply_to": {"message": mark}}
+    answer = MatrixMessage(relay_content("yes"), reply_to=mark)
     second = await bridge.deliver(answer, "2")
-    orphan = {"relay": "edit", "target": None, "content": relay_content("edited late")}
+    orphan = MatrixEdit(relay_content("edited late"), target=None)
     third = await bridge.deliver(orphan, "3")
-    edit = {"relay": "edit", "target": {"message": first}, "content": relay_content("hi!", "hi!")}
+    edit = MatrixEdit(relay_content("hi!", "hi!"), target=first)
     edit_id = await bridge.deliver(edit, "4")
-    delete = {"relay": "delete", "target": {"message": second}}
+    delete = MatrixRedaction(target=second)
     redaction = await bridge.deliver(delete, "5")
     assert redaction is not None and await bridge.deliver(delete, "5") == redaction
-    assert await bridge.deliver({"relay": "delete", "target": None}, "6") is None
+    assert await bridge.deliver(MatrixRedaction(target=None), "6") is None
 
     posts = await alice.wait_for_posts(
         room, bot_id, after=mark, count=3, until=lambda p: bool(p[0].edits) and p[1].redacted
@@ -396,18 +404,10 @@ class StubSource:
 
 def media_payload(
     ref: str, platform: str = "telegram", size: int | None = None, reply_to: str | None = None
-) -> dict[str, Any]:
-    return {
-        "relay": "media",
-        "kind": "photo",
-        "source": {
-            "platform": platform,
-            "ref": ref,
-            "filename": "cat.jpg",
-            "content_type": "image/jpeg",
-            "size": size,
-        },
-        "content": {
+) -> MatrixRelayFile:
+    return MatrixRelayFile(
+        source=FileSource(Platform(platform), ref, "cat.jpg", "image/jpeg", size),
+        content={
             "msgtype": "m.image",
             "body": "a cat",
             "filename": "cat.jpg",
@@ -415,14 +415,14 @@ def media_payload(
             RELAY_MARKER: {"platform": platform},
             "m.mentions": {},
         },
-        "reply_to": {"message": reply_to} if reply_to else None,
-        "fallback": {
+        fallback={
             "msgtype": "m.notice",
             "body": "Ana sent a file too large to relay: cat.jpg",
             RELAY_MARKER: {"platform": platform},
             "m.mentions": {},
         },
-    }
+        reply_to=reply_to,
+    )
 
 
 @ENCRYPTION

@@ -26,8 +26,10 @@ from telegram_harness import (
 
 from bot.config import AppConfig
 from bot.i18n import Catalogs
+from bot.outgoing import BotMessage
+from bot.outgoing_json import to_json
 from bot.ratelimit import telegram_limiter
-from bot.transports.telegram.render import payloads_for
+from bot.transports.telegram.render import parts
 from bot.types import Message, Outgoing, Platform, RenderedChoice
 from locales import SUPPORTED_LANGUAGES
 
@@ -48,6 +50,12 @@ telegram_chats = [{GROUP_ID}]
 
 def text(key: str, language: str = "en") -> str:
     return CATALOGS.renderer(language, Platform.TELEGRAM).label(Message.of(key))
+
+
+def queued(reply: Outgoing) -> list[tuple[Platform, str, dict[str, object]]]:
+    """A reply's outbox rows, planned as the dispatcher plans them."""
+    planned = parts(BotMessage.of(reply), lambda value: 1)
+    return [(Platform.TELEGRAM, reply.room_id, to_json(part)) for part in planned]
 
 
 @pytest.fixture
@@ -156,9 +164,7 @@ async def test_a_member_who_blocks_the_bot_is_not_written_to_again(
     await settle(emulator, bot.store, blocked["update_id"])
     assert bot.store.is_unreachable(Platform.TELEGRAM, str(USER_IDS["local"]))
     reply = Outgoing(Platform.TELEGRAM, str(USER_IDS["local"]), "late news", "en")
-    bot.store.enqueue_outgoing(
-        [(Platform.TELEGRAM, reply.room_id, p) for p in payloads_for(reply, lambda v: 1)]
-    )
+    bot.store.enqueue_outgoing(queued(reply))
     assert bot.service is not None
     bot.service.outboxes[Platform.TELEGRAM].wake()
     await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
@@ -178,9 +184,7 @@ async def test_a_reply_longer_than_telegram_allows_arrives_in_pieces(
         Platform.TELEGRAM, str(USER_IDS["local"]), "\n\n".join(paragraphs), "en",
         choices=(choice,),
     )  # fmt: skip
-    bot.store.enqueue_outgoing(
-        [(Platform.TELEGRAM, reply.room_id, p) for p in payloads_for(reply, lambda v: 1)]
-    )
+    bot.store.enqueue_outgoing(queued(reply))
     assert bot.service is not None
     bot.service.outboxes[Platform.TELEGRAM].wake()
     await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
@@ -330,7 +334,7 @@ async def test_300_replies_to_30_members_arrive_once_in_order_within_the_limits(
     await bot.start()
     try:
         items = [
-            (Platform.TELEGRAM, str(member), {"text": f"reply {n} to {member}", "choices": []})
+            (Platform.TELEGRAM, str(member), to_json(BotMessage(f"reply {n} to {member}")))
             for n in range(10)
             for member in members
         ]
@@ -420,9 +424,7 @@ async def test_a_403_marks_the_chat_unreachable_and_stops_sending_there(
     user = USER_IDS["local"]
     emulator.add_user(user, "Local")
     emulator.inject_fault("403", methods={"sendMessage"}, times=1)
-    replies = [
-        (Platform.TELEGRAM, str(user), {"text": f"news {n}", "choices": []}) for n in range(3)
-    ]
+    replies = [(Platform.TELEGRAM, str(user), to_json(BotMessage(f"news {n}"))) for n in range(3)]
     bot.store.enqueue_outgoing(replies)
     assert bot.service is not None
     bot.service.outboxes[Platform.TELEGRAM].wake()
@@ -464,3 +466,54 @@ async def test_a_conversation_resumes_after_the_bot_restarts(
         assert "America/Lima" in review
     finally:
         await bot.stop()
+
+
+async def test_messages_queued_before_the_upgrade_are_still_delivered(
+    emulator: BotApiEmulator, bot: TelegramBot
+) -> None:
+    """Rows an earlier version stored (payloads, not outgoing items) still go out, their
+    references to earlier rows resolved as that version's were."""
+    user = USER_IDS["local"]
+    emulator.add_user(user, "Local")
+    emulator.add_group(GROUP_ID, "CAWG")
+    tg, group = Platform.TELEGRAM, str(GROUP_ID)
+    old_reply = {"text": "<b>literal</b>", "choices": [["lang:es", "Español"]]}
+    (_, first) = bot.store.enqueue_outgoing(
+        [(tg, str(user), old_reply), (tg, group, {"relay": "text", "html": "<b>Ana</b>: 10h"})]
+    )
+    answer = {"relay": "text", "html": "<b>Bo</b>: ok", "reply_to": {"outbox": first}}
+    edit = {
+        "relay": "edit",
+        "target": {"outbox": first},
+        "html": "<b>Ana</b>: 11h",
+        "fallback_html": "<b>Ana, edited</b>: 11h",
+    }
+    bot.store.enqueue_outgoing([(tg, group, answer), (tg, group, edit)])
+    assert bot.service is not None
+    bot.service.outboxes[Platform.TELEGRAM].wake()
+    await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
+    [reply] = emulator.sent(user)
+    assert (reply.shown, reply.button_data) == ("<b>literal</b>", ["lang:es"])
+    relayed, answered = emulator.sent(GROUP_ID)
+    assert (relayed.shown, relayed.shown_edits) == ("Ana: 11h", ["Ana: 11h"])
+    assert (answered.shown, answered.reply_to) == ("Bo: ok", relayed.message_id)
+    assert bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO).failed == 0
+
+
+async def test_an_item_this_version_cannot_read_is_given_up_and_the_room_goes_on(
+    emulator: BotApiEmulator, bot: TelegramBot
+) -> None:
+    user = USER_IDS["local"]
+    emulator.add_user(user, "Local")
+    newer = {"kind": "poll_start", "version": 1, "question": "Lunch?"}
+    bot.store.enqueue_outgoing(
+        [
+            (Platform.TELEGRAM, str(user), newer),
+            *queued(Outgoing(Platform.TELEGRAM, str(user), "next", "en")),
+        ]
+    )
+    assert bot.service is not None
+    bot.service.outboxes[Platform.TELEGRAM].wake()
+    await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
+    assert [message.plain_text for message in emulator.sent(user)] == ["next"]
+    assert bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO).failed == 1

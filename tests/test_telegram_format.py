@@ -1,25 +1,55 @@
-"""Telegram's rendering rules as pure functions."""
+"""Telegram's rendering rules as pure functions: text rules, planning outgoing items into
+messages, rendering them as payloads, merging bursts, and rows of the version before."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.outgoing import (
+    Author,
+    BotMessage,
+    FileSource,
+    LegacyRelay,
+    MessageRef,
+    OutgoingError,
+    OutgoingItem,
+    RelayedText,
+)
+from bot.transports.telegram.payloads import (
+    Button,
+    TelegramDeletion,
+    TelegramDocument,
+    TelegramEdit,
+    TelegramPayload,
+    TelegramRelayFile,
+    TelegramText,
+)
 from bot.transports.telegram.render import (
     CALLBACK_LIMIT,
     MESSAGE_LIMIT,
     decode_callback,
     encode_callback,
     escape_html,
-    payloads_for,
+    merge,
+    parts,
+    render,
     split_text,
     utf16_length,
 )
-from bot.types import Media, Outgoing, Platform, RenderedChoice
+from bot.types import Media, MediaKind, Outgoing, Platform, RenderedChoice, RichText
 
 
 def outgoing(text: str, **kwargs: object) -> Outgoing:
     return Outgoing(Platform.TELEGRAM, "42", text, "en", **kwargs)  # type: ignore[arg-type]
+
+
+def payloads_for(reply: Outgoing, token_for: Any) -> list[TelegramPayload]:
+    """A reply as the Telegram messages the outbox sends: planned, then each part rendered."""
+    return [render(part) for part in parts(BotMessage.of(reply), token_for)]
 
 
 def test_html_in_member_text_is_escaped() -> None:
@@ -92,17 +122,127 @@ def test_choices_ride_on_the_last_piece_of_a_long_reply() -> None:
     choice = RenderedChoice("lang:es", "Español")
     payloads = payloads_for(outgoing(text, choices=(choice,)), lambda value: 1)
     assert len(payloads) == 3
-    assert [bool(p["choices"]) for p in payloads] == [False, False, True]
+    assert [bool(p.buttons) for p in payloads] == [False, False, True]  # type: ignore[union-attr]
+    assert payloads[-1] == TelegramText(
+        "x" * 3000, buttons=(Button("lang:es", "Español"),), link_preview=False
+    )
 
 
 def test_short_text_with_a_file_becomes_its_caption() -> None:
     media = Media("cases.csv", "text/csv", b"a,b\n")
     payloads = payloads_for(outgoing("Your export", media=(media,)), lambda value: 1)
     assert len(payloads) == 1
-    assert payloads[0]["caption"] == "Your export"
+    assert payloads[0] == TelegramDocument(media, "Your export")
 
 
 def test_text_too_long_for_a_caption_follows_the_file() -> None:
     media = Media("cases.csv", "text/csv", b"a,b\n")
     payloads = payloads_for(outgoing("y" * 1500, media=(media,)), lambda value: 1)
-    assert [("file" in p, "text" in p) for p in payloads] == [(True, False), (False, True)]
+    assert [type(p) for p in payloads] == [TelegramDocument, TelegramText]
+
+
+def test_long_choice_values_become_stored_tokens_when_a_reply_is_planned() -> None:
+    long_value = "~edit:" + "x" * 80
+    stored: list[str] = []
+
+    def token_for(value: str) -> int:
+        stored.append(value)
+        return 9
+
+    choices = (RenderedChoice(long_value, "Edit"), RenderedChoice("ok", "OK"))
+    (part,) = parts(BotMessage("Pick", choices), token_for)
+    assert part == BotMessage("Pick", (RenderedChoice("#9", "Edit"), RenderedChoice("ok", "OK")))
+    assert stored == [long_value]
+
+
+def test_a_bot_message_with_markup_typed_by_a_member_shows_it_literally() -> None:
+    assert render(BotMessage("<b>Tom</b> & Jerry")) == TelegramText(
+        "&lt;b&gt;Tom&lt;/b&gt; &amp; Jerry", link_preview=False
+    )
+    with pytest.raises(OutgoingError):
+        render(BotMessage("", media=(Media("a", "b", b""), Media("c", "d", b""))))
+
+
+# -- merging a burst -----------------------------------------------------------------------------
+
+
+def test_a_burst_from_one_sender_merges_until_someone_else_speaks() -> None:
+    def text(sender: str, body: str) -> RelayedText:
+        return RelayedText(Author(sender, sender), Platform.MATRIX, RichText(body))
+
+    burst: list[OutgoingItem] = [text("a", "one"), text("a", "two"), text("b", "three")]
+    burst.append(text("a", "four"))
+    merged, count = merge(burst)
+    assert count == 2 and merged == TelegramText("<b>a</b>: one\ntwo")
+    reply = RelayedText(Author("a", "a"), Platform.MATRIX, RichText("x"), MessageRef("1"))
+    assert merge([reply, *burst]) == (TelegramText("<b>a</b>: x", reply_to=1), 1)
+
+
+def test_the_rest_of_a_reply_cut_in_parts_is_not_joined_with_what_follows() -> None:
+    author = Author("Ana", "k")
+    long = RelayedText(author, Platform.MATRIX, RichText("word " * 1000), MessageRef("1"))
+    first, rest = parts(long, lambda value: 1)
+    assert isinstance(first, RelayedText) and first.reply_to == MessageRef("1")
+    assert isinstance(rest, RelayedText) and (rest.reply_to, rest.joinable) == (None, False)
+    after = RelayedText(author, Platform.MATRIX, RichText("ok"))
+    assert merge([rest, after])[1] == 1
+
+
+# -- rows queued by the version before typed items ------------------------------------------------
+
+ANAS_FILE = {"platform": "matrix", "ref": "mxc://h/a", "filename": None, "content_type": None}
+
+
+@pytest.mark.parametrize(
+    ("stored", "payload"),
+    [
+        (
+            {"relay": "text", "html": "<b>Ana</b>: hi", "reply_to": {"message": "5"}},
+            TelegramText("<b>Ana</b>: hi", reply_to=5),
+        ),
+        (
+            {"relay": "text", "html": "<b>Ana</b>: hi", "merge": {"sender": "k"}},
+            TelegramText("<b>Ana</b>: hi"),
+        ),
+        (
+            {
+                "relay": "edit",
+                "target": {"message": "5", "shared": True},
+                "html": "<b>Ana</b>: new",
+                "fallback_html": "<b>Ana, edited</b>: new",
+            },
+            TelegramEdit(5, "<b>Ana</b>: new", "<b>Ana, edited</b>: new", shared=True),
+        ),
+        (
+            {"relay": "delete", "target": None, "fallback_html": "gone"},
+            TelegramDeletion(None, "gone"),
+        ),
+        (
+            {
+                "relay": "media",
+                "kind": "photo",
+                "source": {**ANAS_FILE, "size": 10},
+                "html": "<b>Ana</b>",
+                "reply_to": None,
+                "fallback_html": "<b>Ana</b>: a file",
+            },
+            TelegramRelayFile(
+                MediaKind.PHOTO,
+                FileSource(Platform.MATRIX, "mxc://h/a", size=10),
+                "<b>Ana</b>",
+                "<b>Ana</b>: a file",
+            ),
+        ),
+    ],
+)
+def test_a_relayed_message_queued_before_the_upgrade_renders_as_that_version_sent_it(
+    stored: dict[str, Any], payload: TelegramPayload
+) -> None:
+    assert render(LegacyRelay(stored)) == payload
+
+
+def test_an_unreadable_earlier_payload_is_a_clear_error() -> None:
+    with pytest.raises(OutgoingError, match="unknown kind 'poll'"):
+        render(LegacyRelay({"relay": "poll"}))
+    with pytest.raises(OutgoingError, match="KeyError"):
+        render(LegacyRelay({"relay": "text"}))

@@ -1,9 +1,10 @@
-"""Relaying on Telegram: ``TelegramSender`` delivering relay payloads, the Telegram
+"""Relaying on Telegram: ``TelegramSender`` delivering rendered payloads, the Telegram
 ``MediaSource``, and ``translate_update`` on what members post, all against the Bot API
 emulator with the bot's own python-telegram-bot Application."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -20,14 +21,24 @@ from bot.media import (
     MediaUnavailable,
 )
 from bot.outbox import FloodControl, PermanentFailure, TransientFailure
+from bot.outgoing import BotMessage, FileSource
 from bot.transports.telegram.events import translate_update
 from bot.transports.telegram.media import TelegramMediaSource
+from bot.transports.telegram.payloads import (
+    TelegramDeletion,
+    TelegramEdit,
+    TelegramPayload,
+    TelegramRelayFile,
+    TelegramText,
+)
+from bot.transports.telegram.render import render
 from bot.transports.telegram.sender import TelegramSender
 from bot.types import (
     MediaKind,
     MediaReceived,
     MessageEdited,
     Platform,
+    RenderedChoice,
     Span,
     SpanKind,
     TextMessage,
@@ -94,8 +105,12 @@ def sender(application: App, matrix_files: MatrixFiles) -> TelegramSender:
     return sending
 
 
-def ref(message_id: int | str | None) -> dict[str, str] | None:
-    return None if message_id is None else {"message": str(message_id)}
+def ref(message_id: int | str | None) -> int | None:
+    return None if message_id is None else int(message_id)
+
+
+def text(html: str, reply_to: int | str | None = None) -> TelegramText:
+    return TelegramText(html, reply_to=ref(reply_to))
 
 
 def media(
@@ -108,24 +123,17 @@ def media(
     size: int | None = None,
     html: str = "",
     reply_to: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "relay": "media",
-        "kind": kind.value,
-        "source": {
-            "platform": platform.value,
-            "ref": source_ref,
-            "filename": filename,
-            "content_type": content_type,
-            "size": size,
-        },
-        "html": html,
-        "reply_to": ref(reply_to),
-        "fallback_html": "<i>Ana sent a file that cannot be shown here.</i>",
-    }
+) -> TelegramRelayFile:
+    return TelegramRelayFile(
+        kind=kind,
+        source=FileSource(platform, source_ref, filename, content_type, size),
+        caption_html=html,
+        fallback_html="<i>Ana sent a file that cannot be shown here.</i>",
+        reply_to=ref(reply_to),
+    )
 
 
-async def deliver(sender: TelegramSender, chat_id: int, payload: dict[str, Any]) -> str | None:
+async def deliver(sender: TelegramSender, chat_id: int, payload: TelegramPayload) -> str | None:
     return await sender.deliver(str(chat_id), payload, "outbox-1")
 
 
@@ -137,9 +145,7 @@ async def test_relayed_text_keeps_its_formatting_and_answers_the_replied_message
 ) -> None:
     question = emulator.send_text(ANA, "Who comes?", chat_id=GROUP)["message"]["message_id"]
     html = '<b>Bea</b>: me, see <a href="https://example.org/a?b=1&amp;c=2">the plan</a>'
-    message_id = await deliver(
-        sender, GROUP, {"relay": "text", "html": html, "reply_to": ref(question)}
-    )
+    message_id = await deliver(sender, GROUP, text(html, reply_to=question))
     [sent] = emulator.sent(GROUP)
     assert message_id == str(sent.message_id)
     assert sent.shown == "Bea: me, see the plan"
@@ -152,16 +158,17 @@ async def test_relayed_text_keeps_its_formatting_and_answers_the_replied_message
 async def test_relayed_text_answering_a_deleted_message_is_still_sent(
     emulator: BotApiEmulator, sender: TelegramSender
 ) -> None:
-    await deliver(sender, GROUP, {"relay": "text", "html": "hello", "reply_to": ref(99)})
+    await deliver(sender, GROUP, text("hello", reply_to=99))
     assert emulator.sent(GROUP)[0].reply_to is None
-    await deliver(sender, GROUP, {"relay": "text", "html": "again", "reply_to": None})
+    await deliver(sender, GROUP, text("again", reply_to=None))
     assert [sent.shown for sent in emulator.sent(GROUP)] == ["hello", "again"]
 
 
 async def test_the_bots_own_replies_are_sent_as_before(
     emulator: BotApiEmulator, sender: TelegramSender
 ) -> None:
-    await deliver(sender, ANA, {"text": "<b>literal</b> & https://x.org", "choices": [["a", "A"]]})
+    choices = (RenderedChoice("a", "A"),)
+    await deliver(sender, ANA, render(BotMessage("<b>literal</b> & https://x.org", choices)))
     [sent] = emulator.sent(ANA)
     assert sent.shown == "<b>literal</b> & https://x.org"
     assert sent.button_data == ["a"]
@@ -172,19 +179,14 @@ async def test_the_bots_own_replies_are_sent_as_before(
 # ---------------------------------------------------------------------------------- edits
 
 
-def edit(target: int | None, html: str) -> dict[str, Any]:
-    return {
-        "relay": "edit",
-        "target": ref(target),
-        "html": html,
-        "fallback_html": f"<i>edited:</i> {html}",
-    }
+def edit(target: int | str | None, html: str) -> TelegramEdit:
+    return TelegramEdit(target=ref(target), html=html, fallback_html=f"<i>edited:</i> {html}")
 
 
 async def test_an_edit_changes_the_relayed_message(
     emulator: BotApiEmulator, sender: TelegramSender
 ) -> None:
-    first = await deliver(sender, GROUP, {"relay": "text", "html": "<b>Ana</b>: 10h"})
+    first = await deliver(sender, GROUP, text("<b>Ana</b>: 10h"))
     assert first is not None
     assert await deliver(sender, GROUP, edit(int(first), "<b>Ana</b>: 11h")) == first
     [sent] = emulator.sent(GROUP)
@@ -194,7 +196,7 @@ async def test_an_edit_changes_the_relayed_message(
 async def test_an_edit_that_changes_nothing_is_done(
     emulator: BotApiEmulator, sender: TelegramSender
 ) -> None:
-    first = await deliver(sender, GROUP, {"relay": "text", "html": "<b>Ana</b>: 10h"})
+    first = await deliver(sender, GROUP, text("<b>Ana</b>: 10h"))
     assert first is not None
     assert await deliver(sender, GROUP, edit(int(first), "<strong>Ana</strong>: 10h")) == first
     assert len(emulator.sent(GROUP)) == 1 and emulator.sent(GROUP)[0].shown_edits == []
@@ -218,10 +220,10 @@ async def test_an_edit_that_cannot_be_made_is_sent_as_a_new_message(
 ) -> None:
     target_id: int | None = None
     if target == "deleted":
-        sent = await deliver(sender, GROUP, {"relay": "text", "html": "gone soon"})
+        sent = await deliver(sender, GROUP, text("gone soon"))
         assert sent is not None
         target_id = int(sent)
-        await deliver(sender, GROUP, {"relay": "delete", "target": ref(sent), "fallback_html": "x"})
+        await deliver(sender, GROUP, TelegramDeletion(target=ref(sent), fallback_html="x"))
     elif target == "a members":
         target_id = emulator.send_text(ANA, "mine", chat_id=GROUP)["message"]["message_id"]
     new_id = await deliver(sender, GROUP, edit(target_id, "<b>fixed</b>"))
@@ -233,18 +235,14 @@ async def test_an_edit_that_cannot_be_made_is_sent_as_a_new_message(
 # ---------------------------------------------------------------------------------- deletions
 
 
-def delete(target: int | str | None) -> dict[str, Any]:
-    return {
-        "relay": "delete",
-        "target": ref(target),
-        "fallback_html": "<i>Ana deleted a message.</i>",
-    }
+def delete(target: int | str | None) -> TelegramDeletion:
+    return TelegramDeletion(target=ref(target), fallback_html="<i>Ana deleted a message.</i>")
 
 
 async def test_a_deletion_removes_the_relayed_message(
     emulator: BotApiEmulator, sender: TelegramSender
 ) -> None:
-    sent = await deliver(sender, GROUP, {"relay": "text", "html": "oops"})
+    sent = await deliver(sender, GROUP, text("oops"))
     assert sent is not None
     assert await deliver(sender, GROUP, delete(sent)) is None
     assert emulator.is_deleted(GROUP, int(sent))
@@ -262,7 +260,7 @@ async def test_a_deletion_of_nothing_or_of_a_gone_message_does_nothing(
 async def test_a_message_older_than_48_hours_gets_a_notice_instead(
     emulator: BotApiEmulator, sender: TelegramSender
 ) -> None:
-    sent = await deliver(sender, GROUP, {"relay": "text", "html": "from last week"})
+    sent = await deliver(sender, GROUP, text("from last week"))
     assert sent is not None
     emulator.age_message(GROUP, int(sent), hours=49)
     notice = await deliver(sender, GROUP, delete(sent))
@@ -385,7 +383,9 @@ async def test_a_file_that_cannot_be_relayed_is_described_instead(
     payload = media(MediaKind.DOCUMENT, "mxc://h/missing", reply_to=None)
     if problem == "declared over 50 MB":
         matrix_files.files["mxc://h/missing"] = b"x"
-        payload["source"]["size"] = 51 * MB
+        payload = dataclasses.replace(
+            payload, source=dataclasses.replace(payload.source, size=51 * MB)
+        )
     if problem == "upload refused":
         matrix_files.files["mxc://h/missing"] = b"x" * 2000
         emulator.upload_limit = 1000
@@ -433,7 +433,7 @@ async def test_telegrams_refusals_become_wait_retry_or_give_up(
     expected: type[Exception],
     unreachable: bool,
 ) -> None:
-    for payload in ({"relay": "text", "html": "hi"}, edit(1, "x"), delete(1)):
+    for payload in (text("hi"), edit(1, "x"), delete(1)):
         emulator.inject_fault(fault, times=1)
         with pytest.raises(expected) as raised:
             await deliver(sender, GROUP, payload)
@@ -445,7 +445,7 @@ async def test_telegrams_refusals_become_wait_retry_or_give_up(
 
 async def test_a_chat_that_does_not_exist_is_unreachable(sender: TelegramSender) -> None:
     with pytest.raises(PermanentFailure) as raised:
-        await deliver(sender, -100999, {"relay": "text", "html": "anyone?"})
+        await deliver(sender, -100999, text("anyone?"))
     assert raised.value.unreachable
 
 
@@ -691,9 +691,7 @@ async def test_the_group_harness_posts_as_members_and_reads_what_the_bot_posted(
         assert translated(application, update).kind is kind
 
     relayed = await deliver(
-        sender,
-        group.chat_id,
-        {"relay": "text", "html": "<b>Bob</b>: yes", "reply_to": ref(hello.message_id)},
+        sender, group.chat_id, text("<b>Bob</b>: yes", reply_to=hello.message_id)
     )
     [post] = await group.new_posts()
     assert (str(post.message_id), post.shown, post.reply_to) == (relayed, "Bob: yes", 1)

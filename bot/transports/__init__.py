@@ -1,19 +1,22 @@
 """The transports: the only code that imports ``telegram`` or ``nio``.
 
 Each platform is a package with its transport, the translation of its updates into neutral
-events, and the one module (``render``) that turns outgoing items into its payloads. Every
-transport offers the same small interface, :class:`Transport`, and is built from the same
-:class:`Wiring` by its package's ``build`` function.
+events, and the one module (``render``) that turns outgoing items (:mod:`bot.outgoing`) into
+the payloads its sender delivers (``payloads``). ``planning`` is how the code that queues
+items reaches each platform's render module without naming the platform. Every transport
+offers the same small interface, :class:`Transport`, and is built from the same
+:class:`Wiring` by its ``transport`` module's ``build`` function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from bot.media import MediaSource
-from bot.outbox import Merger, PayloadMaker, Sender
+from bot.outbox import Planner, Sender
+from bot.outgoing import OutgoingItem
 from bot.ratelimit import SendLimiter
 from bot.types import Incoming, Platform
 
@@ -24,11 +27,13 @@ if TYPE_CHECKING:
     from bot.registry import Registry
     from storage import Store
 
+Payload = TypeVar("Payload")
+
 HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
 """Handles an event and marks its inbound record handled, in one transaction."""
 
 
-class TransportSender(Sender, Protocol):
+class TransportSender(Sender[Any], Protocol):
     """A transport's sending half: it sends one rendered item and says what kind of room a
     room is (for the limiter); relayed files are fetched from ``media_sources``."""
 
@@ -80,12 +85,16 @@ class Wiring:
 
 
 @dataclass(frozen=True)
-class PlatformParts:
+class PlatformParts(Generic[Payload]):
     """A built transport and what the outbox needs to deliver on its platform."""
 
     transport: Transport
-    payloads: PayloadMaker
+    planner: Planner
+    """Cuts an outgoing item into the parts stored as one outbox row each."""
+    render: Callable[[OutgoingItem], Payload]
+    """Turns a stored part into what the sender delivers, when it is sent."""
     limiter: SendLimiter
-    merge: Merger | None = None
+    merge: Callable[[Sequence[OutgoingItem]], tuple[Payload, int]] | None = None
+    """Joins a burst of one sender's parts into one message (where the platform wants it)."""
     reader: InboxReader | None = None
     """Set when the platform's events wait in the inbox before they are handled."""

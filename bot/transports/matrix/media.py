@@ -19,6 +19,7 @@ from nio.crypto.attachments import decrypt_attachment
 
 from bot.media import MediaError, MediaSource, MediaTooLarge, MediaUnavailable
 from bot.outbox import TransientFailure
+from bot.transports.matrix.payloads import MatrixRelayFile
 from bot.types import Platform
 
 log = logging.getLogger(__name__)
@@ -154,27 +155,25 @@ class UploadRefused(Exception):
 async def relay_media_content(
     client: AsyncClient,
     room_id: str,
-    payload: Mapping[str, Any],
+    file: MatrixRelayFile,
     sources: Mapping[Platform, MediaSource],
     limit: int,
 ) -> dict[str, Any]:
-    """A relay payload's media message with its file uploaded (encrypted for an encrypted
-    room), or the payload's ``fallback`` message when the file cannot be had or is larger
-    than ``limit`` (the homeserver's). Network trouble propagates; a refused upload is an
-    :class:`UploadRefused`."""
-    source = payload["source"]
-    fallback = dict(payload["fallback"])
-    size = source.get("size")
-    if isinstance(size, int) and size > limit:
+    """A relayed file's message with the file uploaded (encrypted for an encrypted room),
+    or its ``fallback`` message when the file cannot be had or is larger than ``limit`` (the
+    homeserver's). Network trouble propagates; a refused upload is an :class:`UploadRefused`."""
+    source = file.source
+    fallback = dict(file.fallback)
+    if source.size is not None and source.size > limit:
         return fallback
-    media = sources.get(Platform(source["platform"]))
+    media = sources.get(source.platform)
     if media is None:
-        log.warning("media_source_missing platform=%s", source["platform"])
+        log.warning("media_source_missing platform=%s", source.platform)
         return fallback
     if client.rooms.get(room_id) is None:
         raise TransientFailure("not ready: room unknown")
     try:
-        data = await media.fetch(str(source["ref"]), limit)
+        data = await media.fetch(source.ref, limit)
     except MediaError as error:
         log.info("media_not_relayed reason=%s", type(error).__name__)
         return fallback
@@ -182,13 +181,13 @@ async def relay_media_content(
         client,
         room_id,
         data,
-        content_type=str(source.get("content_type") or "application/octet-stream"),
-        filename=source.get("filename") or "file",
+        content_type=source.content_type or "application/octet-stream",
+        filename=source.filename or "file",
     )
     if uploaded is None:
         return fallback
     uri, keys = uploaded
-    return attach_upload(payload["content"], uri, keys, len(data))
+    return attach_upload(file.content, uri, keys, len(data))
 
 
 async def upload_for_room(

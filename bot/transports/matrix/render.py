@@ -1,16 +1,58 @@
-"""Matrix rendering and reading rules, as pure functions: message content, commands,
-numbered choices and their keycap reactions."""
+"""Outgoing items as Matrix events, and Matrix's reading rules, as pure functions.
+
+:func:`parts` cuts an item into what Matrix sends as one event each (when it is queued);
+:func:`render` turns one part into the :mod:`payload <bot.transports.matrix.payloads>` the
+sender delivers (when it is sent). Commands, numbered choices and their keycap reactions are
+read here too.
+
+A relayed message names its sender in a way every client shows: a per-message profile
+(MSC4144, unstable prefix) with a plain-text fallback. Nothing a member wrote becomes markup:
+the text is escaped and only the formatting the bridge understood is rebuilt.
+"""
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import html
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, assert_never
 
 from bot.conversation import strip_direction_marks
-from bot.types import Outgoing
+from bot.outgoing import (
+    Author,
+    BotMessage,
+    LegacyRelay,
+    MessageRef,
+    OutgoingError,
+    OutgoingItem,
+    Ref,
+    RelayedDeletion,
+    RelayedEdit,
+    RelayedMedia,
+    RelayedNote,
+    RelayedText,
+)
+from bot.richtext import escape, to_matrix_html
+from bot.transports.matrix.legacy import legacy_payload
+from bot.transports.matrix.payloads import (
+    MatrixBotFile,
+    MatrixEdit,
+    MatrixMessage,
+    MatrixNotice,
+    MatrixPayload,
+    MatrixRedaction,
+    MatrixRelayFile,
+)
+from bot.types import MediaKind, Platform, RenderedChoice, RichText
+
+RELAY_MARK = "org.caucus.relay"
+"""Carried by every relayed Matrix event: no bridge relays what carries it."""
+PROFILE = "com.beeper.per_message_profile"
+"""MSC4144's unstable name for a per-message profile."""
+DELETE_WINDOW: timedelta | None = None
+"""The bot may redact its own events at any time."""
 
 COMMAND_PREFIX = "!"
 KEYCAPS = (*(f"{n}\ufe0f\u20e3" for n in range(1, 10)), "\N{KEYCAP TEN}")
@@ -20,19 +62,17 @@ _COMMAND = re.compile(r"^!([A-Za-z0-9_]{1,32})(?:\s+(.*))?$", re.DOTALL)
 _BARE = re.compile(r"^([A-Za-z0-9_]{1,32})(?:\s+(.*))?$", re.DOTALL)
 
 
-def message_content(payload: Mapping[str, Any]) -> dict[str, Any]:
+def message_content(text: str, choices: Sequence[RenderedChoice] = ()) -> dict[str, Any]:
     """An ``m.notice`` with a plain ``body`` and an HTML ``formatted_body``.
 
     Every character of the text is escaped in the HTML, so a value typed by a member (a
     name with ``<b>`` or ``&``) shows as typed. Choices follow as a numbered list.
     """
-    text = str(payload.get("text", ""))
-    choices: Sequence[Sequence[str]] = payload.get("choices") or []
-    lines = [f"{number}. {label}" for number, (_, label) in enumerate(choices, start=1)]
+    lines = [f"{number}. {choice.label}" for number, choice in enumerate(choices, start=1)]
     body = text + ("\n\n" + "\n".join(lines) if lines else "")
     formatted = html.escape(text, quote=False).replace("\n", "<br>")
     if lines:
-        items = "".join(f"<li>{html.escape(label, quote=False)}</li>" for _, label in choices)
+        items = "".join(f"<li>{html.escape(choice.label, quote=False)}</li>" for choice in choices)
         formatted += f"<ol>{items}</ol>"
     return {
         "msgtype": "m.notice",
@@ -78,15 +118,6 @@ def pick_by_reaction(key: str, choices: Sequence[Sequence[str]]) -> str | None:
     return None
 
 
-def referenced(ref: Any) -> str | None:
-    """The event id of a resolved reference (``{"message": id}``), or None."""
-    if isinstance(ref, Mapping):
-        message = ref.get("message")
-        if isinstance(message, str) and message:
-            return message
-    return None
-
-
 def with_reply(content: Mapping[str, Any], reply_to: str | None) -> dict[str, Any]:
     """``content`` answering the event ``reply_to`` (a rich reply), when there is one."""
     answered = dict(content)
@@ -108,25 +139,127 @@ def edit_content(content: Mapping[str, Any], target: str) -> dict[str, Any]:
     return edit
 
 
-def matrix_payloads(outgoing: Outgoing) -> list[dict[str, Any]]:
-    """One reply as Matrix messages: each file as its own message (its data in base64,
-    uploaded when it is sent), then the text with the choices as one message (a room event
-    holds up to 64 KiB)."""
-    payloads: list[dict[str, Any]] = [
-        {
-            "file": {
-                "filename": media.filename,
-                "content_type": media.content_type,
-                "data": base64.b64encode(media.data).decode("ascii"),
-            }
-        }
-        for media in outgoing.media
-    ]
-    if outgoing.text or outgoing.choices or not payloads:
-        payloads.append(
-            {
-                "text": outgoing.text,
-                "choices": [[choice.value, choice.label] for choice in outgoing.choices],
-            }
-        )
-    return payloads
+# -- planning: the events an item becomes ------------------------------------------------------
+
+_MSGTYPES = {
+    MediaKind.PHOTO: "m.image",
+    MediaKind.STICKER: "m.image",
+    MediaKind.VOICE: "m.audio",
+    MediaKind.AUDIO: "m.audio",
+    MediaKind.VIDEO: "m.video",
+    MediaKind.DOCUMENT: "m.file",
+    MediaKind.OTHER: "m.file",
+}
+_DEFAULT_NAMES = {
+    MediaKind.PHOTO: "photo.jpg",
+    MediaKind.STICKER: "sticker.webp",
+    MediaKind.VOICE: "voice.ogg",
+    MediaKind.AUDIO: "audio",
+    MediaKind.VIDEO: "video.mp4",
+}
+
+
+def parts(item: OutgoingItem, token_for: Callable[[str], int]) -> list[OutgoingItem]:
+    """The item as Matrix events, each to be stored in the outbox on its own, in order.
+
+    A reply's files go first, one event each (uploaded when sent), then its text with the
+    choices as one event (a room event holds up to 64 KiB). Choice values need no tokens
+    here (``token_for`` is for platforms whose buttons carry little).
+    """
+    match item:
+        case BotMessage():
+            files: list[OutgoingItem] = [BotMessage("", media=(media,)) for media in item.media]
+            if item.text or item.choices or not files:
+                files.append(dataclasses.replace(item, media=()))
+            return files
+        case RelayedEdit() if item.of_caption:
+            # Replacing a file's event with text would hide the file: the new caption
+            # follows as an answer to it, under the "edited" header.
+            marked = Author(header=item.edited_header, key=item.author.key)
+            return [RelayedText(marked, item.origin, item.rich, item.target, joinable=False)]
+        case (
+            RelayedText()
+            | RelayedNote()
+            | RelayedMedia()
+            | RelayedEdit()
+            | RelayedDeletion()
+            | LegacyRelay()
+        ):
+            return [item]
+        case _:
+            assert_never(item)
+
+
+# -- rendering: one part as the sender's payload -------------------------------------------------
+
+
+def render(item: OutgoingItem) -> MatrixPayload:
+    """One planned part as the Matrix event the sender delivers. A reference the outbox did
+    not resolve to an event is left out."""
+    match item:
+        case BotMessage():
+            if not item.media:
+                choices = tuple((choice.value, choice.label) for choice in item.choices)
+                return MatrixNotice(message_content(item.text, item.choices), choices)
+            if len(item.media) > 1 or item.text or item.choices:
+                raise OutgoingError("a Matrix file event carries one file: plan the reply first")
+            return MatrixBotFile(item.media[0])
+        case RelayedText():
+            content = relay_content(item.author, item.origin, item.rich)
+            return MatrixMessage(content, _event_id(item.reply_to))
+        case RelayedNote():
+            content = relay_content(item.author, item.origin, RichText(item.note))
+            return MatrixMessage(content, _event_id(item.reply_to))
+        case RelayedMedia():
+            return _relay_file(item)
+        case RelayedEdit():
+            content = relay_content(item.author, item.origin, item.rich)
+            return MatrixEdit(content, _event_id(item.target))
+        case RelayedDeletion():
+            return MatrixRedaction(_event_id(item.target))
+        case LegacyRelay():
+            return legacy_payload(item.payload)
+        case _:
+            assert_never(item)
+
+
+def relay_content(author: Author, origin: Platform, rich: RichText) -> dict[str, Any]:
+    """An ``m.text`` event's content: the author as a per-message profile, and in the text."""
+    fallback = f"<strong data-mx-profile-fallback>{escape(author.header)}: </strong>"
+    return {
+        "msgtype": "m.text",
+        "body": f"{author.header}: {rich.text}",
+        "format": "org.matrix.custom.html",
+        "formatted_body": fallback + to_matrix_html(rich),
+        "m.mentions": {},
+        PROFILE: {"id": author.key, "displayname": author.header, "has_fallback": True},
+        RELAY_MARK: {"platform": origin.value, "sender": author.key},
+    }
+
+
+def _relay_file(media: RelayedMedia) -> MatrixRelayFile:
+    """A relayed file; its caption (MSC2530) carries the sender's name as a fallback."""
+    filename = media.source.filename or _DEFAULT_NAMES.get(media.kind, "file")
+    shown = media.caption if media.caption.text else RichText(filename)
+    content = relay_content(media.author, media.origin, shown)
+    content["msgtype"] = _MSGTYPES[media.kind]
+    content["filename"] = filename
+    info: dict[str, Any] = {}
+    if media.source.content_type:
+        info["mimetype"] = media.source.content_type
+    if media.source.size:
+        info["size"] = media.source.size
+    content["info"] = info
+    if media.kind is MediaKind.VOICE:
+        content["org.matrix.msc3245.voice"] = {}
+    return MatrixRelayFile(
+        source=dataclasses.replace(media.source, filename=filename),
+        content=content,
+        fallback=relay_content(media.author, media.origin, RichText(media.unavailable_note)),
+        reply_to=_event_id(media.reply_to),
+    )
+
+
+def _event_id(ref: Ref | None) -> str | None:
+    """The event id a resolved reference names."""
+    return ref.message_id if isinstance(ref, MessageRef) and ref.message_id else None

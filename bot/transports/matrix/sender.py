@@ -1,21 +1,19 @@
 """Sending to Matrix: the bot's replies and the bridge's relayed messages.
 
-:class:`MatrixSender` delivers the bot's replies as ``m.notice`` with an escaped HTML body
-(a reply's files before it, as ``m.image`` or ``m.file``), and the bridge's relay payloads
-(text, edit, delete, media; files through :mod:`bot.transports.matrix.media`), each under a
-transaction id derived from the outbox row, so a retried send or redaction is the same
-event to the homeserver.
+:class:`MatrixSender` delivers what :mod:`bot.transports.matrix.render` made of outbox items:
+the bot's replies as ``m.notice`` (its files as ``m.image`` or ``m.file``), relayed messages,
+edits, redactions and files (through :mod:`bot.transports.matrix.media`), each under a
+transaction id made of the outbox's key, so a retried send or redaction is the same event
+to the homeserver.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
 import aiohttp
 from nio import (
@@ -34,8 +32,17 @@ from bot.transports.matrix.media import (
     relay_media_content,
     upload_for_room,
 )
-from bot.transports.matrix.render import edit_content, message_content, referenced, with_reply
-from bot.types import Platform
+from bot.transports.matrix.payloads import (
+    MatrixBotFile,
+    MatrixEdit,
+    MatrixMessage,
+    MatrixNotice,
+    MatrixPayload,
+    MatrixRedaction,
+    MatrixRelayFile,
+)
+from bot.transports.matrix.render import edit_content, with_reply
+from bot.types import Media, Platform
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -44,16 +51,16 @@ CHOICES_STATE = "choices:"
 """Transport state naming the numbered choices last offered in a room."""
 
 
-def transaction_id(outbox_key: str, payload: Mapping[str, Any]) -> str:
-    """The same for every attempt at one outbox message, and unlikely to meet another's."""
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
-    return f"caucus.{outbox_key}.{digest}"
+def transaction_id(outbox_key: str) -> str:
+    """The same for every attempt at one outbox message (the key is), and unlikely to meet
+    another's (the key holds a digest of what the message says)."""
+    return f"caucus.{outbox_key}"
 
 
 class MatrixSender:
-    """Delivers outbox messages into Matrix rooms: the bot's own replies (``m.notice``) and
-    relayed messages (``"relay"`` payloads: text, edit, delete, media), and the files of the
-    bot's replies (``"file"`` payloads, with the data in base64).
+    """Delivers rendered payloads (:mod:`bot.transports.matrix.payloads`) into Matrix rooms:
+    the bot's own replies (``m.notice``) and files, and relayed messages, edits, redactions
+    and files.
 
     ``media_sources`` are where relayed files are fetched from, by the platform they come
     from; the transport puts its own in, the app adds the other platforms'."""
@@ -71,55 +78,51 @@ class MatrixSender:
     def room_kind(self, room_id: str) -> str:
         return "room"
 
-    async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
-        tx_id = transaction_id(key, payload)
-        relay = payload.get("relay")
-        if relay is None and "file" in payload:
-            # A file of the bot's own (an export): the text and any choices follow it.
-            content = await self._file_content(room_id, payload["file"])
-            return await self._send(room_id, content, tx_id)
-        if relay is None:
-            event_id = await self._send(room_id, message_content(payload), tx_id)
-            # A number typed in this room now picks from these choices, or from none.
-            choices = payload.get("choices") or []
-            offered = json.dumps({"event": event_id, "choices": choices})
-            await asyncio.to_thread(
-                self._store.set_transport_state,
-                Platform.MATRIX,
-                CHOICES_STATE + room_id,
-                offered if choices else "",
-            )
-            return event_id
-        # Relayed messages leave the room's numbered choices as they are: not the bot's words.
-        if relay == "delete":
-            return await self._redact(room_id, referenced(payload.get("target")), tx_id)
-        reply_to = referenced(payload.get("reply_to"))
-        if relay == "text":
-            content = with_reply(payload["content"], reply_to)
-        elif relay == "edit":
-            target = referenced(payload.get("target"))
-            content = dict(payload["content"])
-            if target is not None:
-                content = edit_content(content, target)
-        elif relay == "media":
-            try:
-                media = await relay_media_content(
-                    self._client, room_id, payload, self.media_sources, self.upload_limit
+    async def deliver(self, room_id: str, payload: MatrixPayload, key: str) -> str | None:
+        tx_id = transaction_id(key)
+        content: Mapping[str, Any]
+        match payload:
+            case MatrixNotice():
+                event_id = await self._send(room_id, payload.content, tx_id)
+                # A number typed in this room now picks from these choices, or from none.
+                choices = [list(choice) for choice in payload.choices]
+                offered = json.dumps({"event": event_id, "choices": choices})
+                await asyncio.to_thread(
+                    self._store.set_transport_state,
+                    Platform.MATRIX,
+                    CHOICES_STATE + room_id,
+                    offered if choices else "",
                 )
-            except UploadRefused as refused:
-                raise _delivery_error(refused.response) from refused
-            except Exception as error:
-                raise _send_failure(error) from error
-            content = with_reply(media, reply_to)
-        else:
-            raise PermanentFailure(f"unknown relay payload {relay!r}")
+                return event_id
+            # Relayed messages and the bot's files leave the room's numbered choices as they are.
+            case MatrixBotFile():
+                # A file of the bot's own (an export): the text and any choices follow it.
+                content = await self._file_content(room_id, payload.media)
+            case MatrixRedaction():
+                return await self._redact(room_id, payload.target, tx_id)
+            case MatrixMessage():
+                content = with_reply(payload.content, payload.reply_to)
+            case MatrixEdit():
+                content = payload.content
+                if payload.target is not None:
+                    content = edit_content(content, payload.target)
+            case MatrixRelayFile():
+                try:
+                    media = await relay_media_content(
+                        self._client, room_id, payload, self.media_sources, self.upload_limit
+                    )
+                except UploadRefused as refused:
+                    raise _delivery_error(refused.response) from refused
+                except Exception as error:
+                    raise _send_failure(error) from error
+                content = with_reply(media, payload.reply_to)
+            case _:
+                assert_never(payload)
         return await self._send(room_id, content, tx_id)
 
-    async def _file_content(self, room_id: str, file: Mapping[str, Any]) -> dict[str, Any]:
+    async def _file_content(self, room_id: str, media: Media) -> dict[str, Any]:
         """An ``m.image`` or ``m.file`` event for a reply's file, uploaded for the room."""
-        data = base64.b64decode(file["data"])
-        filename = str(file.get("filename") or "file")
-        content_type = str(file.get("content_type") or "application/octet-stream")
+        data, filename, content_type = media.data, media.filename, media.content_type
         if len(data) > self.upload_limit:
             raise PermanentFailure(f"file too large for the homeserver ({len(data)} bytes)")
         try:

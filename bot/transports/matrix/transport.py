@@ -50,14 +50,16 @@ from bot.outbox import TransientFailure
 from bot.ratelimit import SendLimiter, Window
 from bot.registry import RESERVED_COMMANDS
 from bot.transports import HandleDurably, PlatformParts, Wiring
+from bot.transports.matrix import render
 from bot.transports.matrix.events import read_typed, translate
 from bot.transports.matrix.media import MatrixMediaSource
+from bot.transports.matrix.payloads import MatrixPayload
 from bot.transports.matrix.render import (
-    matrix_payloads,
     message_content,
     pick_by_reaction,
 )
 from bot.transports.matrix.sender import CHOICES_STATE, MatrixSender
+from bot.transports.planning import PLANNING
 from bot.types import (
     ChoicePicked,
     Incoming,
@@ -507,7 +509,7 @@ class MatrixTransport:
             Message.of("rooms.encryption_unavailable")
         )
         await self.client.room_send(
-            room_id, "m.room.message", message_content({"text": text}), tx_id=f"caucus.{name}"
+            room_id, "m.room.message", message_content(text), tx_id=f"caucus.{name}"
         )
         self._warn(
             "matrix: a room is end-to-end encrypted but encryption support is not installed; "
@@ -601,7 +603,7 @@ def matrix_limiter() -> SendLimiter:
     return SendLimiter((Window(10, 1.0),), {"room": (Window(5, 1.0),)})
 
 
-def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts:
+def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[MatrixPayload]:
     """The Matrix transport of this process, with what its outbox needs."""
     config = wiring.config
     assert config.matrix is not None
@@ -620,6 +622,10 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts:
         default_language=config.default_language,
         warn=wiring.warn,
     )
+    store = wiring.store
     return PlatformParts(
-        transport=transport, payloads=matrix_payloads, limiter=limiter or matrix_limiter()
+        transport=transport,
+        planner=lambda item: PLANNING[Platform.MATRIX].parts(item, store.callback_token),
+        render=render.render,
+        limiter=limiter or matrix_limiter(),
     )

@@ -1,2 +1,3 @@
-"""Telegram, on python-telegram-bot: updates in (``events``), rendered payloads out (``render``,
-``sender``), files (``media``), and the transport that runs them (``transport``)."""
+"""Telegram, on python-telegram-bot: updates in (``events``), outgoing items rendered into
+payloads and sent out (``render``, ``payloads``, ``sender``; ``legacy`` for rows an earlier
+version queued), files (``media``), and the transport that runs them (``transport``)."""

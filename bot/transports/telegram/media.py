@@ -37,6 +37,7 @@ from bot.media import (
     MediaUnavailable,
 )
 from bot.outbox import DeliveryError, FloodControl, PermanentFailure, TransientFailure
+from bot.transports.telegram.payloads import TelegramRelayFile
 from bot.types import MediaKind, Platform
 
 log = logging.getLogger(__name__)
@@ -79,19 +80,11 @@ def delivery_error(error: TelegramError) -> DeliveryError:
     return TransientFailure(f"{type(error).__name__}")
 
 
-def reply_parameters(ref: Mapping[str, Any] | None) -> ReplyParameters | None:
-    """Telegram's reply to a resolved REF (``{"message": id}``); sent anyway if it is gone."""
-    message_id = ref_message_id(ref)
+def reply_parameters(message_id: int | None) -> ReplyParameters | None:
+    """Telegram's reply to a message of the chat; sent anyway if that message is gone."""
     if message_id is None:
         return None
     return ReplyParameters(message_id, allow_sending_without_reply=True)
-
-
-def ref_message_id(ref: Mapping[str, Any] | None) -> int | None:
-    value = (ref or {}).get("message")
-    if value is None or not str(value).lstrip("-").isdigit():
-        return None
-    return int(value)
 
 
 def _is_entity_too_large(error: NetworkError) -> bool:
@@ -133,36 +126,35 @@ class TelegramMediaSource:
 async def send_file(
     bot: Bot,
     chat_id: int,
-    payload: Mapping[str, Any],
+    file: TelegramRelayFile,
     sources: Mapping[Platform, MediaSource],
 ) -> Message | None:
-    """Send a relay "media" payload's file; ``None`` when the file cannot be had or is too
-    large for Telegram (the caller then sends the payload's fallback text).
+    """Send a relayed file; ``None`` when the file cannot be had or is too large for
+    Telegram (the caller then sends its fallback text).
 
     Telegram errors other than an oversized upload are raised for the caller to map."""
-    source = payload["source"]
-    declared = source.get("size")
-    if isinstance(declared, int) and declared > TELEGRAM_UPLOAD_LIMIT:
-        log.info("media_not_relayed reason=too_large size=%d", declared)
+    source = file.source
+    if source.size is not None and source.size > TELEGRAM_UPLOAD_LIMIT:
+        log.info("media_not_relayed reason=too_large size=%d", source.size)
         return None
-    fetcher = sources.get(Platform(source["platform"]))
+    fetcher = sources.get(source.platform)
     if fetcher is None:
-        log.error("media_source_missing platform=%s", source["platform"])
+        log.error("media_source_missing platform=%s", source.platform)
         return None
     try:
-        data = await fetcher.fetch(source["ref"], TELEGRAM_UPLOAD_LIMIT)
+        data = await fetcher.fetch(source.ref, TELEGRAM_UPLOAD_LIMIT)
     except MediaError as error:
         log.info("media_not_relayed reason=%s", type(error).__name__)
         return None
-    content_type = _content_type(source.get("content_type"), data)
-    how = _method_for(MediaKind(payload["kind"]), data, content_type)
+    content_type = _content_type(source.content_type, data)
+    how = _method_for(file.kind, data, content_type)
     upload = _Upload(
         bot=bot,
         chat_id=chat_id,
         data=data,
-        filename=source.get("filename") or _default_filename(content_type),
-        caption=payload.get("html") or None,
-        reply=reply_parameters(payload.get("reply_to")),
+        filename=source.filename or _default_filename(content_type),
+        caption=file.caption_html or None,
+        reply=reply_parameters(file.reply_to),
     )
     try:
         try:

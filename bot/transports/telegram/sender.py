@@ -1,16 +1,14 @@
 """Sending to Telegram: the bot's replies and the bridge's relayed messages.
 
-:class:`TelegramSender` delivers outbox messages (HTML with every value escaped, choices as
-inline keyboards; relayed messages as the bridge formatted them, files through
+:class:`TelegramSender` delivers what :mod:`bot.transports.telegram.render` made of outbox
+items (HTML, buttons as inline keyboards, relayed files through
 :mod:`bot.transports.telegram.media`) and turns Telegram's errors into retry, wait or give-up.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from telegram import (
     Bot,
@@ -19,7 +17,6 @@ from telegram import (
     InputFile,
     LinkPreviewOptions,
 )
-from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -28,22 +25,24 @@ from telegram.error import (
 from telegram.ext import Application
 
 from bot.media import MediaSource
-from bot.outbox import PermanentFailure
-from bot.transports.telegram.media import (
-    delivery_error,
-    ref_message_id,
-    reply_parameters,
-    send_file,
+from bot.transports.telegram.media import delivery_error, reply_parameters, send_file
+from bot.transports.telegram.payloads import (
+    Button,
+    TelegramDeletion,
+    TelegramDocument,
+    TelegramEdit,
+    TelegramPayload,
+    TelegramRelayFile,
+    TelegramText,
 )
-from bot.transports.telegram.render import escape_html
 from bot.types import Platform
 
 log = logging.getLogger(__name__)
 
 
 class TelegramSender:
-    """Delivers outbox messages to Telegram chats: the bot's replies, and relayed messages
-    (``"relay"`` payloads: text, edit, delete, media)."""
+    """Delivers rendered payloads (:mod:`bot.transports.telegram.payloads`) to Telegram
+    chats: the bot's replies and files, and relayed texts, files, edits and deletions."""
 
     platform = Platform.TELEGRAM
 
@@ -56,90 +55,92 @@ class TelegramSender:
         # Telegram gives groups and channels negative ids, users positive ones.
         return "group" if room_id.startswith("-") else "private"
 
-    async def deliver(self, room_id: str, payload: Mapping[str, Any], key: str) -> str | None:
+    async def deliver(self, room_id: str, payload: TelegramPayload, key: str) -> str | None:
         # Telegram has no transaction ids: ``key`` cannot make a retry idempotent here.
         chat_id = int(room_id)
         try:
-            if "relay" in payload:
-                return await self._relay(chat_id, payload)
-            sent = await self._reply(chat_id, payload)
+            match payload:
+                case TelegramText():
+                    return await self._send_text(chat_id, payload)
+                case TelegramDocument():
+                    return await self._send_document(chat_id, payload)
+                case TelegramRelayFile():
+                    sent = await send_file(self._bot, chat_id, payload, self.media_sources)
+                    if sent is None:  # too large, or gone: say so in words
+                        return await self._send_html(
+                            chat_id, payload.fallback_html, payload.reply_to
+                        )
+                    return str(sent.message_id)
+                case TelegramEdit():
+                    return await self._edit(chat_id, payload)
+                case TelegramDeletion():
+                    return await self._delete(chat_id, payload)
+                case _:
+                    assert_never(payload)
         except TelegramError as error:
             raise delivery_error(error) from error
-        return str(sent.message_id)
 
-    async def _reply(self, chat_id: int, payload: Mapping[str, Any]) -> TelegramMessage:
-        markup = _keyboard(payload.get("choices") or [])
-        if "file" in payload:
-            file = payload["file"]
-            return await self._bot.send_document(
-                chat_id=chat_id,
-                document=InputFile(base64.b64decode(file["data"]), filename=file["filename"]),
-                caption=escape_html(payload.get("caption", "")) or None,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-            )
-        return await self._bot.send_message(
-            chat_id=chat_id,
-            text=escape_html(payload["text"]),
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-
-    async def _relay(self, chat_id: int, payload: Mapping[str, Any]) -> str | None:
-        kind = payload["relay"]
-        if kind == "text":
-            return await self._send_html(chat_id, payload["html"], payload.get("reply_to"))
-        if kind == "edit":
-            return await self._edit(chat_id, payload)
-        if kind == "delete":
-            return await self._delete(chat_id, payload)
-        if kind == "media":
-            sent = await send_file(self._bot, chat_id, payload, self.media_sources)
-            if sent is None:  # too large, or gone: say so in words
-                reply_to = payload.get("reply_to")
-                return await self._send_html(chat_id, payload["fallback_html"], reply_to)
-            return str(sent.message_id)
-        raise PermanentFailure(f"unknown relay payload {kind!r}")
-
-    async def _send_html(self, chat_id: int, html: str, reply_to: Mapping[str, Any] | None) -> str:
+    async def _send_text(self, chat_id: int, text: TelegramText) -> str:
+        options: dict[str, Any] = {}
+        if not text.link_preview:
+            options["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
         sent = await self._bot.send_message(
-            chat_id, html, parse_mode=ParseMode.HTML, reply_parameters=reply_parameters(reply_to)
+            chat_id,
+            text.html,
+            parse_mode=ParseMode.HTML,
+            reply_parameters=reply_parameters(text.reply_to),
+            reply_markup=_keyboard(text.buttons),
+            **options,
         )
         return str(sent.message_id)
 
-    async def _edit(self, chat_id: int, payload: Mapping[str, Any]) -> str:
-        target = ref_message_id(payload.get("target"))
+    async def _send_html(self, chat_id: int, html: str, reply_to: int | None) -> str:
+        return await self._send_text(chat_id, TelegramText(html, reply_to=reply_to))
+
+    async def _send_document(self, chat_id: int, document: TelegramDocument) -> str:
+        media = document.media
+        sent = await self._bot.send_document(
+            chat_id=chat_id,
+            document=InputFile(media.data, filename=media.filename),
+            caption=document.caption_html or None,
+            parse_mode=ParseMode.HTML,
+            reply_markup=_keyboard(document.buttons),
+        )
+        return str(sent.message_id)
+
+    async def _edit(self, chat_id: int, edit: TelegramEdit) -> str:
+        target = edit.target
         if target is None:
-            return await self._send_html(chat_id, payload["fallback_html"], None)
-        if payload["target"].get("shared"):  # a merged burst: answer it, do not rewrite it
-            return await self._send_html(chat_id, payload["fallback_html"], {"message": target})
-        html = payload["html"]
+            return await self._send_html(chat_id, edit.fallback_html, None)
+        if edit.shared:  # a merged burst: answer it, do not rewrite it
+            return await self._send_html(chat_id, edit.fallback_html, target)
         try:
             try:
-                await self._bot.edit_message_text(html, chat_id, target, parse_mode=ParseMode.HTML)
+                await self._bot.edit_message_text(
+                    edit.html, chat_id, target, parse_mode=ParseMode.HTML
+                )
             except BadRequest as error:
                 if "no text in the message" not in error.message.lower():
                     raise
                 # A relayed file: its caption is what the member edited.
                 await self._bot.edit_message_caption(
-                    chat_id, target, caption=html, parse_mode=ParseMode.HTML
+                    chat_id, target, caption=edit.html, parse_mode=ParseMode.HTML
                 )
         except BadRequest as error:
             reason = error.message.lower()
             if "not modified" in reason:
                 return str(target)
             if "message to edit not found" in reason or "can't be edited" in reason:
-                return await self._send_html(chat_id, payload["fallback_html"], {"message": target})
+                return await self._send_html(chat_id, edit.fallback_html, target)
             raise
         return str(target)
 
-    async def _delete(self, chat_id: int, payload: Mapping[str, Any]) -> str | None:
-        target = ref_message_id(payload.get("target"))
+    async def _delete(self, chat_id: int, deletion: TelegramDeletion) -> str | None:
+        target = deletion.target
         if target is None:
             return None
-        if payload["target"].get("shared"):  # a merged burst: deleting it would take others
-            return await self._send_html(chat_id, payload["fallback_html"], {"message": target})
+        if deletion.shared:  # a merged burst: deleting it would take others' words too
+            return await self._send_html(chat_id, deletion.fallback_html, target)
         try:
             await self._bot.delete_message(chat_id, target)
         except BadRequest as error:
@@ -147,14 +148,17 @@ class TelegramSender:
             if "message to delete not found" in reason:
                 return None
             if "can't be deleted" in reason:  # older than 48 hours
-                return await self._send_html(chat_id, payload["fallback_html"], {"message": target})
+                return await self._send_html(chat_id, deletion.fallback_html, target)
             raise
         return None
 
 
-def _keyboard(choices: list[list[str]]) -> InlineKeyboardMarkup | None:
-    if not choices:
+def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    if not buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data)] for data, label in choices]
+        [
+            [InlineKeyboardButton(button.label, callback_data=button.callback_data)]
+            for button in buttons
+        ]
     )

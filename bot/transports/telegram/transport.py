@@ -37,19 +37,21 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.bridge_format import merge_telegram_texts
 from bot.config import TelegramConfig
 from bot.i18n import Catalogs
 from bot.inbox import UnreadableEvent
 from bot.ratelimit import SendLimiter, telegram_limiter
 from bot.registry import Registry
 from bot.transports import PlatformParts, Wiring
+from bot.transports.planning import PLANNING
+from bot.transports.telegram import render
 from bot.transports.telegram.events import ALLOWED_UPDATES, translate_update
 from bot.transports.telegram.media import (
     TelegramMediaSource,
     retry_seconds,
 )
-from bot.transports.telegram.render import CALLBACK_TOKEN_MARK, decode_callback, payloads_for
+from bot.transports.telegram.payloads import TelegramPayload
+from bot.transports.telegram.render import CALLBACK_TOKEN_MARK, decode_callback
 from bot.transports.telegram.sender import TelegramSender
 from bot.types import ChoicePicked, Incoming, Message, Platform, Role
 from storage import InboundRecord, Store
@@ -312,7 +314,7 @@ class TelegramTransport:
         return event
 
 
-def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts:
+def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[TelegramPayload]:
     """The Telegram transport of this process, with what its outbox needs."""
     config = wiring.config
     assert config.telegram is not None
@@ -329,8 +331,9 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts:
     )
     return PlatformParts(
         transport=transport,
-        payloads=lambda outgoing: payloads_for(outgoing, store.callback_token),
+        planner=lambda item: PLANNING[Platform.TELEGRAM].parts(item, store.callback_token),
+        render=render.render,
         limiter=limiter or telegram_limiter(),
-        merge=merge_telegram_texts,
+        merge=render.merge,
         reader=transport,
     )

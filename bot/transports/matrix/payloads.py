@@ -1,0 +1,71 @@
+"""What :mod:`bot.transports.matrix.render` makes of an outgoing item and
+:class:`bot.transports.matrix.sender.MatrixSender` sends: one event (or redaction) each.
+
+``content`` is an ``m.room.message`` event's content as the homeserver takes it; event ids
+are the room's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from bot.outgoing import FileSource
+from bot.types import Media
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixNotice:
+    """The bot's own words (an ``m.notice``); ``choices`` (value, label) are what a number
+    typed in the room picks from next."""
+
+    content: dict[str, Any] = field(hash=False)
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixBotFile:
+    """A file of the bot's own (an export), uploaded for the room when it is sent."""
+
+    media: Media
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixMessage:
+    """A relayed message, answering ``reply_to`` (a rich reply) when there is one."""
+
+    content: dict[str, Any] = field(hash=False)
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixEdit:
+    """An ``m.replace`` of the bot's event ``target`` by ``content``; with no target (the
+    copy never arrived) the content is sent as a message of its own."""
+
+    content: dict[str, Any] = field(hash=False)
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixRedaction:
+    """Redact the bot's event ``target`` (nothing to do without one)."""
+
+    target: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixRelayFile:
+    """A member's file fetched from ``source`` and uploaded for the room (encrypted in an
+    encrypted room) into ``content``; ``fallback`` is sent instead when it cannot be had or
+    is larger than the homeserver takes."""
+
+    source: FileSource
+    content: dict[str, Any] = field(hash=False)
+    fallback: dict[str, Any] = field(hash=False)
+    reply_to: str | None = None
+
+
+MatrixPayload = Union[  # noqa: UP007  (a runtime alias)
+    MatrixNotice, MatrixBotFile, MatrixMessage, MatrixEdit, MatrixRedaction, MatrixRelayFile
+]
