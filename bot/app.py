@@ -83,7 +83,7 @@ def open_store(config: AppConfig, warn: Callable[[str], None] | None = None) -> 
     """Open the database, bring its schema up to date and apply the configured groups."""
     store = Store(config.database_url, sealer=Sealer(encryption_keys(config, warn)))
     store.upgrade()
-    store.sync_configured_groups(
+    store.groups.sync_configured(
         group_specs(config),
         [_pair(identity) for identity in config.admins],
         default_language=config.default_language,
@@ -169,11 +169,11 @@ class Dispatcher:
         platform, key = inbound
         try:
             with self._store.transaction():
-                if not self._store.claim_inbound(platform, key):
+                if not self._store.inbox.claim(platform, key):
                     return set()  # another process handled it meanwhile
                 replies = self._router.handle(event) if event is not None else []
                 self._enqueue(replies)
-                self._store.mark_inbound_handled(platform, key)
+                self._store.inbox.mark_handled(platform, key)
             self._unavailable.pop(inbound, None)
             return {reply.platform for reply in replies}
         except StorageUnavailable:
@@ -199,11 +199,11 @@ class Dispatcher:
         platform, key = inbound
         log.error("event_failed platform=%s key=%s error=%s", platform, key, error)
         with self._store.transaction():
-            if not self._store.claim_inbound(platform, key):
+            if not self._store.inbox.claim(platform, key):
                 return set()
             apology = self._router.apology(event.origin) if event is not None else []
             self._enqueue(apology)
-            self._store.mark_inbound_handled(platform, key)
+            self._store.inbox.mark_handled(platform, key)
         return {reply.platform for reply in apology}
 
     async def discard(self, inbound: tuple[Platform, str]) -> None:
@@ -214,8 +214,8 @@ class Dispatcher:
     def _discard_now(self, inbound: tuple[Platform, str]) -> None:
         assert self._store is not None
         with self._store.transaction():
-            if self._store.claim_inbound(*inbound):
-                self._store.mark_inbound_handled(*inbound)
+            if self._store.inbox.claim(*inbound):
+                self._store.inbox.mark_handled(*inbound)
 
     def _enqueue(self, replies: list[Outgoing]) -> None:
         assert self._store is not None
@@ -227,7 +227,7 @@ class Dispatcher:
                 continue
             items.extend((reply.platform, reply.room_id, payload) for payload in maker(reply))
         if items:
-            self._store.enqueue_outgoing(items)
+            self._store.outbox.enqueue(items)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -324,7 +324,9 @@ class TelegramService(PlatformService):
         from bot.transports.telegram.transport import TelegramTransport
 
         assert config.telegram is not None
-        self._wire(config, lambda outgoing: payloads_for(outgoing, self.store.callback_token))
+        self._wire(
+            config, lambda outgoing: payloads_for(outgoing, self.store.transports.callback_token)
+        )
         self.transport = TelegramTransport(
             config.telegram,
             self.store,

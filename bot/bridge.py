@@ -83,7 +83,7 @@ class Bridge:
         origin = event.origin
         targets = [
             link
-            for link in self._store.room_links(group.id)
+            for link in self._store.rooms.links(group.id)
             if link.platform in self._platforms
             and (link.platform, link.room_id) != (origin.platform, origin.room_id)
         ]
@@ -121,7 +121,7 @@ class Bridge:
                 (target.platform, target.room_id, payload, part)
                 for part, payload in enumerate(payloads)
             )
-        self._store.enqueue_copies(original, items)
+        self._store.bridge.enqueue_copies(original, items)
         log.info("relayed kind=text group=%s rooms=%d", group.slug, len(targets))
 
     def _media(
@@ -180,7 +180,7 @@ class Bridge:
                 (target.platform, target.room_id, payload, part)
                 for part, payload in enumerate(payloads)
             )
-        self._store.enqueue_copies(original, items)
+        self._store.bridge.enqueue_copies(original, items)
         log.info("relayed kind=%s group=%s rooms=%d", event.kind, group.slug, len(targets))
 
     @staticmethod
@@ -202,21 +202,21 @@ class Bridge:
                 Message.of(f"bridge.unrelayable.{event.kind.value}", sender=Literal(header)),
             )
             items.append((target.platform, target.room_id, {"text": text, "choices": []}, None))
-        self._store.enqueue_copies(None, items)
+        self._store.bridge.enqueue_copies(None, items)
         log.info("not_relayable kind=%s group=%s rooms=%d", event.kind, group.slug, len(targets))
 
     # -- changes to relayed messages ----------------------------------------------------------
 
     def _edit(self, group: WorkingGroupRecord, event: MessageEdited) -> None:
         origin = event.origin
-        found = self._store.bridged_message(origin.platform, origin.room_id, event.message_id)
+        found = self._store.bridge.message(origin.platform, origin.room_id, event.message_id)
         if found is None or not found.is_original:
             return
         new_digest = fmt.digest(event.rich)
         if new_digest == found.digest:
             log.info("edit_unchanged group=%s", group.slug)
             return
-        self._store.set_bridged_digest(found.id, new_digest)
+        self._store.bridge.set_digest(found.id, new_digest)
         sender = self._sender(group, origin)
         items: list[_Item] = []
         for (platform, room_id), parts in self._copies_by_room(group, found).items():
@@ -240,12 +240,12 @@ class Bridge:
             else:
                 payloads = [fmt.matrix_edit(sender, origin.platform, event.rich, target)]
             items.extend((platform, room_id, payload, None) for payload in payloads)
-        self._store.enqueue_copies(None, items)
+        self._store.bridge.enqueue_copies(None, items)
         log.info("relayed kind=edit group=%s rooms=%d", group.slug, len(items))
 
     def _delete(self, group: WorkingGroupRecord, event: MessageDeleted) -> None:
         origin = event.origin
-        found = self._store.bridged_message(origin.platform, origin.room_id, event.message_id)
+        found = self._store.bridge.message(origin.platform, origin.room_id, event.message_id)
         if found is None or not found.is_original:
             return
         now = self._store.now()
@@ -276,7 +276,7 @@ class Bridge:
             # Whoever deleted it should know a copy stays where the bot cannot reach it.
             kept = self._say(group, origin.platform, Message.of("bridge.copy_kept_on_telegram"))
             items.append((origin.platform, origin.room_id, {"text": kept, "choices": []}, None))
-        self._store.enqueue_copies(None, items)
+        self._store.bridge.enqueue_copies(None, items)
         log.info("relayed kind=delete group=%s copies=%d", group.slug, len(items))
 
     # -- helpers ------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ class Bridge:
         for a message without a platform id)."""
         if message_id is None:
             return True, None
-        recorded = self._store.record_bridged_message(
+        recorded = self._store.bridge.record_message(
             group.id, origin.platform, origin.room_id, message_id, digest, kind=kind
         )
         return recorded is not None, recorded
@@ -301,7 +301,7 @@ class Bridge:
     def _replied(self, origin: Origin, reply_to: str | None) -> BridgedRef | None:
         if reply_to is None:
             return None
-        return self._store.bridged_message(origin.platform, origin.room_id, reply_to)
+        return self._store.bridge.message(origin.platform, origin.room_id, reply_to)
 
     def _counterpart(self, replied: BridgedRef | None, target: RoomLink) -> dict[str, Any] | None:
         """Where, in ``target``, the replied-to message is: the original, or its first copy."""
@@ -309,7 +309,7 @@ class Bridge:
             return None
         if (replied.platform, replied.room_id) == (target.platform, target.room_id):
             return {"message": replied.message_id}
-        for copy in self._store.bridged_copies(replied.id):
+        for copy in self._store.bridge.copies_of(replied.id):
             here = (copy.platform, copy.room_id) == (target.platform, target.room_id)
             if here and copy.part == 0 and copy.status is not DeliveryStatus.FAILED:
                 return {"outbox": copy.outbox_id}
@@ -320,9 +320,9 @@ class Bridge:
     ) -> dict[tuple[Platform, str], list[BridgedCopy]]:
         """The delivered or pending copies of a relayed message, part by part, per room
         still linked to its group (a room unlinked since hears no more of it)."""
-        linked = {(link.platform, link.room_id) for link in self._store.room_links(group.id)}
+        linked = {(link.platform, link.room_id) for link in self._store.rooms.links(group.id)}
         copies: dict[tuple[Platform, str], list[BridgedCopy]] = {}
-        for copy in self._store.bridged_copies(found.id):
+        for copy in self._store.bridge.copies_of(found.id):
             room = (copy.platform, copy.room_id)
             if copy.status is not DeliveryStatus.FAILED and room in linked:
                 copies.setdefault(room, []).append(copy)

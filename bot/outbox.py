@@ -1,6 +1,6 @@
 """The outbox worker: delivers what the bot owes, under each platform's limits, and retries.
 
-Every message is in the database (``Store.enqueue_outgoing``) before the worker sees it. The
+Every message is in the database (``store.outbox.enqueue``) before the worker sees it. The
 worker keeps one queue per room, so order holds within a room and a slow room never holds
 up the others; it asks the limiter before each attempt, obeys the platform's "retry after",
 backs off on server errors and time-outs, and records each message's fate.
@@ -198,7 +198,7 @@ class OutboxWorker:
         try:
             while True:
                 page = await asyncio.to_thread(
-                    self._store.pending_outgoing, self.platform, limit=PAGE, after_id=after
+                    self._store.outbox.pending, self.platform, limit=PAGE, after_id=after
                 )
                 rows.extend(page)
                 if len(page) < PAGE:
@@ -254,7 +254,7 @@ class OutboxWorker:
         due = (row.next_attempt_at - datetime.now(UTC)).total_seconds()
         if due > 0:
             await self._pause(due)
-        if await asyncio.to_thread(self._store.is_unreachable, self.platform, room_id):
+        if await asyncio.to_thread(self._store.transports.is_unreachable, self.platform, room_id):
             await self._fail(row, "the room is unreachable (the bot was blocked or removed)")
             return 1
         payload = await self._resolve(row)
@@ -339,7 +339,7 @@ class OutboxWorker:
         if not wanted:
             return payload
         try:
-            targets = await asyncio.to_thread(self._store.outbox_targets, list(wanted.values()))
+            targets = await asyncio.to_thread(self._store.outbox.targets, list(wanted.values()))
         except Exception as error:
             raise TransientFailure(f"reading references: {type(error).__name__}") from error
         for key, outbox_id in wanted.items():
@@ -370,10 +370,14 @@ class OutboxWorker:
             try:
                 if len(rows) == 1 or message_id is None:
                     for row in rows:
-                        await asyncio.to_thread(self._store.mark_delivered, row.id, message_id)
+                        await asyncio.to_thread(
+                            self._store.outbox.mark_delivered, row.id, message_id
+                        )
                 else:
                     ids = [row.id for row in rows]
-                    await asyncio.to_thread(self._store.mark_delivered_together, ids, message_id)
+                    await asyncio.to_thread(
+                        self._store.outbox.mark_delivered_together, ids, message_id
+                    )
                 return
             except Exception as error:
                 log.warning(
@@ -390,19 +394,23 @@ class OutboxWorker:
     async def _note_attempt(self, row: OutboxRecord, reason: str, delay: float) -> None:
         next_at = datetime.now(UTC) + timedelta(seconds=delay)
         try:
-            await asyncio.to_thread(self._store.record_delivery_attempt, row.id, reason, next_at)
+            await asyncio.to_thread(
+                self._store.outbox.record_failed_attempt, row.id, reason, next_at
+            )
         except Exception as error:
             log.error("outbox_write_failed outbox=%d error=%s", row.id, type(error).__name__)
 
     async def _fail(self, row: OutboxRecord, reason: str) -> None:
         self.counts.failed += 1
         log.warning("delivery_failed outbox=%d reason=%s", row.id, reason)
-        await asyncio.to_thread(self._store.mark_failed, row.id, reason)
+        await asyncio.to_thread(self._store.outbox.mark_failed, row.id, reason)
 
     async def _give_up_room(self, room_id: str, reason: str) -> None:
-        await asyncio.to_thread(self._store.mark_unreachable, self.platform, room_id, reason)
+        await asyncio.to_thread(
+            self._store.transports.mark_unreachable, self.platform, room_id, reason
+        )
         dropped = await asyncio.to_thread(
-            self._store.drop_pending_for_room, self.platform, room_id, reason
+            self._store.outbox.drop_pending_for_room, self.platform, room_id, reason
         )
         self.counts.failed += dropped
         queue = self._queues.get(room_id)

@@ -43,7 +43,7 @@ def register(registry: Registry) -> None:
 
 def prepare_report(context: Context, command: Command) -> Mapping[str, Any]:
     """The working groups to report to; with one, it is chosen without asking."""
-    groups = context.store.list_working_groups()
+    groups = context.store.groups.all()
     if not groups:
         raise UserError("cases.no_groups")
     offered = [[str(group.id), group.name] for group in groups]
@@ -187,10 +187,10 @@ def notify_coordinators(
 
     It carries the report's number only, never its contents."""
     chosen = key or ("cases.urgent_alert" if urgent else "cases.new_report_notice")
-    group = next((g for g in context.store.list_working_groups() if g.id == group_id), None)
+    group = next((g for g in context.store.groups.all() if g.id == group_id), None)
     name = Literal(group.name if group is not None else "")
     notices: list[Reply] = []
-    for member_id in context.store.coordinators_of(group_id):
+    for member_id in context.store.groups.coordinators_of(group_id):
         notices.extend(
             notify_member(
                 context,
@@ -205,7 +205,7 @@ def notify_coordinators(
 
 def notify_member(context: Context, member_id: int, text: Message) -> list[Reply]:
     """The same notice in each private chat the member has with the bot, in their language."""
-    member = context.store.get_member(member_id)
+    member = context.store.members.get(member_id)
     if member is None:
         return []
     enabled = set(context.config.enabled_platforms)
@@ -215,7 +215,7 @@ def notify_member(context: Context, member_id: int, text: Message) -> list[Reply
             to=Origin(platform=platform, room_id=room, user_id="", is_direct=True),
             language=member.language,
         )
-        for platform, room in context.store.direct_rooms_of(member_id)
+        for platform, room in context.store.members.direct_rooms_of(member_id)
         if platform in NOTIFIED_PLATFORMS and platform in enabled
     ]
 

@@ -1,6 +1,6 @@
 """The Telegram transport, on python-telegram-bot's ``Application``.
 
-Receiving: each update is stored (``Store.record_inbound``) before Telegram is told it
+Receiving: each update is stored (``store.inbox.record``) before Telegram is told it
 arrived: in polling mode the next ``getUpdates`` offset comes from the database, in webhook
 mode the HTTP answer is sent after the insert. Updates are then handled one at a time, and
 an update counts as handled in the same transaction that stores its replies, so a crash at
@@ -249,7 +249,7 @@ class TelegramTransport:
 
     async def _record(self, update_id: int, payload: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
-            self._store.record_inbound, Platform.TELEGRAM, str(update_id), update_id, payload
+            self._store.inbox.record, Platform.TELEGRAM, str(update_id), update_id, payload
         )
         self._inbox_ready.set()
 
@@ -311,11 +311,11 @@ class TelegramTransport:
             if loop.time() - pruned_at > PRUNE_EVERY.total_seconds():
                 pruned_at = loop.time()
                 await asyncio.to_thread(
-                    self._store.prune_inbound,
+                    self._store.inbox.prune,
                     Platform.TELEGRAM,
                     datetime.now(UTC) - KEEP_HANDLED,
                 )
-            pending = await asyncio.to_thread(self._store.pending_inbound, Platform.TELEGRAM)
+            pending = await asyncio.to_thread(self._store.inbox.pending, Platform.TELEGRAM)
             for record in pending:
                 await self._process(record.key, record.payload)
             if not pending:
@@ -338,7 +338,7 @@ class TelegramTransport:
             event = translate_update(update, self.username)
             if isinstance(event, ChoicePicked) and event.value.startswith(CALLBACK_TOKEN_MARK):
                 value = await asyncio.to_thread(
-                    decode_callback, event.value, self._store.callback_value
+                    decode_callback, event.value, self._store.transports.callback_value
                 )
                 event = replace(event, value=value or EXPIRED_CHOICE)
             await self._handle(event, (Platform.TELEGRAM, str(update.update_id)))
