@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bot.bridge import Bridge, installation_secret
 from bot.config import AppConfig
-from bot.context import Context, UserError
+from bot.context import Context, HandlerStore, UserError
 from bot.conversation import (
     BACK,
     CANCEL,
@@ -84,6 +84,7 @@ class Router:
         self, store: Store, registry: Registry, catalogs: Catalogs, config: AppConfig
     ) -> None:
         self._store = store
+        self._handler_store = HandlerStore.of(store)
         self._registry = registry
         self._catalogs = catalogs
         self._config = config
@@ -357,7 +358,7 @@ class Router:
             role=role,
             roles=roles,
             working_group=group,
-            store=self._store,
+            store=self._handler_store,
             registry=self._registry,
             config=self._config,
             languages=supported,
