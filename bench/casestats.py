@@ -179,8 +179,8 @@ class CaseGenerator:
 def generate(store: Store, reports: int, group_id: int) -> tuple[float, int]:
     """File ``reports`` generated reports, BATCH to a unit of work; seconds taken and how
     many were left out of the statistics (rejected)."""
-    author = store.member_for_identity(Platform.CONSOLE, "author", language="en")
-    reviewer = store.member_for_identity(Platform.CONSOLE, "coord", language="en")
+    author = store.members.for_identity(Platform.CONSOLE, "author", language="en")
+    reviewer = store.members.for_identity(Platform.CONSOLE, "coord", language="en")
     generator = CaseGenerator(SEED, group_id, author.id)
     rejected = 0
     started = time.perf_counter()
@@ -263,7 +263,7 @@ def measure(result: Result, config: AppConfig) -> Store:
     with phase(result, "open and migrate"):
         store = open_store(config)
     try:
-        group = store.working_group_by_slug("cawg")
+        group = store.groups.by_slug("cawg")
         if group is None:
             raise SystemExit("the working group cawg was not configured")
         with phase(result, "generate"):

@@ -82,7 +82,7 @@ def open_store(config: AppConfig, warn: Callable[[str], None] | None = None) -> 
     """Open the database, bring its schema up to date and apply the configured groups."""
     store = Store(config.database_url, sealer=Sealer(encryption_keys(config, warn)))
     store.upgrade()
-    store.sync_configured_groups(
+    store.groups.sync_configured(
         group_specs(config),
         [_pair(identity) for identity in config.admins],
         default_language=config.default_language,

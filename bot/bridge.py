@@ -120,7 +120,7 @@ class Bridge:
         origin = event.origin
         targets = [
             link
-            for link in self._store.room_links(group.id)
+            for link in self._store.rooms.links(group.id)
             if link.platform in self._platforms
             and (link.platform, link.room_id) != (origin.platform, origin.room_id)
         ]
@@ -148,7 +148,7 @@ class Bridge:
             reply = self._counterpart(replied, target)
             text = RelayedText(author, event.origin.platform, event.rich, reply)
             rows.extend(self._planned(target.platform, target.room_id, text, copies=True))
-        self._store.enqueue_copies(original, rows)
+        self._store.bridge.enqueue_copies(original, rows)
         log.info("relayed kind=text group=%s rooms=%d", group.slug, len(targets))
 
     def _media(
@@ -196,7 +196,7 @@ class Bridge:
                     reply_to=reply,
                 )
             rows.extend(self._planned(target.platform, target.room_id, item, copies=True))
-        self._store.enqueue_copies(original, rows)
+        self._store.bridge.enqueue_copies(original, rows)
         log.info("relayed kind=%s group=%s rooms=%d", event.kind, group.slug, len(targets))
 
     def _unrelayable(
@@ -211,21 +211,21 @@ class Bridge:
                 Message.of(f"bridge.unrelayable.{event.kind.value}", sender=Literal(header)),
             )
             rows.extend(self._planned(target.platform, target.room_id, BotMessage(text)))
-        self._store.enqueue_copies(None, rows)
+        self._store.bridge.enqueue_copies(None, rows)
         log.info("not_relayable kind=%s group=%s rooms=%d", event.kind, group.slug, len(targets))
 
     # -- changes to relayed messages ----------------------------------------------------------
 
     def _edit(self, group: WorkingGroupRecord, event: MessageEdited) -> None:
         origin = event.origin
-        found = self._store.bridged_message(origin.platform, origin.room_id, event.message_id)
+        found = self._store.bridge.message(origin.platform, origin.room_id, event.message_id)
         if found is None or not found.is_original:
             return
         new_digest = digest(event.rich)
         if new_digest == found.digest:
             log.info("edit_unchanged group=%s", group.slug)
             return
-        self._store.set_bridged_digest(found.id, new_digest)
+        self._store.bridge.set_digest(found.id, new_digest)
         author = self._author(group, origin)
         rows: list[_Row] = []
         for (platform, room_id), parts in self._copies_by_room(group, found).items():
@@ -242,12 +242,12 @@ class Bridge:
                 copy_parts=len(parts),
             )
             rows.extend(self._planned(platform, room_id, edit))
-        self._store.enqueue_copies(None, rows)
+        self._store.bridge.enqueue_copies(None, rows)
         log.info("relayed kind=edit group=%s rooms=%d", group.slug, len(rows))
 
     def _delete(self, group: WorkingGroupRecord, event: MessageDeleted) -> None:
         origin = event.origin
-        found = self._store.bridged_message(origin.platform, origin.room_id, event.message_id)
+        found = self._store.bridge.message(origin.platform, origin.room_id, event.message_id)
         if found is None or not found.is_original:
             return
         now = self._store.now()
@@ -278,7 +278,7 @@ class Bridge:
             # Telegram limits how long a bot may delete, hence the message's words).
             kept = self._say(group, origin.platform, Message.of("bridge.copy_kept_on_telegram"))
             rows.extend(self._planned(origin.platform, origin.room_id, BotMessage(kept)))
-        self._store.enqueue_copies(None, rows)
+        self._store.bridge.enqueue_copies(None, rows)
         log.info("relayed kind=delete group=%s copies=%d", group.slug, len(rows))
 
     def _planned(
@@ -292,7 +292,9 @@ class Bridge:
             return []
         return [
             (platform, room_id, to_json(part), index if copies else None)
-            for index, part in enumerate(planning.parts(item, self._store.callback_token))
+            for index, part in enumerate(
+                planning.parts(item, self._store.transports.callback_token)
+            )
         ]
 
     # -- helpers ------------------------------------------------------------------------------
@@ -309,7 +311,7 @@ class Bridge:
         for a message without a platform id)."""
         if message_id is None:
             return True, None
-        recorded = self._store.record_bridged_message(
+        recorded = self._store.bridge.record_message(
             group.id, origin.platform, origin.room_id, message_id, digest, kind=kind
         )
         return recorded is not None, recorded
@@ -317,7 +319,7 @@ class Bridge:
     def _replied(self, origin: Origin, reply_to: str | None) -> BridgedRef | None:
         if reply_to is None:
             return None
-        return self._store.bridged_message(origin.platform, origin.room_id, reply_to)
+        return self._store.bridge.message(origin.platform, origin.room_id, reply_to)
 
     def _counterpart(self, replied: BridgedRef | None, target: RoomLink) -> Ref | None:
         """Where, in ``target``, the replied-to message is: the original, or its first copy."""
@@ -325,7 +327,7 @@ class Bridge:
             return None
         if (replied.platform, replied.room_id) == (target.platform, target.room_id):
             return MessageRef(replied.message_id)
-        for copy in self._store.bridged_copies(replied.id):
+        for copy in self._store.bridge.copies_of(replied.id):
             here = (copy.platform, copy.room_id) == (target.platform, target.room_id)
             if here and copy.part == 0 and copy.status is not DeliveryStatus.FAILED:
                 return OutboxRef(copy.outbox_id)
@@ -336,9 +338,9 @@ class Bridge:
     ) -> dict[tuple[Platform, str], list[BridgedCopy]]:
         """The delivered or pending copies of a relayed message, part by part, per room
         still linked to its group (a room unlinked since hears no more of it)."""
-        linked = {(link.platform, link.room_id) for link in self._store.room_links(group.id)}
+        linked = {(link.platform, link.room_id) for link in self._store.rooms.links(group.id)}
         copies: dict[tuple[Platform, str], list[BridgedCopy]] = {}
-        for copy in self._store.bridged_copies(found.id):
+        for copy in self._store.bridge.copies_of(found.id):
             room = (copy.platform, copy.room_id)
             if copy.status is not DeliveryStatus.FAILED and room in linked:
                 copies.setdefault(room, []).append(copy)

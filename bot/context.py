@@ -1,13 +1,56 @@
-"""What a handler is given: who is asking, with which role, where, and the storage."""
+"""What a handler is given: who is asking, with which role, where, and the part of the
+storage a handler may use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from bot.config import AppConfig
 from bot.registry import Registry
 from bot.types import Message, Origin, ParamValue, Platform, Role
-from storage import MemberRecord, MemberRoles, Store, WorkingGroupRecord
+from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroupRecord
+from storage.cases import CaseStore
+from storage.groups import GroupStore
+from storage.members import MemberStore
+from storage.rooms import RoomStore
+
+
+class OutboxReport(Protocol):
+    """What a handler may ask of the outbox: how it is doing, never its messages."""
+
+    def status(self, platform: Platform | None = None, *, since: datetime) -> OutboxStatus: ...
+
+
+@dataclass(frozen=True)
+class HandlerStore:
+    """The storage a handler may use: members, working groups and roles, room links, case
+    reports, the outbox's counts and the store's clock.
+
+    Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
+    inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
+    state and key rotation belong to the parts of the bot that own them.
+    """
+
+    members: MemberStore
+    groups: GroupStore
+    rooms: RoomStore
+    cases: CaseStore
+    outbox: OutboxReport
+    now: Callable[[], datetime]
+
+    @classmethod
+    def of(cls, store: Store) -> HandlerStore:
+        return cls(
+            members=store.members,
+            groups=store.groups,
+            rooms=store.rooms,
+            cases=store.cases,
+            outbox=store.outbox,
+            now=store.now,
+        )
 
 
 class UserError(Exception):
@@ -29,7 +72,7 @@ class Context:
     that room's working group; in a direct chat, their highest role anywhere."""
     roles: MemberRoles
     working_group: WorkingGroupRecord | None
-    store: Store
+    store: HandlerStore
     registry: Registry
     config: AppConfig
     languages: tuple[str, ...]

@@ -1,6 +1,6 @@
 """The durable inbox and the dispatcher: how every platform's events reach the one router.
 
-A transport stores what it receives (``Store.record_inbound``) before it tells the platform
+A transport stores what it receives (``store.inbox.record``) before it tells the platform
 the event arrived. The :class:`Inbox` reads the stored, unhandled events of every platform
 in one order, asks the platform's transport to read each one into a neutral event, and hands
 it to the :class:`Dispatcher`, which runs the router on its one worker thread. The router's
@@ -103,11 +103,11 @@ class Dispatcher:
         platform, key = inbound
         try:
             with self._store.transaction():
-                if not self._store.claim_inbound(platform, key):
+                if not self._store.inbox.claim(platform, key):
                     return set()  # another process handled it meanwhile
                 replies = self._router.handle(event) if event is not None else []
                 self._enqueue(replies)
-                self._store.mark_inbound_handled(platform, key)
+                self._store.inbox.mark_handled(platform, key)
             self._unavailable.pop(inbound, None)
             return {reply.platform for reply in replies}
         except StorageUnavailable:
@@ -131,18 +131,18 @@ class Dispatcher:
         platform, key = inbound
         log.error("event_failed platform=%s key=%s error=%s", platform, key, error)
         with self._store.transaction():
-            if not self._store.claim_inbound(platform, key):
+            if not self._store.inbox.claim(platform, key):
                 return set()
             apology = self._router.apology(event.origin) if event is not None else []
             self._enqueue(apology)
-            self._store.mark_inbound_handled(platform, key)
+            self._store.inbox.mark_handled(platform, key)
         return {reply.platform for reply in apology}
 
     def _discard_now(self, inbound: Inbound) -> None:
         assert self._store is not None
         with self._store.transaction():
-            if self._store.claim_inbound(*inbound):
-                self._store.mark_inbound_handled(*inbound)
+            if self._store.inbox.claim(*inbound):
+                self._store.inbox.mark_handled(*inbound)
 
     def _enqueue(self, replies: list[Outgoing]) -> None:
         assert self._store is not None
@@ -155,7 +155,7 @@ class Dispatcher:
             parts = plan(BotMessage.of(reply))
             items.extend((reply.platform, reply.room_id, to_json(part)) for part in parts)
         if items:
-            self._store.enqueue_outgoing(items)
+            self._store.outbox.enqueue(items)
 
 
 class UnreadableEvent(Exception):
@@ -242,7 +242,7 @@ class Inbox:
         """The next stored events of every platform, merged by arrival while each
         platform's own order is kept."""
         per_platform = [
-            await asyncio.to_thread(self._store.pending_inbound, platform, PAGE)
+            await asyncio.to_thread(self._store.inbox.pending, platform, PAGE)
             for platform in self._readers
         ]
         merged: list[InboundRecord] = []
@@ -272,7 +272,7 @@ class Inbox:
     async def _prune(self) -> None:
         before = datetime.now(UTC) - KEEP_HANDLED
         for platform in self._readers:
-            await asyncio.to_thread(self._store.prune_inbound, platform, before)
+            await asyncio.to_thread(self._store.inbox.prune, platform, before)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -1,6 +1,6 @@
 """The outbox worker: delivers what the bot owes, under each platform's limits, and retries.
 
-Every message is in the database (``Store.enqueue_outgoing``) before the worker sees it, as
+Every message is in the database (``store.outbox.enqueue``) before the worker sees it, as
 an outgoing item (:mod:`bot.outgoing`) planned for its platform. The worker keeps one queue
 per room, so order holds within a room and a slow room never holds up the others; just
 before sending, it makes the item's references to earlier messages the platform's ids and
@@ -225,7 +225,7 @@ class OutboxWorker(Generic[Payload]):
         try:
             while True:
                 page = await asyncio.to_thread(
-                    self._store.pending_outgoing, self.platform, limit=PAGE, after_id=after
+                    self._store.outbox.pending, self.platform, limit=PAGE, after_id=after
                 )
                 rows.extend(page)
                 if len(page) < PAGE:
@@ -281,7 +281,7 @@ class OutboxWorker(Generic[Payload]):
         due = (row.next_attempt_at - datetime.now(UTC)).total_seconds()
         if due > 0:
             await self._pause(due)
-        if await asyncio.to_thread(self._store.is_unreachable, self.platform, room_id):
+        if await asyncio.to_thread(self._store.transports.is_unreachable, self.platform, room_id):
             await self._fail(row, "the room is unreachable (the bot was blocked or removed)")
             return 1
         try:
@@ -374,7 +374,7 @@ class OutboxWorker(Generic[Payload]):
         if not wanted:
             return item
         try:
-            targets = await asyncio.to_thread(self._store.outbox_targets, list(wanted))
+            targets = await asyncio.to_thread(self._store.outbox.targets, list(wanted))
         except Exception as error:
             raise TransientFailure(f"reading references: {type(error).__name__}") from error
         found: dict[int, MessageRef | None] = {}
@@ -404,10 +404,14 @@ class OutboxWorker(Generic[Payload]):
             try:
                 if len(rows) == 1 or message_id is None:
                     for row in rows:
-                        await asyncio.to_thread(self._store.mark_delivered, row.id, message_id)
+                        await asyncio.to_thread(
+                            self._store.outbox.mark_delivered, row.id, message_id
+                        )
                 else:
                     ids = [row.id for row in rows]
-                    await asyncio.to_thread(self._store.mark_delivered_together, ids, message_id)
+                    await asyncio.to_thread(
+                        self._store.outbox.mark_delivered_together, ids, message_id
+                    )
                 return
             except Exception as error:
                 log.warning(
@@ -424,19 +428,23 @@ class OutboxWorker(Generic[Payload]):
     async def _note_attempt(self, row: OutboxRecord, reason: str, delay: float) -> None:
         next_at = datetime.now(UTC) + timedelta(seconds=delay)
         try:
-            await asyncio.to_thread(self._store.record_delivery_attempt, row.id, reason, next_at)
+            await asyncio.to_thread(
+                self._store.outbox.record_failed_attempt, row.id, reason, next_at
+            )
         except Exception as error:
             log.error("outbox_write_failed outbox=%d error=%s", row.id, type(error).__name__)
 
     async def _fail(self, row: OutboxRecord, reason: str) -> None:
         self.counts.failed += 1
         log.warning("delivery_failed outbox=%d reason=%s", row.id, reason)
-        await asyncio.to_thread(self._store.mark_failed, row.id, reason)
+        await asyncio.to_thread(self._store.outbox.mark_failed, row.id, reason)
 
     async def _give_up_room(self, room_id: str, reason: str) -> None:
-        await asyncio.to_thread(self._store.mark_unreachable, self.platform, room_id, reason)
+        await asyncio.to_thread(
+            self._store.transports.mark_unreachable, self.platform, room_id, reason
+        )
         dropped = await asyncio.to_thread(
-            self._store.drop_pending_for_room, self.platform, room_id, reason
+            self._store.outbox.drop_pending_for_room, self.platform, room_id, reason
         )
         self.counts.failed += dropped
         queue = self._queues.get(room_id)

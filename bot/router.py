@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bot.bridge import Bridge, installation_secret
 from bot.config import AppConfig
-from bot.context import Context, UserError
+from bot.context import Context, HandlerStore, UserError
 from bot.conversation import (
     BACK,
     CANCEL,
@@ -84,6 +84,7 @@ class Router:
         self, store: Store, registry: Registry, catalogs: Catalogs, config: AppConfig
     ) -> None:
         self._store = store
+        self._handler_store = HandlerStore.of(store)
         self._registry = registry
         self._catalogs = catalogs
         self._config = config
@@ -178,8 +179,10 @@ class Router:
     def _on_presence(self, context: Context, event: PresenceChanged) -> Sequence[Reply]:
         origin = event.origin
         if not event.present:
-            self._store.mark_unreachable(origin.platform, origin.room_id, "bot removed or blocked")
-            dropped = self._store.drop_pending_for_room(
+            self._store.transports.mark_unreachable(
+                origin.platform, origin.room_id, "bot removed or blocked"
+            )
+            dropped = self._store.outbox.drop_pending_for_room(
                 origin.platform, origin.room_id, "bot removed or blocked"
             )
             log.info(
@@ -189,7 +192,7 @@ class Router:
                 dropped,
             )
             return []
-        self._store.clear_unreachable(origin.platform, origin.room_id)
+        self._store.transports.clear_unreachable(origin.platform, origin.room_id)
         if origin.is_direct:
             return []
         if context.working_group is not None:
@@ -285,12 +288,12 @@ class Router:
     ) -> Sequence[Reply]:
         if not context.role.includes(conversation.role):
             # The member lost the role since starting: the conversation cannot go on.
-            self._store.clear_conversation(context.member.id)
+            self._store.conversations.clear(context.member.id)
             return [self._refusal(context, conversation.name, conversation.role)]
         outcome = self._engine(context).handle(conversation, state, answer)
         if outcome.submitted is not None:
             replies = list(conversation.submit(context, outcome.submitted))
-            self._store.clear_conversation(context.member.id)
+            self._store.conversations.clear(context.member.id)
             log.info(
                 "conversation_submitted name=%s member=%s", conversation.name, context.member.id
             )
@@ -304,15 +307,15 @@ class Router:
 
     def _save(self, context: Context, outcome: Outcome) -> None:
         if outcome.state is None:
-            self._store.clear_conversation(context.member.id)
+            self._store.conversations.clear(context.member.id)
         else:
             state = outcome.state
-            self._store.save_conversation(
+            self._store.conversations.save(
                 context.member.id, state.name, state.step, state.to_data()
             )
 
     def _open_conversation(self, context: Context) -> tuple[Conversation, ConversationState] | None:
-        record = self._store.load_conversation(context.member.id)
+        record = self._store.conversations.load(context.member.id)
         if record is None:
             return None
         conversation = self._registry.find_conversation(record.name)
@@ -322,7 +325,7 @@ class Router:
         ):
             # A conversation removed or reshaped by an upgrade cannot be resumed safely.
             log.warning("conversation_dropped name=%s member=%s", record.name, context.member.id)
-            self._store.clear_conversation(context.member.id)
+            self._store.conversations.clear(context.member.id)
             return None
         return conversation, state
 
@@ -334,7 +337,7 @@ class Router:
 
     def _context(self, origin: Origin) -> Context:
         supported = self._catalogs.languages
-        member = self._store.member_for_identity(
+        member = self._store.members.for_identity(
             origin.platform,
             origin.user_id,
             language=pick_language(origin.language_hint, supported, self._config.default_language),
@@ -343,9 +346,9 @@ class Router:
         group = (
             None
             if origin.is_direct
-            else self._store.working_group_for_room(origin.platform, origin.room_id)
+            else self._store.groups.for_room(origin.platform, origin.room_id)
         )
-        roles = self._store.roles_of(member.id)
+        roles = self._store.groups.roles_of(member.id)
         role = roles.role_for(group.id if group else None)
         if origin.platform is Platform.CONSOLE and origin.trusted_role is not None:
             role = origin.trusted_role
@@ -355,7 +358,7 @@ class Router:
             role=role,
             roles=roles,
             working_group=group,
-            store=self._store,
+            store=self._handler_store,
             registry=self._registry,
             config=self._config,
             languages=supported,
@@ -373,7 +376,7 @@ class Router:
 
     def _render(self, context: Context, replies: Sequence[Reply]) -> list[Outgoing]:
         # Read the language again: the handler may just have changed it.
-        member: MemberRecord | None = self._store.get_member(context.member.id)
+        member: MemberRecord | None = self._store.members.get(context.member.id)
         language = member.language if member is not None else context.member.language
         rendered = []
         for reply in replies:

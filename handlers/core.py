@@ -87,7 +87,7 @@ def _set_language(context: Context, code: str) -> Sequence[Reply]:
             code=Literal(code),
             known=Literal(", ".join(context.languages)),
         )
-    context.store.set_member_language(context.member.id, code)
+    context.store.members.set_language(context.member.id, code)
     return [Reply(Message.of("language.changed", help=CommandRef("help")))]
 
 
@@ -115,8 +115,8 @@ def whoami(context: Context, command: Command) -> Sequence[Reply]:
             time_zone=Literal(member.time_zone or context.config.time_zone),
         )
     )
-    roles = context.store.roles_of(member.id)
-    for group in context.store.list_working_groups():
+    roles = context.store.groups.roles_of(member.id)
+    for group in context.store.groups.all():
         role = roles.by_group.get(group.id)
         if role is not None and role is not Role.MEMBER:
             lines.append(

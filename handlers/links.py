@@ -19,7 +19,7 @@ def register(registry: Registry) -> None:
 
 
 def _group(context: Context, slug: str) -> WorkingGroupRecord:
-    group = context.store.working_group_by_slug(slug.lower())
+    group = context.store.groups.by_slug(slug.lower())
     if group is None:
         raise UserError("members.no_such_group", slug=Literal(slug), groups=CommandRef("groups"))
     return group
@@ -51,10 +51,10 @@ def link(context: Context, command: Command) -> Sequence[Reply]:
     platform, room_id = _room(
         context, command.args[1:], UserError("links.link_usage", command=CommandRef("link"))
     )
-    current = context.store.working_group_for_room(platform, room_id)
+    current = context.store.groups.for_room(platform, room_id)
     if current is not None and current.id != group.id:
         _require_admin_of(context, current.id)  # moving a room takes it from its group too
-    outcome = context.store.link_room(platform, room_id, group.id)
+    outcome = context.store.rooms.link(platform, room_id, group.id)
     if outcome is LinkOutcome.LINKED_ELSEWHERE:
         assert current is not None
         raise UserError("links.configured_elsewhere", group=Literal(current.name))
@@ -71,11 +71,11 @@ def unlink(context: Context, command: Command) -> Sequence[Reply]:
     platform, room_id = _room(
         context, command.args, UserError("links.unlink_usage", command=CommandRef("unlink"))
     )
-    current = context.store.working_group_for_room(platform, room_id)
+    current = context.store.groups.for_room(platform, room_id)
     if current is None:
         raise UserError("links.not_linked", room=Literal(room_id))
     _require_admin_of(context, current.id)
-    outcome = context.store.unlink_room(platform, room_id)
+    outcome = context.store.rooms.unlink(platform, room_id)
     if outcome is LinkOutcome.CONFIGURED:
         raise UserError("links.configured", room=Literal(room_id))
     return [Reply(Message.of("links.unlinked", room=Literal(room_id), group=Literal(current.name)))]
@@ -85,14 +85,12 @@ def list_links(context: Context, command: Command) -> Sequence[Reply]:
     """``/links [GROUP]``: each working group's rooms, and where each link comes from."""
     if len(command.args) > 1:
         raise UserError("links.links_usage", command=CommandRef("links"))
-    groups = (
-        [_group(context, command.args[0])] if command.args else context.store.list_working_groups()
-    )
+    groups = [_group(context, command.args[0])] if command.args else context.store.groups.all()
     if not groups:
         return [Reply(Message.of("members.no_groups"))]
     lines: list[Message | Literal] = []
     for group in groups:
-        links = context.store.room_links(group.id)
+        links = context.store.rooms.links(group.id)
         lines.append(Message.of("links.group", group=Literal(group.name), count=len(links)))
         for found in links:
             lines.append(

@@ -15,7 +15,7 @@ def register(registry: Registry) -> None:
 
 
 def list_groups(context: Context, command: Command) -> Sequence[Reply]:
-    summaries = context.store.group_summaries()
+    summaries = context.store.groups.summaries()
     if not summaries:
         return [Reply(Message.of("members.no_groups"))]
     lines: list[Message | Literal] = [Message.of("members.groups_header", count=len(summaries))]
@@ -62,7 +62,7 @@ def set_role(context: Context, command: Command) -> Sequence[Reply]:
         raise _usage()
     group = None
     if len(command.args) == 3:
-        group = context.store.working_group_by_slug(command.args[2].lower())
+        group = context.store.groups.by_slug(command.args[2].lower())
         if group is None:
             raise UserError(
                 "members.no_such_group", slug=Literal(command.args[2]), groups=CommandRef("groups")
@@ -72,9 +72,9 @@ def set_role(context: Context, command: Command) -> Sequence[Reply]:
     )
     if not may_grant:
         raise UserError("members.not_admin_here")
-    if context.store.get_member(number) is None:
+    if context.store.members.get(number) is None:
         raise UserError("members.no_such_member", number=number)
-    effective = context.store.set_role(number, group.id if group else None, role)
+    effective = context.store.groups.set_role(number, group.id if group else None, role)
     where = Literal(group.name) if group else Message.of("members.network")
     if effective is not role:
         return [

@@ -21,7 +21,7 @@ def show_outbox(context: Context, command: Command) -> Sequence[Reply]:
     now = datetime.now(UTC)
     lines: list[Message | Literal] = [Message.of("outbox.header")]
     for platform in DELIVERING_PLATFORMS:
-        status = context.store.outbox_status(platform, since=now - RECENT)
+        status = context.store.outbox.status(platform, since=now - RECENT)
         lines.append(
             Message.of(
                 "outbox.line",

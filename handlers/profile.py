@@ -69,7 +69,7 @@ def time_zone_choices(answers: Answers) -> tuple[Choice, ...]:
 
 
 def save_profile(context: Context, answers: Answers) -> Sequence[Reply]:
-    context.store.set_member_profile(
+    context.store.members.set_profile(
         context.member.id,
         display_name=answers.get("name"),
         organization=answers.get("organization"),

@@ -1,6 +1,8 @@
 """Persistence for Caucus: the only package that talks to the database (via SQLAlchemy).
 
-Use :class:`Store`; it returns the frozen records below and raises :class:`StorageError`.
+Use :class:`Store` and its area stores (``store.members``, ``store.outbox``, ...); they
+return the frozen records below and raise :class:`StorageError`. This is the one list of
+what the package exports.
 """
 
 from storage.errors import NotFoundError, StorageError, StorageUnavailable

@@ -1,89 +1,88 @@
-"""Room links and relayed messages. These functions run inside a store transaction."""
+"""The members' messages the bridge relayed, and their copies: ``store.bridge``.
+
+Only ids are kept (and a digest of the last relayed text): enough for replies, edits and
+deletions to find their counterparts in the other rooms. A copy is an outbox row that
+names its original.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.types import Platform
 from storage.errors import NotFoundError
-from storage.groups import COMMAND, CONFIG
-from storage.models import BridgedMessage, OutboxMessage, Room, WorkingGroup
-from storage.records import (
-    BridgedCopy,
-    BridgedRef,
-    DeliveryStatus,
-    LinkOutcome,
-    OutboxTarget,
-    RoomLink,
-)
-
-PENDING = DeliveryStatus.PENDING.value
-
-# -- links ------------------------------------------------------------------------------
+from storage.models import BridgedMessage, OutboxMessage
+from storage.outbox import checked_items, enqueue_outgoing_in
+from storage.records import BridgedCopy, BridgedRef, DeliveryStatus
+from storage.units import Area
+from storage.validation import check_text
 
 
-def _link(room: Room) -> RoomLink:
-    return RoomLink(
-        Platform(room.platform), room.room_id, room.working_group_id, room.source == CONFIG
-    )
+class BridgeStore(Area):
+    """Relayed messages and where their copies went (``store.bridge``)."""
 
+    def record_message(
+        self,
+        working_group_id: int,
+        platform: Platform,
+        room_id: str,
+        message_id: str,
+        digest: str,
+        *,
+        kind: str = "text",
+    ) -> int | None:
+        """Remember a member's message the bridge relays; ``None`` if it already was.
 
-def _room(session: Session, platform: Platform, room_id: str) -> Room | None:
-    return session.scalars(
-        select(Room).where(Room.platform == platform.value, Room.room_id == room_id)
-    ).one_or_none()
-
-
-def link_room_in(
-    session: Session, platform: Platform, room_id: str, working_group_id: int, now: datetime
-) -> LinkOutcome:
-    if session.get(WorkingGroup, working_group_id) is None:
-        raise NotFoundError(f"no working group with id {working_group_id}")
-    room = _room(session, platform, room_id)
-    if room is None:
-        session.add(
-            Room(
-                platform=platform.value,
-                room_id=room_id,
-                working_group_id=working_group_id,
-                source=COMMAND,
-                created_at=now,
-            )
+        ``kind`` is "text" or the kind of file it was."""
+        platform = Platform(platform)
+        check_text("room id", room_id, 255)
+        check_text("message id", message_id, 255)
+        check_text("kind", kind, 16)
+        check_text("digest", digest, 64)
+        return self._run(
+            _record_message,
+            working_group_id,
+            platform,
+            room_id,
+            message_id,
+            kind,
+            digest,
+            self._now(),
         )
-        session.flush()
-        return LinkOutcome.LINKED
-    if room.working_group_id == working_group_id:
-        return LinkOutcome.ALREADY_LINKED
-    if room.source == CONFIG:
-        return LinkOutcome.LINKED_ELSEWHERE
-    room.working_group_id = working_group_id
-    session.flush()
-    return LinkOutcome.MOVED
 
+    def message(self, platform: Platform, room_id: str, message_id: str) -> BridgedRef | None:
+        """The relayed message a platform message is (the original) or carries (a copy)."""
+        platform = Platform(platform)
+        return self._run(_message, platform, room_id, message_id)
 
-def unlink_room_in(session: Session, platform: Platform, room_id: str) -> LinkOutcome:
-    room = _room(session, platform, room_id)
-    if room is None:
-        return LinkOutcome.NOT_LINKED
-    if room.source == CONFIG:
-        return LinkOutcome.CONFIGURED
-    session.delete(room)
-    session.flush()
-    return LinkOutcome.UNLINKED
+    def set_digest(self, bridged_id: int, digest: str) -> None:
+        """The digest of a relayed message's text after an edit."""
+        check_text("digest", digest, 64)
+        self._run(_set_digest, bridged_id, digest)
 
+    def copies_of(self, bridged_id: int) -> list[BridgedCopy]:
+        """The outbox rows that carried a relayed message into other rooms, in order."""
+        return self._run(_copies_of, bridged_id)
 
-def rooms_of_group_in(session: Session, working_group_id: int | None) -> list[RoomLink]:
-    statement = select(Room).order_by(Room.working_group_id, Room.platform, Room.room_id)
-    if working_group_id is not None:
-        statement = statement.where(Room.working_group_id == working_group_id)
-    return [_link(room) for room in session.scalars(statement)]
-
-
-# -- relayed messages -------------------------------------------------------------------
+    def enqueue_copies(
+        self,
+        bridged_id: int | None,
+        items: Sequence[tuple[Platform, str, Mapping[str, Any], int | None]],
+    ) -> list[int]:
+        """Owe messages like ``store.outbox.enqueue``; those with a part number are copies of
+        ``bridged_id`` (part 0 first), the others (edits, deletions, notices) are not."""
+        checked = checked_items([(platform, room, payload) for platform, room, payload, _ in items])
+        if not checked:
+            return []
+        parts = [part for *_, part in items]
+        return self._run(
+            enqueue_outgoing_in, checked, self._now(), bridged_id=bridged_id, parts=parts
+        )
 
 
 def _ref(row: BridgedMessage, *, is_original: bool) -> BridgedRef:
@@ -99,7 +98,7 @@ def _ref(row: BridgedMessage, *, is_original: bool) -> BridgedRef:
     )
 
 
-def record_bridged_message_in(
+def _record_message(
     session: Session,
     working_group_id: int,
     platform: Platform,
@@ -109,7 +108,7 @@ def record_bridged_message_in(
     digest: str,
     now: datetime,
 ) -> int | None:
-    if bridged_message_in(session, platform, room_id, message_id) is not None:
+    if _message(session, platform, room_id, message_id) is not None:
         return None
     row = BridgedMessage(
         working_group_id=working_group_id,
@@ -125,7 +124,7 @@ def record_bridged_message_in(
     return row.id
 
 
-def bridged_message_in(
+def _message(
     session: Session, platform: Platform, room_id: str, message_id: str
 ) -> BridgedRef | None:
     original = session.scalars(
@@ -151,7 +150,7 @@ def bridged_message_in(
     return None if copy is None else _ref(copy, is_original=False)
 
 
-def set_bridged_digest_in(session: Session, bridged_id: int, digest: str) -> None:
+def _set_digest(session: Session, bridged_id: int, digest: str) -> None:
     row = session.get(BridgedMessage, bridged_id)
     if row is None:
         raise NotFoundError(f"no bridged message with id {bridged_id}")
@@ -159,7 +158,7 @@ def set_bridged_digest_in(session: Session, bridged_id: int, digest: str) -> Non
     session.flush()
 
 
-def bridged_copies_in(session: Session, bridged_id: int) -> list[BridgedCopy]:
+def _copies_of(session: Session, bridged_id: int) -> list[BridgedCopy]:
     rows = session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.bridged_message_id == bridged_id)
@@ -177,29 +176,3 @@ def bridged_copies_in(session: Session, bridged_id: int) -> list[BridgedCopy]:
         )
         for row in rows
     ]
-
-
-def outbox_targets_in(session: Session, outbox_ids: Collection[int]) -> dict[int, OutboxTarget]:
-    found = {
-        row.id: (row.platform, row.room_id, row.status, row.platform_message_id)
-        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))
-    }
-    targets: dict[int, OutboxTarget] = {}
-    for outbox_id, (platform, room_id, status, message_id) in found.items():
-        shared = False
-        if message_id is not None:
-            shared = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(OutboxMessage)
-                    .where(
-                        OutboxMessage.platform == platform,
-                        OutboxMessage.room_id == room_id,
-                        OutboxMessage.platform_message_id == message_id,
-                        OutboxMessage.bridge_part.is_not(None),
-                    )
-                )
-                or 0
-            ) > 1
-        targets[outbox_id] = OutboxTarget(DeliveryStatus(status), message_id, shared)
-    return targets

@@ -8,9 +8,9 @@ evidence and history texts are sealed by their column types (:mod:`storage.seali
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from sqlalchemy import and_, delete, func, select, true, update
 from sqlalchemy.orm import Session
@@ -31,16 +31,8 @@ from storage.case_records import (
 )
 from storage.errors import NotFoundError
 from storage.models import CaseAttachment, CaseContent, CaseEvent, CaseReport, CaseRight
+from storage.units import Area
 from storage.validation import check_int, check_text
-
-T = TypeVar("T")
-
-
-class Runner(Protocol):
-    """The store's way of running work in a transaction (or in the open unit of work)."""
-
-    def __call__(self, work: Callable[[Session], T]) -> T: ...
-
 
 PAGE_LIMIT = 100
 ATTACHMENT_LIMIT = 50 * 1024 * 1024
@@ -170,12 +162,8 @@ def _counted(rows: Iterable[Any]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(pairs, key=lambda pair: (-pair[1], pair[0])))
 
 
-class CaseStore:
+class CaseStore(Area):
     """The case-report queries of one :class:`storage.Store` (``store.cases``)."""
-
-    def __init__(self, run: Runner, now: Callable[[], datetime]) -> None:
-        self._run = run
-        self._now = now
 
     def submit(self, new: NewCase) -> int:
         """File a report with its evidence references; its number (the reference) back."""

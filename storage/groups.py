@@ -1,6 +1,7 @@
-"""Working groups, rooms and roles: the part of the store driven by the configuration file.
+"""Working groups and the roles members hold in them: ``store.groups``.
 
-These functions run inside a transaction the :class:`storage.Store` opened.
+Groups, their rooms and roles are what the configuration file declares (synced at start);
+commands add rooms (``store.rooms``) and roles on top.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from storage.errors import NotFoundError
 from storage.members import existing_member, member_for_identity_in
 from storage.models import Membership, Room, WorkingGroup
 from storage.records import GroupSummary, MemberRoles, WorkingGroupRecord, WorkingGroupSpec
+from storage.units import Area
 from storage.validation import check_text
 
 CONFIG = "config"
@@ -26,12 +28,71 @@ _Key = tuple[str, str]  # (platform value, platform id)
 _PLATFORM_VALUES = frozenset(platform.value for platform in Platform)
 
 
-def group_record(group: WorkingGroup) -> WorkingGroupRecord:
+class GroupStore(Area):
+    """Working groups and roles (``store.groups``)."""
+
+    def sync_configured(
+        self,
+        groups: Sequence[WorkingGroupSpec],
+        network_admins: Sequence[tuple[Platform, str]],
+        *,
+        default_language: str,
+    ) -> None:
+        """Make the configured groups, rooms and roles those of the configuration file.
+
+        One transaction. Groups are upserted by slug and never deleted. Rooms and roles
+        with source "config" become exactly those configured; ones made by commands stay,
+        unless the configuration names the same room, or the same member in the same group,
+        in which case the configured one replaces it. Identities not seen before get a new
+        member speaking ``default_language``. Raises ``ValueError`` for a configuration
+        that names a slug twice or a room for two groups.
+        """
+        check_text("language", default_language, 8)
+        _check_specs(groups, network_admins)
+        now = self._now()
+        self._run(
+            _sync_configured, groups, network_admins, default_language=default_language, now=now
+        )
+
+    def for_room(self, platform: Platform, room_id: str) -> WorkingGroupRecord | None:
+        """The working group a room is linked to, if any."""
+        return self._run(_for_room, platform, room_id)
+
+    def by_slug(self, slug: str) -> WorkingGroupRecord | None:
+        return self._run(_by_slug, slug)
+
+    def all(self) -> list[WorkingGroupRecord]:
+        """All working groups, by slug (including ones no longer configured)."""
+        return self._run(_all_groups)
+
+    def summaries(self) -> list[GroupSummary]:
+        """Every working group (by slug) with its room and role counts."""
+        return self._run(_summaries)
+
+    def roles_of(self, member_id: int) -> MemberRoles:
+        return self._run(_roles_of, member_id)
+
+    def set_role(self, member_id: int, working_group_id: int | None, role: Role) -> Role:
+        """Give a member a role in a group, or network-wide for ``None`` (a command's doing).
+
+        A role the configuration gives the member there is not overridden: the method
+        then changes nothing and returns that role; otherwise it returns ``role``.
+        Raises :class:`NotFoundError` for an unknown member or group.
+        """
+        now = self._now()
+        return self._run(_set_role, member_id, working_group_id, Role(role), now)
+
+    def coordinators_of(self, working_group_id: int) -> list[int]:
+        """Members who coordinate the group (coordinators and the group's own admins)."""
+        return self._run(_coordinators_of, working_group_id)
+
+
+def _group_record(group: WorkingGroup) -> WorkingGroupRecord:
     languages = tuple(code for code in group.languages.split(",") if code)
     return WorkingGroupRecord(group.id, group.slug, group.name, languages)
 
 
-def check_specs(
+def _check_specs(
     groups: Sequence[WorkingGroupSpec], network_admins: Sequence[tuple[Platform, str]]
 ) -> None:
     """Refuse configurations the schema cannot hold, before touching the database."""
@@ -66,7 +127,7 @@ def _keys(pairs: Iterable[tuple[Platform, str]]) -> list[_Key]:
     return keys
 
 
-def sync_configured_groups_in(
+def _sync_configured(
     session: Session,
     groups: Sequence[WorkingGroupSpec],
     network_admins: Sequence[tuple[Platform, str]],
@@ -172,28 +233,26 @@ def _sync_memberships(
     session.flush()
 
 
-def working_group_for_room_in(
-    session: Session, platform: Platform, room_id: str
-) -> WorkingGroupRecord | None:
+def _for_room(session: Session, platform: Platform, room_id: str) -> WorkingGroupRecord | None:
     group = session.scalars(
         select(WorkingGroup)
         .join(Room, Room.working_group_id == WorkingGroup.id)
         .where(Room.platform == Platform(platform).value, Room.room_id == room_id)
     ).one_or_none()
-    return None if group is None else group_record(group)
+    return None if group is None else _group_record(group)
 
 
-def working_group_by_slug_in(session: Session, slug: str) -> WorkingGroupRecord | None:
+def _by_slug(session: Session, slug: str) -> WorkingGroupRecord | None:
     group = session.scalars(select(WorkingGroup).where(WorkingGroup.slug == slug)).one_or_none()
-    return None if group is None else group_record(group)
+    return None if group is None else _group_record(group)
 
 
-def list_working_groups_in(session: Session) -> list[WorkingGroupRecord]:
+def _all_groups(session: Session) -> list[WorkingGroupRecord]:
     groups = session.scalars(select(WorkingGroup).order_by(WorkingGroup.slug))
-    return [group_record(group) for group in groups]
+    return [_group_record(group) for group in groups]
 
 
-def roles_of_in(session: Session, member_id: int) -> MemberRoles:
+def _roles_of(session: Session, member_id: int) -> MemberRoles:
     network: Role | None = None
     by_group: dict[int, Role] = {}
     for row in session.scalars(select(Membership).where(Membership.member_id == member_id)):
@@ -205,7 +264,7 @@ def roles_of_in(session: Session, member_id: int) -> MemberRoles:
     return MemberRoles(network, MappingProxyType(by_group))
 
 
-def group_summaries_in(session: Session) -> list[GroupSummary]:
+def _summaries(session: Session) -> list[GroupSummary]:
     rooms: dict[int, dict[Platform, int]] = {}
     room_counts = session.execute(
         select(Room.working_group_id, Room.platform, func.count()).group_by(
@@ -231,7 +290,7 @@ def group_summaries_in(session: Session) -> list[GroupSummary]:
     groups = session.scalars(select(WorkingGroup).order_by(WorkingGroup.slug))
     return [
         GroupSummary(
-            group=group_record(group),
+            group=_group_record(group),
             rooms=MappingProxyType(rooms.get(group.id, {})),
             members=members.get(group.id, 0),
             coordinators=coordinators.get(group.id, 0),
@@ -240,10 +299,10 @@ def group_summaries_in(session: Session) -> list[GroupSummary]:
     ]
 
 
-def set_role_in(
+def _set_role(
     session: Session, member_id: int, working_group_id: int | None, role: Role, now: datetime
 ) -> Role:
-    """Record a role granted by command; a role from the configuration wins and is returned."""
+    """A role granted by command; a role from the configuration wins and is returned."""
     existing_member(session, member_id)
     if working_group_id is not None and session.get(WorkingGroup, working_group_id) is None:
         raise NotFoundError(f"no working group with id {working_group_id}")
@@ -271,3 +330,15 @@ def set_role_in(
         row.role = role.value
     session.flush()
     return role
+
+
+def _coordinators_of(session: Session, working_group_id: int) -> list[int]:
+    rows = session.scalars(
+        select(Membership.member_id)
+        .where(
+            Membership.working_group_id == working_group_id,
+            Membership.role.in_(("coordinator", "admin")),
+        )
+        .order_by(Membership.member_id)
+    )
+    return list(rows)

@@ -1,4 +1,9 @@
-"""Members and their platform identities. These functions run inside a store transaction."""
+"""Members and their platform identities: ``store.members``.
+
+:class:`MemberStore` answers the callers' questions; the functions beside it are the
+queries it runs, of which :func:`member_for_identity_in` and :func:`existing_member` also
+serve other areas inside their own transactions.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,70 @@ from sqlalchemy.orm import Session
 
 from bot.types import Platform
 from storage.errors import NotFoundError
-from storage.models import Identity, Member, Membership
+from storage.models import Identity, Member
 from storage.records import IdentityRecord, MemberRecord
+from storage.units import Area
+from storage.validation import check_aware, check_optional_text, check_text
+
+
+class MemberStore(Area):
+    """Who is who: members, their accounts and where to reach them (``store.members``)."""
+
+    def for_identity(
+        self,
+        platform: Platform,
+        user_id: str,
+        *,
+        language: str,
+        now: datetime | None = None,
+        direct_room: str | None = None,
+    ) -> MemberRecord:
+        """The member behind a platform account, created (speaking ``language``) if new.
+
+        Records that the member was seen at ``now``; ``last_seen_at`` never moves back.
+        ``direct_room`` is the private chat the member wrote from, kept to reach them later.
+        """
+        check_text("user id", user_id, 255)
+        check_text("language", language, 8)
+        check_optional_text("direct room", direct_room, 255)
+        when = self._now() if now is None else check_aware("now", now)
+        return self._run(
+            _seen_member,
+            platform,
+            user_id,
+            language=language,
+            now=when,
+            direct_room=direct_room,
+        )
+
+    def get(self, member_id: int) -> MemberRecord | None:
+        return self._run(_member_or_none, member_id)
+
+    def set_language(self, member_id: int, language: str) -> MemberRecord:
+        """Raises :class:`storage.NotFoundError` for an unknown member."""
+        check_text("language", language, 8)
+        return self._run(_set_language, member_id, language)
+
+    def set_profile(
+        self,
+        member_id: int,
+        *,
+        display_name: str | None,
+        organization: str | None,
+        time_zone: str | None,
+    ) -> MemberRecord:
+        """Sets all three fields (``None`` clears one); raises :class:`NotFoundError`."""
+        check_optional_text("display name", display_name, 255)
+        check_optional_text("organization", organization, 255)
+        check_optional_text("time zone", time_zone, 64)
+        return self._run(_set_profile, member_id, display_name, organization, time_zone)
+
+    def identities_of(self, member_id: int) -> list[IdentityRecord]:
+        return self._run(_identities_of, member_id)
+
+    def direct_rooms_of(self, member_id: int) -> list[tuple[Platform, str]]:
+        """Where the member can be written to privately: each platform's last direct room."""
+        return self._run(_direct_rooms_of, member_id)
 
 
 def member_record(member: Member) -> MemberRecord:
@@ -72,6 +139,29 @@ def member_for_identity_in(
     return member
 
 
+def existing_member(session: Session, member_id: int) -> Member:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFoundError(f"no member with id {member_id}")
+    return member
+
+
+def _seen_member(
+    session: Session,
+    platform: Platform,
+    user_id: str,
+    *,
+    language: str,
+    now: datetime,
+    direct_room: str | None,
+) -> MemberRecord:
+    return member_record(
+        member_for_identity_in(
+            session, platform, user_id, language=language, now=now, direct_room=direct_room
+        )
+    )
+
+
 def find_identity(session: Session, platform: Platform, user_id: str) -> Identity | None:
     return session.scalars(
         select(Identity).where(
@@ -80,41 +170,44 @@ def find_identity(session: Session, platform: Platform, user_id: str) -> Identit
     ).one_or_none()
 
 
-def existing_member(session: Session, member_id: int) -> Member:
+def _member_or_none(session: Session, member_id: int) -> MemberRecord | None:
     member = session.get(Member, member_id)
-    if member is None:
-        raise NotFoundError(f"no member with id {member_id}")
-    return member
+    return None if member is None else member_record(member)
 
 
-def identities_of_in(session: Session, member_id: int) -> list[IdentityRecord]:
+def _set_language(session: Session, member_id: int, language: str) -> MemberRecord:
+    member = existing_member(session, member_id)
+    member.language = language
+    return member_record(member)
+
+
+def _set_profile(
+    session: Session,
+    member_id: int,
+    display_name: str | None,
+    organization: str | None,
+    time_zone: str | None,
+) -> MemberRecord:
+    member = existing_member(session, member_id)
+    member.display_name = display_name
+    member.organization = organization
+    member.time_zone = time_zone
+    return member_record(member)
+
+
+def _identities_of(session: Session, member_id: int) -> list[IdentityRecord]:
     identities = session.scalars(
         select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
     )
     return [IdentityRecord(Platform(row.platform), row.user_id) for row in identities]
 
 
-def direct_rooms_of_in(session: Session, member_id: int) -> list[tuple[Platform, str]]:
+def _direct_rooms_of(session: Session, member_id: int) -> list[tuple[Platform, str]]:
+    """The direct room the member last wrote to the bot from, per account. (A Telegram
+    user's private chat has the user's id, but one who never wrote cannot be written to:
+    not guessed.)"""
     rows = session.scalars(
         select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
     )
-    found = [(Platform(row.platform), _private_room(row)) for row in rows]
+    found = [(Platform(row.platform), row.direct_room_id) for row in rows]
     return [(platform, room) for platform, room in found if room is not None]
-
-
-def _private_room(identity: Identity) -> str | None:
-    """The direct room the member last wrote to the bot from. (A Telegram user's private
-    chat has the user's id, but one who never wrote cannot be written to: not guessed.)"""
-    return identity.direct_room_id
-
-
-def coordinators_of_in(session: Session, working_group_id: int) -> list[int]:
-    rows = session.scalars(
-        select(Membership.member_id)
-        .where(
-            Membership.working_group_id == working_group_id,
-            Membership.role.in_(("coordinator", "admin")),
-        )
-        .order_by(Membership.member_id)
-    )
-    return list(rows)

@@ -42,3 +42,10 @@ def check_int(what: str, value: int, *, minimum: int, maximum: int = 2**63 - 1) 
     if not minimum <= value <= maximum:
         raise ValueError(f"{what} must be between {minimum} and {maximum}, got {value}")
     return value
+
+
+MAX_ID = 2**31 - 1
+"""The largest surrogate key (the id columns are INTEGER, 32 bits on PostgreSQL)."""
+
+REASON_LENGTH = 255
+"""Failure and unreachability reasons are diagnostics: longer ones are cut, not refused."""

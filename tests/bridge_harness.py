@@ -105,7 +105,7 @@ class BridgeBot:
         """Nothing left to deliver: every outbox row is delivered or failed."""
         store = self.store
         return all(
-            store.outbox_status(platform, since=store.now()).pending == 0
+            store.outbox.status(platform, since=store.now()).pending == 0
             for platform in (Platform.TELEGRAM, Platform.MATRIX)
         )
 

@@ -25,8 +25,8 @@ single inbound row, so "settled" is read from the outside, in this order:
 
 1. the member has seen at least one message from the bot after its event (in its own
    timeline, built from its syncs);
-2. *then* the bot's store is idle: ``store.pending_inbound(Platform.MATRIX)`` and
-   ``store.pending_outgoing(Platform.MATRIX)`` are both empty;
+2. *then* the bot's store is idle: ``store.inbox.pending(Platform.MATRIX)`` and
+   ``store.outbox.pending(Platform.MATRIX)`` are both empty;
 3. *then* the member syncs once more, and every bot message after its event is decrypted.
 
 The order is what makes it sound. The bot handles an event and queues all of its replies in
@@ -1169,14 +1169,12 @@ class MatrixMember:
 
 
 def _store_idle(store: Store) -> bool:
-    return not store.pending_inbound(Platform.MATRIX) and not store.pending_outgoing(
-        Platform.MATRIX
-    )
+    return not store.inbox.pending(Platform.MATRIX) and not store.outbox.pending(Platform.MATRIX)
 
 
 def _store_state(store: Store) -> str:
-    inbound = [record.key for record in store.pending_inbound(Platform.MATRIX)]
-    outgoing = store.pending_outgoing(Platform.MATRIX)
+    inbound = [record.key for record in store.inbox.pending(Platform.MATRIX)]
+    outgoing = store.outbox.pending(Platform.MATRIX)
     return f"bot store: pending inbound {inbound}, pending outgoing {len(outgoing)}"
 
 

@@ -184,12 +184,12 @@ class TelegramChat:
 
 
 def handled_through(store: Store, update_id: int) -> bool:
-    last = store.last_inbound_sequence(Platform.TELEGRAM)
+    last = store.inbox.last_sequence(Platform.TELEGRAM)
     return (
         last is not None
         and last >= update_id
-        and not store.pending_inbound(Platform.TELEGRAM)
-        and not store.pending_outgoing(Platform.TELEGRAM)
+        and not store.inbox.pending(Platform.TELEGRAM)
+        and not store.outbox.pending(Platform.TELEGRAM)
     )
 
 

@@ -99,7 +99,7 @@ def clock() -> Clock:
 def router(config: AppConfig, clock: Clock) -> Iterator[tuple[Router, Store]]:
     store = Store(config.database_url, clock=clock)
     store.upgrade()
-    store.sync_configured_groups(group_specs(config), [(TG, "1")], default_language="en")
+    store.groups.sync_configured(group_specs(config), [(TG, "1")], default_language="en")
     try:
         yield build_router(config, store), store
     finally:
@@ -128,7 +128,7 @@ RENDER: dict[Platform, Callable[[OutgoingItem], Any]] = {
 
 def pending(store: Store, platform: Platform) -> list[OutgoingItem]:
     """The items waiting in the outbox for ``platform``, as stored."""
-    return [from_json(row.payload) for row in store.pending_outgoing(platform)]
+    return [from_json(row.payload) for row in store.outbox.pending(platform)]
 
 
 def rendered(store: Store, platform: Platform) -> list[Any]:
@@ -138,8 +138,8 @@ def rendered(store: Store, platform: Platform) -> list[Any]:
 
 def deliver_all(store: Store, platform: Platform, start: int = 100) -> list[int]:
     ids = []
-    for number, row in enumerate(store.pending_outgoing(platform), start=start):
-        store.mark_delivered(row.id, str(number) if platform is TG else f"$e{number}")
+    for number, row in enumerate(store.outbox.pending(platform), start=start):
+        store.outbox.mark_delivered(row.id, str(number) if platform is TG else f"$e{number}")
         ids.append(row.id)
     return ids
 
@@ -171,7 +171,7 @@ def test_a_matrix_reply_to_a_relayed_message_replies_to_the_telegram_original(
 
 def test_a_telegram_reply_to_a_matrix_message_names_the_copy_to_be_resolved(router: Any) -> None:
     handle(router, TextMessage(mx(), "first", "$first"))
-    (copy_id,) = [row.id for row in router[1].pending_outgoing(TG)]
+    (copy_id,) = [row.id for row in router[1].outbox.pending(TG)]
     handle(router, TextMessage(tg(), "reply", "11", reply_to="100"))  # unknown: no reply
     handle(router, TextMessage(mx(), "again", "$again", reply_to="$first"))
     *_, item = pending(router[1], TG)
@@ -271,15 +271,15 @@ def test_an_admin_links_and_unlinks_a_room_by_command(router: Any) -> None:
     assert "administ" in refused.text.lower()
     (linked,) = handle(router, Command(admin, "link", ("cawg", "matrix", "!new:x")))
     assert "!new:x" in linked.text
-    group = router[1].working_group_for_room(MX, "!new:x")
+    group = router[1].groups.for_room(MX, "!new:x")
     assert group is not None and group.slug == "cawg"
     (listing,) = handle(router, Command(admin, "links"))
     assert "!new:x" in listing.text and TG_ROOM in listing.text
     (kept,) = handle(router, Command(admin, "unlink", ("telegram", TG_ROOM)))
-    assert router[1].working_group_for_room(TG, TG_ROOM) is not None
+    assert router[1].groups.for_room(TG, TG_ROOM) is not None
     assert kept.text != linked.text
     handle(router, Command(admin, "unlink", ("matrix", "!new:x")))
-    assert router[1].working_group_for_room(MX, "!new:x") is None
+    assert router[1].groups.for_room(MX, "!new:x") is None
 
 
 def test_an_edit_too_long_for_one_telegram_message_follows_as_marked_messages(
@@ -302,7 +302,7 @@ def test_a_rooms_unlinked_since_hears_no_more_edits(router: Any) -> None:
     store = router[1]
     # The configuration no longer names the Matrix room.
     specs = group_specs(_without_matrix(router))
-    store.sync_configured_groups(specs, [(TG, "1")], default_language="en")
+    store.groups.sync_configured(specs, [(TG, "1")], default_language="en")
     handle(router, MessageEdited(tg(), "20", "after"))
     assert pending(store, MX) == []
 
@@ -348,9 +348,9 @@ def test_delivered_and_failed_messages_keep_no_text(router: Any) -> None:
     handle(router, TextMessage(tg(), "secret plans", "40"))
     handle(router, TextMessage(tg(), "more plans", "41"))
     store = router[1]
-    first, second = store.pending_outgoing(MX)
-    store.mark_delivered(first.id, "$a")
-    store.mark_failed(second.id, "gone")
+    first, second = store.outbox.pending(MX)
+    store.outbox.mark_delivered(first.id, "$a")
+    store.outbox.mark_failed(second.id, "gone")
     with store._sessions.begin() as session:
         payloads = session.scalars(select(OutboxMessage.payload)).all()
     assert payloads == ["{}", "{}"]

@@ -142,8 +142,8 @@ async def test_an_invalid_answer_is_explained_and_the_question_asked_again(
 
 def draft(chat: ConsoleChat) -> object:
     """The member's saved conversation, as stored."""
-    member = chat.store.member_for_identity(Platform.CONSOLE, chat.user_label, language="en")
-    found = chat.store.load_conversation(member.id)
+    member = chat.store.members.for_identity(Platform.CONSOLE, chat.user_label, language="en")
+    found = chat.store.conversations.load(member.id)
     return None if found is None else (found.name, found.step, found.data)
 
 

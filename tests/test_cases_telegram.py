@@ -75,8 +75,8 @@ async def test_report_typed_in_a_group_is_answered_with_a_hint_to_write_privatel
     )
     assert update["update_id"]
     store = telegram.bot.store
-    ana = store.member_for_identity(Platform.TELEGRAM, str(USER_IDS["ana"]), language="en")
-    assert store.load_conversation(ana.id) is None
+    ana = store.members.for_identity(Platform.TELEGRAM, str(USER_IDS["ana"]), language="en")
+    assert store.conversations.load(ana.id) is None
     assert text("cases.mine_none", report="/report").split("/")[0] in await member.send(
         "/myreports"
     )
@@ -147,7 +147,7 @@ async def test_an_export_arrives_as_two_files_in_the_coordinators_chat(
     [row] = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"))))
     assert row["title"] == answers.title
     assert row["country"] == "CO"
-    assert telegram.bot.store.pending_outgoing(Platform.TELEGRAM) == []
+    assert telegram.bot.store.outbox.pending(Platform.TELEGRAM) == []
 
 
 class _ServicesBot:

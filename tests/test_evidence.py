@@ -52,7 +52,7 @@ JPEG = b"\xff\xd8\xff\xe0 a photo of the spill"
 
 def prepare(store: Store) -> None:
     store.upgrade()
-    store.sync_configured_groups(
+    store.groups.sync_configured(
         [
             WorkingGroupSpec(
                 slug="cawg", name="CAWG", languages=("en",), rooms=(), coordinators=(), admins=()
@@ -92,8 +92,8 @@ def evidence_source(event: MediaReceived) -> dict[str, Any]:
 
 def file_report(store: Store, *sources: Mapping[str, Any]) -> int:
     """Submit a report with these evidence files; its number."""
-    member = store.member_for_identity(Platform.TELEGRAM, "42", language="en")
-    group = store.working_group_by_slug("cawg")
+    member = store.members.for_identity(Platform.TELEGRAM, "42", language="en")
+    group = store.groups.by_slug("cawg")
     assert group is not None
     return store.cases.submit(
         NewCase(
@@ -390,7 +390,7 @@ async def matrix(
     async def handle(event: Incoming | None, inbound: tuple[Platform, str]) -> None:
         if event is not None:
             events.append(event)
-        await asyncio.to_thread(store.mark_inbound_handled, *inbound)
+        await asyncio.to_thread(store.inbox.mark_handled, *inbound)
 
     transport = MatrixTransport(
         config.matrix,

@@ -114,7 +114,7 @@ async def test_messages_sent_while_the_bot_was_down_are_each_answered_once(
         hint = first_words("router.free_text_hint")
 
         def delivered() -> int:
-            return bot.store.outbox_status(Platform.MATRIX, since=LONG_AGO).delivered
+            return bot.store.outbox.status(Platform.MATRIX, since=LONG_AGO).delivered
 
         # Counted at the bot (every reply it sent), then, for a short run, as the member
         # sees them (a member's own sync may skip part of a long burst).
@@ -123,7 +123,7 @@ async def test_messages_sent_while_the_bot_was_down_are_each_answered_once(
         )
         await asyncio.sleep(1.5)  # time for a repeated answer to show up
         assert delivered() == count + 1
-        assert not bot.store.pending_outgoing(Platform.MATRIX)
+        assert not bot.store.outbox.pending(Platform.MATRIX)
         if count <= 50:
             await chat.member.sync()
             answers = [
@@ -218,12 +218,12 @@ async def test_sends_throttled_by_the_homeserver_arrive_once_and_in_order(
             items = [
                 (Platform.MATRIX, chat.room_id, to_json(BotMessage(f"news {n}"))) for n in range(6)
             ]
-            bot.store.enqueue_outgoing(items)
+            bot.store.outbox.enqueue(items)
             assert bot.service is not None
             bot.service.outboxes[Platform.MATRIX].wake()
             await chat.member.wait_until(
                 lambda: (
-                    len(_news(chat, bot)) >= 6 and not bot.store.pending_outgoing(Platform.MATRIX)
+                    len(_news(chat, bot)) >= 6 and not bot.store.outbox.pending(Platform.MATRIX)
                 ),
                 what="six news delivered",
                 timeout=60,

@@ -283,7 +283,7 @@ async def test_chat_sends_settles_and_picks_by_number_and_by_reaction(
     mark = _first_event(bob, room_id)
 
     # The stand-in "receives" the event first: the chat waits for the store to be idle.
-    idle_store.record_inbound(Platform.MATRIX, "$in-flight", None, {})
+    idle_store.inbox.record(Platform.MATRIX, "$in-flight", None, {})
 
     async def bot_side() -> None:
         asked = await answer_next(
@@ -291,7 +291,7 @@ async def test_chat_sends_settles_and_picks_by_number_and_by_reaction(
             [notice("Hello!", []), notice("Which language?", ["English", "Español"])],
         )  # fmt: skip
         await asyncio.sleep(0.5)
-        idle_store.mark_inbound_handled(Platform.MATRIX, "$in-flight")
+        idle_store.inbox.mark_handled(Platform.MATRIX, "$in-flight")
         picked = await answer_next(bob, room_id, asked, alice.user_id, [notice("Español!", [])])
         await answer_next(bob, room_id, picked, alice.user_id, [notice("English!", [])])
 
@@ -326,7 +326,7 @@ async def test_settle_without_an_answer_waits_quietly_then_gives_up_loudly(
     assert await settle(alice, idle_store, room_id, ignored, bob.user_id, expect_reply=False) == []
     assert 0.9 < time.monotonic() - began < 5
 
-    idle_store.record_inbound(Platform.MATRIX, "$stuck", None, {})
+    idle_store.inbox.record(Platform.MATRIX, "$stuck", None, {})
     with pytest.raises(MatrixHarnessError) as stuck:
         await settle(alice, idle_store, room_id, ignored, bob.user_id, timeout=1.0)
     message = str(stuck.value)

@@ -123,7 +123,7 @@ async def bridge(
     async def handle(event: Incoming | None, inbound: tuple[Platform, str]) -> None:
         if event is not None:
             events.append(event)
-        await asyncio.to_thread(store.mark_inbound_handled, *inbound)
+        await asyncio.to_thread(store.inbox.mark_handled, *inbound)
 
     transport = MatrixTransport(
         config.matrix,
@@ -293,7 +293,7 @@ async def test_an_event_never_decrypted_is_reported_once_given_up(
     assert unreadable.kind is UnrelayableKind.UNDECRYPTABLE
     assert unreadable.origin.user_id == bridge.alice.user_id
     store = bridge.transport._store
-    assert not store.pending_inbound(Platform.MATRIX)
+    assert not store.inbox.pending(Platform.MATRIX)
 
 
 def test_reply_fallbacks_are_stripped_and_other_quotes_kept() -> None:

@@ -70,7 +70,7 @@ def add_command_role(store: Store, member_id: int, group_id: int | None, role: R
 
 
 def group_id(store: Store, slug: str) -> int:
-    group = store.working_group_by_slug(slug)
+    group = store.groups.by_slug(slug)
     assert group is not None
     return group.id
 
@@ -85,13 +85,13 @@ def test_upgrade_creates_the_schema_and_running_it_again_changes_nothing(
         assert store.current_revision() is None
         store.upgrade()
         assert store.current_revision() == head_revision()
-        member = store.member_for_identity(TG, "1", language="en")
+        member = store.members.for_identity(TG, "1", language="en")
         store.upgrade()
         assert store.current_revision() == head_revision()
     with Store(database_url) as reopened:
         reopened.upgrade()
         assert reopened.current_revision() == head_revision()
-        assert reopened.get_member(member.id) == member
+        assert reopened.members.get(member.id) == member
 
 
 def test_models_match_the_migrated_schema(store: Store) -> None:
@@ -147,8 +147,8 @@ def test_committed_writes_survive_the_process_being_killed(database_url: str) ->
         "from storage import Store\n"
         "store = Store(sys.argv[1])\n"
         "store.upgrade()\n"
-        "member = store.member_for_identity(Platform.MATRIX, '@a:x.org', language='fa')\n"
-        "store.save_conversation(member.id, 'join', 'name', {'answer': 'سلام'})\n"
+        "member = store.members.for_identity(Platform.MATRIX, '@a:x.org', language='fa')\n"
+        "store.conversations.save(member.id, 'join', 'name', {'answer': 'سلام'})\n"
         "print(member.id, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -162,10 +162,10 @@ def test_committed_writes_survive_the_process_being_killed(database_url: str) ->
     assert result.returncode == -9, result.stderr
     member_id = int(result.stdout)
     with Store(database_url) as store:
-        member = store.get_member(member_id)
+        member = store.members.get(member_id)
         assert member is not None
         assert member.language == "fa"
-        conversation = store.load_conversation(member_id)
+        conversation = store.conversations.load(member_id)
         assert conversation is not None
         assert conversation.data == {"answer": "سلام"}
 
@@ -174,47 +174,47 @@ def test_committed_writes_survive_the_process_being_killed(database_url: str) ->
 
 
 def test_member_for_identity_creates_once_and_updates_last_seen(store: Store) -> None:
-    first = store.member_for_identity(TG, "1001", language="ar", now=T0)
+    first = store.members.for_identity(TG, "1001", language="ar", now=T0)
     assert first.language == "ar"
     assert first.created_at == first.last_seen_at == T0
     later = T0 + timedelta(hours=2)
-    again = store.member_for_identity(TG, "1001", language="en", now=later)
+    again = store.members.for_identity(TG, "1001", language="en", now=later)
     assert again.id == first.id
     assert again.language == "ar"  # the language only matters when the member is created
     assert again.created_at == T0
     assert again.last_seen_at == later
-    assert store.get_member(first.id) == again
+    assert store.members.get(first.id) == again
 
 
 def test_member_for_identity_keeps_platforms_apart(store: Store) -> None:
-    telegram = store.member_for_identity(TG, "same", language="en")
-    matrix = store.member_for_identity(MX, "same", language="en")
+    telegram = store.members.for_identity(TG, "same", language="en")
+    matrix = store.members.for_identity(MX, "same", language="en")
     assert telegram.id != matrix.id
-    assert store.identities_of(telegram.id) == [IdentityRecord(TG, "same")]
-    assert store.identities_of(matrix.id) == [IdentityRecord(MX, "same")]
+    assert store.members.identities_of(telegram.id) == [IdentityRecord(TG, "same")]
+    assert store.members.identities_of(matrix.id) == [IdentityRecord(MX, "same")]
 
 
 def test_member_for_identity_never_moves_last_seen_backwards(store: Store) -> None:
-    store.member_for_identity(TG, "1", language="en", now=T0)
-    stale = store.member_for_identity(TG, "1", language="en", now=T0 - timedelta(minutes=5))
+    store.members.for_identity(TG, "1", language="en", now=T0)
+    stale = store.members.for_identity(TG, "1", language="en", now=T0 - timedelta(minutes=5))
     assert stale.last_seen_at == T0
 
 
 def test_member_for_identity_refuses_bad_arguments(store: Store) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        store.member_for_identity(TG, "1", language="en", now=datetime(2025, 1, 1))
+        store.members.for_identity(TG, "1", language="en", now=datetime(2025, 1, 1))
     with pytest.raises(ValueError, match="longer than 8"):
-        store.member_for_identity(TG, "1", language="en-GB-oxendict")
+        store.members.for_identity(TG, "1", language="en-GB-oxendict")
     with pytest.raises(ValueError, match="longer than 255"):
-        store.member_for_identity(TG, "x" * 256, language="en")
+        store.members.for_identity(TG, "x" * 256, language="en")
     with pytest.raises(ValueError, match="empty"):
-        store.member_for_identity(TG, "", language="en")
+        store.members.for_identity(TG, "", language="en")
 
 
 def test_member_for_identity_retries_after_losing_a_creation_race(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    winner = store.member_for_identity(TG, "racer", language="en", now=T0)
+    winner = store.members.for_identity(TG, "racer", language="en", now=T0)
     real_find = storage.members.find_identity
     lookups: list[str] = []
 
@@ -225,35 +225,35 @@ def test_member_for_identity_retries_after_losing_a_creation_race(
         return real_find(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(storage.members, "find_identity", find_after_losing)
-    loser = store.member_for_identity(TG, "racer", language="fr", now=T0 + timedelta(1))
+    loser = store.members.for_identity(TG, "racer", language="fr", now=T0 + timedelta(1))
     assert len(lookups) == 2
     assert loser.id == winner.id
     assert loser.language == "en"
-    assert store.get_member(winner.id + 1) is None  # the losing member was rolled back
+    assert store.members.get(winner.id + 1) is None  # the losing member was rolled back
 
 
 def test_member_for_identity_is_safe_when_calls_race(database_url: str) -> None:
     results = at_once(
-        database_url, lambda store: store.member_for_identity(MX, "@new:x.org", language="en").id
+        database_url, lambda store: store.members.for_identity(MX, "@new:x.org", language="en").id
     )
     assert len(set(results)) == 1
 
 
 def test_get_member_is_none_for_an_unknown_id(store: Store) -> None:
-    assert store.get_member(12345) is None
+    assert store.members.get(12345) is None
 
 
 def test_set_member_language_changes_only_the_language(store: Store) -> None:
-    member = store.member_for_identity(TG, "1", language="en")
-    changed = store.set_member_language(member.id, "ar")
+    member = store.members.for_identity(TG, "1", language="en")
+    changed = store.members.set_language(member.id, "ar")
     assert changed.language == "ar"
     assert changed.last_seen_at == member.last_seen_at
-    assert store.get_member(member.id) == changed
+    assert store.members.get(member.id) == changed
 
 
 def test_set_member_profile_sets_and_clears_fields(store: Store) -> None:
-    member = store.member_for_identity(TG, "1", language="en")
-    profile = store.set_member_profile(
+    member = store.members.for_identity(TG, "1", language="en")
+    profile = store.members.set_profile(
         member.id, display_name="ليلى", organization="Amnesty", time_zone="Asia/Beirut"
     )
     assert (profile.display_name, profile.organization, profile.time_zone) == (
@@ -261,8 +261,8 @@ def test_set_member_profile_sets_and_clears_fields(store: Store) -> None:
         "Amnesty",
         "Asia/Beirut",
     )
-    assert store.get_member(member.id) == profile
-    cleared = store.set_member_profile(
+    assert store.members.get(member.id) == profile
+    cleared = store.members.set_profile(
         member.id, display_name=None, organization=None, time_zone="UTC"
     )
     assert (cleared.display_name, cleared.organization, cleared.time_zone) == (None, None, "UTC")
@@ -270,22 +270,22 @@ def test_set_member_profile_sets_and_clears_fields(store: Store) -> None:
 
 def test_changing_an_unknown_member_raises_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError):
-        store.set_member_language(404, "en")
+        store.members.set_language(404, "en")
     with pytest.raises(NotFoundError):
-        store.set_member_profile(404, display_name="x", organization=None, time_zone=None)
+        store.members.set_profile(404, display_name="x", organization=None, time_zone=None)
     with pytest.raises(NotFoundError):
-        store.save_conversation(404, "join", "start", {})
+        store.conversations.save(404, "join", "start", {})
 
 
 def test_identities_of_an_unknown_member_is_empty(store: Store) -> None:
-    assert store.identities_of(404) == []
+    assert store.members.identities_of(404) == []
 
 
 def test_aware_datetimes_come_back_as_the_same_instant_in_utc(store: Store) -> None:
     beirut = timezone(timedelta(hours=3))
     seen = datetime(2025, 6, 1, 15, 30, 12, 345678, tzinfo=beirut)
-    member = store.member_for_identity(TG, "1", language="en", now=seen)
-    loaded = store.get_member(member.id)
+    member = store.members.for_identity(TG, "1", language="en", now=seen)
+    loaded = store.members.get(member.id)
     assert loaded is not None
     assert loaded.last_seen_at == seen
     assert loaded.last_seen_at.tzinfo == UTC
@@ -297,8 +297,8 @@ def test_sqlite_stores_utc_and_reads_back_aware_datetimes(sqlite_url: str) -> No
     with Store(sqlite_url) as store:
         store.upgrade()
         seen = datetime(2025, 6, 1, 15, 30, tzinfo=timezone(timedelta(hours=3)))
-        member = store.member_for_identity(TG, "1", language="en", now=seen)
-        loaded = store.get_member(member.id)
+        member = store.members.for_identity(TG, "1", language="en", now=seen)
+        loaded = store.members.get(member.id)
     assert loaded is not None
     assert loaded.created_at == seen
     assert loaded.created_at.utcoffset() == timedelta(0)
@@ -334,49 +334,49 @@ NETWORK_ADMINS = ((TG, "1"),)
 
 
 def test_sync_configured_groups_creates_groups_rooms_and_roles(store: Store) -> None:
-    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+    store.groups.sync_configured(GROUPS, NETWORK_ADMINS, default_language="en")
 
-    groups = store.list_working_groups()
+    groups = store.groups.all()
     assert [(g.slug, g.name, g.languages) for g in groups] == [
         ("docs", "Documentation", ("ar", "en")),
         ("legal", "Legal aid", ("fa",)),
     ]
     docs, legal = groups
-    assert store.working_group_by_slug("docs") == docs
-    assert store.working_group_for_room(TG, "-100111") == docs
-    assert store.working_group_for_room(MX, "!docs:x.org") == docs
-    assert store.working_group_for_room(TG, "-100222") == legal
-    assert store.working_group_for_room(MX, "-100222") is None
+    assert store.groups.by_slug("docs") == docs
+    assert store.groups.for_room(TG, "-100111") == docs
+    assert store.groups.for_room(MX, "!docs:x.org") == docs
+    assert store.groups.for_room(TG, "-100222") == legal
+    assert store.groups.for_room(MX, "-100222") is None
 
-    coordinator = store.member_for_identity(TG, "11", language="ar")
+    coordinator = store.members.for_identity(TG, "11", language="ar")
     assert coordinator.language == "en"  # created by the sync with the default language
-    assert store.roles_of(coordinator.id) == MemberRoles(
+    assert store.groups.roles_of(coordinator.id) == MemberRoles(
         None, {docs.id: Role.COORDINATOR, legal.id: Role.COORDINATOR}
     )
-    boss = store.member_for_identity(MX, "@boss:x.org", language="en")
-    assert store.roles_of(boss.id).by_group == {docs.id: Role.ADMIN}
-    admin = store.member_for_identity(TG, "1", language="en")
-    assert store.roles_of(admin.id) == MemberRoles(Role.ADMIN, {})
+    boss = store.members.for_identity(MX, "@boss:x.org", language="en")
+    assert store.groups.roles_of(boss.id).by_group == {docs.id: Role.ADMIN}
+    admin = store.members.for_identity(TG, "1", language="en")
+    assert store.groups.roles_of(admin.id) == MemberRoles(Role.ADMIN, {})
 
 
 def test_sync_configured_groups_twice_changes_nothing(store: Store) -> None:
-    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
-    groups = store.list_working_groups()
-    member = store.member_for_identity(TG, "11", language="en")
-    roles = store.roles_of(member.id)
-    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="ar")
-    assert store.list_working_groups() == groups
-    assert store.roles_of(member.id) == roles
-    assert store.member_for_identity(TG, "11", language="en").id == member.id
+    store.groups.sync_configured(GROUPS, NETWORK_ADMINS, default_language="en")
+    groups = store.groups.all()
+    member = store.members.for_identity(TG, "11", language="en")
+    roles = store.groups.roles_of(member.id)
+    store.groups.sync_configured(GROUPS, NETWORK_ADMINS, default_language="ar")
+    assert store.groups.all() == groups
+    assert store.groups.roles_of(member.id) == roles
+    assert store.members.for_identity(TG, "11", language="en").id == member.id
 
 
 def test_sync_configured_groups_replaces_config_but_keeps_command_rows(store: Store) -> None:
-    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+    store.groups.sync_configured(GROUPS, NETWORK_ADMINS, default_language="en")
     docs, legal = group_id(store, "docs"), group_id(store, "legal")
-    helper = store.member_for_identity(TG, "33", language="en")
+    helper = store.members.for_identity(TG, "33", language="en")
     add_command_room(store, TG, "-100333", legal)
-    assert store.set_role(helper.id, docs, Role.COORDINATOR) is Role.COORDINATOR
-    assert store.set_role(helper.id, None, Role.COORDINATOR) is Role.COORDINATOR
+    assert store.groups.set_role(helper.id, docs, Role.COORDINATOR) is Role.COORDINATOR
+    assert store.groups.set_role(helper.id, None, Role.COORDINATOR) is Role.COORDINATOR
 
     changed = (
         WorkingGroupSpec(
@@ -388,65 +388,69 @@ def test_sync_configured_groups_replaces_config_but_keeps_command_rows(store: St
         ),
         GROUPS[1],
     )
-    store.sync_configured_groups(changed, (), default_language="en")
+    store.groups.sync_configured(changed, (), default_language="en")
 
-    assert store.working_group_for_room(TG, "-100111") is None
-    assert store.working_group_for_room(TG, "-100444") == WorkingGroupRecord(
+    assert store.groups.for_room(TG, "-100111") is None
+    assert store.groups.for_room(TG, "-100444") == WorkingGroupRecord(
         docs, "docs", "Docs & archives", ("en",)
     )
-    assert store.working_group_for_room(TG, "-100333") is not None  # made by a command
-    coordinator = store.member_for_identity(TG, "11", language="en")
-    assert store.roles_of(coordinator.id) == MemberRoles(None, {legal: Role.COORDINATOR})
-    boss = store.member_for_identity(MX, "@boss:x.org", language="en")
-    assert store.roles_of(boss.id) == MemberRoles(None, {})
-    admin = store.member_for_identity(TG, "1", language="en")
-    assert store.roles_of(admin.id) == MemberRoles(None, {})
-    legal_coordinator = store.member_for_identity(TG, "22", language="en")
-    assert store.roles_of(legal_coordinator.id).by_group == {
+    assert store.groups.for_room(TG, "-100333") is not None  # made by a command
+    coordinator = store.members.for_identity(TG, "11", language="en")
+    assert store.groups.roles_of(coordinator.id) == MemberRoles(None, {legal: Role.COORDINATOR})
+    boss = store.members.for_identity(MX, "@boss:x.org", language="en")
+    assert store.groups.roles_of(boss.id) == MemberRoles(None, {})
+    admin = store.members.for_identity(TG, "1", language="en")
+    assert store.groups.roles_of(admin.id) == MemberRoles(None, {})
+    legal_coordinator = store.members.for_identity(TG, "22", language="en")
+    assert store.groups.roles_of(legal_coordinator.id).by_group == {
         docs: Role.ADMIN,
         legal: Role.COORDINATOR,
     }
-    assert store.roles_of(helper.id) == MemberRoles(Role.COORDINATOR, {docs: Role.COORDINATOR})
+    assert store.groups.roles_of(helper.id) == MemberRoles(
+        Role.COORDINATOR, {docs: Role.COORDINATOR}
+    )
 
 
 def test_sync_configured_groups_takes_over_command_rooms_and_roles(store: Store) -> None:
-    store.sync_configured_groups(GROUPS[1:], (), default_language="en")
+    store.groups.sync_configured(GROUPS[1:], (), default_language="en")
     legal = group_id(store, "legal")
-    boss = store.member_for_identity(MX, "@boss:x.org", language="en")
+    boss = store.members.for_identity(MX, "@boss:x.org", language="en")
     add_command_room(store, TG, "-100111", legal)
-    store.set_role(boss.id, None, Role.COORDINATOR)
+    store.groups.set_role(boss.id, None, Role.COORDINATOR)
 
-    store.sync_configured_groups(GROUPS, ((MX, "@boss:x.org"),), default_language="en")
+    store.groups.sync_configured(GROUPS, ((MX, "@boss:x.org"),), default_language="en")
     docs = group_id(store, "docs")
-    assert store.working_group_for_room(TG, "-100111") == store.working_group_by_slug("docs")
-    assert store.roles_of(boss.id) == MemberRoles(Role.ADMIN, {docs: Role.ADMIN})
+    assert store.groups.for_room(TG, "-100111") == store.groups.by_slug("docs")
+    assert store.groups.roles_of(boss.id) == MemberRoles(Role.ADMIN, {docs: Role.ADMIN})
 
     # Now configured, they go when the configuration drops them.
-    store.sync_configured_groups(GROUPS[1:], (), default_language="en")
-    assert store.working_group_for_room(TG, "-100111") is None
-    assert store.roles_of(boss.id) == MemberRoles(None, {})
+    store.groups.sync_configured(GROUPS[1:], (), default_language="en")
+    assert store.groups.for_room(TG, "-100111") is None
+    assert store.groups.roles_of(boss.id) == MemberRoles(None, {})
 
 
 def test_sync_configured_groups_keeps_groups_no_longer_configured(store: Store) -> None:
-    store.sync_configured_groups(GROUPS, (), default_language="en")
-    store.sync_configured_groups(GROUPS[1:], (), default_language="en")
-    assert [g.slug for g in store.list_working_groups()] == ["docs", "legal"]
-    assert store.working_group_for_room(TG, "-100111") is None
-    assert store.working_group_for_room(MX, "!docs:x.org") is None
-    coordinator = store.member_for_identity(TG, "11", language="en")
-    assert store.roles_of(coordinator.id).by_group == {group_id(store, "legal"): Role.COORDINATOR}
+    store.groups.sync_configured(GROUPS, (), default_language="en")
+    store.groups.sync_configured(GROUPS[1:], (), default_language="en")
+    assert [g.slug for g in store.groups.all()] == ["docs", "legal"]
+    assert store.groups.for_room(TG, "-100111") is None
+    assert store.groups.for_room(MX, "!docs:x.org") is None
+    coordinator = store.members.for_identity(TG, "11", language="en")
+    assert store.groups.roles_of(coordinator.id).by_group == {
+        group_id(store, "legal"): Role.COORDINATOR
+    }
 
 
 def test_sync_configured_groups_gives_the_highest_role_listed(store: Store) -> None:
     spec = WorkingGroupSpec(
         slug="docs", name="Docs", languages=(), coordinators=((TG, "5"),), admins=((TG, "5"),)
     )
-    store.sync_configured_groups((spec,), ((TG, "5"), (TG, "5")), default_language="en")
-    member = store.member_for_identity(TG, "5", language="en")
-    assert store.roles_of(member.id) == MemberRoles(
+    store.groups.sync_configured((spec,), ((TG, "5"), (TG, "5")), default_language="en")
+    member = store.members.for_identity(TG, "5", language="en")
+    assert store.groups.roles_of(member.id) == MemberRoles(
         Role.ADMIN, {group_id(store, "docs"): Role.ADMIN}
     )
-    assert store.working_group_by_slug("docs") == WorkingGroupRecord(
+    assert store.groups.by_slug("docs") == WorkingGroupRecord(
         group_id(store, "docs"), "docs", "Docs", ()
     )
 
@@ -454,45 +458,45 @@ def test_sync_configured_groups_gives_the_highest_role_listed(store: Store) -> N
 def test_sync_configured_groups_refuses_contradictions_and_writes_nothing(store: Store) -> None:
     twice = (GROUPS[0], WorkingGroupSpec(slug="docs", name="Again"))
     with pytest.raises(ValueError, match="configured twice"):
-        store.sync_configured_groups(twice, (), default_language="en")
+        store.groups.sync_configured(twice, (), default_language="en")
     shared_room = (
         GROUPS[0],
         WorkingGroupSpec(slug="other", name="Other", rooms=((TG, "-100111"),)),
     )
     with pytest.raises(ValueError, match="-100111"):
-        store.sync_configured_groups(shared_room, (), default_language="en")
-    assert store.list_working_groups() == []
+        store.groups.sync_configured(shared_room, (), default_language="en")
+    assert store.groups.all() == []
 
 
 def test_set_role_grants_changes_and_never_overrides_the_configuration(store: Store) -> None:
-    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+    store.groups.sync_configured(GROUPS, NETWORK_ADMINS, default_language="en")
     docs, legal = group_id(store, "docs"), group_id(store, "legal")
-    member = store.member_for_identity(TG, "77", language="en")
-    assert store.set_role(member.id, docs, Role.COORDINATOR) is Role.COORDINATOR
-    assert store.set_role(member.id, docs, Role.ADMIN) is Role.ADMIN
-    assert store.set_role(member.id, None, Role.MEMBER) is Role.MEMBER
-    assert store.roles_of(member.id) == MemberRoles(Role.MEMBER, {docs: Role.ADMIN})
-    assert store.roles_of(member.id).role_for(legal) is Role.MEMBER
+    member = store.members.for_identity(TG, "77", language="en")
+    assert store.groups.set_role(member.id, docs, Role.COORDINATOR) is Role.COORDINATOR
+    assert store.groups.set_role(member.id, docs, Role.ADMIN) is Role.ADMIN
+    assert store.groups.set_role(member.id, None, Role.MEMBER) is Role.MEMBER
+    assert store.groups.roles_of(member.id) == MemberRoles(Role.MEMBER, {docs: Role.ADMIN})
+    assert store.groups.roles_of(member.id).role_for(legal) is Role.MEMBER
 
-    configured = store.member_for_identity(TG, "11", language="en")
-    assert store.set_role(configured.id, docs, Role.MEMBER) is Role.COORDINATOR
-    assert store.roles_of(configured.id).by_group[docs] is Role.COORDINATOR
+    configured = store.members.for_identity(TG, "11", language="en")
+    assert store.groups.set_role(configured.id, docs, Role.MEMBER) is Role.COORDINATOR
+    assert store.groups.roles_of(configured.id).by_group[docs] is Role.COORDINATOR
     with pytest.raises(NotFoundError):
-        store.set_role(404, docs, Role.ADMIN)
+        store.groups.set_role(404, docs, Role.ADMIN)
     with pytest.raises(NotFoundError):
-        store.set_role(member.id, 404, Role.ADMIN)
+        store.groups.set_role(member.id, 404, Role.ADMIN)
 
 
 def test_group_summaries_count_rooms_and_roles_per_group(store: Store) -> None:
-    assert store.group_summaries() == []
-    store.sync_configured_groups(GROUPS, NETWORK_ADMINS, default_language="en")
+    assert store.groups.summaries() == []
+    store.groups.sync_configured(GROUPS, NETWORK_ADMINS, default_language="en")
     docs_id = group_id(store, "docs")
-    member = store.member_for_identity(TG, "77", language="en")
-    store.set_role(member.id, docs_id, Role.MEMBER)
+    member = store.members.for_identity(TG, "77", language="en")
+    store.groups.set_role(member.id, docs_id, Role.MEMBER)
     add_command_room(store, TG, "-100555", docs_id)
 
-    docs, legal = store.group_summaries()
-    assert docs.group == store.working_group_by_slug("docs")
+    docs, legal = store.groups.summaries()
+    assert docs.group == store.groups.by_slug("docs")
     assert docs.rooms == {TG: 2, MX: 1}
     assert (docs.members, docs.coordinators) == (3, 2)  # coordinator, admin, member
     assert legal.group.slug == "legal"
@@ -501,14 +505,14 @@ def test_group_summaries_count_rooms_and_roles_per_group(store: Store) -> None:
 
 
 def test_lookups_of_unknown_groups_and_rooms_are_none(store: Store) -> None:
-    assert store.working_group_by_slug("nope") is None
-    assert store.working_group_for_room(TG, "-1") is None
-    assert store.list_working_groups() == []
-    assert store.roles_of(404) == MemberRoles(None, {})
+    assert store.groups.by_slug("nope") is None
+    assert store.groups.for_room(TG, "-1") is None
+    assert store.groups.all() == []
+    assert store.groups.roles_of(404) == MemberRoles(None, {})
 
 
 def test_database_refuses_a_second_network_role_for_a_member(store: Store) -> None:
-    member = store.member_for_identity(TG, "1", language="en")
+    member = store.members.for_identity(TG, "1", language="en")
     add_command_role(store, member.id, None, Role.COORDINATOR)
     with pytest.raises(IntegrityError):
         add_command_role(store, member.id, None, Role.ADMIN)
@@ -539,14 +543,14 @@ def test_role_for_is_the_highest_applicable_role(
 
 
 def test_conversation_round_trips_unicode_data(store: Store) -> None:
-    member = store.member_for_identity(TG, "1", language="ar")
+    member = store.members.for_identity(TG, "1", language="ar")
     data = {
         "الاسم": "فاطمة الزهراء",
         "answers": ["نعم", "لا", 3, 2.5, None, True],
         "nested": {"emoji": "✊🏽", "rtl": "\u200fمرحبا"},
     }
-    store.save_conversation(member.id, "join", "organization", data)
-    loaded = store.load_conversation(member.id)
+    store.conversations.save(member.id, "join", "organization", data)
+    loaded = store.conversations.load(member.id)
     assert loaded is not None
     assert (loaded.name, loaded.step, loaded.data) == ("join", "organization", data)
 
@@ -555,37 +559,37 @@ def test_save_conversation_keeps_started_at_and_bumps_updated_at(
     clocked_store: Store, clock: Clock
 ) -> None:
     store = clocked_store
-    member = store.member_for_identity(TG, "1", language="en")
-    store.save_conversation(member.id, "join", "name", {"step": 1})
+    member = store.members.for_identity(TG, "1", language="en")
+    store.conversations.save(member.id, "join", "name", {"step": 1})
     later = clock.advance(minutes=3)
-    store.save_conversation(member.id, "join", "organization", {"step": 2})
-    assert store.load_conversation(member.id) == ConversationRecord(
+    store.conversations.save(member.id, "join", "organization", {"step": 2})
+    assert store.conversations.load(member.id) == ConversationRecord(
         "join", "organization", {"step": 2}, T0, later
     )
     latest = clock.advance(minutes=1)
-    store.save_conversation(member.id, "report", "start", {})
-    assert store.load_conversation(member.id) == ConversationRecord(
+    store.conversations.save(member.id, "report", "start", {})
+    assert store.conversations.load(member.id) == ConversationRecord(
         "report", "start", {}, latest, latest
     )
 
 
 def test_clear_conversation_forgets_it(store: Store) -> None:
-    member = store.member_for_identity(TG, "1", language="en")
-    assert store.load_conversation(member.id) is None
-    store.clear_conversation(member.id)  # nothing to clear is fine
-    store.save_conversation(member.id, "join", "name", {"a": "b"})
-    store.clear_conversation(member.id)
-    assert store.load_conversation(member.id) is None
-    other = store.member_for_identity(TG, "2", language="en")
-    store.save_conversation(other.id, "join", "name", {})
-    store.clear_conversation(member.id)
-    assert store.load_conversation(other.id) is not None
+    member = store.members.for_identity(TG, "1", language="en")
+    assert store.conversations.load(member.id) is None
+    store.conversations.clear(member.id)  # nothing to clear is fine
+    store.conversations.save(member.id, "join", "name", {"a": "b"})
+    store.conversations.clear(member.id)
+    assert store.conversations.load(member.id) is None
+    other = store.members.for_identity(TG, "2", language="en")
+    store.conversations.save(other.id, "join", "name", {})
+    store.conversations.clear(member.id)
+    assert store.conversations.load(other.id) is not None
 
 
 def test_save_conversation_refuses_data_json_cannot_hold(store: Store) -> None:
-    member = store.member_for_identity(TG, "1", language="en")
+    member = store.members.for_identity(TG, "1", language="en")
     with pytest.raises(TypeError):
-        store.save_conversation(member.id, "join", "name", {"when": T0})
+        store.conversations.save(member.id, "join", "name", {"when": T0})
     with pytest.raises(TypeError):
-        store.save_conversation(member.id, "join", "name", {1: "x"})  # type: ignore[dict-item]
-    assert store.load_conversation(member.id) is None
+        store.conversations.save(member.id, "join", "name", {1: "x"})  # type: ignore[dict-item]
+    assert store.conversations.load(member.id) is None

@@ -16,7 +16,7 @@ MX = Platform.MATRIX
 
 
 def _groups(store: Store) -> tuple[int, int]:
-    store.sync_configured_groups(
+    store.groups.sync_configured(
         [
             WorkingGroupSpec("cawg", "Corporate Accountability", ("en",), ((TG, "-100"),), (), ()),
             WorkingGroupSpec("land", "Land", ("es",), (), (), ()),
@@ -24,8 +24,8 @@ def _groups(store: Store) -> tuple[int, int]:
         [],
         default_language="en",
     )
-    cawg = store.working_group_by_slug("cawg")
-    land = store.working_group_by_slug("land")
+    cawg = store.groups.by_slug("cawg")
+    land = store.groups.by_slug("land")
     assert cawg is not None and land is not None
     return cawg.id, land.id
 
@@ -36,37 +36,39 @@ def test_a_room_linked_by_command_survives_a_new_store_and_a_config_sync(
     with Store(database_url) as store:
         store.upgrade()
         cawg, _ = _groups(store)
-        assert store.link_room(MX, "!room:x", cawg) is LinkOutcome.LINKED
-        assert store.link_room(MX, "!room:x", cawg) is LinkOutcome.ALREADY_LINKED
+        assert store.rooms.link(MX, "!room:x", cawg) is LinkOutcome.LINKED
+        assert store.rooms.link(MX, "!room:x", cawg) is LinkOutcome.ALREADY_LINKED
     with Store(database_url) as store:
         _groups(store)  # the configuration is applied again at every start
-        links = {(link.platform, link.room_id, link.from_config) for link in store.room_links(cawg)}
+        links = {
+            (link.platform, link.room_id, link.from_config) for link in store.rooms.links(cawg)
+        }
         assert links == {(TG, "-100", True), (MX, "!room:x", False)}
 
 
 def test_a_configured_room_can_be_neither_moved_nor_unlinked_by_command(store: Store) -> None:
     cawg, land = _groups(store)
-    assert store.link_room(TG, "-100", land) is LinkOutcome.LINKED_ELSEWHERE
-    assert store.unlink_room(TG, "-100") is LinkOutcome.CONFIGURED
-    group = store.working_group_for_room(TG, "-100")
+    assert store.rooms.link(TG, "-100", land) is LinkOutcome.LINKED_ELSEWHERE
+    assert store.rooms.unlink(TG, "-100") is LinkOutcome.CONFIGURED
+    group = store.groups.for_room(TG, "-100")
     assert group is not None and group.id == cawg
 
 
 def test_a_commanded_link_moves_and_unlinks(store: Store) -> None:
     cawg, land = _groups(store)
-    store.link_room(MX, "!room:x", cawg)
-    assert store.link_room(MX, "!room:x", land) is LinkOutcome.MOVED
-    assert store.unlink_room(MX, "!room:x") is LinkOutcome.UNLINKED
-    assert store.unlink_room(MX, "!room:x") is LinkOutcome.NOT_LINKED
-    assert store.working_group_for_room(MX, "!room:x") is None
+    store.rooms.link(MX, "!room:x", cawg)
+    assert store.rooms.link(MX, "!room:x", land) is LinkOutcome.MOVED
+    assert store.rooms.unlink(MX, "!room:x") is LinkOutcome.UNLINKED
+    assert store.rooms.unlink(MX, "!room:x") is LinkOutcome.NOT_LINKED
+    assert store.groups.for_room(MX, "!room:x") is None
 
 
 def test_a_relayed_message_is_found_by_its_own_id_and_by_its_copies_ids(store: Store) -> None:
     cawg, _ = _groups(store)
-    bridged = store.record_bridged_message(cawg, TG, "-100", "7", "d" * 64)
+    bridged = store.bridge.record_message(cawg, TG, "-100", "7", "d" * 64)
     assert bridged is not None
-    assert store.record_bridged_message(cawg, TG, "-100", "7", "e" * 64) is None
-    first, second, edit = store.enqueue_copies(
+    assert store.bridge.record_message(cawg, TG, "-100", "7", "e" * 64) is None
+    first, second, edit = store.bridge.enqueue_copies(
         bridged,
         [
             (MX, "!room:x", {"relay": "text"}, 0),
@@ -74,14 +76,14 @@ def test_a_relayed_message_is_found_by_its_own_id_and_by_its_copies_ids(store: S
             (MX, "!room:x", {"relay": "edit"}, None),
         ],
     )
-    store.mark_delivered(first, "$event")
-    original = store.bridged_message(TG, "-100", "7")
+    store.outbox.mark_delivered(first, "$event")
+    original = store.bridge.message(TG, "-100", "7")
     assert original is not None and original.is_original and original.id == bridged
-    copy = store.bridged_message(MX, "!room:x", "$event")
+    copy = store.bridge.message(MX, "!room:x", "$event")
     assert copy is not None and not copy.is_original and copy.id == bridged
     assert copy.message_id == "7" and copy.room_id == "-100"
-    assert store.bridged_message(MX, "!other:x", "$event") is None
-    copies = store.bridged_copies(bridged)
+    assert store.bridge.message(MX, "!other:x", "$event") is None
+    copies = store.bridge.copies_of(bridged)
     assert [(c.outbox_id, c.status, c.platform_message_id) for c in copies] == [
         (first, DeliveryStatus.DELIVERED, "$event"),
         (second, DeliveryStatus.PENDING, None),
@@ -91,13 +93,13 @@ def test_a_relayed_message_is_found_by_its_own_id_and_by_its_copies_ids(store: S
 
 def test_rows_delivered_together_share_one_message_and_say_so(store: Store) -> None:
     cawg, _ = _groups(store)
-    bridged = store.record_bridged_message(cawg, MX, "!room:x", "$a", "d" * 64)
-    one, two, alone = store.enqueue_copies(
+    bridged = store.bridge.record_message(cawg, MX, "!room:x", "$a", "d" * 64)
+    one, two, alone = store.bridge.enqueue_copies(
         bridged, [(TG, "-100", {}, 0), (TG, "-100", {}, 0), (TG, "-100", {}, 0)]
     )
-    store.mark_delivered_together([one, two], "55")
-    store.mark_delivered(alone, "56")
-    targets = store.outbox_targets([one, two, alone])
+    store.outbox.mark_delivered_together([one, two], "55")
+    store.outbox.mark_delivered(alone, "56")
+    targets = store.outbox.targets([one, two, alone])
     assert targets[one].shared and targets[two].shared
     assert targets[one].platform_message_id == "55"
     assert not targets[alone].shared and targets[alone].status is DeliveryStatus.DELIVERED
@@ -115,9 +117,9 @@ def test_the_bridge_migration_keeps_the_outbox_and_downgrades_cleanly(database_u
             connection.execute(insert, {"payload": '{"text": "hi"}', "now": now})
         store.upgrade()
         assert store.current_revision() == "0004"
-        (pending,) = store.pending_outgoing(TG)
+        (pending,) = store.outbox.pending(TG)
         assert pending.payload == {"text": "hi"}
-        (after,) = store.enqueue_outgoing([(TG, "1", {"text": "again"})])
+        (after,) = store.outbox.enqueue([(TG, "1", {"text": "again"})])
         assert after > pending.id
         with store._engine.begin() as connection:
             command.downgrade(alembic_config(connection=connection), "0002")

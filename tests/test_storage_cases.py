@@ -26,7 +26,7 @@ def key() -> str:
 def sealed(database_url: str, key: str) -> Iterator[Store]:
     store = Store(database_url, sealer=Sealer([key]))
     store.upgrade()
-    store.sync_configured_groups(
+    store.groups.sync_configured(
         [
             WorkingGroupSpec("cawg", "CAWG", ("en",), (), ((Platform.CONSOLE, "coord"),), ()),
             WorkingGroupSpec("land", "Land", ("en",), (), (), ()),
@@ -41,13 +41,13 @@ def sealed(database_url: str, key: str) -> Iterator[Store]:
 
 
 def group_id(store: Store, slug: str) -> int:
-    found = store.working_group_by_slug(slug)
+    found = store.groups.by_slug(slug)
     assert found is not None
     return found.id
 
 
 def report(store: Store, **overrides: object) -> int:
-    author = store.member_for_identity(Platform.CONSOLE, "author", language="en")
+    author = store.members.for_identity(Platform.CONSOLE, "author", language="en")
     values: dict[str, object] = {
         "working_group_id": group_id(store, "cawg"),
         "author_member_id": author.id,
@@ -89,8 +89,8 @@ def test_contents_attachments_and_drafts_are_sealed_at_rest(
 ) -> None:
     number = report(sealed)
     sealed.cases.set_status(number, CaseStatus.NEEDS_INFO, 1, f"question {SECRET}")
-    member = sealed.member_for_identity(Platform.CONSOLE, "author", language="en")
-    sealed.save_conversation(member.id, "report", "title", {"answers": {"narrative": SECRET}})
+    member = sealed.members.for_identity(Platform.CONSOLE, "author", language="en")
+    sealed.conversations.save(member.id, "report", "title", {"answers": {"narrative": SECRET}})
     stored = raw_rows(database_url)
     assert SECRET.encode() not in stored
     assert b"photo.jpg" not in stored
@@ -105,7 +105,7 @@ def test_contents_attachments_and_drafts_are_sealed_at_rest(
 def test_a_store_without_a_key_cannot_file_a_report(database_url: str) -> None:
     with Store(database_url) as plain:
         plain.upgrade()
-        plain.sync_configured_groups(
+        plain.groups.sync_configured(
             [WorkingGroupSpec("cawg", "CAWG", ("en",), (), (), ())], [], default_language="en"
         )
         with pytest.raises(StorageError, match="no encryption key"):
@@ -125,9 +125,9 @@ def test_rotation_reseals_everything_so_that_the_old_key_can_go(
     sealed: Store, database_url: str, key: str
 ) -> None:
     number = report(sealed)
-    member = sealed.member_for_identity(Platform.CONSOLE, "author", language="en")
-    sealed.save_conversation(member.id, "report", "title", {"answers": {"title": "Draft"}})
-    sealed.enqueue_outgoing([(Platform.TELEGRAM, "42", {"text": SECRET})])
+    member = sealed.members.for_identity(Platform.CONSOLE, "author", language="en")
+    sealed.conversations.save(member.id, "report", "title", {"answers": {"title": "Draft"}})
+    sealed.outbox.enqueue([(Platform.TELEGRAM, "42", {"text": SECRET})])
     new = generate_key()
     with Store(database_url, sealer=Sealer([new, key])) as both:
         assert both.reseal_everything(batch=2) == 4  # contents, source, draft, outbox
@@ -135,10 +135,10 @@ def test_rotation_reseals_everything_so_that_the_old_key_can_go(
         detail = only_new.cases.detail(number)
         assert detail is not None
         assert detail.contents.narrative == SECRET
-        conversation = only_new.load_conversation(member.id)
+        conversation = only_new.conversations.load(member.id)
         assert conversation is not None
         assert conversation.data["answers"] == {"title": "Draft"}
-        [queued] = only_new.pending_outgoing(Platform.TELEGRAM)
+        [queued] = only_new.outbox.pending(Platform.TELEGRAM)
         assert queued.payload == {"text": SECRET}
 
 
@@ -228,7 +228,7 @@ def test_the_case_migration_keeps_members_and_downgrades_cleanly(database_url: s
             command.upgrade(alembic_config(connection=connection), "0003")
         store.upgrade()
         assert store.current_revision() == "0004"
-        store.sync_configured_groups(
+        store.groups.sync_configured(
             [WorkingGroupSpec("cawg", "CAWG", ("en",), (), (), ())], [], default_language="en"
         )
         number = report(store)

@@ -80,111 +80,111 @@ def test_delivery_status_values_are_the_stored_strings() -> None:
 
 def test_unit_of_work_commits_everything_when_it_ends(database_url: str, store: Store) -> None:
     with store.transaction():
-        member = store.member_for_identity(TG, "1", language="ar")
-        store.save_conversation(member.id, "join", "name", {"a": 1})  # the new id is usable
-        ids = store.enqueue_outgoing([(TG, "1", {"text": "مرحبا"})])
-        assert store.record_inbound(TG, "7", 7, {"update_id": 7})
-        assert [row.id for row in store.pending_outgoing(TG)] == ids  # its own writes
+        member = store.members.for_identity(TG, "1", language="ar")
+        store.conversations.save(member.id, "join", "name", {"a": 1})  # the new id is usable
+        ids = store.outbox.enqueue([(TG, "1", {"text": "مرحبا"})])
+        assert store.inbox.record(TG, "7", 7, {"update_id": 7})
+        assert [row.id for row in store.outbox.pending(TG)] == ids  # its own writes
         assert count_from_outside(database_url, "outbox") == 0  # nobody else's yet
     assert count_from_outside(database_url, "outbox") == 1
-    assert store.get_member(member.id) == member
-    conversation = store.load_conversation(member.id)
+    assert store.members.get(member.id) == member
+    conversation = store.conversations.load(member.id)
     assert conversation is not None
     assert conversation.data == {"a": 1}
-    assert store.last_inbound_sequence(TG) == 7
+    assert store.inbox.last_sequence(TG) == 7
 
 
 def test_unit_of_work_leaves_nothing_behind_when_an_exception_leaves_it(store: Store) -> None:
     with pytest.raises(RuntimeError, match="handler crashed"), store.transaction():
-        member = store.member_for_identity(TG, "1", language="en")
-        store.save_conversation(member.id, "join", "name", {})
-        store.enqueue_outgoing([(TG, "1", {"text": "hi"}), (TG, "2", {"text": "hi"})])
-        store.record_inbound(TG, "7", 7, {"update_id": 7})
-        token = store.callback_token("x" * 100)
-        store.mark_unreachable(TG, "3", "blocked")
-        store.set_transport_state(MX, "since", "s1")
+        member = store.members.for_identity(TG, "1", language="en")
+        store.conversations.save(member.id, "join", "name", {})
+        store.outbox.enqueue([(TG, "1", {"text": "hi"}), (TG, "2", {"text": "hi"})])
+        store.inbox.record(TG, "7", 7, {"update_id": 7})
+        token = store.transports.callback_token("x" * 100)
+        store.transports.mark_unreachable(TG, "3", "blocked")
+        store.transports.set_state(MX, "since", "s1")
         raise RuntimeError("handler crashed")
-    assert store.get_member(member.id) is None
-    assert store.load_conversation(member.id) is None
-    assert store.pending_outgoing(TG) == []
-    assert store.pending_inbound(TG) == []
-    assert store.last_inbound_sequence(TG) is None
-    assert store.callback_value(token) is None
-    assert not store.is_unreachable(TG, "3")
-    assert store.get_transport_state(MX, "since") is None
+    assert store.members.get(member.id) is None
+    assert store.conversations.load(member.id) is None
+    assert store.outbox.pending(TG) == []
+    assert store.inbox.pending(TG) == []
+    assert store.inbox.last_sequence(TG) is None
+    assert store.transports.callback_value(token) is None
+    assert not store.transports.is_unreachable(TG, "3")
+    assert store.transports.state(MX, "since") is None
     # The store works normally afterwards.
-    assert store.enqueue_outgoing([(TG, "1", {})]) != []
+    assert store.outbox.enqueue([(TG, "1", {})]) != []
 
 
 def test_nested_units_join_the_outer_one(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction():
         with store.transaction():
-            store.enqueue_outgoing([(TG, "1", {"n": 1})])
-        store.enqueue_outgoing([(TG, "1", {"n": 2})])
+            store.outbox.enqueue([(TG, "1", {"n": 1})])
+        store.outbox.enqueue([(TG, "1", {"n": 2})])
         raise RuntimeError("after the nested block ended")
-    assert store.pending_outgoing(TG) == []
+    assert store.outbox.pending(TG) == []
 
     with store.transaction():
         with store.transaction():
-            inner = store.enqueue_outgoing([(TG, "1", {"n": 3})])
-        outer = store.enqueue_outgoing([(TG, "1", {"n": 4})])
-    assert [row.id for row in store.pending_outgoing(TG)] == inner + outer
+            inner = store.outbox.enqueue([(TG, "1", {"n": 3})])
+        outer = store.outbox.enqueue([(TG, "1", {"n": 4})])
+    assert [row.id for row in store.outbox.pending(TG)] == inner + outer
 
 
 def test_an_exception_swallowed_after_leaving_a_nested_block_rolls_the_unit_back(
     store: Store,
 ) -> None:
     with pytest.raises(StorageError, match="rolled back"), store.transaction():
-        store.enqueue_outgoing([(TG, "1", {"n": 1})])
+        store.outbox.enqueue([(TG, "1", {"n": 1})])
         try:
             with store.transaction():
-                store.enqueue_outgoing([(TG, "1", {"n": 2})])
+                store.outbox.enqueue([(TG, "1", {"n": 2})])
                 raise ValueError("half done")
         except ValueError:
             pass
-    assert store.pending_outgoing(TG) == []
+    assert store.outbox.pending(TG) == []
 
 
 def test_a_unique_conflict_inside_a_unit_raises_at_once_and_dooms_the_unit(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.member_for_identity(TG, "racer", language="en")
+    store.members.for_identity(TG, "racer", language="en")
     monkeypatch.setattr(storage.members, "find_identity", lambda *args, **kwargs: None)
     with pytest.raises(StorageError, match="rolled back"), store.transaction():
-        store.enqueue_outgoing([(TG, "1", {})])
+        store.outbox.enqueue([(TG, "1", {})])
         with pytest.raises(StorageError):  # not retried inside the unit
-            store.member_for_identity(TG, "racer", language="en")
+            store.members.for_identity(TG, "racer", language="en")
         with pytest.raises(StorageError, match="must roll back"):
-            store.pending_outgoing(TG)
-    assert store.pending_outgoing(TG) == []
+            store.outbox.pending(TG)
+    assert store.outbox.pending(TG) == []
 
 
 def test_a_not_found_error_inside_a_unit_does_not_doom_it(store: Store) -> None:
     with store.transaction():
-        ids = store.enqueue_outgoing([(TG, "1", {})])
+        ids = store.outbox.enqueue([(TG, "1", {})])
         with pytest.raises(NotFoundError):
-            store.mark_delivered(ids[0] + 1000, None)
-    assert [row.id for row in store.pending_outgoing(TG)] == ids
+            store.outbox.mark_delivered(ids[0] + 1000, None)
+    assert [row.id for row in store.outbox.pending(TG)] == ids
 
 
 def test_a_unit_refuses_calls_from_another_thread_that_shares_its_context(store: Store) -> None:
     with store.transaction():
-        store.enqueue_outgoing([(TG, "1", {})])
-        outcome = in_other_thread(lambda: store.pending_outgoing(TG))
+        store.outbox.enqueue([(TG, "1", {})])
+        outcome = in_other_thread(lambda: store.outbox.pending(TG))
         assert isinstance(outcome, StorageError)
         assert "another thread" in str(outcome)
-    assert len(store.pending_outgoing(TG)) == 1
+    assert len(store.outbox.pending(TG)) == 1
 
 
 def test_work_in_a_context_that_outlives_its_unit_runs_on_its_own(store: Store) -> None:
     with store.transaction():
         context = contextvars.copy_context()  # as asyncio.create_task would
-    ids = context.run(store.enqueue_outgoing, [(TG, "1", {})])
-    assert [row.id for row in store.pending_outgoing(TG)] == ids
+    ids = context.run(store.outbox.enqueue, [(TG, "1", {})])
+    assert [row.id for row in store.outbox.pending(TG)] == ids
 
 
 def test_methods_outside_a_unit_still_commit_on_their_own(database_url: str, store: Store) -> None:
-    store.enqueue_outgoing([(TG, "1", {})])
+    store.outbox.enqueue([(TG, "1", {})])
     assert count_from_outside(database_url, "outbox") == 1
 
 
@@ -193,10 +193,10 @@ def test_methods_outside_a_unit_still_commit_on_their_own(database_url: str, sto
 
 def test_record_inbound_keeps_an_event_once(clocked_store: Store) -> None:
     store = clocked_store
-    assert store.record_inbound(TG, "100", 100, {"update_id": 100, "text": "first"})
-    assert not store.record_inbound(TG, "100", 100, {"update_id": 100, "text": "again"})
-    assert store.record_inbound(MX, "100", None, {"event_id": "100"})  # another platform
-    (event,) = store.pending_inbound(TG)
+    assert store.inbox.record(TG, "100", 100, {"update_id": 100, "text": "first"})
+    assert not store.inbox.record(TG, "100", 100, {"update_id": 100, "text": "again"})
+    assert store.inbox.record(MX, "100", None, {"event_id": "100"})  # another platform
+    (event,) = store.inbox.pending(TG)
     assert event == InboundRecord(
         id=event.id,
         platform=TG,
@@ -209,57 +209,57 @@ def test_record_inbound_keeps_an_event_once(clocked_store: Store) -> None:
 
 
 def test_a_duplicate_inbound_event_inside_a_unit_does_not_spoil_it(store: Store) -> None:
-    store.record_inbound(TG, "1", 1, {})
+    store.inbox.record(TG, "1", 1, {})
     with store.transaction():
-        assert not store.record_inbound(TG, "1", 1, {})
-        assert store.record_inbound(TG, "2", 2, {})
-    assert [event.key for event in store.pending_inbound(TG)] == ["1", "2"]
+        assert not store.inbox.record(TG, "1", 1, {})
+        assert store.inbox.record(TG, "2", 2, {})
+    assert [event.key for event in store.inbox.pending(TG)] == ["1", "2"]
 
 
 def test_pending_inbound_lists_unhandled_events_in_platform_order_then_arrival(
     store: Store,
 ) -> None:
     for key, sequence in [("30", 30), ("10", 10), ("m", None), ("20", 20), ("n", None)]:
-        store.record_inbound(TG, key, sequence, {"k": key})
-    store.record_inbound(MX, "$other", None, {})
-    store.mark_inbound_handled(TG, "10")
-    pending = store.pending_inbound(TG)
+        store.inbox.record(TG, key, sequence, {"k": key})
+    store.inbox.record(MX, "$other", None, {})
+    store.inbox.mark_handled(TG, "10")
+    pending = store.inbox.pending(TG)
     assert [event.key for event in pending] == ["20", "30", "m", "n"]
     assert [event.payload for event in pending] == [{"k": k} for k in ("20", "30", "m", "n")]
-    assert [event.key for event in store.pending_inbound(TG, limit=2)] == ["20", "30"]
-    assert [event.key for event in store.pending_inbound(MX)] == ["$other"]
+    assert [event.key for event in store.inbox.pending(TG, limit=2)] == ["20", "30"]
+    assert [event.key for event in store.inbox.pending(MX)] == ["$other"]
 
 
 def test_marking_an_inbound_event_handled_wipes_its_payload(
     clocked_store: Store, clock: Clock
 ) -> None:
     store = clocked_store
-    store.record_inbound(TG, "5", 5, {"message": {"text": "my address is ..."}})
+    store.inbox.record(TG, "5", 5, {"message": {"text": "my address is ..."}})
     handled = clock.advance(seconds=3)
-    store.mark_inbound_handled(TG, "5")
-    assert store.pending_inbound(TG) == []
+    store.inbox.mark_handled(TG, "5")
+    assert store.inbox.pending(TG) == []
     assert raw_inbound_payload(store, "5") == "{}"
     clock.advance(seconds=3)
-    store.mark_inbound_handled(TG, "5")  # again: nothing moves
+    store.inbox.mark_handled(TG, "5")  # again: nothing moves
     with store._sessions() as session:
         row = session.scalars(select(InboundEvent)).one()
     assert row.handled_at == handled
-    assert not store.record_inbound(TG, "5", 5, {"message": {}})  # still a duplicate
+    assert not store.inbox.record(TG, "5", 5, {"message": {}})  # still a duplicate
     with pytest.raises(NotFoundError):
-        store.mark_inbound_handled(TG, "404")
+        store.inbox.mark_handled(TG, "404")
     with pytest.raises(NotFoundError):
-        store.mark_inbound_handled(MX, "5")
+        store.inbox.mark_handled(MX, "5")
 
 
 def test_last_inbound_sequence_is_the_highest_ever_recorded(store: Store) -> None:
-    assert store.last_inbound_sequence(TG) is None
-    store.record_inbound(TG, "m", None, {})
-    assert store.last_inbound_sequence(TG) is None
-    store.record_inbound(TG, "big", 2**40, {})
-    store.record_inbound(TG, "small", 3, {})
-    store.mark_inbound_handled(TG, "big")
-    assert store.last_inbound_sequence(TG) == 2**40
-    assert store.last_inbound_sequence(MX) is None
+    assert store.inbox.last_sequence(TG) is None
+    store.inbox.record(TG, "m", None, {})
+    assert store.inbox.last_sequence(TG) is None
+    store.inbox.record(TG, "big", 2**40, {})
+    store.inbox.record(TG, "small", 3, {})
+    store.inbox.mark_handled(TG, "big")
+    assert store.inbox.last_sequence(TG) == 2**40
+    assert store.inbox.last_sequence(MX) is None
 
 
 def test_prune_inbound_deletes_old_handled_events_but_keeps_the_cursor(
@@ -267,47 +267,47 @@ def test_prune_inbound_deletes_old_handled_events_but_keeps_the_cursor(
 ) -> None:
     store = clocked_store
     for update_id in (1, 2, 3, 4):
-        store.record_inbound(TG, str(update_id), update_id, {"update_id": update_id})
-    store.record_inbound(TG, "no-sequence", None, {})
-    store.record_inbound(MX, "$m", None, {})
+        store.inbox.record(TG, str(update_id), update_id, {"update_id": update_id})
+    store.inbox.record(TG, "no-sequence", None, {})
+    store.inbox.record(MX, "$m", None, {})
     for key in ("1", "4", "no-sequence"):
-        store.mark_inbound_handled(TG, key)
-    store.mark_inbound_handled(MX, "$m")
+        store.inbox.mark_handled(TG, key)
+    store.inbox.mark_handled(MX, "$m")
     cutoff = clock.advance(minutes=10)
-    store.mark_inbound_handled(TG, "2")  # handled after the cutoff: kept
+    store.inbox.mark_handled(TG, "2")  # handled after the cutoff: kept
 
-    assert store.prune_inbound(TG, cutoff) == 2  # "1" and "no-sequence"
+    assert store.inbox.prune(TG, cutoff) == 2  # "1" and "no-sequence"
     with store._sessions() as session:
         left = session.scalars(
             select(InboundEvent.key).where(InboundEvent.platform == "telegram")
         ).all()
     assert sorted(left) == ["2", "3", "4"]  # "4" holds the cursor, "3" is unhandled
-    assert store.last_inbound_sequence(TG) == 4
-    assert [event.key for event in store.pending_inbound(TG)] == ["3"]
-    assert store.prune_inbound(TG, clock.advance(minutes=10)) == 1  # "2"
-    assert store.last_inbound_sequence(TG) == 4
-    assert store.pending_inbound(MX) == []
-    assert store.prune_inbound(MX, cutoff) == 1  # no sequences: nothing to keep
+    assert store.inbox.last_sequence(TG) == 4
+    assert [event.key for event in store.inbox.pending(TG)] == ["3"]
+    assert store.inbox.prune(TG, clock.advance(minutes=10)) == 1  # "2"
+    assert store.inbox.last_sequence(TG) == 4
+    assert store.inbox.pending(MX) == []
+    assert store.inbox.prune(MX, cutoff) == 1  # no sequences: nothing to keep
 
 
 def test_inbound_methods_refuse_bad_arguments_and_write_nothing(store: Store) -> None:
     with pytest.raises(ValueError, match="empty"):
-        store.record_inbound(TG, "", 1, {})
+        store.inbox.record(TG, "", 1, {})
     with pytest.raises(ValueError, match="longer than 255"):
-        store.record_inbound(TG, "k" * 256, 1, {})
+        store.inbox.record(TG, "k" * 256, 1, {})
     with pytest.raises(TypeError):
-        store.record_inbound(TG, "1", True, {})
+        store.inbox.record(TG, "1", True, {})
     with pytest.raises(ValueError, match="between"):
-        store.record_inbound(TG, "1", 2**63, {})
+        store.inbox.record(TG, "1", 2**63, {})
     with pytest.raises(TypeError):
-        store.record_inbound(TG, "1", 1, {"when": T0})
+        store.inbox.record(TG, "1", 1, {"when": T0})
     with pytest.raises(ValueError):
-        store.record_inbound("nowhere", "1", 1, {})  # type: ignore[arg-type]
+        store.inbox.record("nowhere", "1", 1, {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timezone-aware"):
-        store.prune_inbound(TG, datetime(2025, 1, 1))
+        store.inbox.prune(TG, datetime(2025, 1, 1))
     with pytest.raises(ValueError):
-        store.pending_inbound(TG, limit=0)
-    assert store.pending_inbound(TG) == []
+        store.inbox.pending(TG, limit=0)
+    assert store.inbox.pending(TG) == []
 
 
 # -- outbox -----------------------------------------------------------------------------
@@ -318,10 +318,10 @@ def test_enqueue_outgoing_returns_ids_in_order_and_the_messages_are_pending(
 ) -> None:
     store = clocked_store
     payloads = [{"text": f"message {n}", "buttons": [["a", "b"]]} for n in range(5)]
-    ids = store.enqueue_outgoing([(TG, "-100", payload) for payload in payloads])
+    ids = store.outbox.enqueue([(TG, "-100", payload) for payload in payloads])
     assert ids == sorted(ids)
     assert len(set(ids)) == 5
-    rows = store.pending_outgoing(TG)
+    rows = store.outbox.pending(TG)
     assert [row.id for row in rows] == ids
     assert rows[0] == OutboxRecord(
         id=ids[0],
@@ -336,57 +336,57 @@ def test_enqueue_outgoing_returns_ids_in_order_and_the_messages_are_pending(
         platform_message_id=None,
         failure_reason=None,
     )
-    assert store.enqueue_outgoing([]) == []
+    assert store.outbox.enqueue([]) == []
 
 
 def test_enqueue_outgoing_writes_nothing_if_one_item_is_bad(store: Store) -> None:
     with pytest.raises(ValueError, match="longer than 255"):
-        store.enqueue_outgoing([(TG, "1", {}), (TG, "r" * 256, {})])
+        store.outbox.enqueue([(TG, "1", {}), (TG, "r" * 256, {})])
     with pytest.raises(TypeError):
-        store.enqueue_outgoing([(TG, "1", {}), (TG, "2", {"x": object()})])
+        store.outbox.enqueue([(TG, "1", {}), (TG, "2", {"x": object()})])
     with pytest.raises(ValueError):
-        store.enqueue_outgoing([(TG, "1", {}), ("pigeon", "2", {})])  # type: ignore[list-item]
-    assert store.pending_outgoing(TG) == []
+        store.outbox.enqueue([(TG, "1", {}), ("pigeon", "2", {})])  # type: ignore[list-item]
+    assert store.outbox.pending(TG) == []
 
 
 def test_pending_outgoing_pages_by_id_per_platform(store: Store) -> None:
-    ids = store.enqueue_outgoing(
+    ids = store.outbox.enqueue(
         [(TG, "a", {"n": 1}), (MX, "!r:x.org", {"n": 2}), (TG, "b", {"n": 3}), (TG, "a", {"n": 4})]
     )
     telegram = [ids[0], ids[2], ids[3]]
-    assert [row.id for row in store.pending_outgoing(TG)] == telegram
-    assert [row.id for row in store.pending_outgoing(TG, limit=2)] == telegram[:2]
-    assert [row.id for row in store.pending_outgoing(TG, after_id=ids[0])] == telegram[1:]
-    assert store.pending_outgoing(TG, after_id=ids[3]) == []
-    assert [row.room_id for row in store.pending_outgoing(MX)] == ["!r:x.org"]
+    assert [row.id for row in store.outbox.pending(TG)] == telegram
+    assert [row.id for row in store.outbox.pending(TG, limit=2)] == telegram[:2]
+    assert [row.id for row in store.outbox.pending(TG, after_id=ids[0])] == telegram[1:]
+    assert store.outbox.pending(TG, after_id=ids[3]) == []
+    assert [row.room_id for row in store.outbox.pending(MX)] == ["!r:x.org"]
 
 
 def test_outbox_ids_are_never_reused(store: Store) -> None:
-    (first,) = store.enqueue_outgoing([(TG, "1", {})])
+    (first,) = store.outbox.enqueue([(TG, "1", {})])
     with store._sessions.begin() as session:
         session.query(OutboxMessage).delete()
-    (second,) = store.enqueue_outgoing([(TG, "1", {})])
+    (second,) = store.outbox.enqueue([(TG, "1", {})])
     assert second > first
 
 
 def test_outbox_message_lifecycle(clocked_store: Store, clock: Clock) -> None:
     store = clocked_store
-    first, second, third = store.enqueue_outgoing(
+    first, second, third = store.outbox.enqueue(
         [(TG, "1", {"text": "a"}), (TG, "1", {"text": "b"}), (TG, "2", {"text": "c"})]
     )
     retry_at = T0 + timedelta(seconds=30)
-    assert store.record_delivery_attempt(first, "timed out", retry_at) == 1
-    assert store.record_delivery_attempt(first, "x" * 300, retry_at) == 2
-    row = store.pending_outgoing(TG)[0]
+    assert store.outbox.record_failed_attempt(first, "timed out", retry_at) == 1
+    assert store.outbox.record_failed_attempt(first, "x" * 300, retry_at) == 2
+    row = store.outbox.pending(TG)[0]
     assert (row.id, row.status, row.attempts) == (first, DeliveryStatus.PENDING, 2)
     assert row.failure_reason == "x" * 255
     assert row.next_attempt_at == retry_at
 
     delivered_at = clock.advance(seconds=31)
-    store.mark_delivered(first, "4711")
-    store.mark_delivered(second, None)
-    store.mark_failed(third, "Forbidden: bot was blocked by the user")
-    assert store.pending_outgoing(TG) == []
+    store.outbox.mark_delivered(first, "4711")
+    store.outbox.mark_delivered(second, None)
+    store.outbox.mark_failed(third, "Forbidden: bot was blocked by the user")
+    assert store.outbox.pending(TG) == []
     with store._sessions() as session:
         rows = {row.id: row for row in session.scalars(select(OutboxMessage))}
     assert (rows[first].status, rows[first].platform_message_id) == ("delivered", "4711")
@@ -401,94 +401,94 @@ def test_outbox_message_lifecycle(clocked_store: Store, clock: Clock) -> None:
 
 def test_outbox_final_states_hold(clocked_store: Store, clock: Clock) -> None:
     store = clocked_store
-    delivered, failed = store.enqueue_outgoing([(TG, "1", {}), (TG, "1", {})])
-    store.mark_delivered(delivered, "1")
-    store.mark_failed(failed, "gave up")
+    delivered, failed = store.outbox.enqueue([(TG, "1", {}), (TG, "1", {})])
+    store.outbox.mark_delivered(delivered, "1")
+    store.outbox.mark_failed(failed, "gave up")
     later = clock.advance(minutes=1)
     # A delivered message stays delivered; a failed one is not retried.
-    store.mark_failed(delivered, "late failure")
-    store.mark_delivered(delivered, "2")
-    assert store.record_delivery_attempt(failed, "again", later) == 0
-    store.mark_failed(failed, "another reason")
+    store.outbox.mark_failed(delivered, "late failure")
+    store.outbox.mark_delivered(delivered, "2")
+    assert store.outbox.record_failed_attempt(failed, "again", later) == 0
+    store.outbox.mark_failed(failed, "another reason")
     with store._sessions() as session:
         rows = {row.id: row for row in session.scalars(select(OutboxMessage))}
     assert (rows[delivered].status, rows[delivered].platform_message_id) == ("delivered", "1")
     assert rows[delivered].delivered_at == T0
     assert (rows[failed].status, rows[failed].failure_reason) == ("failed", "gave up")
     # A message given up on while it was being sent that did arrive counts as delivered.
-    store.mark_delivered(failed, "3")
-    assert store.outbox_status(TG, since=T0) == OutboxStatus(
+    store.outbox.mark_delivered(failed, "3")
+    assert store.outbox.status(TG, since=T0) == OutboxStatus(
         pending=0, failed=0, delivered=2, oldest_pending_at=None
     )
 
 
 def test_outbox_methods_refuse_unknown_ids_and_bad_arguments(store: Store) -> None:
     with pytest.raises(NotFoundError):
-        store.mark_delivered(404, None)
+        store.outbox.mark_delivered(404, None)
     with pytest.raises(NotFoundError):
-        store.record_delivery_attempt(404, "x", T0)
+        store.outbox.record_failed_attempt(404, "x", T0)
     with pytest.raises(NotFoundError):
-        store.mark_failed(404, "x")
-    (message,) = store.enqueue_outgoing([(TG, "1", {})])
+        store.outbox.mark_failed(404, "x")
+    (message,) = store.outbox.enqueue([(TG, "1", {})])
     with pytest.raises(ValueError, match="timezone-aware"):
-        store.record_delivery_attempt(message, "x", datetime(2025, 1, 1))
+        store.outbox.record_failed_attempt(message, "x", datetime(2025, 1, 1))
     with pytest.raises(ValueError, match="between"):
-        store.mark_failed(2**40, "x")
+        store.outbox.mark_failed(2**40, "x")
     with pytest.raises(ValueError, match="longer than 255"):
-        store.mark_delivered(message, "9" * 256)
+        store.outbox.mark_delivered(message, "9" * 256)
     with pytest.raises(TypeError):
-        store.mark_failed(message, None)  # type: ignore[arg-type]
+        store.outbox.mark_failed(message, None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timezone-aware"):
-        store.outbox_status(since=datetime(2025, 1, 1))
-    assert [row.status for row in store.pending_outgoing(TG)] == [DeliveryStatus.PENDING]
+        store.outbox.status(since=datetime(2025, 1, 1))
+    assert [row.status for row in store.outbox.pending(TG)] == [DeliveryStatus.PENDING]
 
 
 def test_outbox_status_counts_per_platform_and_since(clocked_store: Store, clock: Clock) -> None:
     store = clocked_store
-    assert store.outbox_status(since=T0) == OutboxStatus(0, 0, 0, None)
-    early, _, matrix = store.enqueue_outgoing([(TG, "1", {}), (TG, "2", {}), (MX, "!r", {})])
-    store.mark_delivered(early, "1")
+    assert store.outbox.status(since=T0) == OutboxStatus(0, 0, 0, None)
+    early, _, matrix = store.outbox.enqueue([(TG, "1", {}), (TG, "2", {}), (MX, "!r", {})])
+    store.outbox.mark_delivered(early, "1")
     later = clock.advance(hours=1)
-    a, b, c = store.enqueue_outgoing([(TG, "1", {}), (TG, "2", {}), (TG, "3", {})])
-    store.mark_delivered(a, "2")
-    store.mark_failed(b, "gone")
-    store.mark_failed(matrix, "gone")
+    a, b, c = store.outbox.enqueue([(TG, "1", {}), (TG, "2", {}), (TG, "3", {})])
+    store.outbox.mark_delivered(a, "2")
+    store.outbox.mark_failed(b, "gone")
+    store.outbox.mark_failed(matrix, "gone")
 
-    assert store.outbox_status(TG, since=later) == OutboxStatus(
+    assert store.outbox.status(TG, since=later) == OutboxStatus(
         pending=2, failed=1, delivered=1, oldest_pending_at=T0
     )
-    assert store.outbox_status(TG, since=T0).delivered == 2
-    assert store.outbox_status(since=T0) == OutboxStatus(
+    assert store.outbox.status(TG, since=T0).delivered == 2
+    assert store.outbox.status(since=T0) == OutboxStatus(
         pending=2, failed=2, delivered=2, oldest_pending_at=T0
     )
-    assert store.outbox_status(MX, since=T0) == OutboxStatus(0, 1, 0, None)
-    store.mark_delivered(c, "3")
-    status = store.outbox_status(TG, since=later)
+    assert store.outbox.status(MX, since=T0) == OutboxStatus(0, 1, 0, None)
+    store.outbox.mark_delivered(c, "3")
+    status = store.outbox.status(TG, since=later)
     assert status.oldest_pending_at == T0
     assert status.oldest_pending_at is not None
     assert status.oldest_pending_at.tzinfo == UTC
 
 
 def test_drop_pending_for_room_fails_only_that_rooms_pending_messages(store: Store) -> None:
-    sent, blocked_1, other, blocked_2, matrix = store.enqueue_outgoing(
+    sent, blocked_1, other, blocked_2, matrix = store.outbox.enqueue(
         [(TG, "9", {}), (TG, "9", {}), (TG, "8", {}), (TG, "9", {}), (MX, "9", {})]
     )
-    store.mark_delivered(sent, "1")
-    assert store.drop_pending_for_room(TG, "9", "blocked by the user") == 2
-    assert store.drop_pending_for_room(TG, "9", "blocked by the user") == 0
-    assert [row.id for row in store.pending_outgoing(TG)] == [other]
-    assert [row.id for row in store.pending_outgoing(MX)] == [matrix]
+    store.outbox.mark_delivered(sent, "1")
+    assert store.outbox.drop_pending_for_room(TG, "9", "blocked by the user") == 2
+    assert store.outbox.drop_pending_for_room(TG, "9", "blocked by the user") == 0
+    assert [row.id for row in store.outbox.pending(TG)] == [other]
+    assert [row.id for row in store.outbox.pending(MX)] == [matrix]
     with store._sessions() as session:
         rows = {row.id: row for row in session.scalars(select(OutboxMessage))}
     assert {rows[blocked_1].failure_reason, rows[blocked_2].failure_reason} == {
         "blocked by the user"
     }
     assert rows[sent].status == "delivered"
-    assert store.drop_pending_for_room(TG, "7", "x" * 300) == 0
+    assert store.outbox.drop_pending_for_room(TG, "7", "x" * 300) == 0
 
 
 def test_the_database_refuses_an_unknown_outbox_status(store: Store) -> None:
-    (message,) = store.enqueue_outgoing([(TG, "1", {})])
+    (message,) = store.outbox.enqueue([(TG, "1", {})])
     with pytest.raises(IntegrityError), store._sessions.begin() as session:
         session.get_one(OutboxMessage, message).status = "lost"
 
@@ -498,10 +498,10 @@ def test_the_database_refuses_an_unknown_outbox_status(store: Store) -> None:
 
 def test_callback_token_is_the_same_for_the_same_value(store: Store) -> None:
     long_value = "vote:" + "x" * 200
-    token = store.callback_token(long_value)
-    assert store.callback_token(long_value) == token
-    assert store.callback_token(long_value + "y") != token
-    assert store.callback_value(token) == long_value
+    token = store.transports.callback_token(long_value)
+    assert store.transports.callback_token(long_value) == token
+    assert store.transports.callback_token(long_value + "y") != token
+    assert store.transports.callback_value(token) == long_value
 
 
 def test_long_and_arabic_callback_values_round_trip(store: Store) -> None:
@@ -511,39 +511,41 @@ def test_long_and_arabic_callback_values_round_trip(store: Store) -> None:
         "emoji:✊🏽" * 10,
         "",
     ]
-    tokens = [store.callback_token(value) for value in values]
+    tokens = [store.transports.callback_token(value) for value in values]
     assert len(set(tokens)) == len(values)
     assert len(values[0].encode()) > 64
-    assert [store.callback_value(token) for token in tokens] == values
+    assert [store.transports.callback_value(token) for token in tokens] == values
     assert all(len(str(token).encode()) <= 10 for token in tokens)
 
 
 def test_callback_value_of_an_unknown_token_is_none(store: Store) -> None:
-    assert store.callback_value(1) is None
-    assert store.callback_value(0) is None
-    assert store.callback_value(-5) is None
-    assert store.callback_value(2**62) is None
+    assert store.transports.callback_value(1) is None
+    assert store.transports.callback_value(0) is None
+    assert store.transports.callback_value(-5) is None
+    assert store.transports.callback_value(2**62) is None
     with pytest.raises(TypeError):
-        store.callback_token(b"bytes")  # type: ignore[arg-type]
+        store.transports.callback_token(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        store.callback_value("1")  # type: ignore[arg-type]
+        store.transports.callback_value("1")  # type: ignore[arg-type]
 
 
 def test_callback_token_is_safe_when_calls_race(database_url: str) -> None:
-    tokens = at_once(database_url, lambda store: store.callback_token("race:" + "z" * 100))
+    tokens = at_once(
+        database_url, lambda store: store.transports.callback_token("race:" + "z" * 100)
+    )
     assert len(set(tokens)) == 1
 
 
 def test_mark_unreachable_upserts_and_clear_forgets(clocked_store: Store, clock: Clock) -> None:
     store = clocked_store
-    assert not store.is_unreachable(TG, "42")
-    store.mark_unreachable(TG, "42", "Forbidden: bot was blocked by the user")
-    store.mark_unreachable(TG, "-100", "chat not found")
+    assert not store.transports.is_unreachable(TG, "42")
+    store.transports.mark_unreachable(TG, "42", "Forbidden: bot was blocked by the user")
+    store.transports.mark_unreachable(TG, "-100", "chat not found")
     clock.advance(hours=1)
-    store.mark_unreachable(TG, "42", "Forbidden: user is deactivated")
-    assert store.is_unreachable(TG, "42")
-    assert not store.is_unreachable(MX, "42")
-    assert store.unreachable_chats(TG) == [
+    store.transports.mark_unreachable(TG, "42", "Forbidden: user is deactivated")
+    assert store.transports.is_unreachable(TG, "42")
+    assert not store.transports.is_unreachable(MX, "42")
+    assert store.transports.unreachable_chats(TG) == [
         ("42", "Forbidden: user is deactivated"),
         ("-100", "chat not found"),
     ]
@@ -552,20 +554,20 @@ def test_mark_unreachable_upserts_and_clear_forgets(clocked_store: Store, clock:
             select(UnreachableChat.since).where(UnreachableChat.chat_id == "42")
         ).one()
     assert since == T0  # unreachable since it was first noticed
-    assert store.clear_unreachable(TG, "42")
-    assert not store.clear_unreachable(TG, "42")
-    assert not store.is_unreachable(TG, "42")
-    assert store.unreachable_chats(TG) == [("-100", "chat not found")]
-    assert store.unreachable_chats(MX) == []
+    assert store.transports.clear_unreachable(TG, "42")
+    assert not store.transports.clear_unreachable(TG, "42")
+    assert not store.transports.is_unreachable(TG, "42")
+    assert store.transports.unreachable_chats(TG) == [("-100", "chat not found")]
+    assert store.transports.unreachable_chats(MX) == []
 
 
 def test_mark_unreachable_cuts_long_reasons_and_refuses_bad_chat_ids(store: Store) -> None:
-    store.mark_unreachable(MX, "!r:x.org", "r" * 1000)
-    assert store.unreachable_chats(MX) == [("!r:x.org", "r" * 255)]
+    store.transports.mark_unreachable(MX, "!r:x.org", "r" * 1000)
+    assert store.transports.unreachable_chats(MX) == [("!r:x.org", "r" * 255)]
     with pytest.raises(ValueError, match="empty"):
-        store.mark_unreachable(MX, "", "x")
+        store.transports.mark_unreachable(MX, "", "x")
     with pytest.raises(ValueError, match="longer than 255"):
-        store.clear_unreachable(MX, "c" * 256)
+        store.transports.clear_unreachable(MX, "c" * 256)
     with store._sessions() as session:
         assert session.scalar(select(func.count()).select_from(UnreachableChat)) == 1
 
@@ -574,18 +576,18 @@ def test_mark_unreachable_cuts_long_reasons_and_refuses_bad_chat_ids(store: Stor
 
 
 def test_transport_state_is_kept_per_platform_and_name(store: Store) -> None:
-    assert store.get_transport_state(MX, "next_batch") is None
-    store.set_transport_state(MX, "next_batch", "s72594_4483_1934")
-    store.set_transport_state(TG, "next_batch", "other")
-    assert store.get_transport_state(MX, "next_batch") == "s72594_4483_1934"
-    store.set_transport_state(MX, "next_batch", "s72595_4483_1935")
-    assert store.get_transport_state(MX, "next_batch") == "s72595_4483_1935"
-    assert store.get_transport_state(TG, "next_batch") == "other"
-    assert store.get_transport_state(MX, "filter_id") is None
-    store.set_transport_state(MX, "filter_id", "")
-    assert store.get_transport_state(MX, "filter_id") == ""
+    assert store.transports.state(MX, "next_batch") is None
+    store.transports.set_state(MX, "next_batch", "s72594_4483_1934")
+    store.transports.set_state(TG, "next_batch", "other")
+    assert store.transports.state(MX, "next_batch") == "s72594_4483_1934"
+    store.transports.set_state(MX, "next_batch", "s72595_4483_1935")
+    assert store.transports.state(MX, "next_batch") == "s72595_4483_1935"
+    assert store.transports.state(TG, "next_batch") == "other"
+    assert store.transports.state(MX, "filter_id") is None
+    store.transports.set_state(MX, "filter_id", "")
+    assert store.transports.state(MX, "filter_id") == ""
     with pytest.raises(ValueError, match="longer than 64"):
-        store.set_transport_state(MX, "n" * 65, "x")
+        store.transports.set_state(MX, "n" * 65, "x")
 
 
 # -- migration --------------------------------------------------------------------------
@@ -615,11 +617,11 @@ def test_delivery_migration_upgrades_a_0001_database_and_downgrades_cleanly(
             )
         store.upgrade()
         assert store.current_revision() == "0004"
-        member = store.member_for_identity(TG, "1", language="en")
+        member = store.members.for_identity(TG, "1", language="en")
         assert member.id == 1
-        store.enqueue_outgoing([(TG, "1", {"text": "hi"})])
+        store.outbox.enqueue([(TG, "1", {"text": "hi"})])
         store.upgrade()  # again: nothing changes
-        assert len(store.pending_outgoing(TG)) == 1
+        assert len(store.outbox.pending(TG)) == 1
         with store._engine.begin() as connection:
             command.downgrade(alembic_config(connection=connection), "0001")
         with store._engine.connect() as connection:
@@ -632,6 +634,6 @@ def test_delivery_migration_upgrades_a_0001_database_and_downgrades_cleanly(
             "transport_state",
         }
         assert not tables & new_tables
-        assert store.get_member(member.id) == member
+        assert store.members.get(member.id) == member
         store.upgrade()
-        assert store.pending_outgoing(TG) == []
+        assert store.outbox.pending(TG) == []

@@ -162,13 +162,13 @@ async def test_a_member_who_blocks_the_bot_is_not_written_to_again(
     await chat.send("/start")
     blocked = emulator.block_bot(USER_IDS["local"])
     await settle(emulator, bot.store, blocked["update_id"])
-    assert bot.store.is_unreachable(Platform.TELEGRAM, str(USER_IDS["local"]))
+    assert bot.store.transports.is_unreachable(Platform.TELEGRAM, str(USER_IDS["local"]))
     reply = Outgoing(Platform.TELEGRAM, str(USER_IDS["local"]), "late news", "en")
-    bot.store.enqueue_outgoing(queued(reply))
+    bot.store.outbox.enqueue(queued(reply))
     assert bot.service is not None
     bot.service.outboxes[Platform.TELEGRAM].wake()
-    await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
-    status = bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO)
+    await emulator.wait_for(lambda: not bot.store.outbox.pending(Platform.TELEGRAM))
+    status = bot.store.outbox.status(Platform.TELEGRAM, since=LONG_AGO)
     assert status.failed == 1
     refused = [log for log in emulator.methods_called("sendMessage") if log.status == 403]
     assert refused == []  # known unreachable: not even tried
@@ -184,10 +184,10 @@ async def test_a_reply_longer_than_telegram_allows_arrives_in_pieces(
         Platform.TELEGRAM, str(USER_IDS["local"]), "\n\n".join(paragraphs), "en",
         choices=(choice,),
     )  # fmt: skip
-    bot.store.enqueue_outgoing(queued(reply))
+    bot.store.outbox.enqueue(queued(reply))
     assert bot.service is not None
     bot.service.outboxes[Platform.TELEGRAM].wake()
-    await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
+    await emulator.wait_for(lambda: not bot.store.outbox.pending(Platform.TELEGRAM))
     sent = emulator.sent(USER_IDS["local"])
     assert len(sent) > 1
     assert "\n\n".join(message.plain_text for message in sent) == reply.text
@@ -273,7 +273,7 @@ async def test_webhook_refuses_a_caller_without_the_secret(
             async with session.post(f"http://127.0.0.1:{port}/telegram", json=forged) as response:
                 status = response.status
         assert status == 403
-        assert bot.store.last_inbound_sequence(Platform.TELEGRAM) != 999999
+        assert bot.store.inbox.last_sequence(Platform.TELEGRAM) != 999999
     finally:
         await bot.stop()
 
@@ -338,11 +338,11 @@ async def test_300_replies_to_30_members_arrive_once_in_order_within_the_limits(
             for n in range(10)
             for member in members
         ]
-        bot.store.enqueue_outgoing(items)
+        bot.store.outbox.enqueue(items)
         assert bot.service is not None
         bot.service.outboxes[Platform.TELEGRAM].wake()
         await emulator.wait_for(
-            lambda: not bot.store.pending_outgoing(Platform.TELEGRAM), timeout=240
+            lambda: not bot.store.outbox.pending(Platform.TELEGRAM), timeout=240
         )
     finally:
         await bot.stop()
@@ -390,10 +390,10 @@ def first_words(key: str) -> str:
 async def test_an_unreadable_stored_update_is_set_aside_and_later_ones_answered(
     emulator: BotApiEmulator, bot: TelegramBot
 ) -> None:
-    bot.store.record_inbound(Platform.TELEGRAM, "0", 0, {"update_id": "zero", "message": 1})
+    bot.store.inbox.record(Platform.TELEGRAM, "0", 0, {"update_id": "zero", "message": 1})
     chat = TelegramChat(emulator, bot, "local")
     assert text("help.help") in await chat.send("/help")
-    assert bot.store.pending_inbound(Platform.TELEGRAM) == []
+    assert bot.store.inbox.pending(Platform.TELEGRAM) == []
 
 
 async def test_a_button_with_a_malformed_token_is_answered_as_expired(
@@ -425,13 +425,13 @@ async def test_a_403_marks_the_chat_unreachable_and_stops_sending_there(
     emulator.add_user(user, "Local")
     emulator.inject_fault("403", methods={"sendMessage"}, times=1)
     replies = [(Platform.TELEGRAM, str(user), to_json(BotMessage(f"news {n}"))) for n in range(3)]
-    bot.store.enqueue_outgoing(replies)
+    bot.store.outbox.enqueue(replies)
     assert bot.service is not None
     bot.service.outboxes[Platform.TELEGRAM].wake()
-    await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
-    assert bot.store.is_unreachable(Platform.TELEGRAM, str(user))
+    await emulator.wait_for(lambda: not bot.store.outbox.pending(Platform.TELEGRAM))
+    assert bot.store.transports.is_unreachable(Platform.TELEGRAM, str(user))
     assert len(emulator.methods_called("sendMessage")) == 1
-    assert bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO).failed == 3
+    assert bot.store.outbox.status(Platform.TELEGRAM, since=LONG_AGO).failed == 3
 
 
 async def test_a_start_up_call_refused_by_telegram_stops_with_one_line(
@@ -478,7 +478,7 @@ async def test_messages_queued_before_the_upgrade_are_still_delivered(
     emulator.add_group(GROUP_ID, "CAWG")
     tg, group = Platform.TELEGRAM, str(GROUP_ID)
     old_reply = {"text": "<b>literal</b>", "choices": [["lang:es", "Español"]]}
-    (_, first) = bot.store.enqueue_outgoing(
+    (_, first) = bot.store.outbox.enqueue(
         [(tg, str(user), old_reply), (tg, group, {"relay": "text", "html": "<b>Ana</b>: 10h"})]
     )
     answer = {"relay": "text", "html": "<b>Bo</b>: ok", "reply_to": {"outbox": first}}
@@ -488,16 +488,16 @@ async def test_messages_queued_before_the_upgrade_are_still_delivered(
         "html": "<b>Ana</b>: 11h",
         "fallback_html": "<b>Ana, edited</b>: 11h",
     }
-    bot.store.enqueue_outgoing([(tg, group, answer), (tg, group, edit)])
+    bot.store.outbox.enqueue([(tg, group, answer), (tg, group, edit)])
     assert bot.service is not None
     bot.service.outboxes[Platform.TELEGRAM].wake()
-    await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
+    await emulator.wait_for(lambda: not bot.store.outbox.pending(Platform.TELEGRAM))
     [reply] = emulator.sent(user)
     assert (reply.shown, reply.button_data) == ("<b>literal</b>", ["lang:es"])
     relayed, answered = emulator.sent(GROUP_ID)
     assert (relayed.shown, relayed.shown_edits) == ("Ana: 11h", ["Ana: 11h"])
     assert (answered.shown, answered.reply_to) == ("Bo: ok", relayed.message_id)
-    assert bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO).failed == 0
+    assert bot.store.outbox.status(Platform.TELEGRAM, since=LONG_AGO).failed == 0
 
 
 async def test_an_item_this_version_cannot_read_is_given_up_and_the_room_goes_on(
@@ -506,7 +506,7 @@ async def test_an_item_this_version_cannot_read_is_given_up_and_the_room_goes_on
     user = USER_IDS["local"]
     emulator.add_user(user, "Local")
     newer = {"kind": "poll_start", "version": 1, "question": "Lunch?"}
-    bot.store.enqueue_outgoing(
+    bot.store.outbox.enqueue(
         [
             (Platform.TELEGRAM, str(user), newer),
             *queued(Outgoing(Platform.TELEGRAM, str(user), "next", "en")),
@@ -514,6 +514,6 @@ async def test_an_item_this_version_cannot_read_is_given_up_and_the_room_goes_on
     )
     assert bot.service is not None
     bot.service.outboxes[Platform.TELEGRAM].wake()
-    await emulator.wait_for(lambda: not bot.store.pending_outgoing(Platform.TELEGRAM))
+    await emulator.wait_for(lambda: not bot.store.outbox.pending(Platform.TELEGRAM))
     assert [message.plain_text for message in emulator.sent(user)] == ["next"]
-    assert bot.store.outbox_status(Platform.TELEGRAM, since=LONG_AGO).failed == 1
+    assert bot.store.outbox.status(Platform.TELEGRAM, since=LONG_AGO).failed == 1

@@ -48,11 +48,11 @@ def register(registry: Registry) -> None:
 def chosen_group(context: Context, args: Sequence[str], command: str) -> WorkingGroupRecord:
     """The group named by slug, or the only one the member coordinates."""
     allowed = coordinated_groups(context)
-    groups = {group.id: group for group in context.store.list_working_groups()}
+    groups = {group.id: group for group in context.store.groups.all()}
     if len(args) > 1:
         raise UserError("cases.group_usage", command=CommandRef(command))
     if args:
-        group = context.store.working_group_by_slug(args[0].lower())
+        group = context.store.groups.by_slug(args[0].lower())
         if group is None:
             raise UserError(
                 "members.no_such_group", slug=Literal(args[0]), groups=CommandRef("groups")

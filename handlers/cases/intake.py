@@ -44,7 +44,7 @@ def register(registry: Registry) -> None:
 
 def prepare_report(context: Context, command: Command) -> Mapping[str, Any]:
     """The working groups to report to; with one, it is chosen without asking."""
-    groups = context.store.list_working_groups()
+    groups = context.store.groups.all()
     if not groups:
         raise UserError("cases.no_groups")
     offered = [[str(group.id), group.name] for group in groups]
@@ -168,7 +168,7 @@ def tell_coordinators(
 
     It carries the report's number only, never its contents."""
     chosen = key or ("cases.urgent_alert" if urgent else "cases.new_report_notice")
-    group = next((g for g in context.store.list_working_groups() if g.id == group_id), None)
+    group = next((g for g in context.store.groups.all() if g.id == group_id), None)
     name = Literal(group.name if group is not None else "")
     notices = notify_coordinators(
         context.store,

@@ -78,7 +78,7 @@ def register(registry: Registry) -> None:
 
 def coordinated_groups(context: Context) -> list[int]:
     """The working groups whose reports the member may read as a coordinator."""
-    groups = context.store.list_working_groups()
+    groups = context.store.groups.all()
     trusted = context.origin.trusted_role
     if context.origin.platform is Platform.CONSOLE and trusted is not None:
         return [group.id for group in groups] if trusted.includes(Role.COORDINATOR) else []

@@ -88,7 +88,7 @@ class MatrixSender:
                 choices = [list(choice) for choice in payload.choices]
                 offered = json.dumps({"event": event_id, "choices": choices})
                 await asyncio.to_thread(
-                    self._store.set_transport_state,
+                    self._store.transports.set_state,
                     Platform.MATRIX,
                     CHOICES_STATE + room_id,
                     offered if choices else "",

@@ -273,9 +273,7 @@ class MatrixTransport:
 
     async def run(self) -> None:
         """Sync and handle events until :meth:`stop`, retrying visibly when the server is away."""
-        token = await asyncio.to_thread(
-            self._store.get_transport_state, Platform.MATRIX, TOKEN_STATE
-        )
+        token = await asyncio.to_thread(self._store.transports.state, Platform.MATRIX, TOKEN_STATE)
         await self._reload_undecrypted()
         first = True
         backoff = 1.0
@@ -323,7 +321,7 @@ class MatrixTransport:
             backoff = 1.0
             token = response.next_batch
             await asyncio.to_thread(
-                self._store.set_transport_state, Platform.MATRIX, TOKEN_STATE, token
+                self._store.transports.set_state, Platform.MATRIX, TOKEN_STATE, token
             )
             first = False
 
@@ -421,7 +419,7 @@ class MatrixTransport:
     async def _reload_undecrypted(self) -> None:
         """Encrypted events still waiting for their key when the bot last stopped."""
         for record in await asyncio.to_thread(
-            self._store.pending_inbound, Platform.MATRIX, WAITING_LIMIT
+            self._store.inbox.pending, Platform.MATRIX, WAITING_LIMIT
         ):
             source, room_id = record.payload.get("event"), record.payload.get("room_id")
             if not isinstance(source, dict) or not isinstance(room_id, str):
@@ -438,7 +436,7 @@ class MatrixTransport:
 
     async def _hand_over(self, incoming: Incoming, event_id: str) -> None:
         """Record the event as received, then have it handled (and recorded as handled)."""
-        await asyncio.to_thread(self._store.record_inbound, Platform.MATRIX, event_id, None, {})
+        await asyncio.to_thread(self._store.inbox.record, Platform.MATRIX, event_id, None, {})
         await self._handle(incoming, (Platform.MATRIX, event_id))
 
     async def _handle_batch(
@@ -449,7 +447,7 @@ class MatrixTransport:
         history_before_ms: int,
         since: str | None = None,
     ) -> None:
-        links = await asyncio.to_thread(self._store.room_links)
+        links = await asyncio.to_thread(self._store.rooms.links)
         self._group_rooms = self._configured_rooms | frozenset(
             link.room_id for link in links if link.platform is Platform.MATRIX
         )
@@ -503,7 +501,7 @@ class MatrixTransport:
 
     async def _warn_no_encryption(self, room_id: str) -> None:
         name = WARNED_STATE + room_id
-        if await asyncio.to_thread(self._store.get_transport_state, Platform.MATRIX, name):
+        if await asyncio.to_thread(self._store.transports.state, Platform.MATRIX, name):
             return
         text = self._catalogs.renderer(self._default_language, Platform.MATRIX).text(
             Message.of("rooms.encryption_unavailable")
@@ -515,7 +513,7 @@ class MatrixTransport:
             "matrix: a room is end-to-end encrypted but encryption support is not installed; "
             "fix: pip install 'matrix-nio[e2e]' and restart"
         )
-        await asyncio.to_thread(self._store.set_transport_state, Platform.MATRIX, name, "1")
+        await asyncio.to_thread(self._store.transports.set_state, Platform.MATRIX, name, "1")
 
     # -- translation ------------------------------------------------------------------------
 
@@ -542,7 +540,7 @@ class MatrixTransport:
                 # Kept as a pending inbound event, so a restart still waits for its key.
                 waiting = {"room_id": room.room_id, "event": event.source}
                 await asyncio.to_thread(
-                    self._store.record_inbound, Platform.MATRIX, event.event_id, None, waiting
+                    self._store.inbox.record, Platform.MATRIX, event.event_id, None, waiting
                 )
                 self._undecrypted.append((room.room_id, event, 0))
             return None
@@ -564,7 +562,7 @@ class MatrixTransport:
 
     async def _choices(self, room_id: str) -> tuple[str, list[list[str]]] | None:
         saved = await asyncio.to_thread(
-            self._store.get_transport_state, Platform.MATRIX, CHOICES_STATE + room_id
+            self._store.transports.state, Platform.MATRIX, CHOICES_STATE + room_id
         )
         if not saved:
             return None
@@ -625,7 +623,7 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[M
     store = wiring.store
     return PlatformParts(
         transport=transport,
-        planner=lambda item: PLANNING[Platform.MATRIX].parts(item, store.callback_token),
+        planner=lambda item: PLANNING[Platform.MATRIX].parts(item, store.transports.callback_token),
         render=render.render,
         limiter=limiter or matrix_limiter(),
     )

@@ -1,6 +1,6 @@
 """The Telegram transport, on python-telegram-bot's ``Application``.
 
-Receiving: each update is stored (``Store.record_inbound``) before Telegram is told it
+Receiving: each update is stored (``store.inbox.record``) before Telegram is told it
 arrived: in polling mode the next ``getUpdates`` offset comes from the database, in webhook
 mode the HTTP answer is sent after the insert. The inbox (:mod:`bot.inbox`) then hands the
 stored updates over one at a time, read by :meth:`TelegramTransport.read_inbound`; an update
@@ -236,7 +236,7 @@ class TelegramTransport:
 
     async def _record(self, update_id: int, payload: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
-            self._store.record_inbound, Platform.TELEGRAM, str(update_id), update_id, payload
+            self._store.inbox.record, Platform.TELEGRAM, str(update_id), update_id, payload
         )
         self._inbox_wake()
 
@@ -302,7 +302,7 @@ class TelegramTransport:
             event = translate_update(update, self.username)
             if isinstance(event, ChoicePicked) and event.value.startswith(CALLBACK_TOKEN_MARK):
                 value = await asyncio.to_thread(
-                    decode_callback, event.value, self._store.callback_value
+                    decode_callback, event.value, self._store.transports.callback_value
                 )
                 event = replace(event, value=value or EXPIRED_CHOICE)
         finally:
@@ -331,7 +331,9 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[T
     )
     return PlatformParts(
         transport=transport,
-        planner=lambda item: PLANNING[Platform.TELEGRAM].parts(item, store.callback_token),
+        planner=lambda item: PLANNING[Platform.TELEGRAM].parts(
+            item, store.transports.callback_token
+        ),
         render=render.render,
         limiter=limiter or telegram_limiter(),
         merge=render.merge,

@@ -1,0 +1,176 @@
+"""Inbound platform events, kept before the platform is told they arrived: ``store.inbox``.
+
+An event is recorded (once: its platform key keeps duplicates out), claimed by the one
+process that handles it, marked handled in the same unit of work as its effects, and
+pruned later; the highest sequence stays, as the cursor a restarted transport resumes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.types import Platform
+from storage.errors import NotFoundError
+from storage.jsontext import decode_json_object, encode_json_object
+from storage.models import InboundEvent
+from storage.records import InboundRecord
+from storage.units import Area
+from storage.upserts import insert_unless_present
+from storage.validation import check_aware, check_int, check_text
+
+# What a handled event's payload becomes: the event stays (its key and sequence keep
+# duplicates out and the cursor in place), its content goes.
+EMPTY_PAYLOAD = "{}"
+
+
+class InboxStore(Area):
+    """Raw events of each platform, from arrival until handled (``store.inbox``)."""
+
+    def record(
+        self, platform: Platform, key: str, sequence: int | None, payload: Mapping[str, Any]
+    ) -> bool:
+        """Keep a raw event before the platform is told it arrived; False if already kept.
+
+        ``key`` identifies the event on its platform; ``sequence`` is the platform's own
+        counter, if any (Telegram's ``update_id``). A duplicate changes nothing.
+        """
+        platform = Platform(platform)
+        check_text("event key", key, 255)
+        if sequence is not None:
+            check_int("event sequence", sequence, minimum=-(2**63))
+        text = encode_json_object("event payload", payload)
+        return self._run(_record, platform, key, sequence, text, self._now())
+
+    def pending(self, platform: Platform, limit: int = 100) -> list[InboundRecord]:
+        """Events of the platform not handled yet, oldest first (in order of arrival)."""
+        platform = Platform(platform)
+        check_int("limit", limit, minimum=1)
+        return self._run(_pending, platform, limit)
+
+    def claim(self, platform: Platform, key: str) -> bool:
+        """Take an inbound event for handling in the current unit of work.
+
+        The row stays locked until the unit ends, so a second process handling the same
+        event waits, then finds it handled and gets ``False``.
+        """
+        return self._run(_claim, platform, key)
+
+    def mark_handled(self, platform: Platform, key: str) -> None:
+        """Record that the event was handled, and forget its payload (it becomes ``{}``).
+
+        Marking it again changes nothing. Raises :class:`NotFoundError` for an unknown key.
+        """
+        platform = Platform(platform)
+        check_text("event key", key, 255)
+        self._run(_mark_handled, platform, key, self._now())
+
+    def last_sequence(self, platform: Platform) -> int | None:
+        """The highest sequence ever recorded for the platform, handled or not."""
+        platform = Platform(platform)
+        return self._run(_last_sequence, platform)
+
+    def prune(self, platform: Platform, handled_before: datetime) -> int:
+        """Delete events handled before ``handled_before``; returns how many went.
+
+        The event with the highest sequence always stays, so that :meth:`last_sequence`
+        survives. Unhandled events are never deleted.
+        """
+        platform = Platform(platform)
+        check_aware("handled_before", handled_before)
+        return self._run(_prune, platform, handled_before)
+
+
+def _inbound_record(row: InboundEvent) -> InboundRecord:
+    return InboundRecord(
+        id=row.id,
+        platform=Platform(row.platform),
+        key=row.key,
+        sequence=row.sequence,
+        payload=decode_json_object(f"payload of inbound event {row.id}", row.payload),
+        received_at=row.received_at,
+        handled_at=row.handled_at,
+    )
+
+
+def _record(
+    session: Session,
+    platform: Platform,
+    key: str,
+    sequence: int | None,
+    payload: str,
+    now: datetime,
+) -> bool:
+    return insert_unless_present(
+        session,
+        InboundEvent,
+        {
+            "platform": platform.value,
+            "key": key,
+            "sequence": sequence,
+            "payload": payload,
+            "received_at": now,
+            "handled_at": None,
+        },
+        ("platform", "key"),
+    )
+
+
+def _pending(session: Session, platform: Platform, limit: int) -> list[InboundRecord]:
+    rows = session.scalars(
+        select(InboundEvent)
+        .where(InboundEvent.platform == platform.value, InboundEvent.handled_at.is_(None))
+        # By the platform's own order (webhook calls may arrive out of it), then arrival.
+        .order_by(InboundEvent.sequence.asc().nulls_last(), InboundEvent.id)
+        .limit(limit)
+    )
+    return [_inbound_record(row) for row in rows]
+
+
+def _claim(session: Session, platform: Platform, key: str) -> bool:
+    """Lock the event's row for this transaction; False when it is already handled."""
+    row = session.scalars(
+        select(InboundEvent)
+        .where(InboundEvent.platform == platform.value, InboundEvent.key == key)
+        .with_for_update()
+    ).one_or_none()
+    return row is not None and row.handled_at is None
+
+
+def _mark_handled(session: Session, platform: Platform, key: str, now: datetime) -> None:
+    row = session.scalars(
+        select(InboundEvent)
+        .where(InboundEvent.platform == platform.value, InboundEvent.key == key)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no inbound {platform.value} event with key {key!r}")
+    if row.handled_at is None:
+        row.handled_at = now
+    row.payload = EMPTY_PAYLOAD
+    session.flush()
+
+
+def _last_sequence(session: Session, platform: Platform) -> int | None:
+    return session.scalar(
+        select(func.max(InboundEvent.sequence)).where(InboundEvent.platform == platform.value)
+    )
+
+
+def _prune(session: Session, platform: Platform, handled_before: datetime) -> int:
+    last = _last_sequence(session, platform)
+    statement = delete(InboundEvent).where(
+        InboundEvent.platform == platform.value,
+        InboundEvent.handled_at.is_not(None),
+        InboundEvent.handled_at < handled_before,
+    )
+    if last is not None:
+        # The newest sequence is the cursor a restarted transport resumes from.
+        statement = statement.where(
+            or_(InboundEvent.sequence.is_(None), InboundEvent.sequence < last)
+        )
+    return len(session.scalars(statement.returning(InboundEvent.id)).all())

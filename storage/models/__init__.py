@@ -1,0 +1,41 @@
+"""Typed declarative models, one module per area on one :class:`Base`. Only ``storage`` code
+uses them; they never leave the package.
+
+The schema itself is created and changed by the Alembic migrations in
+``storage/migrations/versions``; these models must describe the same schema (a test runs
+Alembic's autogenerate comparison against the migrated database on SQLite and PostgreSQL).
+Importing this package registers every model on ``Base.metadata``.
+"""
+
+from storage.models.base import NAMING_CONVENTION, Base, UTCDateTime
+from storage.models.bridge import BridgedMessage
+from storage.models.cases import CaseAttachment, CaseContent, CaseEvent, CaseReport, CaseRight
+from storage.models.conversations import Conversation
+from storage.models.groups import Membership, Room, WorkingGroup
+from storage.models.inbox import InboundEvent
+from storage.models.members import Identity, Member
+from storage.models.outbox import OutboxMessage
+from storage.models.transports import CallbackPayload, TransportState, UnreachableChat
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "BridgedMessage",
+    "CallbackPayload",
+    "CaseAttachment",
+    "CaseContent",
+    "CaseEvent",
+    "CaseReport",
+    "CaseRight",
+    "Conversation",
+    "Identity",
+    "InboundEvent",
+    "Member",
+    "Membership",
+    "OutboxMessage",
+    "Room",
+    "TransportState",
+    "UTCDateTime",
+    "UnreachableChat",
+    "WorkingGroup",
+]

@@ -1,0 +1,308 @@
+"""The messages the bot owes rooms: ``store.outbox``.
+
+Every outgoing message is a row here before it is sent; the outbox worker reads the pending
+ones by id (the order of sending) and records each delivery, retry or failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.types import Platform
+from storage.errors import NotFoundError
+from storage.jsontext import decode_json_object, encode_json_object
+from storage.models import OutboxMessage
+from storage.records import DeliveryStatus, OutboxRecord, OutboxStatus, OutboxTarget
+from storage.units import Area
+from storage.validation import (
+    MAX_ID,
+    REASON_LENGTH,
+    check_aware,
+    check_int,
+    check_optional_text,
+    check_text,
+    truncated_text,
+)
+
+PENDING = DeliveryStatus.PENDING.value
+DELIVERED = DeliveryStatus.DELIVERED.value
+FAILED = DeliveryStatus.FAILED.value
+
+# What a delivered or failed message's payload becomes: what was said is the room's now,
+# not the bot's to keep.
+EMPTY_PAYLOAD = "{}"
+
+OutgoingItem = tuple[Platform, str, Mapping[str, Any]]
+"""A message to owe: platform, room id, JSON payload."""
+
+
+class OutboxStore(Area):
+    """Owed messages and their delivery (``store.outbox``)."""
+
+    def enqueue(self, items: Sequence[OutgoingItem]) -> list[int]:
+        """Owe messages: ``(platform, room id, JSON payload)`` each; their ids, in order.
+
+        They are pending, to be sent now. Ids grow in the order of enqueueing and are never
+        reused; they are the order in which a room's messages must be sent.
+        """
+        checked = checked_items(items)
+        if not checked:
+            return []
+        return self._run(enqueue_outgoing_in, checked, self._now())
+
+    def pending(
+        self, platform: Platform, *, limit: int = 500, after_id: int = 0
+    ) -> list[OutboxRecord]:
+        """Pending messages of the platform with an id above ``after_id``, by id.
+
+        ``after_id`` pages through one pass; start each pass from 0: on PostgreSQL a
+        message can commit after one with a higher id. ``next_attempt_at`` is not
+        filtered on: a message waiting to be retried holds back its room's later ones.
+        """
+        platform = Platform(platform)
+        check_int("limit", limit, minimum=1)
+        check_int("after_id", after_id, minimum=0)
+        return self._run(_pending, platform, limit, after_id)
+
+    def mark_delivered(self, outbox_id: int, platform_message_id: str | None) -> None:
+        """The message arrived (also after it was marked failed); again changes nothing.
+
+        Raises :class:`NotFoundError` for an unknown id.
+        """
+        check_int("outbox id", outbox_id, minimum=1, maximum=MAX_ID)
+        check_optional_text("platform message id", platform_message_id, 255)
+        self._run(_mark_delivered, [outbox_id], platform_message_id, self._now())
+
+    def mark_delivered_together(self, outbox_ids: Sequence[int], platform_message_id: str) -> None:
+        """Several messages arrived as one platform message (a merged burst)."""
+        for outbox_id in outbox_ids:
+            check_int("outbox id", outbox_id, minimum=1, maximum=MAX_ID)
+        check_text("platform message id", platform_message_id, 255)
+        self._run(_mark_delivered, outbox_ids, platform_message_id, self._now())
+
+    def record_failed_attempt(self, outbox_id: int, reason: str, next_attempt_at: datetime) -> int:
+        """A try failed for ``reason`` (cut to 255 characters); retry at ``next_attempt_at``.
+
+        Returns the number of failed tries so far. A message no longer pending is left as
+        it is (its count returned). Raises :class:`NotFoundError` for an unknown id.
+        """
+        check_int("outbox id", outbox_id, minimum=1, maximum=MAX_ID)
+        reason = truncated_text("reason", reason, REASON_LENGTH)
+        check_aware("next_attempt_at", next_attempt_at)
+        return self._run(_record_failed_attempt, outbox_id, reason, next_attempt_at)
+
+    def mark_failed(self, outbox_id: int, reason: str) -> None:
+        """Give up on a pending message, for ``reason`` (cut to 255 characters).
+
+        A delivered or already failed message is left as it is. Raises
+        :class:`NotFoundError` for an unknown id.
+        """
+        check_int("outbox id", outbox_id, minimum=1, maximum=MAX_ID)
+        reason = truncated_text("reason", reason, REASON_LENGTH)
+        self._run(_mark_failed, outbox_id, reason)
+
+    def status(self, platform: Platform | None = None, *, since: datetime) -> OutboxStatus:
+        """Counts of pending and failed messages, and of those delivered since ``since``.
+
+        Of one platform, or of all with ``None``.
+        """
+        chosen = None if platform is None else Platform(platform)
+        check_aware("since", since)
+        return self._run(_status, chosen, since)
+
+    def drop_pending_for_room(self, platform: Platform, room_id: str, reason: str) -> int:
+        """Give up on every pending message to a room (the member blocked the bot).
+
+        Returns how many there were; ``reason`` is cut to 255 characters.
+        """
+        platform = Platform(platform)
+        check_text("room id", room_id, 255)
+        reason = truncated_text("reason", reason, REASON_LENGTH)
+        return self._run(_drop_pending_for_room, platform, room_id, reason)
+
+    def targets(self, outbox_ids: Sequence[int]) -> dict[int, OutboxTarget]:
+        """Status and platform id of earlier outbox messages, for the ones that refer to them."""
+        for outbox_id in outbox_ids:
+            check_int("outbox id", outbox_id, minimum=1, maximum=MAX_ID)
+        if not outbox_ids:
+            return {}
+        return self._run(_targets, outbox_ids)
+
+
+def checked_items(items: Sequence[OutgoingItem]) -> list[tuple[Platform, str, str]]:
+    """Messages to owe, checked, their payloads as JSON text."""
+    checked: list[tuple[Platform, str, str]] = []
+    for platform, room_id, payload in items:
+        check_text("room id", room_id, 255)
+        checked.append((Platform(platform), room_id, encode_json_object("payload", payload)))
+    return checked
+
+
+def enqueue_outgoing_in(
+    session: Session,
+    items: Sequence[tuple[Platform, str, str]],
+    now: datetime,
+    *,
+    bridged_id: int | None = None,
+    parts: Sequence[int | None] | None = None,
+) -> list[int]:
+    """Owed messages, in order; with ``parts``, those with a part number are copies of the
+    relayed message ``bridged_id``."""
+    numbered = parts if parts is not None else [None] * len(items)
+    rows = [
+        OutboxMessage(
+            platform=platform.value,
+            room_id=room_id,
+            payload=payload,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            bridged_message_id=bridged_id if part is not None else None,
+            bridge_part=part,
+        )
+        for (platform, room_id, payload), part in zip(items, numbered, strict=True)
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [row.id for row in rows]
+
+
+def _outbox_record(row: OutboxMessage) -> OutboxRecord:
+    return OutboxRecord(
+        id=row.id,
+        platform=Platform(row.platform),
+        room_id=row.room_id,
+        payload=decode_json_object(f"payload of outbox message {row.id}", row.payload),
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+        platform_message_id=row.platform_message_id,
+        failure_reason=row.failure_reason,
+    )
+
+
+def _pending(session: Session, platform: Platform, limit: int, after_id: int) -> list[OutboxRecord]:
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.platform == platform.value,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.id > after_id,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return [_outbox_record(row) for row in rows]
+
+
+def _locked_message(session: Session, outbox_id: int) -> OutboxMessage:
+    row = session.get(OutboxMessage, outbox_id, with_for_update=True)
+    if row is None:
+        raise NotFoundError(f"no outbox message with id {outbox_id}")
+    return row
+
+
+def _mark_delivered(
+    session: Session, outbox_ids: Sequence[int], platform_message_id: str | None, now: datetime
+) -> None:
+    for outbox_id in outbox_ids:
+        row = _locked_message(session, outbox_id)
+        if row.status == DELIVERED:
+            continue
+        # Also from failed: a message given up on while it was being sent did arrive.
+        row.status = DELIVERED
+        row.delivered_at = now
+        row.platform_message_id = platform_message_id
+        row.payload = EMPTY_PAYLOAD
+        session.flush()
+
+
+def _record_failed_attempt(
+    session: Session, outbox_id: int, reason: str, next_attempt_at: datetime
+) -> int:
+    row = _locked_message(session, outbox_id)
+    if row.status == PENDING:
+        row.attempts += 1
+        row.failure_reason = reason
+        row.next_attempt_at = next_attempt_at
+        session.flush()
+    return row.attempts
+
+
+def _mark_failed(session: Session, outbox_id: int, reason: str) -> None:
+    row = _locked_message(session, outbox_id)
+    if row.status == PENDING:
+        row.status = FAILED
+        row.failure_reason = reason
+        row.payload = EMPTY_PAYLOAD
+        session.flush()
+
+
+def _status(session: Session, platform: Platform | None, since: datetime) -> OutboxStatus:
+    where = [] if platform is None else [OutboxMessage.platform == platform.value]
+    pending, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(
+            *where, OutboxMessage.status == PENDING
+        )
+    ).one()
+    failed = session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(*where, OutboxMessage.status == FAILED)
+    )
+    delivered = session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(*where, OutboxMessage.status == DELIVERED, OutboxMessage.delivered_at >= since)
+    )
+    return OutboxStatus(
+        pending=pending, failed=failed or 0, delivered=delivered or 0, oldest_pending_at=oldest
+    )
+
+
+def _drop_pending_for_room(session: Session, platform: Platform, room_id: str, reason: str) -> int:
+    statement = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.platform == platform.value,
+            OutboxMessage.room_id == room_id,
+            OutboxMessage.status == PENDING,
+        )
+        .values(status=FAILED, failure_reason=reason, payload=EMPTY_PAYLOAD)
+        .returning(OutboxMessage.id)
+    )
+    return len(session.scalars(statement).all())
+
+
+def _targets(session: Session, outbox_ids: Collection[int]) -> dict[int, OutboxTarget]:
+    found = {
+        row.id: (row.platform, row.room_id, row.status, row.platform_message_id)
+        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))
+    }
+    targets: dict[int, OutboxTarget] = {}
+    for outbox_id, (platform, room_id, status, message_id) in found.items():
+        shared = False
+        if message_id is not None:
+            shared = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(
+                        OutboxMessage.platform == platform,
+                        OutboxMessage.room_id == room_id,
+                        OutboxMessage.platform_message_id == message_id,
+                        OutboxMessage.bridge_part.is_not(None),
+                    )
+                )
+                or 0
+            ) > 1
+        targets[outbox_id] = OutboxTarget(DeliveryStatus(status), message_id, shared)
+    return targets
