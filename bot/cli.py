@@ -132,8 +132,7 @@ def command_run(path: Path | None, *, console: bool) -> int:
             EXIT_CONFIG,
         )
     from bot.app import run_console, run_services
-    from bot.transports.matrix.transport import MatrixStartError
-    from bot.transports.telegram.transport import TelegramStartError
+    from bot.transports import TransportStartError
     from storage import StorageError
 
     try:
@@ -143,9 +142,7 @@ def command_run(path: Path | None, *, console: bool) -> int:
             asyncio.run(run_console(config))
     except StorageError as error:
         return _database_error(config, error)
-    except TelegramStartError as error:
-        return _fail(f"{_where(config)}: {error}", EXIT_CONFIG if "token" in str(error) else 1)
-    except MatrixStartError as error:
+    except TransportStartError as error:
         return _fail(f"{_where(config)}: {error}", EXIT_CONFIG if error.configuration else 1)
     except KeyboardInterrupt:
         return EXIT_OK

@@ -33,6 +33,17 @@ HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None
 """Handles an event and marks its inbound record handled, in one transaction."""
 
 
+class TransportStartError(Exception):
+    """A transport cannot start; ``str()`` is one line with the key and the fix.
+
+    ``configuration`` says whether the configuration is at fault (the program exits 2) rather
+    than the network or the server (it exits 1)."""
+
+    def __init__(self, line: str, *, configuration: bool = False) -> None:
+        super().__init__(line)
+        self.configuration = configuration
+
+
 class TransportSender(Sender[Any], Protocol):
     """A transport's sending half: it sends one rendered item and says what kind of room a
     room is (for the limiter); relayed files are fetched from ``media_sources``."""

@@ -49,7 +49,7 @@ from bot.media import MATRIX_UPLOAD_LIMIT
 from bot.outbox import TransientFailure
 from bot.ratelimit import SendLimiter, Window
 from bot.registry import RESERVED_COMMANDS
-from bot.transports import HandleDurably, PlatformParts, Wiring
+from bot.transports import HandleDurably, PlatformParts, TransportStartError, Wiring
 from bot.transports.matrix import render
 from bot.transports.matrix.events import read_typed, translate
 from bot.transports.matrix.media import MatrixMediaSource
@@ -88,12 +88,8 @@ TOKEN_STATE = "next_batch"  # noqa: S105  (a state name, not a secret)
 WARNED_STATE = "no-encryption-warned:"
 
 
-class MatrixStartError(Exception):
-    """The bot cannot start on Matrix; ``str()`` is one line with the key and the fix."""
-
-    def __init__(self, line: str, *, configuration: bool = False) -> None:
-        super().__init__(line)
-        self.configuration = configuration
+class MatrixStartError(TransportStartError):
+    """The bot cannot start on Matrix."""
 
 
 def _is_direct(room: MatrixRoom, group_rooms: frozenset[str]) -> bool:

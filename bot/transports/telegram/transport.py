@@ -42,7 +42,7 @@ from bot.i18n import Catalogs
 from bot.inbox import UnreadableEvent
 from bot.ratelimit import SendLimiter, telegram_limiter
 from bot.registry import Registry
-from bot.transports import PlatformParts, Wiring
+from bot.transports import PlatformParts, TransportStartError, Wiring
 from bot.transports.planning import PLANNING
 from bot.transports.telegram import render
 from bot.transports.telegram.events import ALLOWED_UPDATES, translate_update
@@ -66,8 +66,8 @@ EXPIRED_CHOICE = "~expired"
 """Stands for a button whose stored value is gone; the router answers it as expired."""
 
 
-class TelegramStartError(Exception):
-    """The bot cannot start on Telegram; ``str()`` is one line with the key and the fix."""
+class TelegramStartError(TransportStartError):
+    """The bot cannot start on Telegram."""
 
 
 def build_application(config: TelegramConfig) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -124,7 +124,8 @@ class TelegramTransport:
         except InvalidToken as error:
             raise TelegramStartError(
                 "telegram.token: Telegram refused the token (401 Unauthorized); fix: copy the "
-                "token from @BotFather into CAUCUS_TELEGRAM_TOKEN (or telegram.token)"
+                "token from @BotFather into CAUCUS_TELEGRAM_TOKEN (or telegram.token)",
+                configuration=True,
             ) from error
         except (NetworkError, TimedOut) as error:
             if isinstance(error, BadRequest):
