@@ -77,6 +77,14 @@ class InboxStore(Area):
         text = encode_json_object("event payload", payload)
         return self._run(_make_ready, platform, key, text)
 
+    def settle_waiting(self, platform: Platform, key: str) -> bool:
+        """A waiting event that needs nothing after all: record it as handled (its payload
+        wiped); False when the event is not waiting (unknown, ready, or handled), since a
+        ready event is the dispatcher's to mark."""
+        platform = Platform(platform)
+        check_text("event key", key, 255)
+        return self._run(_settle_waiting, platform, key, self._now())
+
     def claim(self, platform: Platform, key: str) -> bool:
         """Take an inbound event for handling in the current unit of work.
 
@@ -165,16 +173,35 @@ def _pending(
     return [_inbound_record(row) for row in rows]
 
 
-def _make_ready(session: Session, platform: Platform, key: str, payload: str) -> bool:
+def _waiting_row(session: Session, platform: Platform, key: str) -> InboundEvent | None:
+    """The event's row, locked, if it is waiting."""
     row = session.scalars(
         select(InboundEvent)
         .where(InboundEvent.platform == platform.value, InboundEvent.key == key)
         .with_for_update()
     ).one_or_none()
     if row is None or row.handled_at is not None or not row.waiting:
+        return None
+    return row
+
+
+def _make_ready(session: Session, platform: Platform, key: str, payload: str) -> bool:
+    row = _waiting_row(session, platform, key)
+    if row is None:
         return False
     row.waiting = False
     row.payload = payload
+    session.flush()
+    return True
+
+
+def _settle_waiting(session: Session, platform: Platform, key: str, now: datetime) -> bool:
+    row = _waiting_row(session, platform, key)
+    if row is None:
+        return False
+    row.waiting = False
+    row.handled_at = now
+    row.payload = EMPTY_PAYLOAD
     session.flush()
     return True
 

@@ -256,6 +256,20 @@ def test_a_waiting_event_is_kept_out_of_the_pending_ones_until_made_ready(store:
     assert store.inbox.pending(MX)[1].payload == {"kind": "text"}
 
 
+def test_a_waiting_event_that_needs_nothing_is_settled_as_handled(store: Store) -> None:
+    store.inbox.record(MX, "$notice", None, {"event": "cipher"}, waiting=True)
+    store.inbox.record(MX, "$ready", None, {"kind": "text"})
+    assert store.inbox.settle_waiting(MX, "$notice")
+    assert store.inbox.waiting(MX) == []
+    assert [event.key for event in store.inbox.pending(MX)] == ["$ready"]
+    assert raw_inbound_payload(store, "$notice") == "{}"
+    assert not store.inbox.record(MX, "$notice", None, {}, waiting=True)  # still known
+    assert not store.inbox.settle_waiting(MX, "$notice")  # handled already
+    assert not store.inbox.settle_waiting(MX, "$ready")  # the dispatcher's to mark
+    assert not store.inbox.settle_waiting(MX, "$unknown")
+    assert [event.key for event in store.inbox.pending(MX)] == ["$ready"]
+
+
 def test_the_waiting_migration_holds_unhandled_matrix_events_and_downgrades(
     database_url: str,
 ) -> None:

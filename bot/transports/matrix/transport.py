@@ -468,8 +468,9 @@ class MatrixTransport:
         self._inbox_wake()
 
     async def _settle_waiting(self, event_id: str) -> None:
-        """A waiting event turned out to need nothing: it no longer waits."""
-        await asyncio.to_thread(self._store.inbox.mark_handled, Platform.MATRIX, event_id)
+        """A waiting event turned out to need nothing: it no longer waits (unless it was
+        made ready meanwhile, by a replayed batch: then the inbox hands it over)."""
+        await asyncio.to_thread(self._store.inbox.settle_waiting, Platform.MATRIX, event_id)
 
     async def read_inbound(self, record: InboundRecord) -> Incoming | None:
         """A stored event, translated when it arrived, as the neutral event it is."""
