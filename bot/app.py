@@ -178,7 +178,6 @@ class Services:
             store=self.store,
             catalogs=self.catalogs,
             registry=self.registry,
-            handle=self.dispatcher.handle_durably,
             inbox_wake=self.inbox.wake,
             warn=warn or _warn_on_stderr,
         )

@@ -1,11 +1,14 @@
 """The durable inbox and the dispatcher: how every platform's events reach the one router.
 
 A transport stores what it receives (``store.inbox.record``) before it tells the platform
-the event arrived. The :class:`Inbox` reads the stored, unhandled events of every platform
-in one order, asks the platform's transport to read each one into a neutral event, and hands
-it to the :class:`Dispatcher`, which runs the router on its one worker thread. The router's
-work, the replies put in the outbox and the record that the event was handled commit in one
-transaction, so a crash at any moment neither loses nor repeats an event.
+the event arrived: Telegram the raw update, Matrix the event it translated during its sync
+(:mod:`bot.incoming_json`). The :class:`Inbox` reads the stored, unhandled events of every
+platform in one order (events kept as *waiting*, a Matrix event waiting for its room key,
+are not among them until their transport makes them ready), asks the platform's transport
+to read each one into a neutral event, and hands it to the :class:`Dispatcher`, which runs
+the router on its one worker thread. The router's work, the replies put in the outbox and
+the record that the event was handled commit in one transaction, so a crash at any moment
+neither loses nor repeats an event.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ class Dispatcher:
     """Runs the synchronous router on one worker thread: events are handled one at a time,
     in order, and the event loop stays free for the transports' network I/O.
 
-    :meth:`handle_durably` is what the network transports use: the router's work, the
-    replies put in the outbox and the inbound event marked handled commit together.
+    :meth:`handle_durably` is how the inbox hands over the network transports' events: the
+    router's work, the replies put in the outbox and the inbound event marked handled
+    commit together.
     """
 
     def __init__(

@@ -3,6 +3,8 @@
 An event is recorded (once: its platform key keeps duplicates out), claimed by the one
 process that handles it, marked handled in the same unit of work as its effects, and
 pruned later; the highest sequence stays, as the cursor a restarted transport resumes from.
+An event may be recorded as waiting (a Matrix event whose room key has not come): it is
+kept, but not among the pending events the inbox hands over, until it is made ready.
 """
 
 from __future__ import annotations
@@ -32,25 +34,56 @@ class InboxStore(Area):
     """Raw events of each platform, from arrival until handled (``store.inbox``)."""
 
     def record(
-        self, platform: Platform, key: str, sequence: int | None, payload: Mapping[str, Any]
+        self,
+        platform: Platform,
+        key: str,
+        sequence: int | None,
+        payload: Mapping[str, Any],
+        *,
+        waiting: bool = False,
     ) -> bool:
         """Keep a raw event before the platform is told it arrived; False if already kept.
 
         ``key`` identifies the event on its platform; ``sequence`` is the platform's own
-        counter, if any (Telegram's ``update_id``). A duplicate changes nothing.
+        counter, if any (Telegram's ``update_id``). A duplicate changes nothing. A
+        ``waiting`` event is kept but not pending until :meth:`make_ready`.
         """
         platform = Platform(platform)
         check_text("event key", key, 255)
         if sequence is not None:
             check_int("event sequence", sequence, minimum=-(2**63))
         text = encode_json_object("event payload", payload)
-        return self._run(_record, platform, key, sequence, text, self._now())
+        return self._run(_record, platform, key, sequence, text, waiting, self._now())
 
     def pending(self, platform: Platform, limit: int = 100) -> list[InboundRecord]:
-        """Events of the platform not handled yet, oldest first (in order of arrival)."""
+        """Events of the platform ready and not handled yet, oldest first (in order of
+        arrival); waiting events are not among them."""
         platform = Platform(platform)
         check_int("limit", limit, minimum=1)
-        return self._run(_pending, platform, limit)
+        return self._run(_pending, platform, limit, False)
+
+    def waiting(self, platform: Platform, limit: int = 100) -> list[InboundRecord]:
+        """Events of the platform kept as waiting, oldest first."""
+        platform = Platform(platform)
+        check_int("limit", limit, minimum=1)
+        return self._run(_pending, platform, limit, True)
+
+    def make_ready(self, platform: Platform, key: str, payload: Mapping[str, Any]) -> bool:
+        """Turn a waiting event into a pending one whose payload is ``payload`` (it keeps its
+        place in the order of arrival); False when the event is not waiting (unknown, ready
+        already, or handled)."""
+        platform = Platform(platform)
+        check_text("event key", key, 255)
+        text = encode_json_object("event payload", payload)
+        return self._run(_make_ready, platform, key, text)
+
+    def settle_waiting(self, platform: Platform, key: str) -> bool:
+        """A waiting event that needs nothing after all: record it as handled (its payload
+        wiped); False when the event is not waiting (unknown, ready, or handled), since a
+        ready event is the dispatcher's to mark."""
+        platform = Platform(platform)
+        check_text("event key", key, 255)
+        return self._run(_settle_waiting, platform, key, self._now())
 
     def claim(self, platform: Platform, key: str) -> bool:
         """Take an inbound event for handling in the current unit of work.
@@ -94,6 +127,7 @@ def _inbound_record(row: InboundEvent) -> InboundRecord:
         payload=decode_json_object(f"payload of inbound event {row.id}", row.payload),
         received_at=row.received_at,
         handled_at=row.handled_at,
+        waiting=row.waiting,
     )
 
 
@@ -103,6 +137,7 @@ def _record(
     key: str,
     sequence: int | None,
     payload: str,
+    waiting: bool,
     now: datetime,
 ) -> bool:
     return insert_unless_present(
@@ -115,20 +150,60 @@ def _record(
             "payload": payload,
             "received_at": now,
             "handled_at": None,
+            "waiting": waiting,
         },
         ("platform", "key"),
     )
 
 
-def _pending(session: Session, platform: Platform, limit: int) -> list[InboundRecord]:
+def _pending(
+    session: Session, platform: Platform, limit: int, waiting: bool
+) -> list[InboundRecord]:
     rows = session.scalars(
         select(InboundEvent)
-        .where(InboundEvent.platform == platform.value, InboundEvent.handled_at.is_(None))
+        .where(
+            InboundEvent.platform == platform.value,
+            InboundEvent.handled_at.is_(None),
+            InboundEvent.waiting.is_(waiting),
+        )
         # By the platform's own order (webhook calls may arrive out of it), then arrival.
         .order_by(InboundEvent.sequence.asc().nulls_last(), InboundEvent.id)
         .limit(limit)
     )
     return [_inbound_record(row) for row in rows]
+
+
+def _waiting_row(session: Session, platform: Platform, key: str) -> InboundEvent | None:
+    """The event's row, locked, if it is waiting."""
+    row = session.scalars(
+        select(InboundEvent)
+        .where(InboundEvent.platform == platform.value, InboundEvent.key == key)
+        .with_for_update()
+    ).one_or_none()
+    if row is None or row.handled_at is not None or not row.waiting:
+        return None
+    return row
+
+
+def _make_ready(session: Session, platform: Platform, key: str, payload: str) -> bool:
+    row = _waiting_row(session, platform, key)
+    if row is None:
+        return False
+    row.waiting = False
+    row.payload = payload
+    session.flush()
+    return True
+
+
+def _settle_waiting(session: Session, platform: Platform, key: str, now: datetime) -> bool:
+    row = _waiting_row(session, platform, key)
+    if row is None:
+        return False
+    row.waiting = False
+    row.handled_at = now
+    row.payload = EMPTY_PAYLOAD
+    session.flush()
+    return True
 
 
 def _claim(session: Session, platform: Platform, key: str) -> bool:

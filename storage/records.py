@@ -116,7 +116,8 @@ class InboundRecord:
 
     ``key`` identifies the event on its platform (unique there); ``sequence`` is the
     platform's own counter when it has one (Telegram's ``update_id``). Once handled, the
-    payload is replaced by ``{}``: members' messages do not linger in the database.
+    payload is replaced by ``{}``: members' messages do not linger in the database. A
+    ``waiting`` event is not handed over until its transport makes it ready.
     """
 
     id: int
@@ -126,6 +127,7 @@ class InboundRecord:
     payload: dict[str, Any]
     received_at: datetime
     handled_at: datetime | None
+    waiting: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,8 +78,9 @@ from synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 from bot.config import AppConfig, load_config
 from bot.conversation import strip_direction_marks
+from bot.inbox import InboxReader
 from bot.ratelimit import SendLimiter, Window
-from bot.types import Platform
+from bot.types import Incoming, Platform
 from storage import Store
 
 if TYPE_CHECKING:
@@ -1163,6 +1164,35 @@ class MatrixMember:
         if isinstance(file, dict):
             data = decrypt_attachment(data, file["key"]["k"], file["hashes"]["sha256"], file["iv"])
         return data
+
+
+# -- the transport alone ---------------------------------------------------------------------
+
+
+class StoredEvents:
+    """Stands in for the router in tests of the Matrix transport alone: reads back the
+    events the transport stored in the inbox, in order, marks each handled and keeps it
+    (``events``). Give the transport :meth:`wake` as its ``inbox_wake``."""
+
+    def __init__(self, store: Store) -> None:
+        self.events: list[Incoming] = []
+        self._store = store
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    async def run(self, reader: InboxReader) -> None:
+        """Read until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), timeout=1.0)
+            self._woken.clear()
+            for record in await asyncio.to_thread(self._store.inbox.pending, Platform.MATRIX):
+                event = await reader.read_inbound(record)
+                await asyncio.to_thread(self._store.inbox.mark_handled, Platform.MATRIX, record.key)
+                if event is not None:
+                    self.events.append(event)
 
 
 # -- waiting for the bot ---------------------------------------------------------------------

@@ -416,8 +416,8 @@ async def test_an_event_waiting_for_its_key_is_still_awaited_after_a_restart(
         event_id = await bridge.matrix.send_undecryptable(bridge.room_id)
 
         def waiting() -> bool:
-            pending = bridge.bot.store.inbox.pending(Platform.MATRIX)
-            return any(record.key == event_id for record in pending)
+            waiting = bridge.bot.store.inbox.waiting(Platform.MATRIX)
+            return any(record.key == event_id for record in waiting)
 
         await emulator.wait_for(waiting, timeout=20)
         await bridge.bot.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from matrix_harness import MatrixMember, matrix_config
+from matrix_harness import MatrixMember, StoredEvents, matrix_config
 from synapse_server import SynapseServer
 from telegram import Update
 from telegram.ext import Application
@@ -387,15 +387,12 @@ async def matrix(
     store = open_sealed_store(database_url)
     events: list[Incoming] = []
 
-    async def handle(event: Incoming | None, inbound: tuple[Platform, str]) -> None:
-        if event is not None:
-            events.append(event)
-        await asyncio.to_thread(store.inbox.mark_handled, *inbound)
-
+    stored = StoredEvents(store)
+    events = stored.events
     transport = MatrixTransport(
         config.matrix,
         store,
-        handle,
+        stored.wake,
         catalogs=Catalogs.load(),
         known_commands=frozenset({"help"}),
         configured_rooms=frozenset(),
@@ -404,6 +401,7 @@ async def matrix(
     )
     await transport.start()
     running = asyncio.create_task(transport.run())
+    reading = asyncio.create_task(stored.run(transport))
     member = await MatrixMember.create(synapse, "Alice", encrypted=encrypted)
     try:
         room_id = await member.open_direct_room(transport.user_id, encrypted=encrypted)
@@ -411,6 +409,8 @@ async def matrix(
     finally:
         transport.stop()
         await running
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
         await transport.close()
         await member.close()
         store.close()

@@ -2,7 +2,8 @@
 room becomes neutral events, and relay payloads become messages, edits, redactions and
 files that members' clients show (decrypted, in encrypted rooms).
 
-The transport runs on its own here (no router): its handler collects the events.
+The transport runs on its own here (no router): the events it stores in the inbox are
+read back and collected.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from matrix_harness import MatrixMember, matrix_config
+from matrix_harness import MatrixMember, StoredEvents, matrix_config
 from synapse_server import SynapseServer
 
 import bot.transports.matrix.transport
@@ -120,15 +121,12 @@ async def bridge(
     warnings: list[str] = []
     events: list[Incoming] = []
 
-    async def handle(event: Incoming | None, inbound: tuple[Platform, str]) -> None:
-        if event is not None:
-            events.append(event)
-        await asyncio.to_thread(store.inbox.mark_handled, *inbound)
-
+    stored = StoredEvents(store)
+    events = stored.events
     transport = MatrixTransport(
         config.matrix,
         store,
-        handle,
+        stored.wake,
         catalogs=Catalogs.load(),
         known_commands=frozenset({"help"}),
         configured_rooms=frozenset(),
@@ -137,6 +135,7 @@ async def bridge(
     )
     await transport.start()
     running = asyncio.create_task(transport.run())
+    reading = asyncio.create_task(stored.run(transport))
     alice = await MatrixMember.create(synapse, "Alice", encrypted=encrypted)
     bob = await MatrixMember.create(synapse, "Bob", encrypted=encrypted)
     try:
@@ -149,6 +148,8 @@ async def bridge(
     finally:
         transport.stop()
         await running
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
         await transport.close()
         await alice.close()
         await bob.close()
@@ -293,6 +294,7 @@ async def test_an_event_never_decrypted_is_reported_once_given_up(
     assert unreadable.kind is UnrelayableKind.UNDECRYPTABLE
     assert unreadable.origin.user_id == bridge.alice.user_id
     store = bridge.transport._store
+    assert not store.inbox.waiting(Platform.MATRIX)
     assert not store.inbox.pending(Platform.MATRIX)
 
 

@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from clock import T0, Clock
 from races import at_once
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 import storage.members
@@ -228,6 +228,81 @@ def test_pending_inbound_lists_unhandled_events_in_platform_order_then_arrival(
     assert [event.payload for event in pending] == [{"k": k} for k in ("20", "30", "m", "n")]
     assert [event.key for event in store.inbox.pending(TG, limit=2)] == ["20", "30"]
     assert [event.key for event in store.inbox.pending(MX)] == ["$other"]
+
+
+def test_a_waiting_event_is_kept_out_of_the_pending_ones_until_made_ready(store: Store) -> None:
+    store.inbox.record(MX, "$early", None, {"ready": 1})
+    assert store.inbox.record(MX, "$locked", None, {"event": "cipher"}, waiting=True)
+    assert not store.inbox.record(MX, "$locked", None, {"event": "again"}, waiting=True)
+    for number in range(3):
+        store.inbox.record(MX, f"$late{number}", None, {"ready": number})
+    # Many waiting events do not fill a page of pending ones.
+    assert [event.key for event in store.inbox.pending(MX, limit=2)] == ["$early", "$late0"]
+    (locked,) = store.inbox.waiting(MX)
+    assert (locked.key, locked.payload, locked.waiting) == ("$locked", {"event": "cipher"}, True)
+
+    assert store.inbox.make_ready(MX, "$locked", {"kind": "text"})
+    assert store.inbox.waiting(MX) == []
+    pending = store.inbox.pending(MX)
+    # It keeps its place in the order of arrival.
+    assert [event.key for event in pending] == ["$early", "$locked", "$late0", "$late1", "$late2"]
+    assert pending[1].payload == {"kind": "text"} and not pending[1].waiting
+    assert not store.inbox.make_ready(MX, "$locked", {"kind": "again"})  # ready already
+    assert not store.inbox.make_ready(MX, "$early", {"kind": "other"})  # never waited
+    assert not store.inbox.make_ready(MX, "$unknown", {})
+    store.inbox.record(MX, "$gone", None, {}, waiting=True)
+    store.inbox.mark_handled(MX, "$gone")
+    assert not store.inbox.make_ready(MX, "$gone", {"kind": "text"})  # handled
+    assert store.inbox.pending(MX)[1].payload == {"kind": "text"}
+
+
+def test_a_waiting_event_that_needs_nothing_is_settled_as_handled(store: Store) -> None:
+    store.inbox.record(MX, "$notice", None, {"event": "cipher"}, waiting=True)
+    store.inbox.record(MX, "$ready", None, {"kind": "text"})
+    assert store.inbox.settle_waiting(MX, "$notice")
+    assert store.inbox.waiting(MX) == []
+    assert [event.key for event in store.inbox.pending(MX)] == ["$ready"]
+    assert raw_inbound_payload(store, "$notice") == "{}"
+    assert not store.inbox.record(MX, "$notice", None, {}, waiting=True)  # still known
+    assert not store.inbox.settle_waiting(MX, "$notice")  # handled already
+    assert not store.inbox.settle_waiting(MX, "$ready")  # the dispatcher's to mark
+    assert not store.inbox.settle_waiting(MX, "$unknown")
+    assert [event.key for event in store.inbox.pending(MX)] == ["$ready"]
+
+
+def test_the_waiting_migration_holds_unhandled_matrix_events_and_downgrades(
+    database_url: str,
+) -> None:
+    insert = text(
+        "INSERT INTO inbound_events (platform, key, payload, received_at, handled_at) "
+        "VALUES (:platform, :key, '{}', :now, :handled)"
+    )
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with Store(database_url) as store:
+        with store._engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), "0004")
+            for platform, key, handled in [
+                ("matrix", "$waiting", None),
+                ("matrix", "$handled", now),
+                ("telegram", "7", None),
+            ]:
+                connection.execute(
+                    insert, {"platform": platform, "key": key, "now": now, "handled": handled}
+                )
+        store.upgrade()
+        assert store.current_revision() == "0005"
+        assert [event.key for event in store.inbox.waiting(MX)] == ["$waiting"]
+        assert store.inbox.pending(MX) == []
+        assert [event.key for event in store.inbox.pending(TG)] == ["7"]
+        with store._engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "0004")
+        with store._engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("inbound_events")}
+            keys = connection.execute(text("SELECT key FROM inbound_events")).scalars().all()
+        assert "waiting" not in columns
+        assert sorted(keys) == ["$handled", "$waiting", "7"]
+        store.upgrade()
+        assert [event.key for event in store.inbox.waiting(MX)] == ["$waiting"]
 
 
 def test_marking_an_inbound_event_handled_wipes_its_payload(
@@ -616,7 +691,7 @@ def test_delivery_migration_upgrades_a_0001_database_and_downgrades_cleanly(
                 {"now": now},
             )
         store.upgrade()
-        assert store.current_revision() == "0004"
+        assert store.current_revision() == "0005"
         member = store.members.for_identity(TG, "1", language="en")
         assert member.id == 1
         store.outbox.enqueue([(TG, "1", {"text": "hi"})])

@@ -10,7 +10,7 @@ offers the same small interface, :class:`Transport`, and is built from the same
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -18,7 +18,7 @@ from bot.media import MediaSource
 from bot.outbox import Planner, Sender
 from bot.outgoing import OutgoingItem
 from bot.ratelimit import SendLimiter
-from bot.types import Incoming, Platform
+from bot.types import Platform
 
 if TYPE_CHECKING:
     from bot.config import AppConfig
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from storage import Store
 
 Payload = TypeVar("Payload")
-
-HandleDurably = Callable[[Incoming | None, tuple[Platform, str]], Awaitable[None]]
-"""Handles an event and marks its inbound record handled, in one transaction."""
 
 
 class TransportStartError(Exception):
@@ -82,16 +79,18 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class Wiring:
-    """What the process gives every transport: its one store, router entry and catalogs."""
+    """What the process gives every transport: its one store, the inbox's bell and catalogs.
+
+    A transport stores what it receives in the inbox (``store.inbox.record``), rings
+    ``inbox_wake``, and reads its stored events back as its :class:`PlatformParts` ``reader``.
+    """
 
     config: AppConfig
     store: Store
     catalogs: Catalogs
     registry: Registry
-    handle: HandleDurably
-    """The dispatcher's durable handling, for events handled as they arrive."""
     inbox_wake: Callable[[], None]
-    """Tells the inbox that events were stored, for transports whose events wait there."""
+    """Tells the inbox that events were stored."""
     warn: Callable[[str], None]
 
 
@@ -108,4 +107,4 @@ class PlatformParts(Generic[Payload]):
     merge: Callable[[Sequence[OutgoingItem]], tuple[Payload, int]] | None = None
     """Joins a burst of one sender's parts into one message (where the platform wants it)."""
     reader: InboxReader | None = None
-    """Set when the platform's events wait in the inbox before they are handled."""
+    """Reads the platform's stored events back (every network transport has one)."""

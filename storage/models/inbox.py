@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime
@@ -14,7 +14,9 @@ from storage.sealing import SealedText
 class InboundEvent(Base):
     """A raw platform event, stored before the platform is told it arrived.
 
-    ``payload`` is JSON text, replaced by ``{}`` once the event is handled.
+    ``payload`` is JSON text, replaced by ``{}`` once the event is handled. A ``waiting``
+    event is kept but not handed over until its transport makes it ready (a Matrix event
+    waiting for its room key).
     """
 
     __tablename__ = "inbound_events"
@@ -32,3 +34,4 @@ class InboundEvent(Base):
     payload: Mapped[str] = mapped_column(SealedText())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    waiting: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)

@@ -1,14 +1,19 @@
 """The Matrix transport, on matrix-nio's ``AsyncClient``.
 
-Receiving: the bot runs its own sync loop. Every event of a sync batch is handled (and
-recorded as handled, keyed by its event id, in the same transaction as its replies) before
-the batch's ``next_batch`` token is stored, so a crash replays the batch and the handled
-events are recognized: nothing is lost, nothing answered twice. matrix-nio's own token
-store is off, since it would save the token before the events are handled.
+Receiving: the bot runs its own sync loop. Each event of a sync batch is translated while
+the transport has the room's state (:mod:`bot.transports.matrix.events`; relayed messages,
+notices and the bot's own events never become events) and stored in the inbox, keyed by its
+event id, as the neutral event (:mod:`bot.incoming_json`); only when the whole batch is
+stored is its ``next_batch`` token stored, so a crash replays the batch and the stored
+events are recognized: nothing is lost, nothing answered twice. The inbox
+(:mod:`bot.inbox`) hands the stored events over, with every other platform's, in one order,
+read back by :meth:`MatrixTransport.read_inbound`. matrix-nio's own token store is off,
+since it would save the token before the events are stored.
 
-Reading: room events become neutral events in :mod:`bot.transports.matrix.events` (relayed messages,
-notices and the bot's own events never do); an event whose room key never comes is handed
-on as :class:`Unrelayable` ``UNDECRYPTABLE`` once given up.
+Undecryptable events: an encrypted event whose room key has not come is stored as
+*waiting* (its encrypted source), which the inbox does not hand over; it is tried again
+after each sync, and after a restart, and made ready as the neutral event once its key
+comes, or as :class:`Unrelayable` ``UNDECRYPTABLE`` once given up.
 
 Sending is :class:`bot.transports.matrix.sender.MatrixSender`'s.
 """
@@ -45,11 +50,13 @@ from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.config import MatrixConfig
 from bot.i18n import Catalogs
+from bot.inbox import UnreadableEvent
+from bot.incoming_json import IncomingError, from_json, to_json
 from bot.media import MATRIX_UPLOAD_LIMIT
 from bot.outbox import TransientFailure
 from bot.ratelimit import SendLimiter, Window
 from bot.registry import RESERVED_COMMANDS
-from bot.transports import HandleDurably, PlatformParts, TransportStartError, Wiring
+from bot.transports import PlatformParts, TransportStartError, Wiring
 from bot.transports.matrix import render
 from bot.transports.matrix.events import read_typed, translate
 from bot.transports.matrix.media import MatrixMediaSource
@@ -70,7 +77,7 @@ from bot.types import (
     Unrelayable,
     UnrelayableKind,
 )
-from storage import Store
+from storage import InboundRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +105,8 @@ def _is_direct(room: MatrixRoom, group_rooms: frozenset[str]) -> bool:
 
 
 class MatrixTransport:
-    """Syncs with the homeserver and hands room events to the router durably."""
+    """Syncs with the homeserver and stores room events, translated, in the inbox; reads
+    them back from it (:meth:`read_inbound`)."""
 
     platform = Platform.MATRIX
 
@@ -106,7 +114,7 @@ class MatrixTransport:
         self,
         config: MatrixConfig,
         store: Store,
-        handle: HandleDurably,
+        inbox_wake: Callable[[], None],
         *,
         catalogs: Catalogs,
         known_commands: frozenset[str],
@@ -116,7 +124,7 @@ class MatrixTransport:
     ) -> None:
         self._config = config
         self._store = store
-        self._handle = handle
+        self._inbox_wake = inbox_wake
         self._catalogs = catalogs
         self._known_commands = known_commands
         self._configured_rooms = configured_rooms
@@ -268,7 +276,7 @@ class MatrixTransport:
     # -- the sync loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Sync and handle events until :meth:`stop`, retrying visibly when the server is away."""
+        """Sync and store events until :meth:`stop`, retrying visibly when the server is away."""
         token = await asyncio.to_thread(self._store.transports.state, Platform.MATRIX, TOKEN_STATE)
         await self._reload_undecrypted()
         first = True
@@ -299,7 +307,7 @@ class MatrixTransport:
             try:
                 await self._after_sync()
                 await self._retry_undecrypted()
-                await self._handle_batch(
+                await self._store_batch(
                     response,
                     answer_timeline=token is not None,
                     history_before_ms=history_before_ms,
@@ -308,7 +316,7 @@ class MatrixTransport:
             except Exception as error:
                 # Nothing of the batch is lost: its token is not stored, so it comes again.
                 self._warn(
-                    f"matrix: handling a sync failed ({type(error).__name__}); retrying in "
+                    f"matrix: storing a sync failed ({type(error).__name__}); retrying in "
                     f"{backoff:.0f} s"
                 )
                 await self._sleep(backoff)
@@ -388,7 +396,8 @@ class MatrixTransport:
         return list(reversed(found))
 
     async def _retry_undecrypted(self) -> None:
-        """Handle encrypted events whose room key has arrived since they came."""
+        """Make ready the waiting events whose room key has arrived since they came, and
+        those given up on."""
         waiting, self._undecrypted = self._undecrypted, []
         for room_id, event, tries in waiting:
             room = self.client.rooms.get(room_id)
@@ -399,26 +408,30 @@ class MatrixTransport:
             if room is None or decrypted is None or isinstance(decrypted, MegolmEvent):
                 if tries + 1 < UNDECRYPTED_TRIES:
                     self._undecrypted.append((room_id, event, tries + 1))
-                elif room is not None:
+                elif room is None:  # the bot left the room: nobody to tell
+                    await self._settle_waiting(event.event_id)
+                else:
                     # The other rooms are told that a message here could not be read.
                     log.warning("matrix_undecryptable_given_up session=%s", event.session_id[:8])
                     origin = self._origin(room, event.sender)
                     unreadable = Unrelayable(origin, UnrelayableKind.UNDECRYPTABLE, event.event_id)
-                    await self._hand_over(unreadable, event.event_id)
+                    await self._make_ready(unreadable, event.event_id)
                 continue
             incoming = await self._translate(room, decrypted)
             if incoming is not None:
-                await self._hand_over(incoming, event.event_id)
+                await self._make_ready(incoming, event.event_id)
             else:  # nothing to act on (a notice, a relayed message): no longer waiting
-                await self._handle(None, (Platform.MATRIX, event.event_id))
+                await self._settle_waiting(event.event_id)
 
     async def _reload_undecrypted(self) -> None:
         """Encrypted events still waiting for their key when the bot last stopped."""
         for record in await asyncio.to_thread(
-            self._store.inbox.pending, Platform.MATRIX, WAITING_LIMIT
+            self._store.inbox.waiting, Platform.MATRIX, WAITING_LIMIT
         ):
             source, room_id = record.payload.get("event"), record.payload.get("room_id")
             if not isinstance(source, dict) or not isinstance(room_id, str):
+                # An event of a batch the sync replays (kept by the version before, without
+                # its content): the replay fills it in.
                 continue
             try:
                 event = MegolmEvent.from_dict(source)
@@ -428,14 +441,41 @@ class MatrixTransport:
                 self._undecrypted.append((room_id, event, 0))
             else:
                 log.warning("matrix_waiting_event_unreadable key=%s", record.key)
-                await self._handle(None, (Platform.MATRIX, record.key))
+                await self._settle_waiting(record.key)
 
-    async def _hand_over(self, incoming: Incoming, event_id: str) -> None:
-        """Record the event as received, then have it handled (and recorded as handled)."""
-        await asyncio.to_thread(self._store.inbox.record, Platform.MATRIX, event_id, None, {})
-        await self._handle(incoming, (Platform.MATRIX, event_id))
+    async def _store_event(self, incoming: Incoming, event_id: str) -> None:
+        """Keep the translated event in the inbox (once), and tell the inbox."""
+        stored = await asyncio.to_thread(
+            self._store.inbox.record, Platform.MATRIX, event_id, None, to_json(incoming)
+        )
+        if not stored:
+            # Kept before: handled or pending already (nothing changes), or still waiting
+            # (a replayed batch brings an event whose key has come meanwhile).
+            await asyncio.to_thread(
+                self._store.inbox.make_ready, Platform.MATRIX, event_id, to_json(incoming)
+            )
+        self._inbox_wake()
 
-    async def _handle_batch(
+    async def _make_ready(self, incoming: Incoming, event_id: str) -> None:
+        """A waiting event can now be handled: as ``incoming``."""
+        await asyncio.to_thread(
+            self._store.inbox.make_ready, Platform.MATRIX, event_id, to_json(incoming)
+        )
+        self._inbox_wake()
+
+    async def _settle_waiting(self, event_id: str) -> None:
+        """A waiting event turned out to need nothing: it no longer waits (unless it was
+        made ready meanwhile, by a replayed batch: then the inbox hands it over)."""
+        await asyncio.to_thread(self._store.inbox.settle_waiting, Platform.MATRIX, event_id)
+
+    async def read_inbound(self, record: InboundRecord) -> Incoming | None:
+        """A stored event, translated when it arrived, as the neutral event it is."""
+        try:
+            return from_json(record.payload)
+        except IncomingError as error:
+            raise UnreadableEvent(str(error)) from error
+
+    async def _store_batch(
         self,
         response: SyncResponse,
         *,
@@ -466,7 +506,7 @@ class MatrixTransport:
                     continue  # history: from before the first start, or before the join
                 incoming = await self._translate(room, event)
                 if incoming is not None:
-                    await self._hand_over(incoming, event.event_id)
+                    await self._store_event(incoming, event.event_id)
 
     # -- invitations ------------------------------------------------------------------------
 
@@ -533,12 +573,18 @@ class MatrixTransport:
             if self._encryption and self.client.olm is not None:
                 with contextlib.suppress(Exception):
                     await self.client.request_room_key(event)
-                # Kept as a pending inbound event, so a restart still waits for its key.
+                # Kept as a waiting inbound event, so a restart still waits for its key.
                 waiting = {"room_id": room.room_id, "event": event.source}
-                await asyncio.to_thread(
-                    self._store.inbox.record, Platform.MATRIX, event.event_id, None, waiting
+                kept = await asyncio.to_thread(
+                    self._store.inbox.record,
+                    Platform.MATRIX,
+                    event.event_id,
+                    None,
+                    waiting,
+                    waiting=True,
                 )
-                self._undecrypted.append((room.room_id, event, 0))
+                if kept:  # else it was kept before: it waits already, or is done with
+                    self._undecrypted.append((room.room_id, event, 0))
             return None
         if isinstance(event, ReactionEvent):
             choices = await self._choices(room.room_id)
@@ -607,7 +653,7 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[M
     transport = MatrixTransport(
         config.matrix,
         wiring.store,
-        wiring.handle,
+        wiring.inbox_wake,
         catalogs=wiring.catalogs,
         known_commands=known,
         configured_rooms=frozenset(
@@ -622,4 +668,5 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[M
         planner=lambda item: PLANNING[Platform.MATRIX].parts(item, store.transports.callback_token),
         render=render.render,
         limiter=limiter or matrix_limiter(),
+        reader=transport,
     )
