@@ -16,12 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from matrix_harness import MatrixMember, matrix_config
-from synapse_server import SynapseServer
 from telegram import Update
 from telegram.ext import Application
-from telegram_emulator import MB, BotApiEmulator
-from telegram_harness import make_token, telegram_application, telegram_config
 
 from bot.app import Services, matrix_payloads
 from bot.evidence import EVIDENCE_LIMIT, EvidenceFetcher, FetchPolicy, download_limit
@@ -35,6 +31,10 @@ from bot.types import Incoming, Media, MediaReceived, Outgoing, Platform, Render
 from storage import Store, WorkingGroupSpec
 from storage.case_records import AttachmentStatus, NewCase
 from storage.sealing import Sealer, generate_key
+from tests.harness.matrix_harness import MatrixMember, matrix_config
+from tests.harness.synapse_server import SynapseServer
+from tests.harness.telegram_emulator import MB, BotApiEmulator
+from tests.harness.telegram_harness import make_token, telegram_application, telegram_config
 
 App = Application[Any, Any, Any, Any, Any, Any]
 ANA = 1004

@@ -13,7 +13,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from matrix_harness import (
+from nio import WhoamiResponse
+
+from bot.types import Platform
+from storage import Store
+from tests.harness.matrix_harness import (
     KEYCAPS,
     MEDIA_MSGTYPES,
     MatrixBot,
@@ -28,11 +32,7 @@ from matrix_harness import (
     settle,
     synapse_session,
 )
-from nio import WhoamiResponse
-from synapse_server import SynapseServer
-
-from bot.types import Platform
-from storage import Store
+from tests.harness.synapse_server import SynapseServer
 
 MemberFactory = Callable[..., Awaitable[MatrixMember]]
 

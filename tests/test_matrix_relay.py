@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from matrix_harness import MatrixMember, matrix_config
-from synapse_server import SynapseServer
 
 import bot.transports.matrix.transport
 from bot.i18n import Catalogs
@@ -41,6 +39,8 @@ from bot.types import (
     UnrelayableKind,
 )
 from storage import Store
+from tests.harness.matrix_harness import MatrixMember, matrix_config
+from tests.harness.synapse_server import SynapseServer
 
 T = TypeVar("T")
 BOLD = SpanKind.BOLD

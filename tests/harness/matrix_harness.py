@@ -74,13 +74,13 @@ from nio import (
     UploadResponse,
 )
 from nio.crypto.attachments import decrypt_attachment
-from synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 from bot.config import AppConfig, load_config
 from bot.conversation import strip_direction_marks
 from bot.ratelimit import SendLimiter, Window
 from bot.types import Platform
 from storage import Store
+from tests.harness.synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 if TYPE_CHECKING:
     from bot.app import MatrixService
