@@ -47,7 +47,7 @@ from tests.harness.databases import (
     postgres_server_url,
 )
 from tests.harness.features import ChatFactory, Transport, member_chats, routes_for
-from tests.harness.matrix_harness import start_synapse_sync, stop_synapse_sync
+from tests.harness.matrix_harness import synapse_session
 from tests.harness.synapse_server import SynapseServer
 
 DATABASE_FIXTURES = frozenset({"database_url", "sqlite_url"})
@@ -209,11 +209,8 @@ def clocked_store(database_url: str, clock: Clock) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
     """One real Synapse homeserver on loopback for the whole session (per xdist worker)."""
-    server = start_synapse_sync(tmp_path_factory.mktemp("synapse"))
-    try:
+    with synapse_session(tmp_path_factory.mktemp("synapse")) as server:
         yield server
-    finally:
-        stop_synapse_sync(server)
 
 
 @pytest.fixture

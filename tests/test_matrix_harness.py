@@ -30,18 +30,10 @@ from tests.harness.matrix_harness import (
     posted_messages,
     render,
     settle,
-    synapse_session,
 )
 from tests.harness.synapse_server import SynapseServer
 
 MemberFactory = Callable[..., Awaitable[MatrixMember]]
-
-
-@pytest.fixture(scope="module")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
-    # A synchronous fixture, as the session-wide one in conftest will be.
-    with synapse_session(tmp_path_factory.mktemp("synapse")) as server:
-        yield server
 
 
 @pytest.fixture
