@@ -14,6 +14,7 @@ ARABIC_COUNTRY = "كولومبيا"
 SPANISH_COUNTRY = "colombia"
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_a_report_is_filed_step_by_step_then_read_and_counted_by_a_coordinator(
     open_chat: ChatFactory,

@@ -21,6 +21,7 @@ def config(tmp_path: Path, database_url: str) -> AppConfig:
     return load_config(path, env={"CAUCUS_DATABASE_URL": database_url})
 
 
+@pytest.mark.smoke
 async def test_start_welcomes_and_offers_every_language(open_chat: ChatFactory) -> None:
     chat = open_chat("local")
     answer = await chat.send("/start")
@@ -102,6 +103,7 @@ def member_number(whoami: str) -> str:
     return whoami.split("no. ")[1].split(",")[0]
 
 
+@pytest.mark.smoke
 async def test_admin_grants_a_role_that_the_member_then_holds(open_chat: ChatFactory) -> None:
     member = open_chat("ana")
     number = member_number(await member.send("/whoami"))
@@ -164,6 +166,7 @@ async def fill_profile(chat: Chat) -> str:
     return await chat.send("America/Bogota")
 
 
+@pytest.mark.smoke
 async def test_profile_conversation_reviews_and_saves_every_answer(
     open_chat: ChatFactory,
 ) -> None:
