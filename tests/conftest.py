@@ -161,13 +161,10 @@ def database_url(
     if server_url is None:
         pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_VARIABLE} (a server URL)")
     try:
-        name = databases.postgres(server_url, migrated=migrated)
+        with databases.postgres(server_url, migrated=migrated) as url:
+            yield url
     except PostgresUnreachable as error:
         pytest.fail(str(error), pytrace=False)
-    try:
-        yield databases.postgres_url(name)
-    finally:
-        databases.drop_postgres(name)
 
 
 @pytest.fixture

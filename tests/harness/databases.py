@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -120,19 +122,17 @@ class Databases:
 
     # -- PostgreSQL -----------------------------------------------------------------------------
 
-    def postgres(self, server_url: str, *, migrated: bool) -> str:
-        """The name of a new PostgreSQL database: a copy of the template, or empty."""
+    @contextmanager
+    def postgres(self, server_url: str, *, migrated: bool) -> Iterator[str]:
+        """The URL of a new PostgreSQL database, a copy of the template or empty, dropped
+        on leaving. Raises :class:`PostgresUnreachable` when the server does not answer."""
         server = self._server(server_url)
         template = self._migrated_postgres_template(server) if migrated else None
-        return server.create(template=template)
-
-    def postgres_url(self, name: str) -> str:
-        assert self._postgres is not None
-        return self._postgres.url_of(name)
-
-    def drop_postgres(self, name: str) -> None:
-        assert self._postgres is not None
-        self._postgres.drop(name)
+        name = server.create(template=template)
+        try:
+            yield server.url_of(name)
+        finally:
+            server.drop(name)
 
     def _server(self, server_url: str) -> PostgresServer:
         if self._postgres is None:
