@@ -3,9 +3,10 @@
     cd /work/main && .venv/bin/python bench/relay.py [--messages N]
 
 Everything runs on loopback, in temporary directories removed afterwards: the Telegram Bot
-API emulator (tests/telegram_emulator.py, in this process), a real Synapse (a subprocess,
-tests/synapse_server.py), SQLite for the bridge. One Telegram user posts in a group and one
-Matrix member posts in an unencrypted room; N messages (default 300) go each way.
+API emulator (tests/harness/telegram_emulator.py, in this process), a real Synapse (a
+subprocess, tests/harness/synapse_server.py), SQLite for the bridge. One Telegram user posts
+in a group and one Matrix member posts in an unencrypted room; N messages (default 300) go
+each way.
 
 Two systems relay them, one after the other, against the same emulator and Synapse:
 
@@ -35,7 +36,7 @@ group), which would otherwise bound Matrix -> Telegram to a third of a message p
 Peak RSS is this process's (resource.getrusage), after the baseline and after the bridge.
 """
 
-# ruff: noqa: E402  (the test helpers are imported once tests/ is on the path)
+# ruff: noqa: E402  (the test harness is imported once the repository root is on the path)
 
 from __future__ import annotations
 
@@ -56,9 +57,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]  # for `python bench/relay.py`: bot, tests.harness
 
-from matrix_harness import MatrixMember, fast_limiter, matrix_section, unique_localpart
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -69,15 +69,21 @@ from nio import (
     RoomSendResponse,
     SyncResponse,
 )
-from synapse_server import RegisteredUser, SynapseServer, start_synapse
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
-from telegram_emulator import BotApiEmulator
-from telegram_harness import make_token, telegram_section
 
 from bot.app import Services
 from bot.config import load_config
 from bot.types import Platform
+from tests.harness.matrix_harness import (
+    MatrixMember,
+    fast_limiter,
+    matrix_section,
+    unique_localpart,
+)
+from tests.harness.synapse_server import RegisteredUser, SynapseServer, start_synapse
+from tests.harness.telegram_emulator import BotApiEmulator
+from tests.harness.telegram_harness import make_token, telegram_section
 
 USER_ID = 1004
 USER_NAME = "Ana"

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clock import Clock
 from sqlalchemy import select
 
 from bot.app import build_router, group_specs
@@ -49,6 +48,7 @@ from bot.types import (
 )
 from storage import Store
 from storage.models import OutboxMessage
+from tests.harness.clock import Clock
 
 TG = Platform.TELEGRAM
 MX = Platform.MATRIX

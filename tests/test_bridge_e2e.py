@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_harness import (
+from nio import RoomCreateResponse
+
+import bot.transports.matrix.transport
+from bot.ratelimit import SendLimiter, Window
+from bot.richtext import from_matrix_html, from_telegram, normalize
+from bot.transports.matrix.render import RELAY_MARK
+from bot.types import MediaKind, Platform, RichText
+from tests.harness.bridge_harness import (
     GROUP_CHAT,
     Bridge,
     BridgeBot,
@@ -18,17 +25,10 @@ from bridge_harness import (
     wait_for_join,
     write_bridge_config,
 )
-from matrix_harness import MatrixMember, PostedMessage
-from nio import RoomCreateResponse
-from synapse_server import SynapseServer
-from telegram_emulator import BotApiEmulator, SentMessage
-from telegram_harness import TelegramGroup, make_token
-
-import bot.transports.matrix.transport
-from bot.ratelimit import SendLimiter, Window
-from bot.richtext import from_matrix_html, from_telegram, normalize
-from bot.transports.matrix.render import RELAY_MARK
-from bot.types import MediaKind, Platform, RichText
+from tests.harness.matrix_harness import MatrixMember, PostedMessage
+from tests.harness.synapse_server import SynapseServer
+from tests.harness.telegram_emulator import BotApiEmulator, SentMessage
+from tests.harness.telegram_harness import TelegramGroup, make_token
 
 FALLBACK_END = "</strong>"
 

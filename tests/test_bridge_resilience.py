@@ -12,13 +12,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bridge_harness import Bridge, open_bridge, wait_for_join
+import pytest
 from nio import RoomMessagesResponse
-from synapse_server import SynapseServer, start_synapse
-from telegram_emulator import BotApiEmulator
-from telegram_harness import make_token
+
+from tests.harness.bridge_harness import Bridge, open_bridge, wait_for_join
+from tests.harness.synapse_server import SynapseServer, start_synapse
+from tests.harness.telegram_emulator import BotApiEmulator
+from tests.harness.telegram_harness import make_token
 
 REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.e2e  # Synapse, the Bot API emulator, the bot as a process
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:  # noqa: ASYNC109
@@ -76,6 +80,7 @@ def telegram_lines(bridge: Bridge) -> list[str]:
     return lines
 
 
+@pytest.mark.soak
 async def test_a_thousand_messages_each_way_survive_faults_and_a_homeserver_restart(
     tmp_path: Path, database_url: str
 ) -> None:

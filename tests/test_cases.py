@@ -1,25 +1,23 @@
-"""Case reports as members and coordinators see them, over every transport and database."""
+"""Case reports as members and coordinators see them, over the routes of
+tests/harness/features.py: every transport, every database."""
 
 from __future__ import annotations
 
 import pytest
-from case_intake import ReportAnswers, case_number, fill_report, option, text
-from test_features import (  # noqa: F401  (fixtures)
-    ChatFactory,
-    first_line,
-    open_chat,
-)
 
 from bot.types import Message
+from tests.harness.case_intake import ReportAnswers, case_number, fill_report, option, text
+from tests.harness.features import ChatFactory, first_line
 
 LANGUAGES = ("en", "es", "ar")
 ARABIC_COUNTRY = "كولومبيا"
 SPANISH_COUNTRY = "colombia"
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_a_report_is_filed_step_by_step_then_read_and_counted_by_a_coordinator(
-    open_chat: ChatFactory,  # noqa: F811  (the fixture imported above)
+    open_chat: ChatFactory,
     language: str,
 ) -> None:
     reporter = open_chat("local")

@@ -7,10 +7,10 @@ import signal
 from pathlib import Path
 
 import pytest
-from case_intake import ReportAnswers, option, text
-from test_crash import BotProcess
 
 from storage.sealing import generate_key
+from tests.harness.case_intake import ReportAnswers, option, text
+from tests.harness.console_process import BotProcess
 
 CONFIG = """
 data_dir = "data"
@@ -74,7 +74,7 @@ def intake(answers: ReportAnswers) -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e  # the bot runs as a process of its own, killed with SIGKILL
 def test_a_report_killed_at_awkward_moments_resumes_with_every_earlier_answer(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -120,10 +120,9 @@ def test_a_report_killed_at_awkward_moments_resumes_with_every_earlier_answer(
 def test_nothing_a_report_holds_is_readable_in_the_database_or_the_data_directory(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    from case_intake import fill_report
-    from chat import ConsoleChat
-
     from bot.config import load_config
+    from tests.harness.case_intake import fill_report
+    from tests.harness.chat import ConsoleChat
 
     path = tmp_path / "config.toml"
     path.write_text(CONFIG, encoding="utf-8")

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from case_intake import ReportAnswers, case_number, fill_report, option, text
-from chat import ConsoleChat
 
 from bot.app import build_router
 from bot.config import AppConfig, load_config
 from bot.types import Command, Origin, Outgoing, Platform
 from handlers.cases.export import _cell
+from tests.harness.case_intake import ReportAnswers, case_number, fill_report, option, text
+from tests.harness.chat import ConsoleChat
 
 GROUPS = """
 data_dir = "data"
@@ -149,7 +149,7 @@ def draft(chat: ConsoleChat) -> object:
 
 def first(key: str) -> str:
     """A catalog text up to its first placeholder."""
-    from case_intake import CATALOGS
+    from tests.harness.case_intake import CATALOGS
 
     return CATALOGS.template("en", key).split("{")[0].strip()
 

@@ -9,10 +9,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from case_intake import ReportAnswers, case_number, fill_report, text
 from pydantic import SecretStr
-from telegram_emulator import BotApiEmulator
-from telegram_harness import (
+
+from bot.app import Services
+from bot.evidence import FetchPolicy
+from bot.types import Platform
+from storage.sealing import generate_key
+from tests.harness.case_intake import ReportAnswers, case_number, fill_report, text
+from tests.harness.telegram_emulator import BotApiEmulator
+from tests.harness.telegram_harness import (
     USER_IDS,
     TelegramBot,
     TelegramChat,
@@ -21,12 +26,9 @@ from telegram_harness import (
     telegram_config,
 )
 
-from bot.app import Services
-from bot.evidence import FetchPolicy
-from bot.types import Platform
-from storage.sealing import generate_key
-
 GROUP_CHAT = -100555
+
+pytestmark = pytest.mark.e2e  # every test drives Telegram through the Bot API emulator
 CONFIG = f"""
 data_dir = "data"
 

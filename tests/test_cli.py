@@ -11,6 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.e2e  # each test runs `caucus` as a process of its own
+
 
 def caucus(
     *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
@@ -177,6 +179,7 @@ def test_unreachable_database_stops_with_one_line_naming_database_url(tmp_path: 
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.empty_database
 def test_db_upgrade_migrates_and_reports_the_revision(tmp_path: Path, database_url: str) -> None:
     result = caucus("db", "upgrade", cwd=tmp_path, env={"CAUCUS_DATABASE_URL": database_url})
     assert result.returncode == 0, result.stderr

@@ -1,48 +1,17 @@
-"""What members see, specified once and run over every transport and database."""
+"""What members see, specified once and run over the routes of tests/harness/features.py:
+every transport, every database."""
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from chat import Chat, ConsoleChat
-from matrix_harness import MatrixBot, MatrixChat, matrix_config
-from synapse_server import SynapseServer
-from telegram_emulator import BotApiEmulator
-from telegram_harness import TelegramBot, TelegramChat, make_token, telegram_config
 
 from bot.config import AppConfig, load_config
-from bot.i18n import Catalogs
-from bot.types import CommandRef, Message, Platform
+from bot.types import CommandRef, Message
 from locales import SUPPORTED_LANGUAGES
-
-GROUPS = """
-data_dir = "data"
-admins = ["console:root", "telegram:1003"]
-
-[[working_groups]]
-slug = "cawg"
-name = "Corporate Accountability"
-languages = ["en", "es", "fr", "ar", "pt"]
-coordinators = ["console:coord", "telegram:1002"]
-"""
-
-CATALOGS = Catalogs.load()
-
-
-def said(key: str, language: str = "en", **params: object) -> str:
-    """The text the bot says for ``key`` (one line of it, without direction marks)."""
-    renderer = CATALOGS.renderer(language, Platform.CONSOLE)
-    return renderer.label(Message.of(key, **params))  # type: ignore[arg-type]
-
-
-def first_line(key: str, language: str = "en") -> str:
-    """A catalog text cut before its first placeholder: enough to recognize it."""
-    template = CATALOGS.template(language, key)
-    return template.split("{")[0].strip()
+from tests.harness.chat import Chat, ConsoleChat
+from tests.harness.features import CATALOGS, GROUPS, ChatFactory, first_line, said
 
 
 @pytest.fixture
@@ -52,132 +21,7 @@ def config(tmp_path: Path, database_url: str) -> AppConfig:
     return load_config(path, env={"CAUCUS_DATABASE_URL": database_url})
 
 
-ChatFactory = Callable[[str], Chat]
-
-
-TRANSPORTS = [
-    "console",
-    "telegram-polling",
-    "telegram-webhook",
-    "matrix",
-    "matrix-encrypted",
-]
-
-
-@pytest.fixture(params=TRANSPORTS)
-async def open_chat(
-    request: pytest.FixtureRequest, tmp_path: Path, database_url: str
-) -> AsyncIterator[ChatFactory]:
-    """Members' chats with the bot over one transport; the same tests run over each."""
-    transport = request.param
-    opened: list[Chat] = []
-    if transport == "console":
-        config = load_config(write(tmp_path, GROUPS), env={"CAUCUS_DATABASE_URL": database_url})
-
-        def console(user_id: str = "local") -> Chat:
-            chat = ConsoleChat(config, user_id=user_id)
-            opened.append(chat)
-            return chat
-
-        yield console
-        for chat in opened:
-            await chat.close()
-        return
-
-    if transport.startswith("matrix"):
-        server: SynapseServer = request.getfixturevalue("synapse")
-        encrypted = transport == "matrix-encrypted"
-        suffix = secrets.token_hex(3)
-        names = {name: f"{name}-{suffix}" for name in ("local", "coord", "root", "ana", "boss")}
-        groups = GROUPS.replace(
-            '"console:root", ', f'"console:root", "matrix:@{names["root"]}:{server.server_name}", '
-        ).replace(
-            '"console:coord", ',
-            f'"console:coord", "matrix:@{names["coord"]}:{server.server_name}", ',
-        )
-        config = await matrix_config(tmp_path, database_url, server, extra=groups)
-        matrix_bot = MatrixBot(config)
-        await matrix_bot.start()
-
-        def matrix(user_id: str = "local") -> Chat:
-            chat = LazyMatrixChat(server, matrix_bot, names[user_id], encrypted=encrypted)
-            opened.append(chat)
-            return chat
-
-        try:
-            yield matrix
-        finally:
-            for chat in opened:
-                await chat.close()
-            await matrix_bot.stop()
-        return
-
-    mode = transport.removeprefix("telegram-")
-    async with BotApiEmulator(make_token()) as emulator:
-        config = telegram_config(tmp_path, database_url, emulator, mode=mode, extra=GROUPS)
-        bot = TelegramBot(config)
-        await bot.start()
-
-        def telegram(user_id: str = "local") -> Chat:
-            return TelegramChat(emulator, bot, user_id)
-
-        try:
-            yield telegram
-        finally:
-            await bot.stop()
-
-
-def _slash(text: str) -> str:
-    return re.sub(r"(?<![\w!])!([a-z_]+)", r"/\1", text)
-
-
-class LazyMatrixChat:
-    """A Matrix member whose direct room with the bot is opened at the first message."""
-
-    def __init__(
-        self, server: SynapseServer, bot: MatrixBot, localpart: str, *, encrypted: bool
-    ) -> None:
-        self._server = server
-        self._bot = bot
-        self._localpart = localpart
-        self._encrypted = encrypted
-        self._chat: MatrixChat | None = None
-        self.user_label = f"@{localpart}:{server.server_name}"
-
-    async def _open(self) -> MatrixChat:
-        if self._chat is None:
-            self._chat = await MatrixChat.open(
-                self._server,
-                self._bot,
-                self._localpart.title(),
-                encrypted=self._encrypted,
-                localpart=self._localpart,
-            )
-        return self._chat
-
-    # The shared tests are written with "/" commands; Matrix members type "!". The driver
-    # translates both ways, and test_matrix.py checks the "!" spelling itself.
-    async def send(self, text: str) -> str:
-        typed = "!" + text[1:] if text.startswith("/") else text
-        return _slash(await (await self._open()).send(typed))
-
-    async def pick(self, label: str) -> str:
-        return _slash(await (await self._open()).pick(label))
-
-    async def resume(self) -> str:
-        return ""
-
-    async def close(self) -> None:
-        if self._chat is not None:
-            await self._chat.close()
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
+@pytest.mark.smoke
 async def test_start_welcomes_and_offers_every_language(open_chat: ChatFactory) -> None:
     chat = open_chat("local")
     answer = await chat.send("/start")
@@ -259,6 +103,7 @@ def member_number(whoami: str) -> str:
     return whoami.split("no. ")[1].split(",")[0]
 
 
+@pytest.mark.smoke
 async def test_admin_grants_a_role_that_the_member_then_holds(open_chat: ChatFactory) -> None:
     member = open_chat("ana")
     number = member_number(await member.send("/whoami"))
@@ -321,6 +166,7 @@ async def fill_profile(chat: Chat) -> str:
     return await chat.send("America/Bogota")
 
 
+@pytest.mark.smoke
 async def test_profile_conversation_reviews_and_saves_every_answer(
     open_chat: ChatFactory,
 ) -> None:
@@ -389,6 +235,7 @@ async def test_commands_work_inside_a_conversation_without_losing_it(
     assert said("profile.ask_organization") in again
 
 
+@pytest.mark.empty_database  # the first start migrates it
 async def test_conversation_resumes_at_the_same_step_after_a_restart(
     config: AppConfig,
 ) -> None:

@@ -10,15 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from matrix_harness import (
-    MatrixBot,
-    MatrixChat,
-    MatrixMember,
-    matrix_config,
-    unique_localpart,
-)
 from nio import RoomSendError
-from synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 from bot.config import AppConfig, load_config
 from bot.i18n import Catalogs
@@ -28,6 +20,14 @@ from bot.outgoing_json import to_json
 from bot.ratelimit import SendLimiter, Window
 from bot.transports.matrix.sender import _delivery_error
 from bot.types import Message, Platform
+from tests.harness.matrix_harness import (
+    MatrixBot,
+    MatrixChat,
+    MatrixMember,
+    matrix_config,
+    unique_localpart,
+)
+from tests.harness.synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 CATALOGS = Catalogs.load()
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
@@ -203,6 +203,7 @@ def test_rate_limit_and_server_errors_map_to_wait_retry_or_give_up() -> None:
     assert isinstance(_delivery_error(RoomSendError("boom", "M_UNKNOWN")), TransientFailure)
 
 
+@pytest.mark.e2e
 async def test_sends_throttled_by_the_homeserver_arrive_once_and_in_order(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -263,6 +264,7 @@ async def _config_for(
     )
 
 
+@pytest.mark.e2e
 async def test_a_homeserver_restart_mid_conversation_loses_no_answer(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -13,7 +13,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from matrix_harness import (
+from nio import WhoamiResponse
+
+from bot.types import Platform
+from storage import Store
+from tests.harness.matrix_harness import (
     KEYCAPS,
     MEDIA_MSGTYPES,
     MatrixBot,
@@ -26,22 +30,10 @@ from matrix_harness import (
     posted_messages,
     render,
     settle,
-    synapse_session,
 )
-from nio import WhoamiResponse
-from synapse_server import SynapseServer
-
-from bot.types import Platform
-from storage import Store
+from tests.harness.synapse_server import SynapseServer
 
 MemberFactory = Callable[..., Awaitable[MatrixMember]]
-
-
-@pytest.fixture(scope="module")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
-    # A synchronous fixture, as the session-wide one in conftest will be.
-    with synapse_session(tmp_path_factory.mktemp("synapse")) as server:
-        yield server
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from matrix_harness import MatrixMember, StoredEvents, matrix_config
-from synapse_server import SynapseServer
 
 import bot.transports.matrix.transport
 from bot.i18n import Catalogs
@@ -50,6 +48,8 @@ from bot.types import (
     UnrelayableKind,
 )
 from storage import Store
+from tests.harness.matrix_harness import MatrixMember, StoredEvents, matrix_config
+from tests.harness.synapse_server import SynapseServer
 
 T = TypeVar("T")
 BOLD = SpanKind.BOLD

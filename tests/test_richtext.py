@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from telegram_emulator import parse_html
 
 from bot.richtext import (
     MATRIX_LINK_SCHEMES,
@@ -30,6 +29,7 @@ from bot.richtext import (
 )
 from bot.richtext_html import link_target, read_matrix_html
 from bot.types import RichText, Span, SpanKind
+from tests.harness.telegram_emulator import parse_html
 
 B, IT, U, S = SpanKind.BOLD, SpanKind.ITALIC, SpanKind.UNDERLINE, SpanKind.STRIKE
 CODE, PRE, LINK, QUOTE = SpanKind.CODE, SpanKind.PRE, SpanKind.LINK, SpanKind.QUOTE

@@ -13,8 +13,6 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from clock import T0, Clock
-from races import at_once
 from sqlalchemy.exc import IntegrityError
 
 import storage.members
@@ -31,6 +29,8 @@ from storage import (
 )
 from storage.database import alembic_config
 from storage.models import Base, Membership, Room
+from tests.harness.clock import T0, Clock
+from tests.harness.races import at_once
 
 REPO = Path(__file__).resolve().parents[1]
 TG = Platform.TELEGRAM
@@ -78,6 +78,7 @@ def group_id(store: Store, slug: str) -> int:
 # -- migrations -------------------------------------------------------------------------
 
 
+@pytest.mark.empty_database
 def test_upgrade_creates_the_schema_and_running_it_again_changes_nothing(
     database_url: str,
 ) -> None:
@@ -117,6 +118,7 @@ def test_unsupported_database_url_is_refused() -> None:
         Store("mysql://localhost/caucus")
 
 
+@pytest.mark.db
 def test_unreachable_database_raises_storage_error() -> None:
     with Store("postgresql://nobody@127.0.0.1:1/nothing") as store, pytest.raises(StorageError):
         store.upgrade()
@@ -140,6 +142,7 @@ def test_sqlite_is_durable_and_enforces_foreign_keys(sqlite_url: str) -> None:
             add_command_role(store, member_id=999, group_id=None, role=Role.ADMIN)
 
 
+@pytest.mark.e2e
 def test_committed_writes_survive_the_process_being_killed(database_url: str) -> None:
     script = (
         "import os, signal, sys\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 
@@ -105,6 +106,7 @@ def test_rows_delivered_together_share_one_message_and_say_so(store: Store) -> N
     assert not targets[alone].shared and targets[alone].status is DeliveryStatus.DELIVERED
 
 
+@pytest.mark.empty_database
 def test_the_bridge_migration_keeps_the_outbox_and_downgrades_cleanly(database_url: str) -> None:
     insert = text(
         "INSERT INTO outbox (platform, room_id, payload, status, attempts, next_attempt_at, "

@@ -218,6 +218,7 @@ def test_evidence_is_fetched_once_and_a_given_up_file_is_not_offered_again(
     assert [p.source["ref"] for p in sealed.cases.pending_attachments("matrix")] == ["mxc://x/c"]
 
 
+@pytest.mark.empty_database
 def test_the_case_migration_keeps_members_and_downgrades_cleanly(database_url: str) -> None:
     from alembic import command
 

@@ -11,8 +11,6 @@ from typing import TypeVar
 
 import pytest
 from alembic import command
-from clock import T0, Clock
-from races import at_once
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +27,8 @@ from storage import (
 )
 from storage.database import alembic_config, normalize_url
 from storage.models import InboundEvent, OutboxMessage, UnreachableChat
+from tests.harness.clock import T0, Clock
+from tests.harness.races import at_once
 
 TG = Platform.TELEGRAM
 MX = Platform.MATRIX
@@ -668,6 +668,7 @@ def test_transport_state_is_kept_per_platform_and_name(store: Store) -> None:
 # -- migration --------------------------------------------------------------------------
 
 
+@pytest.mark.empty_database
 def test_delivery_migration_upgrades_a_0001_database_and_downgrades_cleanly(
     database_url: str,
 ) -> None:

@@ -27,7 +27,8 @@ from nio import (
     SyncResponse,
     WhoamiResponse,
 )
-from synapse_server import (
+
+from tests.harness.synapse_server import (
     RegisteredUser,
     SynapseAPIError,
     SynapseServer,
@@ -248,6 +249,7 @@ async def test_restart_keeps_users_tokens_and_rooms(
         await again.close()
 
 
+@pytest.mark.e2e
 async def test_a_server_that_dies_at_start_up_reports_its_output(tmp_path: Path) -> None:
     with pytest.raises(SynapseStartError) as failed:
         await start_synapse(tmp_path, extra_config={"database": {"name": "nonsense"}})

@@ -13,16 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from telegram_emulator import BotApiEmulator
-from telegram_harness import (
-    USER_IDS,
-    TelegramBot,
-    TelegramChat,
-    make_token,
-    render,
-    settle,
-    telegram_config,
-)
 
 from bot.config import AppConfig
 from bot.i18n import Catalogs
@@ -32,6 +22,16 @@ from bot.ratelimit import telegram_limiter
 from bot.transports.telegram.render import parts
 from bot.types import Message, Outgoing, Platform, RenderedChoice
 from locales import SUPPORTED_LANGUAGES
+from tests.harness.telegram_emulator import BotApiEmulator
+from tests.harness.telegram_harness import (
+    USER_IDS,
+    TelegramBot,
+    TelegramChat,
+    make_token,
+    render,
+    settle,
+    telegram_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
@@ -300,6 +300,7 @@ async def test_wrong_token_stops_the_program_with_one_line(
     assert "not-the-token" not in stderr.decode()
 
 
+@pytest.mark.e2e
 async def test_privacy_mode_is_reported_at_start_with_the_fix(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -31,7 +31,8 @@ from telegram.error import (
     RetryAfter,
 )
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
-from telegram_emulator import BotApiEmulator, parse_html, utf16_length
+
+from tests.harness.telegram_emulator import BotApiEmulator, parse_html, utf16_length
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
@@ -81,6 +82,7 @@ async def test_get_me(bot: Bot, emulator: BotApiEmulator) -> None:
     assert all(log.status == 200 for log in emulator.requests)
 
 
+@pytest.mark.e2e
 async def test_wrong_token_is_invalid_token() -> None:
     async with BotApiEmulator(TOKEN) as server:
         # Bot.__aenter__ calls getMe, which answers 401; the Bot shuts itself down again.
@@ -200,6 +202,7 @@ async def test_allowed_updates_are_honoured(bot: Bot, emulator: BotApiEmulator) 
     assert updates[0].update_id == 1
 
 
+@pytest.mark.e2e
 async def test_privacy_mode_hides_plain_group_messages() -> None:
     async with BotApiEmulator(TOKEN, can_read_all_group_messages=False) as server:
         server.add_user(ALICE, "Alice")
@@ -526,6 +529,7 @@ async def test_user_who_never_started_the_bot(bot: Bot, emulator: BotApiEmulator
 # ------------------------------------------------------------------------------------ limits
 
 
+@pytest.mark.e2e
 async def test_enforce_limits_21st_group_message_within_a_minute() -> None:
     now = [1000.0]
     async with BotApiEmulator(TOKEN, enforce_limits=True, clock=lambda: now[0]) as server:
@@ -545,6 +549,7 @@ async def test_enforce_limits_21st_group_message_within_a_minute() -> None:
                 await client.send_message(GROUP, "too soon")
 
 
+@pytest.mark.e2e
 async def test_enforce_limits_private_burst_and_global() -> None:
     now = [0.0]
     async with BotApiEmulator(TOKEN, enforce_limits=True, clock=lambda: now[0]) as server:

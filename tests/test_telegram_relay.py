@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from telegram import Update
 from telegram.ext import Application
-from telegram_emulator import MB, BotApiEmulator, parse_html
-from telegram_harness import TelegramGroup, make_token, telegram_application
 
 from bot.media import (
     TELEGRAM_PHOTO_LIMIT,
@@ -45,6 +43,8 @@ from bot.types import (
     Unrelayable,
     UnrelayableKind,
 )
+from tests.harness.telegram_emulator import MB, BotApiEmulator, parse_html
+from tests.harness.telegram_harness import TelegramGroup, make_token, telegram_application
 
 App = Application[Any, Any, Any, Any, Any, Any]
 ANA, BEA = 1004, 1005

@@ -74,7 +74,6 @@ from nio import (
     UploadResponse,
 )
 from nio.crypto.attachments import decrypt_attachment
-from synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 from bot.config import AppConfig, load_config
 from bot.conversation import strip_direction_marks
@@ -82,6 +81,7 @@ from bot.inbox import InboxReader
 from bot.ratelimit import SendLimiter, Window
 from bot.types import Incoming, Platform
 from storage import Store
+from tests.harness.synapse_server import RegisteredUser, SynapseServer, start_synapse
 
 if TYPE_CHECKING:
     from bot.app import Services

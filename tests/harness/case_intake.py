@@ -6,10 +6,9 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from chat import Chat
-
 from bot.i18n import Catalogs
 from bot.types import Message, Platform
+from tests.harness.chat import Chat
 
 CATALOGS = Catalogs.load()
 

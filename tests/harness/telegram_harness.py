@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import SecretStr
 from telegram.ext import Application
-from telegram_emulator import JSON, BotApiEmulator, MediaKind, SentMessage, parse_html
 
 from bot.app import Services
 from bot.config import AppConfig, TelegramConfig, load_config
@@ -21,6 +20,7 @@ from bot.ratelimit import SendLimiter, Window, telegram_limiter
 from bot.transports.telegram.transport import build_application
 from bot.types import Platform
 from storage import Store
+from tests.harness.telegram_emulator import JSON, BotApiEmulator, MediaKind, SentMessage, parse_html
 
 USER_IDS = {"local": 1001, "coord": 1002, "root": 1003, "ana": 1004, "boss": 1005}
 """Test members by name, with their Telegram user ids (the configuration uses them too)."""

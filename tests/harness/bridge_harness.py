@@ -13,16 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matrix_harness import MatrixMember, fast_limiter, matrix_section, unique_localpart
-from synapse_server import RegisteredUser, SynapseServer
-from telegram_emulator import BotApiEmulator
-from telegram_harness import TelegramGroup, TelegramGroupMember, telegram_section
-
 from bot.app import Services
 from bot.config import AppConfig, load_config
 from bot.ratelimit import SendLimiter
 from bot.types import Platform
 from storage import Store
+from tests.harness.matrix_harness import (
+    MatrixMember,
+    fast_limiter,
+    matrix_section,
+    unique_localpart,
+)
+from tests.harness.synapse_server import RegisteredUser, SynapseServer
+from tests.harness.telegram_emulator import BotApiEmulator
+from tests.harness.telegram_harness import TelegramGroup, TelegramGroupMember, telegram_section
 
 GROUP_CHAT = -1001234
 
