@@ -270,6 +270,7 @@ def test_a_waiting_event_that_needs_nothing_is_settled_as_handled(store: Store) 
     assert [event.key for event in store.inbox.pending(MX)] == ["$ready"]
 
 
+@pytest.mark.empty_database
 def test_the_waiting_migration_holds_unhandled_matrix_events_and_downgrades(
     database_url: str,
 ) -> None:
