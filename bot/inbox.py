@@ -245,10 +245,10 @@ class Inbox:
     async def _pending(self) -> list[InboundRecord]:
         """The next stored events of every platform, merged by arrival while each
         platform's own order is kept."""
-        per_platform = [
-            await asyncio.to_thread(self._store.inbox.pending, platform, PAGE)
-            for platform in self._readers
-        ]
+        by_platform = await asyncio.to_thread(
+            self._store.inbox.pending_of, list(self._readers), PAGE
+        )
+        per_platform = list(by_platform.values())
         merged: list[InboundRecord] = []
         heads = [queue for queue in per_platform if queue]
         while heads:

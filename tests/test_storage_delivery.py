@@ -256,6 +256,25 @@ def test_a_waiting_event_is_kept_out_of_the_pending_ones_until_made_ready(store:
     assert store.inbox.pending(MX)[1].payload == {"kind": "text"}
 
 
+def test_pending_of_several_platforms_keeps_each_platforms_order_in_one_read(
+    store: Store,
+) -> None:
+    store.inbox.record(Platform.TELEGRAM, "9", 9, {"n": 9})
+    store.inbox.record(MX, "$a", None, {"n": "a"})
+    store.inbox.record(Platform.TELEGRAM, "8", 8, {"n": 8})
+    store.inbox.record(MX, "$w", None, {}, waiting=True)
+    store.inbox.mark_handled(Platform.TELEGRAM, "9")
+    found = store.inbox.pending_of([Platform.TELEGRAM, MX], limit=5)
+    assert {platform: [event.key for event in events] for platform, events in found.items()} == {
+        Platform.TELEGRAM: ["8"],
+        MX: ["$a"],
+    }
+    assert found == {
+        Platform.TELEGRAM: store.inbox.pending(Platform.TELEGRAM),
+        MX: store.inbox.pending(MX),
+    }
+
+
 def test_a_waiting_event_that_needs_nothing_is_settled_as_handled(store: Store) -> None:
     store.inbox.record(MX, "$notice", None, {"event": "cipher"}, waiting=True)
     store.inbox.record(MX, "$ready", None, {"kind": "text"})

@@ -307,12 +307,13 @@ class MatrixTransport:
             try:
                 await self._after_sync()
                 await self._retry_undecrypted()
-                await self._store_batch(
+                translated = await self._translate_batch(
                     response,
                     answer_timeline=token is not None,
                     history_before_ms=history_before_ms,
                     since=token,
                 )
+                await asyncio.to_thread(self._store_batch, translated, response.next_batch)
             except Exception as error:
                 # Nothing of the batch is lost: its token is not stored, so it comes again.
                 self._warn(
@@ -322,11 +323,10 @@ class MatrixTransport:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue
+            if translated:
+                self._inbox_wake()
             backoff = 1.0
             token = response.next_batch
-            await asyncio.to_thread(
-                self._store.transports.set_state, Platform.MATRIX, TOKEN_STATE, token
-            )
             first = False
 
     async def _sync_unless_stopped(self, token: str | None, *, first: bool) -> Any:
@@ -443,18 +443,18 @@ class MatrixTransport:
                 log.warning("matrix_waiting_event_unreadable key=%s", record.key)
                 await self._settle_waiting(record.key)
 
-    async def _store_event(self, incoming: Incoming, event_id: str) -> None:
-        """Keep the translated event in the inbox (once), and tell the inbox."""
-        stored = await asyncio.to_thread(
-            self._store.inbox.record, Platform.MATRIX, event_id, None, to_json(incoming)
-        )
-        if not stored:
-            # Kept before: handled or pending already (nothing changes), or still waiting
-            # (a replayed batch brings an event whose key has come meanwhile).
-            await asyncio.to_thread(
-                self._store.inbox.make_ready, Platform.MATRIX, event_id, to_json(incoming)
-            )
-        self._inbox_wake()
+    def _store_batch(self, translated: list[tuple[Incoming, str]], token: str) -> None:
+        """Keep a sync's translated events in the inbox (each once) and the token after
+        them, in one unit of work: one commit a sync, and the token never moves past an
+        event that is not stored."""
+        with self._store.transaction():
+            for incoming, event_id in translated:
+                payload = to_json(incoming)
+                if not self._store.inbox.record(Platform.MATRIX, event_id, None, payload):
+                    # Kept before: handled or pending already (nothing changes), or still
+                    # waiting (a replayed batch brings an event whose key has come meanwhile).
+                    self._store.inbox.make_ready(Platform.MATRIX, event_id, payload)
+            self._store.transports.set_state(Platform.MATRIX, TOKEN_STATE, token)
 
     async def _make_ready(self, incoming: Incoming, event_id: str) -> None:
         """A waiting event can now be handled: as ``incoming``."""
@@ -475,14 +475,17 @@ class MatrixTransport:
         except IncomingError as error:
             raise UnreadableEvent(str(error)) from error
 
-    async def _store_batch(
+    async def _translate_batch(
         self,
         response: SyncResponse,
         *,
         answer_timeline: bool,
         history_before_ms: int,
         since: str | None = None,
-    ) -> None:
+    ) -> list[tuple[Incoming, str]]:
+        """A sync's timeline events as neutral events with their ids, oldest first per room;
+        invitations are answered on the way."""
+        translated: list[tuple[Incoming, str]] = []
         links = await asyncio.to_thread(self._store.rooms.links)
         self._group_rooms = self._configured_rooms | frozenset(
             link.room_id for link in links if link.platform is Platform.MATRIX
@@ -490,7 +493,7 @@ class MatrixTransport:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite.invite_state)
         if not answer_timeline:
-            return
+            return translated
         for room_id, joined in response.rooms.join.items():
             room = self.client.rooms.get(room_id)
             if room is None:
@@ -506,7 +509,8 @@ class MatrixTransport:
                     continue  # history: from before the first start, or before the join
                 incoming = await self._translate(room, event)
                 if incoming is not None:
-                    await self._store_event(incoming, event.event_id)
+                    translated.append((incoming, event.event_id))
+        return translated
 
     # -- invitations ------------------------------------------------------------------------
 
