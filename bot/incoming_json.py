@@ -9,8 +9,9 @@ field by field when it is read back: a row this version cannot read raises
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, assert_never
+from typing import Any, assert_never
 
+from bot.stored_json import StoredFields
 from bot.types import (
     ChoicePicked,
     Command,
@@ -24,7 +25,6 @@ from bot.types import (
     PresenceChanged,
     Role,
     Span,
-    SpanKind,
     TextMessage,
     Unrelayable,
     UnrelayableKind,
@@ -131,61 +131,12 @@ def from_json(data: Mapping[str, Any]) -> Incoming:
     return read(fields, fields.origin("origin"))
 
 
-_Named = TypeVar("_Named", Platform, MediaKind, SpanKind, UnrelayableKind, Role)
-
-
-class _Fields:
-    """Typed access to a stored event's fields; each failure names the kind and the field."""
-
-    def __init__(self, data: Mapping[str, Any], where: str) -> None:
-        self._data = data
-        self._where = where
-
-    def _get(self, name: str, kind: type, what: str) -> Any:
-        if name not in self._data:
-            raise IncomingError(f"{self._where}: field {name!r} is missing")
-        value = self._data[name]
-        # JSON's true and false are no numbers here, though Python's bool is an int.
-        if type(value) is not kind:
-            raise IncomingError(f"{self._where}: field {name!r} is not {what}")
-        return value
-
-    def text(self, name: str) -> str:
-        value: str = self._get(name, str, "text")
-        return value
-
-    def optional_text(self, name: str) -> str | None:
-        return None if self._data.get(name) is None else self.text(name)
-
-    def integer(self, name: str) -> int:
-        value: int = self._get(name, int, "a whole number")
-        return value
-
-    def optional_integer(self, name: str) -> int | None:
-        return None if self._data.get(name) is None else self.integer(name)
-
-    def flag(self, name: str) -> bool:
-        value: bool = self._get(name, bool, "true or false")
-        return value
-
-    def texts(self, name: str) -> tuple[str, ...]:
-        entries: list[Any] = self._get(name, list, "a list")
-        if not all(type(entry) is str for entry in entries):
-            raise IncomingError(f"{self._where}: field {name!r} is not a list of texts")
-        return tuple(entries)
-
-    def named(self, name: str, enum: type[_Named]) -> _Named:
-        value = self.text(name)
-        try:
-            return enum(value)
-        except ValueError:
-            raise IncomingError(f"{self._where}: field {name!r} is no {enum.__name__}") from None
+class _Fields(StoredFields):
+    error = IncomingError
 
     def origin(self, name: str) -> Origin:
-        fields = _Fields(self._get(name, dict, "an object"), f"{self._where}.{name}")
-        role = None
-        if fields._data.get("trusted_role") is not None:
-            role = fields.named("trusted_role", Role)
+        fields = self.nested(name)
+        role = fields.named("trusted_role", Role) if fields.has("trusted_role") else None
         return Origin(
             platform=fields.named("platform", Platform),
             room_id=fields.text("room_id"),
@@ -195,25 +146,6 @@ class _Fields:
             language_hint=fields.optional_text("language_hint"),
             trusted_role=role,
         )
-
-    def spans(self, name: str) -> tuple[Span, ...]:
-        spans = []
-        entries: list[Any] = self._get(name, list, "a list")
-        for entry in entries:
-            if not (isinstance(entry, list) and len(entry) == 4):
-                raise IncomingError(
-                    f"{self._where}.{name}: a span is not [start, end, kind, value]"
-                )
-            span = _Fields(dict(zip(("start", "end", "kind", "value"), entry, strict=True)), name)
-            spans.append(
-                Span(
-                    span.integer("start"),
-                    span.integer("end"),
-                    span.named("kind", SpanKind),
-                    span.text("value"),
-                )
-            )
-        return tuple(spans)
 
 
 def _read_text(fields: _Fields, origin: Origin) -> TextMessage:

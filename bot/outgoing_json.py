@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, assert_never
+from typing import Any, assert_never
 
 from bot.outgoing import (
     Author,
@@ -29,7 +29,8 @@ from bot.outgoing import (
     RelayedNote,
     RelayedText,
 )
-from bot.types import Media, MediaKind, Platform, RenderedChoice, RichText, Span, SpanKind
+from bot.stored_json import StoredFields
+from bot.types import Media, MediaKind, Platform, RenderedChoice, RichText
 
 # -- writing --------------------------------------------------------------------------------
 
@@ -152,9 +153,6 @@ def from_json(data: Mapping[str, Any]) -> OutgoingItem:
     return read(_Fields(data, str(kind)))
 
 
-_Named = TypeVar("_Named", Platform, MediaKind, SpanKind)
-
-
 def _read_earlier(data: Mapping[str, Any]) -> OutgoingItem:
     """A row of the version before typed items: a relayed message as it was rendered for its
     platform, or one part of a reply (its text and choices, or one file with its caption),
@@ -178,63 +176,14 @@ def _read_earlier(data: Mapping[str, Any]) -> OutgoingItem:
     raise OutgoingError("a stored item with no kind, and none of an earlier version's shapes")
 
 
-class _Fields:
-    """Typed access to a stored item's fields; each failure names the kind and the field."""
-
-    def __init__(self, data: Mapping[str, Any], where: str) -> None:
-        self._data = data
-        self._where = where
-
-    def _get(self, name: str, kind: type, what: str) -> Any:
-        if name not in self._data:
-            raise OutgoingError(f"{self._where}: field {name!r} is missing")
-        value = self._data[name]
-        # JSON's true and false are no numbers here, though Python's bool is an int.
-        if type(value) is not kind:
-            raise OutgoingError(f"{self._where}: field {name!r} is not {what}")
-        return value
-
-    def text(self, name: str) -> str:
-        value: str = self._get(name, str, "text")
-        return value
-
-    def optional_text(self, name: str) -> str | None:
-        return None if self._data.get(name) is None else self.text(name)
-
-    def integer(self, name: str) -> int:
-        value: int = self._get(name, int, "a whole number")
-        return value
-
-    def optional_integer(self, name: str) -> int | None:
-        return None if self._data.get(name) is None else self.integer(name)
-
-    def flag(self, name: str) -> bool:
-        value: bool = self._get(name, bool, "true or false")
-        return value
-
-    def entries(self, name: str) -> list[Any]:
-        value: list[Any] = self._get(name, list, "a list")
-        return value
-
-    def nested(self, name: str) -> _Fields:
-        value: Mapping[str, Any] = self._get(name, dict, "an object")
-        return _Fields(value, f"{self._where}.{name}")
-
-    def optional_nested(self, name: str) -> _Fields | None:
-        return None if self._data.get(name) is None else self.nested(name)
+class _Fields(StoredFields):
+    error = OutgoingError
 
     def platform(self, name: str) -> Platform:
-        return self._choice(name, Platform)
+        return self.named(name, Platform)
 
     def media_kind(self, name: str) -> MediaKind:
-        return self._choice(name, MediaKind)
-
-    def _choice(self, name: str, enum: type[_Named]) -> _Named:
-        value = self.text(name)
-        try:
-            return enum(value)
-        except ValueError:
-            raise OutgoingError(f"{self._where}: field {name!r} is no {enum.__name__}") from None
+        return self.named(name, MediaKind)
 
     def author(self, name: str) -> Author:
         fields = self.nested(name)
@@ -242,37 +191,20 @@ class _Fields:
 
     def rich(self, name: str) -> RichText:
         fields = self.nested(name)
-        spans = []
-        for entry in fields.entries("spans"):
-            if not (isinstance(entry, list) and len(entry) == 4):
-                raise OutgoingError(
-                    f"{self._where}.{name}: a span is not [start, end, kind, value]"
-                )
-            span = _Fields(dict(zip(("start", "end", "kind", "value"), entry, strict=True)), name)
-            spans.append(
-                Span(
-                    span.integer("start"),
-                    span.integer("end"),
-                    span._choice("kind", SpanKind),
-                    span.text("value"),
-                )
-            )
-        return RichText(fields.text("text"), tuple(spans))
+        return RichText(fields.text("text"), fields.spans("spans"))
 
     def ref(self, name: str) -> Ref | None:
         fields = self.optional_nested(name)
         if fields is None:
             return None
-        if "outbox" in fields._data:
+        if fields.has("outbox"):
             return OutboxRef(fields.integer("outbox"))
         return MessageRef(fields.text("message"), fields.flag("shared"))
 
     def choices(self, name: str) -> tuple[RenderedChoice, ...]:
         choices = []
         for entry in self.entries(name):
-            if not (isinstance(entry, list) and len(entry) == 2):
-                raise OutgoingError(f"{self._where}.{name}: a choice is not [value, label]")
-            choice = _Fields(dict(zip(("value", "label"), entry, strict=True)), name)
+            choice = self.tuple_entry(name, entry, "choice", ("value", "label"))
             choices.append(RenderedChoice(choice.text("value"), choice.text("label")))
         return tuple(choices)
 
@@ -280,8 +212,8 @@ class _Fields:
         files = []
         for index, entry in enumerate(self.entries(name)):
             if not isinstance(entry, dict):
-                raise OutgoingError(f"{self._where}.{name}: file {index} is not an object")
-            media = _Fields(entry, f"{self._where}.{name}[{index}]")
+                raise OutgoingError(f"{self.where}.{name}: file {index} is not an object")
+            media = _Fields(entry, f"{self.where}.{name}[{index}]")
             files.append(
                 Media(media.text("filename"), media.text("content_type"), media.binary("data"))
             )
@@ -291,7 +223,7 @@ class _Fields:
         try:
             return base64.b64decode(self.text(name), validate=True)
         except binascii.Error:
-            raise OutgoingError(f"{self._where}: field {name!r} is not base64") from None
+            raise OutgoingError(f"{self.where}: field {name!r} is not base64") from None
 
     def source(self, name: str) -> FileSource:
         fields = self.nested(name)
