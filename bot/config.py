@@ -123,6 +123,15 @@ def _url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
     return None
 
 
+def _port_problem(value: str) -> bool:
+    """Whether a server URL names a port that is no port (``host:notaport``, ``host:99999``)."""
+    try:
+        port = urlsplit(value).port
+    except ValueError:
+        return True
+    return port == 0
+
+
 # --------------------------------------------------------------------------- identities
 
 
@@ -519,6 +528,13 @@ class AppConfig(BaseModel):
             raise rule(
                 f"must start with {', '.join(quote(s) for s in DATABASE_SCHEMES)}{got}",
                 'use url = "sqlite:///data/caucus.db" or "postgresql+psycopg://user@host/caucus"',
+            )
+        if not value.startswith("sqlite:") and _port_problem(value):
+            # The URL may carry a password: say what is wrong, never the URL.
+            raise rule(
+                "the port is not a number from 1 to 65535",
+                'write the port as digits, e.g. url = "postgresql://caucus@db.example.org:5432/'
+                'caucus", or leave it out for 5432',
             )
         if value.startswith("sqlite:") and (
             value.rstrip("/") in ("sqlite:", "sqlite:/") or ":memory:" in value

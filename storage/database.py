@@ -22,8 +22,9 @@ def normalize_url(url: str) -> URL:
     """Parse ``url``, choosing psycopg 3 for PostgreSQL; refuse other backends."""
     try:
         parsed = make_url(url)
-    except ArgumentError as error:
-        raise StorageError(f"not a database URL: {url!r}") from error
+    except (ArgumentError, ValueError) as error:
+        # Never the URL itself: it may carry a password.
+        raise StorageError("not a database URL (check its form, host and port)") from error
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
         driver = parsed.get_driver_name()

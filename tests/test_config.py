@@ -451,6 +451,20 @@ def test_bad_database_scheme(tmp_path: Path) -> None:
     assert ': database.url: must start with "sqlite://", "postgresql://"' in line
 
 
+@pytest.mark.parametrize("port", ["notaport", "99999", "-1"])
+def test_a_database_url_with_a_bad_port_is_one_line_without_the_password(
+    tmp_path: Path, port: str
+) -> None:
+    line = error(tmp_path, f'[database]\nurl = "postgresql://u:pw-secret@host:{port}/db"\n')
+    assert ": database.url: the port is not a number from 1 to 65535" in line
+    assert "pw-secret" not in line
+    env_line = error(
+        tmp_path, "", {"CAUCUS_DATABASE_URL": f"postgresql://u:pw-secret@host:{port}/db"}
+    )
+    assert "database.url (from CAUCUS_DATABASE_URL)" in env_line
+    assert "pw-secret" not in env_line
+
+
 def test_webhook_without_url(tmp_path: Path) -> None:
     line = error(tmp_path, TELEGRAM + 'mode = "webhook"\n')
     assert ': telegram.webhook_url: is required when mode = "webhook"' in line

@@ -27,7 +27,7 @@ from storage import (
     WorkingGroupRecord,
     WorkingGroupSpec,
 )
-from storage.database import alembic_config
+from storage.database import alembic_config, normalize_url
 from storage.models import Base, Membership, Room
 from tests.harness.clock import T0, Clock
 from tests.harness.races import at_once
@@ -596,3 +596,11 @@ def test_save_conversation_refuses_data_json_cannot_hold(store: Store) -> None:
     with pytest.raises(TypeError):
         store.conversations.save(member.id, "join", "name", {1: "x"})  # type: ignore[dict-item]
     assert store.conversations.load(member.id) is None
+
+
+def test_a_malformed_database_url_is_refused_without_showing_it() -> None:
+    """The configuration refuses such a URL first; the store, opened from code, does too."""
+    with pytest.raises(StorageError) as caught:
+        normalize_url("postgresql://u:pw-secret@host:notaport/db")
+    assert "not a database URL" in str(caught.value)
+    assert "pw-secret" not in str(caught.value)
