@@ -92,11 +92,13 @@ def sender_key(platform: Platform, user_id: str, secret: bytes) -> str:
     return hmac.new(secret, data, hashlib.sha256).hexdigest()[:16]
 
 
-def digest(rich: RichText) -> str:
-    """Tells whether an edit changed the text or its formatting."""
+def digest(rich: RichText, secret: bytes) -> str:
+    """Tells whether an edit changed the text or its formatting; keyed, so that whoever reads
+    the database cannot confirm a guessed text against it."""
     shown = normalize(rich)
     data = [shown.text, [[s.start, s.end, s.kind.value, s.value] for s in shown.spans]]
-    return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
+    encoded = json.dumps(data, ensure_ascii=False).encode()
+    return hmac.new(secret, encoded, hashlib.sha256).hexdigest()
 
 
 class Bridge:
@@ -138,7 +140,9 @@ class Bridge:
     # -- new messages -----------------------------------------------------------------------
 
     def _text(self, group: WorkingGroupRecord, event: TextMessage, targets: list[RoomLink]) -> None:
-        fresh, original = self._remember(group, event.origin, event.message_id, digest(event.rich))
+        fresh, original = self._remember(
+            group, event.origin, event.message_id, self._digest(event.rich)
+        )
         if not fresh:
             return
         replied = self._replied(event.origin, event.reply_to)
@@ -155,7 +159,7 @@ class Bridge:
         self, group: WorkingGroupRecord, event: MediaReceived, targets: list[RoomLink]
     ) -> None:
         fresh, original = self._remember(
-            group, event.origin, event.message_id, digest(event.rich_caption), event.kind
+            group, event.origin, event.message_id, self._digest(event.rich_caption), event.kind
         )
         if not fresh:
             return
@@ -221,7 +225,7 @@ class Bridge:
         found = self._store.bridge.message(origin.platform, origin.room_id, event.message_id)
         if found is None or not found.is_original:
             return
-        new_digest = digest(event.rich)
+        new_digest = self._digest(event.rich)
         if new_digest == found.digest:
             log.info("edit_unchanged group=%s", group.slug)
             return
@@ -315,6 +319,9 @@ class Bridge:
             group.id, origin.platform, origin.room_id, message_id, digest, kind=kind
         )
         return recorded is not None, recorded
+
+    def _digest(self, rich: RichText) -> str:
+        return digest(rich, self._secret)
 
     def _replied(self, origin: Origin, reply_to: str | None) -> BridgedRef | None:
         if reply_to is None:

@@ -6,6 +6,7 @@ tests/test_bridge_e2e.py deliver these payloads to real servers."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -342,6 +343,25 @@ def test_senders_are_told_apart_by_a_keyed_digest_and_long_names_are_cut(router:
 
 def sender_key_without_secret(data: str) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def test_the_stored_digest_of_a_relayed_text_is_keyed_so_it_confirms_no_guess(
+    router: Any,
+) -> None:
+    """Whoever reads the database cannot test a guessed text against the stored digest."""
+    handle(router, TextMessage(tg(), "meet at the union hall", "35"))
+    store = router[1]
+    found = store.bridge.message(TG, TG_ROOM, "35")
+    assert found is not None
+    unkeyed = json.dumps(["meet at the union hall", []], ensure_ascii=False)
+    assert found.digest != hashlib.sha256(unkeyed.encode()).hexdigest()
+    assert found.digest != hashlib.sha256(b"meet at the union hall").hexdigest()
+    # The same text still gives the same digest, so an edit that changes nothing is known.
+    queued = len(pending(store, MX))
+    handle(router, MessageEdited(tg(), "35", "meet at the union hall"))
+    assert len(pending(store, MX)) == queued
+    again = store.bridge.message(TG, TG_ROOM, "35")
+    assert again is not None and again.digest == found.digest
 
 
 def test_delivered_and_failed_messages_keep_no_text(router: Any) -> None:
