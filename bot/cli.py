@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -209,9 +210,15 @@ def command_rotate_key(path: Path | None) -> int:
     return EXIT_OK
 
 
+OWNER_ONLY_UMASK = 0o077
+"""Everything the bot creates (data_dir, the database and its journal, logs, keys, the Matrix
+store) is its user's alone, whatever umask it was started with."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    os.umask(OWNER_ONLY_UMASK)
     try:
         if args.command == "run":
             return command_run(args.config, console=args.console)

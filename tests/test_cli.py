@@ -50,6 +50,26 @@ def test_run_without_configuration_chats_on_the_console_with_sqlite_in_data(
     assert (tmp_path / "data" / "caucus.db").is_file()
 
 
+def test_the_data_directory_and_its_files_are_its_users_alone_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    """The database, its journal, the log and the keys are readable by the bot's user only,
+    even when the bot is started with a permissive umask."""
+    previous = os.umask(0o002)
+    try:
+        result = caucus("run", cwd=tmp_path, stdin="/start\n1\n/help\n")
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    data = tmp_path / "data"
+    assert data.stat().st_mode & 0o777 == 0o700
+    files = sorted(path for path in data.rglob("*") if path.is_file())
+    assert {path.name for path in files} >= {"caucus.db", "caucus.log", "encryption.key"}
+    assert {path.name: path.stat().st_mode & 0o777 for path in files} == {
+        path.name: 0o600 for path in files
+    }
+
+
 def test_run_takes_config_toml_from_the_working_directory(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('data_dir = "state"\n', encoding="utf-8")
     result = caucus("run", cwd=tmp_path, stdin="/help\n")
