@@ -8,6 +8,7 @@ variables in :mod:`bot.config_env`. Secret values never appear in errors or repr
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import tomllib
@@ -535,6 +536,13 @@ class AppConfig(BaseModel):
                 "the port is not a number from 1 to 65535",
                 'write the port as digits, e.g. url = "postgresql://caucus@db.example.org:5432/'
                 'caucus", or leave it out for 5432',
+            )
+        if value.startswith("postgresql") and importlib.util.find_spec("psycopg") is None:
+            # psycopg is the postgresql extra's: a SQLite installation does without it.
+            raise rule(
+                "PostgreSQL needs the psycopg driver, which is not installed",
+                "install the postgresql extra: .venv/bin/pip install -e '.[postgresql]' "
+                "(or pip install 'caucus[postgresql]')",
             )
         if value.startswith("sqlite:") and (
             value.rstrip("/") in ("sqlite:", "sqlite:/") or ":memory:" in value

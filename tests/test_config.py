@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -463,6 +464,16 @@ def test_a_database_url_with_a_bad_port_is_one_line_without_the_password(
     )
     assert "database.url (from CAUCUS_DATABASE_URL)" in env_line
     assert "pw-secret" not in env_line
+
+
+def test_postgresql_without_its_driver_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on an installation made without the postgresql extra: the module cannot be found.
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    line = error(tmp_path, '[database]\nurl = "postgresql://caucus@db.example.org/caucus"\n')
+    assert ": database.url: PostgreSQL needs the psycopg driver, which is not installed" in line
+    assert "'.[postgresql]'" in line
 
 
 def test_webhook_without_url(tmp_path: Path) -> None:
