@@ -11,18 +11,22 @@ PYTEST := $(BIN)/python -m pytest
 # the emulator and subprocesses. Measured on two cores: 2 workers 8.8 min, 3 workers 7.8, 4 9.0.
 WORKERS ?= $(shell expr $$(nproc 2>/dev/null || echo 2) + 1)
 
-.PHONY: run test check soak lint typecheck tests unit bench clean
+.PHONY: run test check soak lint typecheck tests unit bench clean lock lock-check
+
+# Every package installed is pinned by the lock; `make lock` writes it anew.
+LOCK := constraints.txt
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(LOCK)
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PIP) --upgrade pip setuptools
 
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . >&2
+$(RUN_STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	@$(PIP) -e . >&2
 	@touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' >&2
+$(DEV_STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	@$(PIP) -e '.[dev]' >&2
 	@touch $@ $(RUN_STAMP)
 
 ## run: set up .venv and start the bot (console + SQLite in ./data/ without a config file)
@@ -30,7 +34,7 @@ run: $(RUN_STAMP)
 	@$(BIN)/caucus run $(ARGS)
 
 ## test: set up .venv with the dev extra, then lint, type-check and run every test, in parallel
-test: lint typecheck tests
+test: lock-check lint typecheck tests
 
 ## check: lint, type-check and the unit tests (no database, no server): under a minute
 check: lint typecheck unit
@@ -38,6 +42,20 @@ check: lint typecheck unit
 ## soak: the long soaks in full (1,000 messages each way through faults and a homeserver restart), on every database
 soak: $(DEV_STAMP)
 	$(PYTEST) -m soak --full-soak -n 2 $(ARGS)
+
+## lock: pin anew every package caucus[dev] needs, after a change to pyproject.toml's dependencies
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	{ echo "# The versions make installs, for CPython 3.11 on Linux: written by make lock, checked by"; \
+	  echo "# make test (scripts/check_lock.py). Edit pyproject.toml, then run make lock."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable; } > $(LOCK)
+	rm -rf .lock-venv
+
+lock-check: $(DEV_STAMP)
+	@$(BIN)/python scripts/check_lock.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
