@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,15 +32,24 @@ class BotProcess:
             env=environment,
         )
         self.output: queue.Queue[str] = queue.Queue()
+        self.errors: queue.Queue[str] = queue.Queue()
         self.seen = ""
-        threading.Thread(target=self._read, daemon=True).start()
+        self.seen_errors = ""
+        threading.Thread(
+            target=self._read, args=(self.process.stdout, self.output), daemon=True
+        ).start()
+        threading.Thread(
+            target=self._read, args=(self.process.stderr, self.errors), daemon=True
+        ).start()
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.put(line)
+    @staticmethod
+    def _read(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            lines.put(line)
 
     def wait_for(self, expected: str, timeout: float = 60.0) -> str:
+        """Everything printed on stdout so far, once it shows ``expected``."""
         deadline = time.monotonic() + timeout
         while expected not in self.seen:
             remaining = deadline - time.monotonic()
@@ -49,6 +59,31 @@ class BotProcess:
                 self.seen += self.output.get(timeout=remaining)
             except queue.Empty:
                 continue
+        return self.seen
+
+    def wait_for_error(self, expected: str, timeout: float = 60.0) -> str:
+        """Everything printed on stderr so far, once it shows ``expected``."""
+        deadline = time.monotonic() + timeout
+        while expected not in self.seen_errors:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"never saw {expected!r} on stderr; so far:\n{self.seen_errors}"
+                )
+            try:
+                self.seen_errors += self.errors.get(timeout=remaining)
+            except queue.Empty:
+                continue
+        return self.seen_errors
+
+    def output_within(self, seconds: float) -> str:
+        """What stdout shows after ``seconds`` more of waiting."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                self.seen += self.output.get(timeout=remaining)
+            except queue.Empty:
+                break
         return self.seen
 
     def type(self, line: str) -> None:
