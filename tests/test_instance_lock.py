@@ -8,8 +8,10 @@ noticing a ``kill -9``.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
@@ -20,6 +22,8 @@ from bot.i18n import Catalogs
 from bot.standby import STANDBY_NOTICE, TAKEOVER_NOTICE
 from bot.types import Message, Platform
 from tests.harness.console_process import BotProcess
+from tests.harness.telegram_emulator import BotApiEmulator
+from tests.harness.telegram_harness import make_token, telegram_section
 
 CATALOGS = Catalogs.load()
 
@@ -113,3 +117,51 @@ def test_a_bot_that_loses_its_lock_stops_serving_and_says_why(
         assert code == 1
     finally:
         bot.kill_hard()
+
+
+# -- on Telegram: the standby neither polls nor answers ------------------------------------
+
+MEMBER = 7001
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with BotApiEmulator(make_token()) as running:
+        yield running
+
+
+async def _answers(emulator: BotApiEmulator, at_least: int, within: float) -> int:
+    """How many messages the member has from the bot, once there are ``at_least``, and
+    still after a moment more (an answer sent twice would show by then)."""
+    await emulator.wait_for(lambda: len(emulator.sent(MEMBER)) >= at_least, timeout=within)
+    await asyncio.sleep(1.0)
+    return len(emulator.sent(MEMBER))
+
+
+async def test_on_telegram_a_standby_answers_nothing_until_the_first_bot_is_killed(
+    tmp_path: Path, sqlite_url: str, emulator: BotApiEmulator
+) -> None:
+    emulator.add_user(MEMBER, "Ana")
+    config = tmp_path / "config.toml"
+    config.write_text('data_dir = "data"\n' + telegram_section(emulator, "polling"), "utf-8")
+    token = {"CAUCUS_TELEGRAM_TOKEN": emulator.token}
+    first = BotProcess(config, sqlite_url, secrets=token)
+    second: BotProcess | None = None
+    try:
+        emulator.send_text(MEMBER, "/whoami")
+        assert await _answers(emulator, 1, within=STARTED) == 1
+        second = BotProcess(config, sqlite_url, secrets=token)
+        async with asyncio.timeout(STARTED):
+            await second.until_error(STANDBY_NOTICE)
+
+        emulator.send_text(MEMBER, "/whoami")
+        assert await _answers(emulator, 2, within=TAKEOVER) == 2, "answered twice"
+
+        first.kill_hard()
+        emulator.send_text(MEMBER, "/whoami")
+        assert await _answers(emulator, 3, within=TAKEOVER + 2) == 3
+        assert all(WHOAMI in message.plain_text for message in emulator.sent(MEMBER))
+    finally:
+        first.kill_hard()
+        if second is not None:
+            second.kill_hard()

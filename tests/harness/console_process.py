@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -18,10 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 class BotProcess:
     """``caucus run`` on the console transport, fed and read through pipes."""
 
-    def __init__(self, config: Path, database_url: str) -> None:
+    def __init__(
+        self, config: Path, database_url: str, *, secrets: Mapping[str, str] | None = None
+    ) -> None:
+        """``secrets``: more ``CAUCUS_`` variables (a token), beside the database URL."""
         environment = {
             key: value for key, value in os.environ.items() if not key.startswith("CAUCUS_")
         }
+        environment.update(secrets or {})
         environment.update(CAUCUS_DATABASE_URL=database_url, PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--config", str(config)],
@@ -74,6 +80,16 @@ class BotProcess:
                 self.seen_errors += self.errors.get(timeout=remaining)
             except queue.Empty:
                 continue
+        return self.seen_errors
+
+    async def until_error(self, expected: str) -> str:
+        """:meth:`wait_for_error` without blocking the event loop (a server in the test's
+        loop keeps answering the process meanwhile); bound it with ``asyncio.timeout``."""
+        while expected not in self.seen_errors:
+            try:
+                self.seen_errors += self.errors.get_nowait()
+            except queue.Empty:
+                await asyncio.sleep(0.05)
         return self.seen_errors
 
     def output_within(self, seconds: float) -> str:
