@@ -67,11 +67,10 @@ def instance_lock_for(url: str) -> InstanceLock:
     if parsed.get_backend_name() == "postgresql":
         return PostgresInstanceLock(url)
     database = parsed.database or ""
-    if database.startswith("file:"):
-        path, _, query = database.removeprefix("file:").partition("?")
-        if "mode=memory" in query.split("&"):
+    if parsed.query.get("uri") == "true" and database.startswith("file:"):
+        if parsed.query.get("mode") == "memory":
             return NoInstanceLock()
-        database = path
+        database = database.removeprefix("file:")
     if not database or database == ":memory:":
         return NoInstanceLock()
     return FileInstanceLock(Path(database).expanduser())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import stat
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from bot.i18n import Catalogs
 from bot.standby import STANDBY_NOTICE, TAKEOVER_NOTICE
 from bot.types import Message, Platform
+from storage.instance_lock import NoInstanceLock, instance_lock_for
 from tests.harness.console_process import BotProcess
 from tests.harness.telegram_emulator import BotApiEmulator
 from tests.harness.telegram_harness import make_token, telegram_section
@@ -165,3 +167,28 @@ async def test_on_telegram_a_standby_answers_nothing_until_the_first_bot_is_kill
         first.kill_hard()
         if second is not None:
             second.kill_hard()
+
+
+# -- where the lock is ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"]
+)
+def test_an_in_memory_database_needs_no_lock(url: str) -> None:
+    assert isinstance(instance_lock_for(url), NoInstanceLock)
+
+
+def test_the_sqlite_lock_is_an_owner_only_file_beside_the_database(tmp_path: Path) -> None:
+    lock = instance_lock_for(f"sqlite:///{tmp_path / 'data' / 'caucus.sqlite3'}")
+    other = instance_lock_for(f"sqlite:///{tmp_path / 'data' / '..' / 'data' / 'caucus.sqlite3'}")
+    try:
+        assert lock.try_acquire()
+        assert not other.try_acquire()
+        path = tmp_path / "data" / "caucus.sqlite3.lock"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        lock.release()
+        assert other.try_acquire()
+    finally:
+        lock.release()
+        other.release()
