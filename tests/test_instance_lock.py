@@ -34,9 +34,9 @@ pytestmark = pytest.mark.e2e  # the bots run as processes of their own, one kill
 STARTED = 20.0
 """Seconds a process may take to start (imports, opening the database)."""
 
-TAKEOVER = 5.0
-"""Seconds within which a standby serves once the holder is gone: "a few" (about 1 s when
-measured, on a loaded machine)."""
+TAKEOVER = 8.0
+"""Seconds within which a standby serves once the holder is gone: "a few". About 1 s when
+measured; the margin is for a machine busy with the rest of the suite."""
 
 STOPPED = 10.0
 """Seconds within which a bot whose lock is lost has stopped (about 2 s when measured)."""
