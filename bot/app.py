@@ -19,6 +19,7 @@ from bot.outbox import OutboxWorker
 from bot.ratelimit import SendLimiter
 from bot.registry import Registry
 from bot.router import Router
+from bot.standby import serve_alone
 from bot.transports import PlatformParts, Transport, Wiring
 from bot.transports.console import ConsoleTransport
 from bot.types import Platform
@@ -108,7 +109,18 @@ def build_router(
 async def run_console(
     config: AppConfig, *, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> None:
-    """Chat with the bot in this terminal until end of input."""
+    """Chat with the bot in this terminal until end of input, once no other instance
+    serves the database (waiting as a standby until then, said on stderr)."""
+    await serve_alone(
+        config.database_url, lambda: _chat_in_console(config, stdin, stdout), notify=_say
+    )
+
+
+def _say(line: str) -> None:
+    print(f"caucus: {line}", file=sys.stderr, flush=True)
+
+
+async def _chat_in_console(config: AppConfig, stdin: TextIO | None, stdout: TextIO | None) -> None:
     source = stdin or sys.stdin
     store = open_store(config)
     dispatcher = Dispatcher(build_router(config, store), store)
@@ -274,7 +286,12 @@ class Services:
 
 
 async def run_services(config: AppConfig) -> None:
-    """Serve every configured platform until SIGINT or SIGTERM."""
+    """Serve every configured platform until SIGINT or SIGTERM, once no other instance
+    serves the database (waiting as a standby until then)."""
+    await serve_alone(config.database_url, lambda: _serve_platforms(config))
+
+
+async def _serve_platforms(config: AppConfig) -> None:
     services = Services(config)
     await services.start()
     encryption_keys(config, _warn_on_stderr)  # started: now the key file is worth a notice

@@ -135,12 +135,15 @@ def command_run(path: Path | None, *, console: bool) -> int:
     from bot.app import run_console, run_services
     from bot.transports import TransportStartError
     from storage import StorageError
+    from storage.instance_lock import InstanceLockLost
 
     try:
         if platforms:
             asyncio.run(run_services(config))
         else:
             asyncio.run(run_console(config))
+    except InstanceLockLost as error:
+        return _fail(f"{error}; stopped serving (a supervisor may start it again)", EXIT_FAILURE)
     except StorageError as error:
         return _database_error(config, error)
     except TransportStartError as error:
