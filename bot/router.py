@@ -184,9 +184,7 @@ class Router:
             self._limit.forget_idle(now)
         verdict, lifted = self._limit.verdict(context.member.id, now)
         if lifted is not None:
-            log.info(
-                "private_limit_lifted member=%d dropped=%d", lifted.member_id, lifted.dropped
-            )
+            log.info("private_limit_lifted member=%d dropped=%d", lifted.member_id, lifted.dropped)
         if verdict is Verdict.SLOW_DOWN:
             log.warning(
                 "private_limit_reached member=%d per_minute=%d",

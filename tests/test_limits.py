@@ -13,9 +13,15 @@ from pathlib import Path
 import pytest
 
 from bot.app import Services
+from bot.case_delivery import opened_for_sending
 from bot.config import load_config
 from bot.incoming_json import to_json
-from bot.types import Command, Incoming, Origin, Platform, TextMessage
+from bot.outgoing import BotMessage
+from bot.outgoing_json import from_json
+from bot.types import ChoicePicked, Command, Incoming, Origin, Platform, TextMessage
+from storage import OutboxRecord
+from storage.case_contents import CaseContents
+from storage.case_records import NewCase
 from tests.harness.features import said
 
 TG = Platform.TELEGRAM
@@ -146,3 +152,99 @@ async def test_the_rate_is_configurable(open_services: ServicesFactory) -> None:
 
     answers = texts_to(services, MX, ana.room_id)
     assert len(answers) == 4 and answers[-1] == said("router.slow_down")
+
+
+# -- evidence sent by reference, and what /withdraw takes back -------------------------------
+
+EVIDENCE = b"%PDF-1.4 the evidence itself, never in an outbox row"
+ANA = "@ana:example.org"
+COORD = "@coord:example.org"
+
+
+def file_report(services: Services, author: str = ANA, files: int = 2) -> tuple[int, list[int]]:
+    """A submitted report of ``author`` with its evidence files fetched and kept."""
+    store = services.store
+    member = store.members.for_identity(MX, author, language="en", direct_room=None)
+    group = store.groups.all()[0]
+    number = store.cases.submit(
+        NewCase(
+            working_group_id=group.id,
+            author_member_id=member.id,
+            urgent=False,
+            country="CO",
+            region="latin_america_caribbean",
+            sector="mining",
+            started="2024",
+            ongoing=True,
+            rights=("water",),
+            contents=CaseContents(title="Secret title", publication="network"),
+            attachments=tuple(
+                (MX.value, {"ref": f"mxc://x/{index}", "filename": f"e{index}.pdf", "size": 10})
+                for index in range(files)
+            ),
+        )
+    )
+    kept = []
+    for pending in store.cases.pending_attachments(MX.value):
+        assert store.cases.store_attachment(pending.id, EVIDENCE)
+        kept.append(pending.id)
+    return number, kept
+
+
+def pending_of(services: Services, room_id: str) -> list[OutboxRecord]:
+    return [record for record in services.store.outbox.pending(MX) if record.room_id == room_id]
+
+
+async def test_casefiles_queues_references_not_bytes_and_not_twice(
+    open_services: ServicesFactory,
+) -> None:
+    services = open_services()
+    number, kept = file_report(services)
+    coord = direct(COORD)
+    stored(services, "$files-1", Command(coord, "casefiles", (str(number),)))
+    stored(services, "$files-2", Command(coord, "casefiles", (str(number),)))
+
+    assert await services.inbox.drain() == 2
+
+    rows = pending_of(services, coord.room_id)
+    files = [row for row in rows if row.payload.get("media")]
+    assert len(files) == len(kept)  # the second /casefiles queued no copy
+    for row in files:
+        (media,) = row.payload["media"]
+        assert "data" not in media and media["stored"]["case"] == number
+    assert rows[-1].payload["text"] == said("cases.files_already_queued", number=number)
+
+    # When its turn comes, the outbox reads the file, the reader still allowed.
+    opened = opened_for_sending(services.store, from_json(files[0].payload))
+    assert isinstance(opened, BotMessage) and opened.media[0].data == EVIDENCE
+
+
+async def test_withdraw_takes_back_every_pending_copy_of_the_report(
+    open_services: ServicesFactory,
+) -> None:
+    services = open_services()
+    number, _ = file_report(services)
+    other, _ = file_report(services, files=0)
+    coord, ana = direct(COORD), direct(ANA)
+    stored(services, "$case", Command(coord, "case", (str(number),)))
+    stored(services, "$list", Command(coord, "cases"))
+    stored(services, "$files", Command(coord, "casefiles", (str(number),)))
+    stored(services, "$export", Command(coord, "export"))
+    stored(services, "$other", Command(coord, "case", (str(other),)))
+    assert await services.inbox.drain() == 5
+    # What the outbox worker may already hold in memory, read before the withdrawal.
+    held = pending_of(services, coord.room_id)
+    assert any("Secret title" in str(row.payload) for row in held)
+    assert any(".csv" in str(row.payload.get("media")) for row in held)  # the export
+
+    stored(services, "$withdraw", ChoicePicked(ana, f"casewithdraw:{number}"))
+    assert await services.inbox.drain() == 1
+
+    left = pending_of(services, coord.room_id)
+    assert [row.payload.get("cases") for row in left if row.payload.get("cases")] == [[other]]
+    for row in held:
+        opened = opened_for_sending(services.store, from_json(row.payload))
+        carried = row.payload.get("cases") or []
+        assert (opened is None) == (number in carried), row.payload.get("text")
+    status = services.store.outbox.status(MX, since=services.store.now())
+    assert status.failed == len(held) - len(left)
