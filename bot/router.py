@@ -210,7 +210,13 @@ class Router:
         if isinstance(event, MediaReceived):
             found = self._open_conversation(context) if context.origin.is_direct else None
             if found is not None:
-                return self._answer(context, *found, _media_answer(event))
+                conversation, state = found
+                media = _media_answer(event)
+                if conversation.check_file is not None:
+                    refusal = conversation.check_file(context, state, media)
+                    if refusal is not None:
+                        return [Reply(refusal)]  # the file is not kept; nothing changes
+                return self._answer(context, conversation, state, media)
             return [Reply(Message.of("router.media_hint", help=CommandRef("help")))]
         if isinstance(event, PresenceChanged):
             return self._on_presence(context, event)

@@ -14,11 +14,21 @@ import pytest
 
 from bot.app import Services
 from bot.case_delivery import opened_for_sending
-from bot.config import load_config
+from bot.config import ConfigError, load_config
+from bot.conversation import ConversationState
 from bot.incoming_json import to_json
 from bot.outgoing import BotMessage
 from bot.outgoing_json import from_json
-from bot.types import ChoicePicked, Command, Incoming, Origin, Platform, TextMessage
+from bot.types import (
+    ChoicePicked,
+    Command,
+    Incoming,
+    MediaKind,
+    MediaReceived,
+    Origin,
+    Platform,
+    TextMessage,
+)
 from storage import OutboxRecord
 from storage.case_contents import CaseContents
 from storage.case_records import NewCase
@@ -248,3 +258,96 @@ async def test_withdraw_takes_back_every_pending_copy_of_the_report(
         assert (opened is None) == (number in carried), row.payload.get("text")
     status = services.store.outbox.status(MX, since=services.store.now())
     assert status.failed == len(held) - len(left)
+
+
+# -- evidence quotas -------------------------------------------------------------------------
+
+SMALL_QUOTAS = """
+[limits]
+evidence_bytes_per_report = 1048576
+evidence_bytes_per_member_per_day = 2097152
+"""
+
+
+def at_evidence_step(services: Services, user_id: str) -> None:
+    """The member's report draft, at the evidence question (as a resumed draft is)."""
+    member = services.store.members.for_identity(MX, user_id, language="en", direct_room=None)
+    state = ConversationState(name="report", step="evidence", answers={})
+    services.store.conversations.save(member.id, "report", "evidence", state.to_data())
+
+
+def a_file(user_id: str, number: int, size: int) -> MediaReceived:
+    return MediaReceived(
+        direct(user_id), MediaKind.DOCUMENT, f"mxc://x/{number}", filename="e.pdf", size=size
+    )
+
+
+def kept_pieces(services: Services, user_id: str) -> int:
+    member = services.store.members.for_identity(MX, user_id, language="en", direct_room=None)
+    record = services.store.conversations.load(member.id)
+    assert record is not None
+    pending = record.data.get("pending")
+    return len(pending) if isinstance(pending, list) else 0
+
+
+async def test_a_file_past_the_reports_evidence_quota_is_refused_and_not_kept(
+    open_services: ServicesFactory,
+) -> None:
+    services = open_services(SMALL_QUOTAS)
+    at_evidence_step(services, ANA)
+    stored(services, "$f1", a_file(ANA, 1, 600_000))
+    stored(services, "$f2", a_file(ANA, 2, 600_000))
+
+    assert await services.inbox.drain() == 2
+
+    answers = texts_to(services, MX, direct(ANA).room_id)
+    assert answers[-1] == said("cases.evidence_report_full", limit=1)
+    assert kept_pieces(services, ANA) == 1
+
+
+async def test_a_file_past_the_members_daily_evidence_quota_is_refused(
+    open_services: ServicesFactory,
+) -> None:
+    services = open_services(SMALL_QUOTAS)
+    member = services.store.members.for_identity(MX, ANA, language="en", direct_room=None)
+    group = services.store.groups.all()[0]
+    services.store.cases.submit(  # a report sent earlier today, its 900 KB still to fetch
+        NewCase(
+            working_group_id=group.id,
+            author_member_id=member.id,
+            urgent=False,
+            country="CO",
+            region="latin_america_caribbean",
+            sector="mining",
+            started="2024",
+            ongoing=True,
+            rights=(),
+            contents=CaseContents(title="Earlier"),
+            attachments=((MX.value, {"ref": "mxc://x/9", "size": 900_000}),) * 2,
+        )
+    )
+    at_evidence_step(services, ANA)
+    stored(services, "$f1", a_file(ANA, 1, 600_000))
+
+    assert await services.inbox.drain() == 1
+
+    answers = texts_to(services, MX, direct(ANA).room_id)
+    assert answers[-1] == said("cases.evidence_member_full", limit=2)
+    assert kept_pieces(services, ANA) == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("private_messages_per_minute = 0", "limits.private_messages_per_minute"),
+        ("evidence_bytes_per_report = 10", "limits.evidence_bytes_per_report"),
+    ],
+)
+def test_a_bad_limit_stops_the_bot_at_start_naming_the_key(
+    tmp_path: Path, line: str, key: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[limits]\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert f": {key}: must be from " in str(info.value) and "; fix: " in str(info.value)
