@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import handlers
 from bot.config import ENV_ENCRYPTION_KEYS, AppConfig, Identity
-from bot.evidence import EvidenceFetcher, FetchPolicy
+from bot.evidence import EvidenceFetcher, EvidenceQuota, FetchPolicy
 from bot.i18n import Catalogs
 from bot.inbox import Dispatcher, Inbox
 from bot.outbox import OutboxWorker
@@ -221,7 +221,13 @@ class Services:
             transport.sender.media_sources.update(sources)
         self.evidence: EvidenceFetcher | None = None
         if self.transports:
-            self.evidence = EvidenceFetcher(self.store, sources, policy=evidence_policy)
+            limits = config.limits
+            quota = EvidenceQuota(
+                limits.evidence_bytes_per_report, limits.evidence_bytes_per_member_per_day
+            )
+            self.evidence = EvidenceFetcher(
+                self.store, sources, policy=evidence_policy, quota=quota
+            )
         self._started: list[Transport] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False

@@ -457,6 +457,42 @@ class WorkingGroupConfig(BaseModel):
         return value
 
 
+MB = 1024 * 1024
+
+
+class LimitsConfig(BaseModel):
+    """How much one member may ask of the bot: messages in a private chat, evidence bytes.
+
+    Bridged group messages are never limited (the outbox merges their bursts)."""
+
+    model_config = _FROZEN
+
+    private_messages_per_minute: StrictInt = 20
+    """More than this in a minute in a private chat: one "slow down", the rest dropped."""
+    evidence_bytes_per_report: StrictInt = 100 * MB
+    evidence_bytes_per_member_per_day: StrictInt = 200 * MB
+
+    @field_validator("private_messages_per_minute")
+    @classmethod
+    def _check_rate(cls, value: int) -> int:
+        if not 1 <= value <= 10_000:
+            raise rule(
+                f"must be from 1 to 10000 (got {value})",
+                "set private_messages_per_minute = 20, or more for a busy network",
+            )
+        return value
+
+    @field_validator("evidence_bytes_per_report", "evidence_bytes_per_member_per_day")
+    @classmethod
+    def _check_bytes(cls, value: int) -> int:
+        if not 1 * MB <= value <= 100_000 * MB:
+            raise rule(
+                f"must be from 1048576 (1 MB) to 104857600000 (100000 MB) (got {value})",
+                "give a number of bytes, e.g. 104857600 for 100 MB",
+            )
+        return value
+
+
 class AppConfig(BaseModel):
     """The whole validated configuration the bot runs with."""
 
@@ -472,6 +508,7 @@ class AppConfig(BaseModel):
     matrix: MatrixConfig | None = None
     working_groups: tuple[WorkingGroupConfig, ...] = ()
     admins: tuple[IdentityField, ...] = ()
+    limits: LimitsConfig = LimitsConfig()
     encryption_keys: tuple[SecretStr, ...] = Field(default=(), repr=False)
     """Keys that seal confidential data at rest, newest first; none: a key file in data_dir."""
 
@@ -641,6 +678,7 @@ _FILE_KEYS: tuple[str, ...] = (
     "telegram",
     "matrix",
     "working_groups",
+    "limits",
 )
 
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -649,6 +687,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "telegram": tuple(TelegramConfig.model_fields),
     "matrix": tuple(MatrixConfig.model_fields),
     "working_groups[]": tuple(WorkingGroupConfig.model_fields),
+    "limits": tuple(LimitsConfig.model_fields),
 }
 """The settings each part of the file may hold, for "did you mean" in error lines."""
 

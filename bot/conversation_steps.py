@@ -122,6 +122,9 @@ def _bullets(labels: Iterable[Message | Literal]) -> Text:
 SubmitHandler: TypeAlias = Callable[[Any, Answers], Sequence[Reply]]
 """Called with the handler context and the answers once the member submits."""
 
+FileCheck: TypeAlias = Callable[[Any, "ConversationState", "MediaAnswer"], Message | None]
+"""Called with the handler context, the conversation so far and a file just sent."""
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -133,6 +136,8 @@ class Conversation:
     submit: SubmitHandler
     role: Role = Role.MEMBER
     review: bool = True
+    check_file: FileCheck | None = None
+    """Asked before a file is taken as an answer: a refusal (the file is not kept) or None."""
 
     def __post_init__(self) -> None:
         names = [step.name for step in self.steps]

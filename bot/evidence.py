@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.media import (
     MB,
@@ -40,6 +41,14 @@ BATCH = 20
 def download_limit(platform: Platform) -> int:
     """The largest file fetched from ``platform`` (a bot downloads 20 MB from Telegram)."""
     return TELEGRAM_DOWNLOAD_LIMIT if platform is Platform.TELEGRAM else EVIDENCE_LIMIT
+
+
+@dataclass(frozen=True)
+class EvidenceQuota:
+    """The most evidence bytes kept per report, and per member over any 24 hours."""
+
+    per_report: int
+    per_member_per_day: int
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,10 @@ class EvidenceFetcher:
         sources: Mapping[Platform, MediaSource],
         *,
         policy: FetchPolicy | None = None,
+        quota: EvidenceQuota | None = None,
     ) -> None:
         self._store = store
+        self._quota = quota
         self._sources = dict(sources)
         self._policy = policy or FetchPolicy()
         self._wakes = {platform: asyncio.Event() for platform in self._sources}
@@ -192,6 +203,10 @@ class EvidenceFetcher:
             await self._retry_later(platform, row, type(error).__name__)
             return
         try:
+            over = await asyncio.to_thread(self._over_quota, row, len(data))
+            if over is not None:
+                await self._give_up(row, f"over the {over} evidence quota")
+                return
             kept = await asyncio.to_thread(self._store.cases.store_attachment, row.id, data)
         except Exception as error:
             # Fetched but not kept (the database is away): fetched again later, uncounted.
@@ -208,6 +223,22 @@ class EvidenceFetcher:
             return
         self.stored += 1
         log.info("evidence_stored case=%d attachment=%d bytes=%d", row.case_id, row.id, len(data))
+
+    def _over_quota(self, row: PendingAttachment, size: int) -> str | None:
+        """Which quota keeping ``size`` more bytes would break ("report", "daily"), if any."""
+        if self._quota is None:
+            return None
+        cases = self._store.cases
+        if cases.evidence_bytes(row.case_id, leave_out=row.id) + size > self._quota.per_report:
+            return "report"
+        author = cases.author_of_attachment(row.id)
+        if author is None:
+            return None  # withdrawn meanwhile: storing it keeps nothing either
+        since = self._store.now() - timedelta(days=1)
+        earlier = cases.evidence_bytes_of_author(author, since, leave_out=row.id)
+        if earlier + size > self._quota.per_member_per_day:
+            return "daily"
+        return None
 
     async def _give_up(self, row: PendingAttachment, reason: str) -> None:
         await asyncio.to_thread(self._store.cases.attachment_failed, row.id, give_up=True)

@@ -116,6 +116,7 @@ class Catalogs:
             right_to_left=renderer.right_to_left,
             choices=tuple(renderer.choice(choice) for choice in reply.choices),
             media=reply.media,
+            cases=reply.cases,
         )
 
 

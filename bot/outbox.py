@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
+from bot.case_delivery import opened_for_sending
 from bot.logs import raised_at
 from bot.outgoing import (
     MessageRef,
@@ -286,6 +287,12 @@ class OutboxWorker(Generic[Payload]):
             return 1
         try:
             item = await self._resolved(from_json(row.payload))
+            # A case report's contents: still there, and its files read, only now.
+            opened = await asyncio.to_thread(opened_for_sending, self._store, item)
+            if opened is None:
+                await self._fail(row, "the report was withdrawn or is no longer readable")
+                return 1
+            item = opened
             alone = self._render(item)
         except OutgoingError as error:  # stored by a newer version, or damaged
             await self._fail(row, str(error))

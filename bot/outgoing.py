@@ -102,10 +102,12 @@ class BotMessage:
     text: str
     choices: tuple[RenderedChoice, ...] = ()
     media: tuple[Media, ...] = ()
+    cases: tuple[int, ...] = ()
+    """The case reports whose contents it carries (every part of it carries them too)."""
 
     @classmethod
     def of(cls, outgoing: Outgoing) -> BotMessage:
-        return cls(outgoing.text, outgoing.choices, outgoing.media)
+        return cls(outgoing.text, outgoing.choices, outgoing.media, outgoing.cases)
 
 
 @dataclass(frozen=True, slots=True)

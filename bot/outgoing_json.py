@@ -30,7 +30,7 @@ from bot.outgoing import (
     RelayedText,
 )
 from bot.stored_json import StoredFields
-from bot.types import Media, MediaKind, Platform, RenderedChoice, RichText
+from bot.types import Media, MediaKind, Platform, RenderedChoice, RichText, StoredFile
 
 # -- writing --------------------------------------------------------------------------------
 
@@ -45,6 +45,9 @@ def to_json(item: OutgoingItem) -> dict[str, Any]:
                 "choices": [[choice.value, choice.label] for choice in item.choices],
                 "media": [_media_json(media) for media in item.media],
             }
+            if item.cases:
+                # Read by the outbox's index too (storage.outbox), for /withdraw.
+                fields["cases"] = list(item.cases)
         case RelayedText():
             fields = {
                 "author": _author_json(item.author),
@@ -113,6 +116,18 @@ def _ref_json(ref: Ref | None) -> dict[str, Any] | None:
 
 
 def _media_json(media: Media) -> dict[str, Any]:
+    if media.stored is not None:
+        # A reference, never the bytes: the outbox reads the file when it sends it.
+        stored = media.stored
+        return {
+            "filename": media.filename,
+            "content_type": media.content_type,
+            "stored": {
+                "case": stored.case_id,
+                "attachment": stored.attachment_id,
+                "reader": stored.reader_member_id,
+            },
+        }
     return {
         "filename": media.filename,
         "content_type": media.content_type,
@@ -214,10 +229,27 @@ class _Fields(StoredFields):
             if not isinstance(entry, dict):
                 raise OutgoingError(f"{self.where}.{name}: file {index} is not an object")
             media = _Fields(entry, f"{self.where}.{name}[{index}]")
+            if media.has("stored"):
+                ref = media.nested("stored")
+                stored = StoredFile(
+                    ref.integer("case"), ref.integer("attachment"), ref.integer("reader")
+                )
+                files.append(Media(media.text("filename"), media.text("content_type"), b"", stored))
+                continue
             files.append(
                 Media(media.text("filename"), media.text("content_type"), media.binary("data"))
             )
         return tuple(files)
+
+    def case_numbers(self, name: str) -> tuple[int, ...]:
+        if not self.has(name):
+            return ()
+        numbers = []
+        for entry in self.entries(name):
+            if type(entry) is not int:
+                raise OutgoingError(f"{self.where}.{name}: {entry!r} is not a case number")
+            numbers.append(entry)
+        return tuple(numbers)
 
     def binary(self, name: str) -> bytes:
         try:
@@ -237,7 +269,12 @@ class _Fields(StoredFields):
 
 
 def _read_bot_message(fields: _Fields) -> BotMessage:
-    return BotMessage(fields.text("text"), fields.choices("choices"), fields.media("media"))
+    return BotMessage(
+        fields.text("text"),
+        fields.choices("choices"),
+        fields.media("media"),
+        fields.case_numbers("cases"),
+    )
 
 
 def _read_relayed_text(fields: _Fields) -> RelayedText:

@@ -7,7 +7,8 @@ worker thread, so events are handled one at a time and in order) and send what i
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from bot.bridge import Bridge, installation_secret
 from bot.config import AppConfig
@@ -27,6 +28,7 @@ from bot.conversation import (
 )
 from bot.i18n import Catalogs
 from bot.logs import raised_at
+from bot.private_limit import PrivateLimit, Verdict
 from bot.registry import CommandSpec, Registry
 from bot.types import (
     ChoicePicked,
@@ -55,6 +57,10 @@ log = logging.getLogger(__name__)
 CONTROL_COMMANDS = {"back": BACK, "cancel": CANCEL, "skip": SKIP}
 RELAYED = (TextMessage, MediaReceived, MessageEdited, MessageDeleted, Unrelayable)
 """What members post in a group room, which the bridge carries to the group's other rooms."""
+LIMITED = (TextMessage, Command, ChoicePicked, MediaReceived)
+"""What a member sends the bot in a private chat, counted against their rate."""
+FORGET_IDLE_EVERY = 1000
+"""Events between two sweeps of the rate windows of members gone quiet."""
 
 
 def _media_answer(event: MediaReceived) -> MediaAnswer:
@@ -81,7 +87,13 @@ class Router:
     """Dispatches events to handlers, enforces roles, saves conversation state."""
 
     def __init__(
-        self, store: Store, registry: Registry, catalogs: Catalogs, config: AppConfig
+        self,
+        store: Store,
+        registry: Registry,
+        catalogs: Catalogs,
+        config: AppConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._handler_store = HandlerStore.of(store)
@@ -95,10 +107,19 @@ class Router:
             config.default_language,
             installation_secret(config.data_dir),
         )
+        self._clock = clock
+        self._limit = PrivateLimit(config.limits.private_messages_per_minute)
+        self._since_sweep = 0
 
     def handle(self, event: Incoming) -> list[Outgoing]:
         context = self._context(event.origin)
         kind = type(event).__name__
+        if event.origin.is_direct and isinstance(event, LIMITED):
+            verdict = self._rate_verdict(context)
+            if verdict is Verdict.DROP:
+                return []  # handled: recorded as such, never run again nor queued
+            if verdict is Verdict.SLOW_DOWN:
+                return self._render(context, [Reply(Message.of("router.slow_down"))])
         try:
             # A refused or failed request changes nothing: its writes are undone.
             with self._store.savepoint():
@@ -150,6 +171,28 @@ class Router:
         ]
         return self._render(context, replies)
 
+    @property
+    def dropped_messages(self) -> int:
+        """Private messages dropped over the rate since start (for admins and tests)."""
+        return self._limit.dropped_total
+
+    def _rate_verdict(self, context: Context) -> Verdict:
+        now = self._clock()
+        self._since_sweep += 1
+        if self._since_sweep >= FORGET_IDLE_EVERY:
+            self._since_sweep = 0
+            self._limit.forget_idle(now)
+        verdict, lifted = self._limit.verdict(context.member.id, now)
+        if lifted is not None:
+            log.info("private_limit_lifted member=%d dropped=%d", lifted.member_id, lifted.dropped)
+        if verdict is Verdict.SLOW_DOWN:
+            log.warning(
+                "private_limit_reached member=%d per_minute=%d",
+                context.member.id,
+                self._config.limits.private_messages_per_minute,
+            )
+        return verdict
+
     # -- dispatch -------------------------------------------------------------------------
 
     def _dispatch(self, context: Context, event: Incoming) -> Sequence[Reply]:
@@ -167,7 +210,13 @@ class Router:
         if isinstance(event, MediaReceived):
             found = self._open_conversation(context) if context.origin.is_direct else None
             if found is not None:
-                return self._answer(context, *found, _media_answer(event))
+                conversation, state = found
+                media = _media_answer(event)
+                if conversation.check_file is not None:
+                    refusal = conversation.check_file(context, state, media)
+                    if refusal is not None:
+                        return [Reply(refusal)]  # the file is not kept; nothing changes
+                return self._answer(context, conversation, state, media)
             return [Reply(Message.of("router.media_hint", help=CommandRef("help")))]
         if isinstance(event, PresenceChanged):
             return self._on_presence(context, event)

@@ -307,12 +307,27 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFile:
+    """An evidence file kept with case report ``case_id``, sent by reference to
+    ``reader_member_id``: the outbox reads it, and checks again that the reader may have
+    it, only when it is sent (nothing goes once the report is withdrawn)."""
+
+    case_id: int
+    attachment_id: int
+    reader_member_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Media:
-    """A file to send with a reply (used by later capabilities: exports, relayed media)."""
+    """A file to send with a reply (used by later capabilities: exports, relayed media).
+
+    With ``stored``, ``data`` is empty until the outbox reads the file, just before sending.
+    """
 
     filename: str
     content_type: str
     data: bytes = field(repr=False)
+    stored: StoredFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +343,8 @@ class Reply:
     media: tuple[Media, ...] = ()
     to: Origin | None = None
     language: str | None = None
+    cases: tuple[int, ...] = ()
+    """The case reports whose contents it carries: withdrawing one takes it back unsent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,3 +364,4 @@ class Outgoing:
     right_to_left: bool = False
     choices: tuple[RenderedChoice, ...] = ()
     media: tuple[Media, ...] = ()
+    cases: tuple[int, ...] = ()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
+from bot.types import Platform
 from storage.case_contents import CaseContents
 from storage.case_records import (
     AttachmentFile,
@@ -31,8 +32,9 @@ from storage.case_records import (
 )
 from storage.errors import NotFoundError
 from storage.models import CaseAttachment, CaseContent, CaseEvent, CaseReport, CaseRight
+from storage.outbox import drop_pending_for_case_in, files_waiting_in
 from storage.units import Area
-from storage.validation import check_int, check_text
+from storage.validation import check_aware, check_int, check_text
 
 PAGE_LIMIT = 100
 ATTACHMENT_LIMIT = 50 * 1024 * 1024
@@ -334,9 +336,11 @@ class CaseStore(Area):
         self._run(work)
 
     def withdraw(self, case_id: int) -> bool:
-        """Erase a report with its evidence and history; False if there was none."""
+        """Erase a report with its evidence and history, and give up every message still
+        waiting in the outbox that carries anything of it; False if there was none."""
 
         def work(session: Session) -> bool:
+            drop_pending_for_case_in(session, case_id, "the report was withdrawn")
             for table in (CaseRight, CaseContent, CaseAttachment, CaseEvent):
                 session.execute(delete(table).where(table.case_id == case_id))
             gone = session.execute(delete(CaseReport).where(CaseReport.id == case_id))
@@ -472,3 +476,108 @@ class CaseStore(Area):
             ]
 
         return self._run(work)
+
+    def stored_files(self, case_id: int) -> list[AttachmentInfo]:
+        """The report's stored evidence files, described, without their bytes."""
+
+        def work(session: Session) -> list[AttachmentInfo]:
+            rows = session.scalars(
+                select(CaseAttachment)
+                .where(
+                    CaseAttachment.case_id == case_id,
+                    CaseAttachment.status == AttachmentStatus.STORED.value,
+                )
+                .order_by(CaseAttachment.id)
+            )
+            return [_attachment_info(row) for row in rows]
+
+        return self._run(work)
+
+    def stored_file(self, case_id: int, attachment_id: int) -> AttachmentFile | None:
+        """One stored evidence file of the report, opened; ``None`` when it (or the report)
+        is gone."""
+
+        def work(session: Session) -> AttachmentFile | None:
+            row = session.get(CaseAttachment, attachment_id)
+            if (
+                row is None
+                or row.case_id != case_id
+                or row.status != AttachmentStatus.STORED.value
+                or row.data is None
+            ):
+                return None
+            return AttachmentFile(_attachment_info(row), row.case_id, row.data)
+
+        return self._run(work)
+
+    def existing(self, case_ids: Sequence[int]) -> set[int]:
+        """Which of the reports still exist (not withdrawn)."""
+        if not case_ids:
+            return set()
+
+        def work(session: Session) -> set[int]:
+            rows = session.scalars(select(CaseReport.id).where(CaseReport.id.in_(case_ids)))
+            return set(rows)
+
+        return self._run(work)
+
+    def files_waiting(
+        self, platform: Platform, room_id: str, attachment_ids: Sequence[int]
+    ) -> set[int]:
+        """Which of the evidence files already have a copy waiting in the outbox for the room."""
+        return self._run(files_waiting_in, platform, room_id, attachment_ids)
+
+    def evidence_bytes(self, case_id: int, *, leave_out: int | None = None) -> int:
+        """The bytes of the report's evidence files, kept or still to be fetched (their
+        declared size), failed ones aside; ``leave_out`` an attachment id not counted."""
+
+        def work(session: Session) -> int:
+            rows = session.scalars(
+                select(CaseAttachment).where(
+                    CaseAttachment.case_id == case_id,
+                    CaseAttachment.status != AttachmentStatus.FAILED.value,
+                )
+            )
+            return sum(_bytes_of(row) for row in rows if row.id != leave_out)
+
+        return self._run(work)
+
+    def evidence_bytes_of_author(
+        self, member_id: int, since: datetime, *, leave_out: int | None = None
+    ) -> int:
+        """The bytes of evidence sent since ``since`` with the member's reports (as
+        :meth:`evidence_bytes` counts them)."""
+        check_aware("since", since)
+
+        def work(session: Session) -> int:
+            rows = session.scalars(
+                select(CaseAttachment)
+                .join(CaseReport, CaseReport.id == CaseAttachment.case_id)
+                .where(
+                    CaseReport.author_member_id == member_id,
+                    CaseAttachment.created_at >= since,
+                    CaseAttachment.status != AttachmentStatus.FAILED.value,
+                )
+            )
+            return sum(_bytes_of(row) for row in rows if row.id != leave_out)
+
+        return self._run(work)
+
+    def author_of_attachment(self, attachment_id: int) -> int | None:
+        """The member whose report the evidence file came with."""
+
+        def work(session: Session) -> int | None:
+            return session.scalar(
+                select(CaseReport.author_member_id)
+                .join(CaseAttachment, CaseAttachment.case_id == CaseReport.id)
+                .where(CaseAttachment.id == attachment_id)
+            )
+
+        return self._run(work)
+
+
+def _bytes_of(row: CaseAttachment) -> int:
+    if row.size is not None:
+        return row.size
+    declared = (_decode(row.source) or {}).get("size")
+    return declared if type(declared) is int and declared > 0 else 0

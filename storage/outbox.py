@@ -10,13 +10,13 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.types import Platform
 from storage.errors import NotFoundError
 from storage.jsontext import decode_json_object, encode_json_object
-from storage.models import OutboxMessage
+from storage.models import OutboxCaseContent, OutboxMessage
 from storage.records import DeliveryStatus, OutboxRecord, OutboxStatus, OutboxTarget
 from storage.units import Area
 from storage.validation import (
@@ -53,7 +53,8 @@ class OutboxStore(Area):
         checked = checked_items(items)
         if not checked:
             return []
-        return self._run(enqueue_outgoing_in, checked, self._now())
+        contents = [case_contents_of(payload) for _, _, payload in items]
+        return self._run(enqueue_outgoing_in, checked, self._now(), contents=contents)
 
     def pending(
         self, platform: Platform, *, limit: int = 500, after_id: int = 0
@@ -150,6 +151,7 @@ def enqueue_outgoing_in(
     *,
     bridged_id: int | None = None,
     parts: Sequence[int | None] | None = None,
+    contents: Sequence[CarriedCases] | None = None,
 ) -> list[int]:
     """Owed messages, in order; with ``parts``, those with a part number are copies of the
     relayed message ``bridged_id``."""
@@ -170,6 +172,8 @@ def enqueue_outgoing_in(
     ]
     session.add_all(rows)
     session.flush()
+    if contents is not None:
+        index_case_contents_in(session, [row.id for row in rows], contents)
     return [row.id for row in rows]
 
 
@@ -306,3 +310,72 @@ def _targets(session: Session, outbox_ids: Collection[int]) -> dict[int, OutboxT
             ) > 1
         targets[outbox_id] = OutboxTarget(DeliveryStatus(status), message_id, shared)
     return targets
+
+
+# -- what of a case report a message carries (for /withdraw and /casefiles) ------------------
+
+CarriedCases = tuple[tuple[int, int | None], ...]
+"""The case reports a message carries something of: ``(case id, evidence file id or None)``."""
+
+
+def case_contents_of(payload: Mapping[str, Any]) -> CarriedCases:
+    """What of case reports a stored item carries, read from its JSON (``bot.outgoing_json``
+    writes a bot message's ``cases`` and each file sent by reference as ``stored``)."""
+    cases = payload.get("cases")
+    if not isinstance(cases, list) or not cases:
+        return ()
+    files: dict[int, int] = {}
+    media = payload.get("media")
+    for entry in media if isinstance(media, list) else ():
+        stored = entry.get("stored") if isinstance(entry, Mapping) else None
+        if isinstance(stored, Mapping):
+            case_id, attachment_id = stored.get("case"), stored.get("attachment")
+            if type(case_id) is int and type(attachment_id) is int:
+                files[case_id] = attachment_id
+    return tuple(
+        (case_id, files.get(case_id)) for case_id in dict.fromkeys(cases) if type(case_id) is int
+    )
+
+
+def index_case_contents_in(
+    session: Session, outbox_ids: Sequence[int], contents: Sequence[CarriedCases]
+) -> None:
+    session.add_all(
+        OutboxCaseContent(outbox_id=outbox_id, case_id=case_id, attachment_id=attachment_id)
+        for outbox_id, carried in zip(outbox_ids, contents, strict=True)
+        for case_id, attachment_id in carried
+    )
+    session.flush()
+
+
+def drop_pending_for_case_in(session: Session, case_id: int, reason: str) -> int:
+    """Give up on every pending message carrying anything of the report (its payload wiped)
+    and forget which messages carried it; how many were pending."""
+    carrying = select(OutboxCaseContent.outbox_id).where(OutboxCaseContent.case_id == case_id)
+    dropped = session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(carrying), OutboxMessage.status == PENDING)
+        .values(status=FAILED, failure_reason=reason, payload=EMPTY_PAYLOAD)
+        .returning(OutboxMessage.id)
+    ).all()
+    session.execute(delete(OutboxCaseContent).where(OutboxCaseContent.case_id == case_id))
+    return len(dropped)
+
+
+def files_waiting_in(
+    session: Session, platform: Platform, room_id: str, attachment_ids: Collection[int]
+) -> set[int]:
+    """Which of the evidence files have a copy still pending to the room."""
+    if not attachment_ids:
+        return set()
+    rows = session.scalars(
+        select(OutboxCaseContent.attachment_id)
+        .join(OutboxMessage, OutboxMessage.id == OutboxCaseContent.outbox_id)
+        .where(
+            OutboxCaseContent.attachment_id.in_(list(attachment_ids)),
+            OutboxMessage.platform == Platform(platform).value,
+            OutboxMessage.room_id == room_id,
+            OutboxMessage.status == PENDING,
+        )
+    )
+    return {attachment_id for attachment_id in rows if attachment_id is not None}

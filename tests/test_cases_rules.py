@@ -37,6 +37,10 @@ name = "Land Rights"
 languages = ["en", "es"]
 coordinators = ["console:ocoord"]
 admins = ["console:oadmin"]
+
+[limits]
+# A scripted member answers a whole report in seconds: far more than a person's rate.
+private_messages_per_minute = 10000
 """
 
 ONE_GROUP = """
@@ -47,6 +51,10 @@ slug = "cawg"
 name = "Corporate Accountability"
 languages = ["en", "es"]
 coordinators = ["console:coord"]
+
+[limits]
+# A scripted member answers a whole report in seconds: far more than a person's rate.
+private_messages_per_minute = 10000
 """
 
 

@@ -38,6 +38,10 @@ name = "Corporate Accountability"
 languages = ["en", "es"]
 telegram_chats = [{GROUP_CHAT}]
 coordinators = ["telegram:{USER_IDS["coord"]}"]
+
+[limits]
+# A scripted member answers a whole report in seconds: far more than a person's rate.
+private_messages_per_minute = 10000
 """
 
 

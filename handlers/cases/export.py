@@ -247,6 +247,7 @@ def export_cases(context: Context, command: Command) -> Sequence[Reply]:
                 Media(f"{name}.csv", "text/csv", to_csv(rows)),
                 Media(f"{name}.json", "application/json", to_json(group, rows)),
             ),
+            cases=tuple(row.number for row in rows),  # withdrawing one takes it back
         )
     ]
 

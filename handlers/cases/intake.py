@@ -13,10 +13,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
+from bot.config import MB
 from bot.context import Context, UserError
-from bot.conversation import CANCEL, Answers, Conversation, Json, Step
+from bot.conversation import (
+    CANCEL,
+    Answers,
+    Conversation,
+    ConversationState,
+    Json,
+    MediaAnswer,
+    Step,
+)
 from bot.notices import notify_coordinators
 from bot.registry import Registry
 from bot.territories import region_of
@@ -181,6 +191,44 @@ def tell_coordinators(
     return notices
 
 
+def _draft_file_bytes(state: ConversationState) -> int:
+    """The declared bytes of the files the draft holds (kept answers and gathered pieces)."""
+    pieces: list[Json] = []
+    for value in (state.answers.get("evidence"), state.pending):
+        if isinstance(value, list):
+            pieces.extend(value)
+    total = 0
+    for piece in pieces:
+        file = piece.get("file") if isinstance(piece, dict) else None
+        size = file.get("size") if isinstance(file, dict) else None
+        total += size if type(size) is int and size > 0 else 0
+    return total
+
+
+def check_evidence_file(
+    context: Context, state: ConversationState, media: MediaAnswer
+) -> Message | None:
+    """A file past the report's or the member's daily evidence quota is refused (its size
+    as the platform declares it; the fetcher checks the bytes it gets again)."""
+    if state.step != "evidence" or not media.size:
+        return None
+    limits = context.config.limits
+    draft = _draft_file_bytes(state)
+    if draft + media.size > limits.evidence_bytes_per_report:
+        log.info("evidence_quota what=report member=%d", context.member.id)
+        return Message.of(
+            "cases.evidence_report_full", limit=limits.evidence_bytes_per_report // MB
+        )
+    since = context.store.now() - timedelta(days=1)
+    earlier = context.store.cases.evidence_bytes_of_author(context.member.id, since)
+    if earlier + draft + media.size > limits.evidence_bytes_per_member_per_day:
+        log.info("evidence_quota what=member_day member=%d", context.member.id)
+        return Message.of(
+            "cases.evidence_member_full", limit=limits.evidence_bytes_per_member_per_day // MB
+        )
+    return None
+
+
 REPORT = Conversation(
     name="report",
     title="cases.title",
@@ -260,4 +308,5 @@ REPORT = Conversation(
         _choice_step("follow_up", "yes_no", options.YES_NO),
     ),
     submit=submit_report,
+    check_file=check_evidence_file,
 )

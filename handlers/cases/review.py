@@ -27,6 +27,7 @@ from bot.types import (
     Platform,
     Reply,
     Role,
+    StoredFile,
     Territory,
 )
 from handlers.cases import options
@@ -199,7 +200,7 @@ def list_cases(context: Context, command: Command) -> Sequence[Reply]:
     if page < pages:
         lines.append(Message.of("cases.list_more", command=CommandRef("cases"), next=page + 1))
     lines.append(Message.of("cases.list_footer", case=CommandRef("case")))
-    return [Reply(Lines(tuple(lines)))]
+    return [Reply(Lines(tuple(lines)), cases=tuple(summary.id for summary in found))]
 
 
 def my_reports(context: Context, command: Command) -> Sequence[Reply]:
@@ -211,7 +212,7 @@ def my_reports(context: Context, command: Command) -> Sequence[Reply]:
     lines.append(
         Message.of("cases.mine_footer", case=CommandRef("case"), withdraw=CommandRef("withdraw"))
     )
-    return [Reply(Lines(tuple(lines)))]
+    return [Reply(Lines(tuple(lines)), cases=tuple(summary.id for summary in found))]
 
 
 # -- one report -----------------------------------------------------------------------------
@@ -314,7 +315,7 @@ def show_case(context: Context, command: Command) -> Sequence[Reply]:
     number = parse_number(command.args[0], _case_usage("case"))
     detail, coordinator = readable_case(context, number, "case")
     log.info("case_read case=%d member=%d", number, context.member.id)
-    return [Reply(Lines(tuple(_detail_lines(detail, coordinator))))]
+    return [Reply(Lines(tuple(_detail_lines(detail, coordinator))), cases=(number,))]
 
 
 def send_files(context: Context, command: Command) -> Sequence[Reply]:
@@ -323,21 +324,32 @@ def send_files(context: Context, command: Command) -> Sequence[Reply]:
         raise _case_usage("casefiles")
     number = parse_number(command.args[0], _case_usage("casefiles"))
     readable_case(context, number, "casefiles")
-    files = context.store.cases.attachment_files(number)
+    files = context.store.cases.stored_files(number)
     if not files:
         return [Reply(Message.of("cases.no_files", number=number))]
+    origin = context.origin
+    waiting = context.store.cases.files_waiting(
+        origin.platform, origin.room_id, [info.id for info in files]
+    )
+    files = [info for info in files if info.id not in waiting]
+    if not files:
+        return [Reply(Message.of("cases.files_already_queued", number=number))]
     log.info("case_files_sent case=%d member=%d files=%d", number, context.member.id, len(files))
+    # References, not bytes: the outbox reads each file, and checks the reader may still
+    # have it, when it sends it.
     return [
         Reply(
             Message.of("cases.files_header", number=number, count=len(files)),
             media=tuple(
                 Media(
-                    found.info.filename or f"evidence-{number}-{found.info.id}",
-                    found.info.content_type or "application/octet-stream",
-                    found.data,
+                    info.filename or f"evidence-{number}-{info.id}",
+                    info.content_type or "application/octet-stream",
+                    b"",
+                    StoredFile(number, info.id, context.member.id),
                 )
-                for found in files
+                for info in files
             ),
+            cases=(number,),
         )
     ]
 
@@ -437,6 +449,7 @@ def withdraw(context: Context, command: Command) -> Sequence[Reply]:
                 Choice(f"{WITHDRAW_CHOICE}:{number}", Message.of("cases.withdraw_yes")),
                 Choice(f"{WITHDRAW_CHOICE}:keep", Message.of("cases.withdraw_no")),
             ),
+            cases=(number,),
         )
     ]
 

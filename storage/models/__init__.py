@@ -14,7 +14,7 @@ from storage.models.conversations import Conversation
 from storage.models.groups import Membership, Room, WorkingGroup
 from storage.models.inbox import InboundEvent
 from storage.models.members import Identity, Member
-from storage.models.outbox import OutboxMessage
+from storage.models.outbox import OutboxCaseContent, OutboxMessage
 from storage.models.transports import CallbackPayload, TransportState, UnreachableChat
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "InboundEvent",
     "Member",
     "Membership",
+    "OutboxCaseContent",
     "OutboxMessage",
     "Room",
     "TransportState",

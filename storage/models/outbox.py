@@ -46,3 +46,16 @@ class OutboxMessage(Base):
         ForeignKey("bridged_messages.id", ondelete="SET NULL"), index=True
     )
     bridge_part: Mapped[int | None] = mapped_column(Integer)
+
+
+class OutboxCaseContent(Base):
+    """An outbox message carries something of case report ``case_id`` (its text, a list
+    naming it, an export holding it) or, with ``attachment_id``, one of its evidence files."""
+
+    __tablename__ = "outbox_case_contents"
+
+    outbox_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True
+    )
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    attachment_id: Mapped[int | None] = mapped_column(Integer)

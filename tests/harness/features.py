@@ -37,6 +37,10 @@ slug = "cawg"
 name = "Corporate Accountability"
 languages = ["en", "es", "fr", "ar", "pt"]
 coordinators = ["console:coord", "telegram:1002"]
+
+[limits]
+# A scripted member answers a whole report in seconds: far more than a person's rate.
+private_messages_per_minute = 10000
 """
 
 CATALOGS = Catalogs.load()

@@ -168,7 +168,9 @@ def parts(item: OutgoingItem, token_for: Callable[[str], int]) -> list[OutgoingI
     """
     match item:
         case BotMessage():
-            files: list[OutgoingItem] = [BotMessage("", media=(media,)) for media in item.media]
+            files: list[OutgoingItem] = [
+                BotMessage("", media=(media,), cases=item.cases) for media in item.media
+            ]
             if item.text or item.choices or not files:
                 files.append(dataclasses.replace(item, media=()))
             return files

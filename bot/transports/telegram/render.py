@@ -229,11 +229,12 @@ def _message_parts(message: BotMessage, token_for: Callable[[str], int]) -> list
     caption = ""
     if len(message.media) == 1 and len(texts) == 1 and utf16_length(texts[0]) <= CAPTION_LIMIT:
         caption, texts = texts[0], []
+    cases = message.cases
     planned = [
-        BotMessage(caption if index == 0 else "", media=(media,))
+        BotMessage(caption if index == 0 else "", media=(media,), cases=cases)
         for index, media in enumerate(message.media)
     ]
-    planned.extend(BotMessage(text) for text in texts)
+    planned.extend(BotMessage(text, cases=cases) for text in texts)
     if planned:
         buttons = tuple(
             RenderedChoice(encode_callback(choice.value, token_for), choice.label)
