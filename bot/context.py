@@ -3,7 +3,7 @@ storage a handler may use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -21,7 +21,13 @@ from storage.rooms import RoomStore
 class OutboxReport(Protocol):
     """What a handler may ask of the outbox: how it is doing, never its messages."""
 
-    def status(self, platform: Platform | None = None, *, since: datetime) -> OutboxStatus: ...
+    def status(
+        self,
+        platform: Platform | None = None,
+        *,
+        since: datetime,
+        rooms: Collection[str] | None = None,
+    ) -> OutboxStatus: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,11 @@ class Context:
     registry: Registry
     config: AppConfig
     languages: tuple[str, ...]
+
+    def groups_where(self, role: Role) -> list[WorkingGroupRecord]:
+        """The working groups in which the member holds ``role`` or more: every group for
+        a network-wide role, only their own for a group's coordinator or admin."""
+        return [group for group in self.store.groups.all() if self.role_in(group.id).includes(role)]
 
     def role_in(self, working_group_id: int | None) -> Role:
         """The member's role in one working group (``None``: network-wide only).

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeAlias
 
+from bot.cleaning import clean_answer, is_invisible
 from bot.conversation_steps import (
     ADD,
     BACK,
@@ -64,6 +65,7 @@ __all__ = [
     "TypedAnswer",
     "first_unanswered",
     "strip_direction_marks",
+    "typed_answer",
 ]
 
 
@@ -266,14 +268,12 @@ class ConversationEngine:
             if any(choice.value == answer.value for choice in choices):
                 return answer.value
             raise InvalidAnswer("conversation.choice_not_offered")
-        text = strip_direction_marks(answer.text).strip()
+        text = typed_answer(answer)
         matched = self._matching(choices, text)
         if matched is not None:
             return matched
         if step.parse is None:
             raise InvalidAnswer("conversation.pick_a_choice")
-        if not text:
-            raise InvalidAnswer("conversation.empty_answer")
         return step.parse(text)
 
     def _offer(
@@ -345,10 +345,8 @@ class ConversationEngine:
         if isinstance(answer, MediaAnswer):
             piece: Json = answer.as_piece()
         else:
-            text = strip_direction_marks(answer.text).strip()
-            if not text:
-                return self._refuse(conversation, state, Message.of("conversation.empty_answer"))
             try:
+                text = typed_answer(answer)
                 piece = step.parse(text) if step.parse is not None else text
             except InvalidAnswer as refusal:
                 return self._refuse(conversation, state, refusal.message)
@@ -604,6 +602,17 @@ def _record(step: Step, state: ConversationState) -> dict[str, Json]:
 _DIRECTION_MARKS = dict.fromkeys(
     map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 )
+
+
+def typed_answer(answer: TypedAnswer) -> str:
+    """The text of a typed answer as it is kept (:func:`bot.cleaning.clean_answer`);
+    refused when nothing in it shows."""
+    text = clean_answer(answer.text)
+    if is_invisible(text):
+        raise InvalidAnswer(
+            "conversation.invisible_answer" if answer.text else "conversation.empty_answer"
+        )
+    return text
 
 
 def strip_direction_marks(text: str) -> str:

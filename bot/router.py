@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from bot.bridge import Bridge, installation_secret
+from bot.cleaning import clean_line
 from bot.config import AppConfig
 from bot.context import Context, HandlerStore, UserError
 from bot.conversation import (
@@ -68,7 +70,7 @@ def _media_answer(event: MediaReceived) -> MediaAnswer:
         platform=event.origin.platform.value,
         kind=event.kind.value,
         file_ref=event.file_ref,
-        filename=event.filename,
+        filename=clean_line(event.filename) or None,
         content_type=event.content_type,
         size=event.size,
     )
@@ -257,6 +259,10 @@ class Router:
         return [Reply(Message.of("router.bot_joined_unlinked_room", help=CommandRef("help")))]
 
     def _on_command(self, context: Context, command: Command) -> Sequence[Reply]:
+        # A command's words are kept (an answer to a coordinator) or shown (a room id):
+        # cleaned like a name; a word of nothing visible is no word.
+        words = tuple(word for word in map(clean_line, command.args) if word)
+        command = replace(command, args=words)
         control = CONTROL_COMMANDS.get(command.name)
         if control is not None:
             found = self._open_conversation(context) if context.origin.is_direct else None
@@ -274,11 +280,13 @@ class Router:
                     )
                 )
             ]
-        if not context.role.includes(spec.role):
-            return [self._refusal(context, spec.name, spec.role)]
         if spec.direct_only and not context.origin.is_direct:
+            # Before the role: in a group room the role is that group's, and the hint to
+            # ask in private shows nothing of what the command would.
             key = spec.group_hint or "router.direct_only"
             return [Reply(Message.of(key, command=CommandRef(spec.name)))]
+        if not context.role.includes(spec.role):
+            return [self._refusal(context, spec.name, spec.role)]
         if spec.conversation is not None:
             return self._begin(context, spec, spec.conversation, command)
         assert spec.handler is not None

@@ -26,7 +26,7 @@ def register(registry: Registry) -> None:
     registry.command("start", start, help_key="help.start")
     registry.command("help", show_help, help_key="help.help")
     registry.command("language", choose_language, help_key="help.language")
-    registry.command("whoami", whoami, help_key="help.whoami")
+    registry.command("whoami", whoami, help_key="help.whoami", direct_only=True)
     registry.command(
         "as",
         console_as_usage,
@@ -126,8 +126,6 @@ def whoami(context: Context, command: Command) -> Sequence[Reply]:
                     role=Message.of(f"role.{role.value}"),
                 )
             )
-    if context.working_group is not None:
-        lines.append(Message.of("whoami.this_room", group=Literal(context.working_group.name)))
     lines.append(Message.of("whoami.profile_hint", profile=CommandRef("profile")))
     return [Reply(Lines(tuple(lines)))]
 

@@ -15,7 +15,7 @@ _LINKABLE = {platform.value: platform for platform in (Platform.TELEGRAM, Platfo
 def register(registry: Registry) -> None:
     registry.command("link", link, help_key="help.link", role=Role.ADMIN)
     registry.command("unlink", unlink, help_key="help.unlink", role=Role.ADMIN)
-    registry.command("links", list_links, help_key="help.links", role=Role.ADMIN)
+    registry.command("links", list_links, help_key="help.links", role=Role.ADMIN, direct_only=True)
 
 
 def _group(context: Context, slug: str) -> WorkingGroupRecord:
@@ -82,10 +82,16 @@ def unlink(context: Context, command: Command) -> Sequence[Reply]:
 
 
 def list_links(context: Context, command: Command) -> Sequence[Reply]:
-    """``/links [GROUP]``: each working group's rooms, and where each link comes from."""
+    """``/links [GROUP]``: the rooms of each working group the member administers (all of
+    them for a network admin), and where each link comes from."""
     if len(command.args) > 1:
         raise UserError("links.links_usage", command=CommandRef("links"))
-    groups = [_group(context, command.args[0])] if command.args else context.store.groups.all()
+    groups = context.groups_where(Role.ADMIN)
+    if command.args:
+        group = _group(context, command.args[0])
+        if group.id not in {administered.id for administered in groups}:
+            raise UserError("links.not_admin_of", group=Literal(group.name))
+        groups = [group]
     if not groups:
         return [Reply(Message.of("members.no_groups"))]
     lines: list[Message | Literal] = []

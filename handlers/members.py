@@ -10,12 +10,20 @@ from bot.types import Command, CommandRef, Lines, Literal, Message, Platform, Re
 
 
 def register(registry: Registry) -> None:
-    registry.command("groups", list_groups, help_key="help.groups", role=Role.COORDINATOR)
+    registry.command(
+        "groups", list_groups, help_key="help.groups", role=Role.COORDINATOR, direct_only=True
+    )
     registry.command("role", set_role, help_key="help.role", role=Role.ADMIN)
 
 
 def list_groups(context: Context, command: Command) -> Sequence[Reply]:
-    summaries = context.store.groups.summaries()
+    """``/groups``: the working groups the member coordinates or administers (all of them
+    for a network-wide role), with their rooms, members and coordinators counted."""
+    summaries = [
+        summary
+        for summary in context.store.groups.summaries()
+        if context.role_in(summary.group.id).includes(Role.COORDINATOR)
+    ]
     if not summaries:
         return [Reply(Message.of("members.no_groups"))]
     lines: list[Message | Literal] = [Message.of("members.groups_header", count=len(summaries))]

@@ -1,4 +1,7 @@
-"""The outbox's state, for admins: what is waiting, what failed, what went out lately."""
+"""The outbox's state, for admins: what is waiting, what failed, what went out lately.
+
+A network admin sees the whole outbox; a working group's admin, the messages to their
+groups' rooms only."""
 
 from __future__ import annotations
 
@@ -14,14 +17,27 @@ DELIVERING_PLATFORMS = (Platform.TELEGRAM, Platform.MATRIX)
 
 
 def register(registry: Registry) -> None:
-    registry.command("outbox", show_outbox, help_key="help.outbox", role=Role.ADMIN)
+    registry.command(
+        "outbox", show_outbox, help_key="help.outbox", role=Role.ADMIN, direct_only=True
+    )
 
 
 def show_outbox(context: Context, command: Command) -> Sequence[Reply]:
     now = datetime.now(UTC)
     lines: list[Message | Literal] = [Message.of("outbox.header")]
+    rooms: dict[Platform, list[str]] | None = None
+    if context.role_in(None) is not Role.ADMIN:
+        groups = context.groups_where(Role.ADMIN)
+        rooms = {platform: [] for platform in DELIVERING_PLATFORMS}
+        for group in groups:
+            for link in context.store.rooms.links(group.id):
+                rooms.setdefault(link.platform, []).append(link.room_id)
+        names = ", ".join(group.name for group in groups)
+        lines.append(Message.of("outbox.own_groups_only", groups=Literal(names)))
     for platform in DELIVERING_PLATFORMS:
-        status = context.store.outbox.status(platform, since=now - RECENT)
+        status = context.store.outbox.status(
+            platform, since=now - RECENT, rooms=None if rooms is None else rooms[platform]
+        )
         lines.append(
             Message.of(
                 "outbox.line",

@@ -107,14 +107,24 @@ class OutboxStore(Area):
         reason = truncated_text("reason", reason, REASON_LENGTH)
         self._run(_mark_failed, outbox_id, reason)
 
-    def status(self, platform: Platform | None = None, *, since: datetime) -> OutboxStatus:
+    def status(
+        self,
+        platform: Platform | None = None,
+        *,
+        since: datetime,
+        rooms: Collection[str] | None = None,
+    ) -> OutboxStatus:
         """Counts of pending and failed messages, and of those delivered since ``since``.
 
-        Of one platform, or of all with ``None``.
+        Of one platform, or of all with ``None``; of the messages to ``rooms`` only, when
+        given (a working group's admin sees their groups' rooms, not the whole outbox).
         """
         chosen = None if platform is None else Platform(platform)
         check_aware("since", since)
-        return self._run(_status, chosen, since)
+        wanted = None if rooms is None else sorted(set(rooms))
+        for room_id in wanted or ():
+            check_text("room id", room_id, 255)
+        return self._run(_status, chosen, since, wanted)
 
     def drop_pending_for_room(self, platform: Platform, room_id: str, reason: str) -> int:
         """Give up on every pending message to a room (the member blocked the bot).
@@ -250,8 +260,12 @@ def _mark_failed(session: Session, outbox_id: int, reason: str) -> None:
         session.flush()
 
 
-def _status(session: Session, platform: Platform | None, since: datetime) -> OutboxStatus:
+def _status(
+    session: Session, platform: Platform | None, since: datetime, rooms: list[str] | None
+) -> OutboxStatus:
     where = [] if platform is None else [OutboxMessage.platform == platform.value]
+    if rooms is not None:
+        where.append(OutboxMessage.room_id.in_(rooms))
     pending, oldest = session.execute(
         select(func.count(), func.min(OutboxMessage.created_at)).where(
             *where, OutboxMessage.status == PENDING

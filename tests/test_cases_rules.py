@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -336,6 +337,55 @@ async def test_export_sends_csv_and_json_honouring_each_reports_publication_choi
 @pytest.mark.parametrize("typed", ["=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)"])
 def test_a_csv_cell_that_a_spreadsheet_would_run_as_a_formula_is_quoted(typed: str) -> None:
     assert _cell(typed) == "'" + typed
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+SPREADSHEET_SEPARATORS = re.compile(r"[,;\t\r\n]")
+
+
+def formula_fields(csv_text: str) -> list[str]:
+    """The fields that start a formula when a spreadsheet opens the file as LibreOffice's
+    import does with a comma, a semicolon or a tab as separator (quoted fields honoured,
+    spaces trimmed), and each field's text split again on every separator and line break a
+    spreadsheet may cut at."""
+    exposed = []
+    for separator in (",", ";", "\t"):
+        for row in csv.reader(io.StringIO(csv_text, newline=""), delimiter=separator):
+            for field in row:
+                for piece in SPREADSHEET_SEPARATORS.split(field):
+                    if piece.lstrip(" \t\r\n").startswith(FORMULA_STARTS):
+                        exposed.append(piece)
+    return exposed
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["see; =HYPERLINK(1)", "a,+1", "ok\t-2+3", "line\n@SUM(A1)", "x;\t\r =1", "\t=1"],
+)
+def test_a_formula_after_any_separator_in_a_csv_cell_is_quoted(typed: str) -> None:
+    written = io.StringIO()
+    csv.writer(written).writerow(["1", _cell(typed), "x"])
+    assert formula_fields(written.getvalue()) == []
+    assert _cell(typed).replace("'", "") == typed  # nothing else changes
+
+
+async def test_no_exported_field_starts_a_formula_whatever_separator_the_spreadsheet_uses(
+    members: Members, one_group: AppConfig
+) -> None:
+    author = members("ana")
+    hostile = ReportAnswers(
+        marker="x; =HYPERLINK(1),-cmd|' /C calc'!A0,@SUM(A1);+1",
+        narrative_parts=("Facts:\n=1+1\n- the spill", "\t@SUM(A1); +2"),
+        evidence_link=None,
+    )
+    await file_report(author, hostile)
+    [reply] = ask(one_group, members("coord"), "coord", "/export")
+    files = {media.filename.rsplit(".", 1)[1]: media.data for media in reply.media}
+    exported = files["csv"].decode("utf-8-sig")
+    assert hostile.title.split(";")[0] in exported
+    assert formula_fields(exported) == []
+    [report] = json.loads(files["json"])["reports"]
+    assert report["title"] == hostile.title  # the JSON export keeps the text as typed
 
 
 # -- who may do what ------------------------------------------------------------------------

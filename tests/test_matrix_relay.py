@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from nio import ProfileSetDisplayNameError
 
 import bot.transports.matrix.transport
 from bot.i18n import Catalogs
@@ -193,6 +194,18 @@ async def test_formatted_text_replies_emotes_and_commands_are_read(bridge: Bridg
     assert await bridge.event_for(command) == Command(text.origin, "help", (), command)
     bare_word = await alice.send_text(room, "help")  # a bare command word only in a DM
     assert isinstance(await bridge.event_for(bare_word), TextMessage)
+
+
+async def test_a_senders_name_loses_line_breaks_controls_and_direction_overrides(
+    bridge: Bridge,
+) -> None:
+    alice, room = bridge.alice, bridge.room_id
+    renamed = await alice.client.set_displayname("Al\nBob (Telegram): \u202eok\x07")
+    assert not isinstance(renamed, ProfileSetDisplayNameError), renamed
+    waving = await alice.send_emote(room, "waves")
+    emote = await bridge.event_for(waving)
+    assert emote.origin.display_name == "Al Bob (Telegram): ok"
+    assert isinstance(emote, TextMessage) and emote.text == "* Al Bob (Telegram): ok waves"
 
 
 @ENCRYPTION

@@ -664,6 +664,17 @@ async def test_in_a_private_chat_such_things_are_left_alone(
     assert isinstance(animation, MediaReceived) and animation.kind is MediaKind.VIDEO
 
 
+async def test_a_senders_name_loses_line_breaks_controls_and_direction_overrides(
+    emulator: BotApiEmulator, application: App
+) -> None:
+    emulator.add_user(1006, "Mal\nBea (Matrix): \u202eyes\x1b[0m", language_code=None)
+    event = translated(application, emulator.send_text(1006, "hello", chat_id=GROUP))
+    assert event.origin.display_name == "Mal Bea (Matrix): yes[0m"
+    emulator.add_user(1007, "\u200b\u2066 \u2069", language_code=None)
+    unnamed = translated(application, emulator.send_text(1007, "hi", chat_id=GROUP))
+    assert unnamed.origin.display_name is None  # the bridge names them by their id
+
+
 # ---------------------------------------------------------------------------------- harness
 
 

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -186,14 +187,21 @@ def export_row(detail: CaseDetail) -> ExportRow:
     )
 
 
+_EXPOSED_FORMULA = re.compile(r"(^|[,;\t\r\n])([ \t\r\n]*)(?=[=+\-@])")
+"""A formula's first character where a spreadsheet may start a cell: at the start, or after
+any separator it may be told to split on (comma, semicolon, tab) or a line break, spaces
+it may trim in between."""
+
+
 def _cell(value: object) -> str:
-    """A CSV cell; text a spreadsheet would run as a formula is quoted with an apostrophe."""
+    """A CSV cell in which no spreadsheet finds a formula to run, whatever separator it
+    splits on: an apostrophe goes before each formula character that could start a cell."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if value is None:
         return ""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    text = _EXPOSED_FORMULA.sub(r"\1\2'", str(value))
+    return "'" + text if text[:1] in ("\t", "\r") else text
 
 
 def to_csv(rows: Sequence[ExportRow]) -> bytes:

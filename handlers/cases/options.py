@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 from bot.context import UserError
-from bot.conversation import Ambiguous, InvalidAnswer, Json
+from bot.conversation import Ambiguous, InvalidAnswer, Json, strip_direction_marks
 from bot.territories import find_territories, region_of
 from bot.types import Choice, Lines, Literal, Message, Territory, Text
 from locales import SUPPORTED_LANGUAGES
@@ -184,6 +184,7 @@ _DIGITS = re.compile(r"(?<![\d.,-])(\d{1,3}(?:[.,\s\u00a0\u202f']\d{3})+|\d+)(?!
 
 def parse_count(text: str) -> Json:
     """About how many people: a whole number, digit groups allowed ("1,200", "1 200")."""
+    text = strip_direction_marks(text)
     found = _DIGITS.search(text)
     if found is None or len(_DIGITS.findall(text)) > 1:
         raise InvalidAnswer("cases.not_a_number")
@@ -205,7 +206,8 @@ _DATE_FORMS = (
 
 def parse_started(text: str, today: date | None = None) -> Json:
     """When it began: a year, a month or a day, stored as "2024", "2024-03", "2024-03-15"."""
-    cleaned = text.strip().translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))
+    digits = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
+    cleaned = strip_direction_marks(text).strip().translate(digits)
     now = today or datetime.now(UTC).date()
     for pattern, parts in _DATE_FORMS:
         match = pattern.match(cleaned)
@@ -231,7 +233,7 @@ def parse_started(text: str, today: date | None = None) -> Json:
 
 def parse_link(text: str) -> Json:
     """Evidence typed as text must be a web link (files are sent as files)."""
-    cleaned = text.strip()
+    cleaned = strip_direction_marks(text).strip()
     if len(cleaned) > LINK_MAX or any(character.isspace() for character in cleaned):
         raise InvalidAnswer("cases.not_a_link")
     parts = urlsplit(cleaned)

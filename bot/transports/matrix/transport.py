@@ -48,6 +48,7 @@ from nio import (
 )
 from nio.crypto import ENCRYPTION_ENABLED
 
+from bot.cleaning import clean_line
 from bot.config import MatrixConfig
 from bot.i18n import Catalogs
 from bot.inbox import UnreadableEvent
@@ -563,7 +564,7 @@ class MatrixTransport:
             room_id=room.room_id,
             user_id=sender,
             is_direct=_is_direct(room, self._group_rooms),
-            display_name=room.user_name(sender),
+            display_name=clean_line(room.user_name(sender)) or None,
         )
 
     async def _translate(self, room: MatrixRoom, event: Any) -> Incoming | None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from telegram import ChatMember, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 
+from bot.cleaning import clean_line
 from bot.richtext import from_telegram
 from bot.types import (
     ChoicePicked,
@@ -40,7 +41,7 @@ def _origin(user: User, chat_id: int, chat_type: str) -> Origin:
         room_id=str(chat_id),
         user_id=str(user.id),
         is_direct=chat_type == ChatType.PRIVATE,
-        display_name=user.full_name,
+        display_name=clean_line(user.full_name) or None,
         language_hint=user.language_code,
     )
 
@@ -63,7 +64,7 @@ def _message_origin(message: Message) -> Origin | None:
         room_id=str(message.chat.id),
         user_id=str(chat.id),
         is_direct=False,
-        display_name=chat.title or chat.effective_name,
+        display_name=clean_line(chat.title or chat.effective_name) or None,
     )
 
 
