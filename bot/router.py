@@ -59,7 +59,9 @@ log = logging.getLogger(__name__)
 CONTROL_COMMANDS = {"back": BACK, "cancel": CANCEL, "skip": SKIP}
 RELAYED = (TextMessage, MediaReceived, MessageEdited, MessageDeleted, Unrelayable)
 """What members post in a group room, which the bridge carries to the group's other rooms."""
-LIMITED = (TextMessage, Command, ChoicePicked, MediaReceived)
+# What a member sends of their own accord. A tap on a choice the bot offered is not counted:
+# a reporter ticking a long list of options must never be told to slow down.
+LIMITED = (TextMessage, Command, MediaReceived)
 """What a member sends the bot in a private chat, counted against their rate."""
 FORGET_IDLE_EVERY = 1000
 """Events between two sweeps of the rate windows of members gone quiet."""

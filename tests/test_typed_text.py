@@ -35,6 +35,10 @@ slug = "cawg"
 name = "Corporate Accountability"
 languages = ["en", "ar"]
 coordinators = ["console:coord"]
+
+[limits]
+# A scripted member answers a whole report in seconds: far more than a person's rate.
+private_messages_per_minute = 10000
 """
 
 
