@@ -6,9 +6,13 @@ the event arrived: Telegram the raw update, Matrix the event it translated durin
 platform in one order (events kept as *waiting*, a Matrix event waiting for its room key,
 are not among them until their transport makes them ready), asks the platform's transport
 to read each one into a neutral event, and hands it to the :class:`Dispatcher`, which runs
-the router on its one worker thread. The router's work, the replies put in the outbox and
-the record that the event was handled commit in one transaction, so a crash at any moment
-neither loses nor repeats an event.
+the router on its one worker thread. The inbox hands over what it read in one pass as one
+batch, and the dispatcher handles a batch in one transaction: each event claimed, routed,
+its replies put in the outbox and marked handled, all committed together (one commit for a
+sync's or a getUpdates' worth of events rather than one each), so a crash at any moment
+neither loses nor repeats an event, and the outboxes start on every copy at once. Each
+event runs inside a savepoint of its own: one that fails is rolled back alone and set
+aside with an apology, and the others of its batch go on.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -37,13 +42,22 @@ Inbound = tuple[Platform, str]
 """An inbound event's identity: its platform and its key there."""
 
 
+@dataclass(frozen=True)
+class Handover:
+    """A stored event handed to the dispatcher: its identity and the neutral event read
+    from it (``None``: nothing to act on, or unreadable; it is marked handled all the same)."""
+
+    inbound: Inbound
+    event: Incoming | None
+
+
 class Dispatcher:
     """Runs the synchronous router on one worker thread: events are handled one at a time,
     in order, and the event loop stays free for the transports' network I/O.
 
-    :meth:`handle_durably` is how the inbox hands over the network transports' events: the
-    router's work, the replies put in the outbox and the inbound event marked handled
-    commit together.
+    :meth:`handle_batch` is how the inbox hands over the network transports' events: for
+    every event of the batch the router's work, the replies put in the outbox and the event
+    marked handled commit together, in one transaction for the whole batch.
     """
 
     def __init__(
@@ -76,25 +90,34 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._router.pending_prompt, origin)
 
-    async def handle_durably(self, event: Incoming | None, inbound: Inbound) -> None:
-        """Handle an event, queue its replies and mark it handled, in one transaction."""
-        loop = asyncio.get_running_loop()
-        platforms = await loop.run_in_executor(
-            self._executor, self._handle_and_enqueue, event, inbound
-        )
-        if self._on_enqueued is not None and event is not None:
-            if not event.origin.is_direct:
-                platforms |= self._relay_platforms
-            for platform in platforms:
-                self._on_enqueued(platform)
+    async def handle_batch(self, batch: Sequence[Handover]) -> None:
+        """Handle stored events in order, queue their replies and mark them handled, in one
+        transaction; then wake the outboxes that have something new.
 
-    async def discard(self, inbound: Inbound) -> None:
-        """Give up on an inbound event that cannot even be read (logged by the caller)."""
+        An event that fails is rolled back alone and set aside. When the transaction as a
+        whole fails (the database away or busy), the batch is handled again one event at a
+        time, so that whatever can be done is, and a database that stays away is raised.
+        """
+        if not batch:
+            return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._discard_now, inbound)
+        queued: set[Platform] = set()
+        try:
+            await loop.run_in_executor(self._executor, self._handle_batch_now, batch, queued)
+        finally:
+            self._wake(queued)
+
+    async def handle_durably(self, event: Incoming | None, inbound: Inbound) -> None:
+        """Handle one event, queue its replies and mark it handled, in one transaction."""
+        await self.handle_batch([Handover(inbound, event)])
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+    def _wake(self, platforms: set[Platform]) -> None:
+        if self._on_enqueued is not None:
+            for platform in platforms:
+                self._on_enqueued(platform)
 
     def _handle_now(self, event: Incoming) -> list[Outgoing]:
         if self._store is None:
@@ -102,51 +125,92 @@ class Dispatcher:
         with self._store.transaction():
             return self._router.handle(event)
 
-    def _handle_and_enqueue(self, event: Incoming | None, inbound: Inbound) -> set[Platform]:
+    def _handle_batch_now(self, batch: Sequence[Handover], queued: set[Platform]) -> None:
+        """On the router's thread: the batch in one unit of work, or else one at a time.
+        ``queued`` gathers the platforms whose outbox got messages that committed."""
         assert self._store is not None
-        platform, key = inbound
+        if len(batch) > 1:
+            in_unit: set[Platform] = set()
+            try:
+                with self._store.transaction():
+                    for handover in batch:
+                        in_unit |= self._handle_in_unit(handover)
+            except Exception as error:
+                # Nothing of the batch is kept: its events are tried again one by one.
+                log.warning("batch_failed events=%d error=%s", len(batch), type(error).__name__)
+            else:
+                queued |= in_unit
+                for handover in batch:
+                    self._unavailable.pop(handover.inbound, None)
+                return
+        for handover in batch:
+            queued |= self._handle_alone(handover)
+
+    def _handle_in_unit(self, handover: Handover) -> set[Platform]:
+        """One event of a batch, in a savepoint of the open unit of work."""
+        assert self._store is not None
+        try:
+            with self._store.savepoint():
+                return self._handle_claimed(handover)
+        except StorageUnavailable:
+            raise  # the whole batch waits for the database
+        except Exception as error:
+            # Its savepoint rolled back; the events before and after it are kept.
+            return self._set_aside(handover, type(error).__name__)
+
+    def _handle_alone(self, handover: Handover) -> set[Platform]:
+        """One event in a transaction of its own."""
+        assert self._store is not None
+        inbound = handover.inbound
         try:
             with self._store.transaction():
-                if not self._store.inbox.claim(platform, key):
-                    return set()  # another process handled it meanwhile
-                replies = self._router.handle(event) if event is not None else []
-                self._enqueue(replies)
-                self._store.inbox.mark_handled(platform, key)
+                platforms = self._handle_claimed(handover)
             self._unavailable.pop(inbound, None)
-            return {reply.platform for reply in replies}
+            return platforms
         except StorageUnavailable:
-            # The database is away or busy: the event stays pending and the transport
-            # tries again, a few times, before it is set aside like any failing event.
+            # The database is away or busy: the event stays pending and the inbox tries
+            # again, a few times, before it is set aside like any failing event.
             tries = self._unavailable.get(inbound, 0) + 1
             self._unavailable[inbound] = tries
             if tries < UNAVAILABLE_TRIES:
                 raise
             self._unavailable.pop(inbound, None)
-            return self._set_aside(event, inbound, "StorageUnavailable")
+            return self._set_aside(handover, "StorageUnavailable")
         except Exception as error:
             # The event's own transaction is gone; record it as handled with an apology so
             # that one bad event cannot block every later one.
-            return self._set_aside(event, inbound, type(error).__name__)
+            return self._set_aside(handover, type(error).__name__)
 
-    def _set_aside(self, event: Incoming | None, inbound: Inbound, error: str) -> set[Platform]:
-        """Record an event that cannot be handled as handled, with an apology, so that one
-        bad event cannot block every later one."""
+    def _handle_claimed(self, handover: Handover) -> set[Platform]:
+        """Claim, route, queue the replies and mark handled, in the open unit of work;
+        the platforms that may have new messages (none if the event was handled already)."""
         assert self._store is not None
-        platform, key = inbound
+        platform, key = handover.inbound
+        event = handover.event
+        if not self._store.inbox.claim(platform, key):
+            return set()  # another process handled it meanwhile
+        replies = self._router.handle(event) if event is not None else []
+        self._enqueue(replies)
+        self._store.inbox.mark_handled(platform, key)
+        platforms = {reply.platform for reply in replies}
+        if event is not None and not event.origin.is_direct:
+            platforms |= self._relay_platforms
+        return platforms
+
+    def _set_aside(self, handover: Handover, error: str) -> set[Platform]:
+        """Record an event that cannot be handled as handled, with an apology, so that one
+        bad event cannot block every later one (in the open unit of work, if any)."""
+        assert self._store is not None
+        platform, key = handover.inbound
+        event = handover.event
         log.error("event_failed platform=%s key=%s error=%s", platform, key, error)
-        with self._store.transaction():
+        with self._store.savepoint():
             if not self._store.inbox.claim(platform, key):
                 return set()
             apology = self._router.apology(event.origin) if event is not None else []
             self._enqueue(apology)
             self._store.inbox.mark_handled(platform, key)
         return {reply.platform for reply in apology}
-
-    def _discard_now(self, inbound: Inbound) -> None:
-        assert self._store is not None
-        with self._store.transaction():
-            if self._store.inbox.claim(*inbound):
-                self._store.inbox.mark_handled(*inbound)
 
     def _enqueue(self, replies: list[Outgoing]) -> None:
         assert self._store is not None
@@ -181,11 +245,14 @@ IDLE_SECONDS = 1.0
 """How long the inbox sleeps when it found nothing and nobody woke it."""
 PAGE = 100
 """Stored events read per platform per pass."""
+BATCH = 100
+"""Events handled in one transaction at most (a pass reads up to ``PAGE`` per platform)."""
 
 
 class Inbox:
-    """Hands every platform's stored events to the dispatcher, one at a time, in one order:
-    each platform's own order (Telegram's update ids), and across platforms by arrival."""
+    """Hands every platform's stored events to the dispatcher in one order, a pass's worth
+    at a time: each platform's own order (Telegram's update ids), and across platforms by
+    arrival."""
 
     def __init__(self, store: Store, dispatcher: Dispatcher) -> None:
         self._store = store
@@ -235,11 +302,12 @@ class Inbox:
             pending = await self._pending()
             if not pending:
                 return handled
-            for record in pending:
+            for start in range(0, len(pending), BATCH):
                 if self._stopping.is_set():
                     break
-                await self._hand_over(record)
-                handled += 1
+                batch = await self._read(pending[start : start + BATCH])
+                await self._dispatcher.handle_batch(batch)
+                handled += len(batch)
         return handled
 
     async def _pending(self) -> list[InboundRecord]:
@@ -257,21 +325,28 @@ class Inbox:
             heads = [queue for queue in heads if queue]
         return merged
 
-    async def _hand_over(self, record: InboundRecord) -> None:
-        inbound = (record.platform, record.key)
-        try:
-            event = await self._readers[record.platform].read_inbound(record)
-        except StorageUnavailable:
-            raise  # the event stays stored; the next pass tries again
-        except Exception as error:
-            # One event that cannot be read must not block every later one: set it aside.
-            reason = str(error) if isinstance(error, UnreadableEvent) else type(error).__name__
-            log.error(
-                "event_unreadable platform=%s key=%s error=%s", record.platform, record.key, reason
-            )
-            await self._dispatcher.discard(inbound)
-            return
-        await self._dispatcher.handle_durably(event, inbound)
+    async def _read(self, records: list[InboundRecord]) -> list[Handover]:
+        """Each stored event read by its platform's transport into a neutral event."""
+        batch: list[Handover] = []
+        for record in records:
+            inbound = (record.platform, record.key)
+            try:
+                event = await self._readers[record.platform].read_inbound(record)
+            except StorageUnavailable:
+                raise  # the events stay stored; the next pass tries again
+            except Exception as error:
+                # One event that cannot be read must not block every later one: it is
+                # marked handled with nothing to act on.
+                reason = str(error) if isinstance(error, UnreadableEvent) else type(error).__name__
+                log.error(
+                    "event_unreadable platform=%s key=%s error=%s",
+                    record.platform,
+                    record.key,
+                    reason,
+                )
+                event = None
+            batch.append(Handover(inbound, event))
+        return batch
 
     async def _prune(self) -> None:
         before = datetime.now(UTC) - KEEP_HANDLED

@@ -55,6 +55,20 @@ class InboxStore(Area):
         text = encode_json_object("event payload", payload)
         return self._run(_record, platform, key, sequence, text, waiting, self._now())
 
+    def record_many(
+        self, platform: Platform, events: Sequence[tuple[str, int | None, Mapping[str, Any]]]
+    ) -> int:
+        """:meth:`record` for several ready events of one platform (``key``, ``sequence``,
+        ``payload`` each), in one transaction: all kept, or none. How many were new."""
+        platform = Platform(platform)
+        rows: list[tuple[str, int | None, str]] = []
+        for key, sequence, payload in events:
+            check_text("event key", key, 255)
+            if sequence is not None:
+                check_int("event sequence", sequence, minimum=-(2**63))
+            rows.append((key, sequence, encode_json_object("event payload", payload)))
+        return self._run(_record_many, platform, rows, self._now())
+
     def pending(self, platform: Platform, limit: int = 100) -> list[InboundRecord]:
         """Events of the platform ready and not handled yet, oldest first (in order of
         arrival); waiting events are not among them."""
@@ -162,6 +176,15 @@ def _record(
             "waiting": waiting,
         },
         ("platform", "key"),
+    )
+
+
+def _record_many(
+    session: Session, platform: Platform, rows: list[tuple[str, int | None, str]], now: datetime
+) -> int:
+    return sum(
+        _record(session, platform, key, sequence, payload, False, now)
+        for key, sequence, payload in rows
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from bot.app import Services
 from bot.config import load_config
@@ -138,3 +139,51 @@ async def test_a_stored_matrix_event_this_version_cannot_read_is_set_aside(
     assert await services.inbox.drain() == 2
     assert answered_rooms(services) == [(MX, "!dm-@bo:example.org")]
     assert store.inbox.pending(MX) == []
+
+
+async def test_the_events_of_a_pass_are_handled_in_one_commit(services: Services) -> None:
+    store = services.store
+    for number in range(1, 21):
+        store.inbox.record(TG, str(number), number, telegram_command(number, 100 + number, "/help"))
+    commits: list[str] = []
+    engine = store._engine  # the commits this store's connections make
+
+    def listener(connection: Any) -> None:
+        commits.append("commit")
+
+    event.listen(engine, "commit", listener)
+    try:
+        assert await services.inbox.drain() == 20
+    finally:
+        event.remove(engine, "commit", listener)
+
+    # One read that finds the twenty, one unit of work for all of them, one read that
+    # finds nothing more: not one commit per event.
+    assert len(commits) == 3
+    assert answered_rooms(services) == [(TG, str(100 + number)) for number in range(1, 21)]
+    assert store.inbox.pending(TG) == []
+
+
+async def test_an_event_that_fails_in_a_batch_is_set_aside_alone(services: Services) -> None:
+    store = services.store
+    store.inbox.record(TG, "1", 1, telegram_command(1, 11, "/help"))
+    # An account id longer than any platform gives: the member cannot even be looked up.
+    odd = Origin(MX, "!dm-odd", "@" + "x" * 300 + ":example.org", True, "Odd")
+    store_matrix(services, "$odd", Command(odd, "help"))
+    store_matrix(services, "$after", Command(matrix_direct("@bo:example.org"), "help"))
+    store.inbox.record(TG, "2", 2, telegram_command(2, 22, "/help"))
+
+    assert await services.inbox.drain() == 4
+
+    # The others of its batch are answered in order; it gets the apology and is not
+    # tried again.
+    assert answered_rooms(services) == [
+        (TG, "11"),
+        (MX, "!dm-odd"),
+        (MX, "!dm-@bo:example.org"),
+        (TG, "22"),
+    ]
+    apology = [row for row in store.outbox.pending(MX) if row.room_id == "!dm-odd"]
+    assert len(apology) == 1 and "went wrong" in str(apology[0].payload)
+    assert store.inbox.pending(MX) == [] and store.inbox.pending(TG) == []
+    assert await services.inbox.drain() == 0

@@ -208,6 +208,24 @@ def test_record_inbound_keeps_an_event_once(clocked_store: Store) -> None:
     )
 
 
+def test_record_many_keeps_a_whole_answer_at_once_or_nothing(store: Store) -> None:
+    store.inbox.record(TG, "1", 1, {"update_id": 1})
+    # One getUpdates answer: an update kept before (Telegram sent it again) and two new.
+    kept = store.inbox.record_many(
+        TG, [("1", 1, {"update_id": 1}), ("2", 2, {"update_id": 2}), ("3", 3, {"n": 3})]
+    )
+    assert kept == 2
+    assert [(event.key, event.payload) for event in store.inbox.pending(TG)] == [
+        ("1", {"update_id": 1}),
+        ("2", {"update_id": 2}),
+        ("3", {"n": 3}),
+    ]
+    # An event that cannot be kept keeps none of its answer.
+    with pytest.raises(ValueError, match="event key"):
+        store.inbox.record_many(TG, [("4", 4, {}), ("x" * 300, 5, {})])
+    assert [event.key for event in store.inbox.pending(TG)] == ["1", "2", "3"]
+
+
 def test_a_duplicate_inbound_event_inside_a_unit_does_not_spoil_it(store: Store) -> None:
     store.inbox.record(TG, "1", 1, {})
     with store.transaction():

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -215,9 +215,10 @@ class TelegramTransport:
                 updates = await self.application.bot.get_updates(
                     offset=offset, timeout=POLL_TIMEOUT, allowed_updates=list(ALLOWED_UPDATES)
                 )
-                for update in updates:
-                    await self._record(update.update_id, update.to_dict())
-                    offset = update.update_id + 1
+                if updates:
+                    # One commit for the whole answer, before Telegram hears the next offset.
+                    await self._record_all(updates)
+                    offset = updates[-1].update_id + 1
             except RetryAfter as error:
                 await self._sleep(retry_seconds(error))
                 continue
@@ -239,6 +240,11 @@ class TelegramTransport:
         await asyncio.to_thread(
             self._store.inbox.record, Platform.TELEGRAM, str(update_id), update_id, payload
         )
+        self._inbox_wake()
+
+    async def _record_all(self, updates: Sequence[Update]) -> None:
+        events = [(str(update.update_id), update.update_id, update.to_dict()) for update in updates]
+        await asyncio.to_thread(self._store.inbox.record_many, Platform.TELEGRAM, events)
         self._inbox_wake()
 
     async def _sleep(self, seconds: float) -> None:
