@@ -62,9 +62,7 @@ class Store:
         self._sealer = sealer
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         reader = self._engine.execution_options(**{READ_ONLY: True})
-        self._units = UnitsOfWork(
-            self._sessions, sessionmaker(reader, expire_on_commit=False)
-        )
+        self._units = UnitsOfWork(self._sessions, sessionmaker(reader, expire_on_commit=False))
         self._clock = clock
         run, now = self._units.run, self.now
         self.members = MemberStore(run, now)
@@ -81,7 +79,7 @@ class Store:
         """Owed messages (:class:`storage.outbox.OutboxStore`)."""
         self.bridge = BridgeStore(run, now)
         """Relayed messages (:class:`storage.bridge.BridgeStore`)."""
-        self.transports = TransportStore(run, now)
+        self.transports = TransportStore(run, now, self._units.read)
         """Transports' own state (:class:`storage.transports.TransportStore`)."""
         self.cases = CaseStore(run, now)
         """Case reports (:class:`storage.cases.CaseStore`); they need a ``sealer``."""

@@ -310,7 +310,7 @@ def test_the_waiting_migration_holds_unhandled_matrix_events_and_downgrades(
                     insert, {"platform": platform, "key": key, "now": now, "handled": handled}
                 )
         store.upgrade()
-        assert store.current_revision() == "0005"
+        assert (store.current_revision() or "") >= "0005"
         assert [event.key for event in store.inbox.waiting(MX)] == ["$waiting"]
         assert store.inbox.pending(MX) == []
         assert [event.key for event in store.inbox.pending(TG)] == ["7"]
