@@ -245,11 +245,15 @@ def _pending(session: Session, platform: Platform, limit: int, after_id: int) ->
 _ROOMS_WITH_PENDING = text(
     """
     WITH RECURSIVE rooms(room_id) AS (
-        SELECT MIN(room_id) FROM outbox WHERE platform = :platform AND status = :pending
+        SELECT (
+            SELECT room_id FROM outbox WHERE platform = :platform AND status = :pending
+            ORDER BY room_id LIMIT 1
+        )
         UNION ALL
         SELECT (
-            SELECT MIN(o.room_id) FROM outbox AS o
+            SELECT o.room_id FROM outbox AS o
             WHERE o.platform = :platform AND o.status = :pending AND o.room_id > rooms.room_id
+            ORDER BY o.room_id LIMIT 1
         )
         FROM rooms WHERE rooms.room_id IS NOT NULL
     )
