@@ -199,7 +199,7 @@ def measure_passes(backends: Sequence[str], tmp: Path, server_url: str) -> dict[
 
 def report(answers: dict[str, list[float]], passes: dict[str, Any]) -> None:
     if answers:
-        print("\nAnswer time of 10 members' /help, 100 answers each (seconds):")
+        print("\nAnswer time of 10 members' /help, 10 each, 100 in all (seconds):")
         print(f"  {'bot':<18} {'p50':>8} {'p99':>8} {'p99 ratio':>10}")
         idle_p99 = percentile(answers["idle"], 0.99)
         for label, times in answers.items():
