@@ -187,9 +187,7 @@ def measure_passes(backends: Sequence[str], tmp: Path, server_url: str) -> dict[
                 results["postgresql"] = measure_passes_on(url)
             finally:
                 admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(name)
-                    )
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
     return results
 
