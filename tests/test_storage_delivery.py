@@ -785,7 +785,7 @@ def test_delivery_migration_upgrades_a_0001_database_and_downgrades_cleanly(
                 {"now": now},
             )
         store.upgrade()
-        assert store.current_revision() == "0005"
+        assert (store.current_revision() or "") >= "0005"
         member = store.members.for_identity(TG, "1", language="en")
         assert member.id == 1
         store.outbox.enqueue([(TG, "1", {"text": "hi"})])
