@@ -79,5 +79,10 @@ bench: $(DEV_STAMP)
 bench-cases: $(RUN_STAMP)
 	$(BIN)/python bench/casestats.py $(ARGS)
 
+## bench-outbox: answers under an 8,000-message backlog vs. an idle bot, and one outbox pass at 10-10,000 pending
+.PHONY: bench-outbox
+bench-outbox: $(DEV_STAMP)
+	$(BIN)/python bench/outbox.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

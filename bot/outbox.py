@@ -1,12 +1,16 @@
 """The outbox worker: delivers what the bot owes, under each platform's limits, and retries.
 
 Every message is in the database (``store.outbox.enqueue``) before the worker sees it, as
-an outgoing item (:mod:`bot.outgoing`) planned for its platform. The worker keeps one queue
-per room, so order holds within a room and a slow room never holds up the others; just
-before sending, it makes the item's references to earlier messages the platform's ids and
-has the platform's render module make the payload its sender delivers. It asks the limiter
-before each attempt, obeys the platform's "retry after", backs off on server errors and
-time-outs, and records each message's fate.
+an outgoing item (:mod:`bot.outgoing`) planned for its platform. The worker serves each room
+that is owed messages with a task of its own, which reads only the head of that room's queue
+(so order holds within a room, a slow room never holds up the others, and a pass costs the
+same whatever the backlog); just before sending, it makes the item's references to earlier
+messages the platform's ids and has the platform's render module make the payload its
+sender delivers. It asks the limiter for the room's own slot, then takes its turn for the
+platform's global rate (the bot's own messages before relayed copies, rooms round-robin),
+obeys the platform's "retry after", backs off on server errors and time-outs (timed on the
+event loop's monotonic clock), and records each message's fate, several deliveries that
+finish together in one transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Generic, Protocol, TypeVar
 
 from bot.case_delivery import opened_for_sending
@@ -96,8 +100,10 @@ class Sender(Protocol[_Taken]):
 STOP_GRACE_SECONDS = 10.0
 """How long stopping waits for sends already under way."""
 
-PAGE = 500
-"""Pending messages read per query; a pass reads page after page."""
+HEAD = 40
+"""Messages of one room read at a time: the head of its queue, room enough for a merged
+burst; the room reads again when fewer than :data:`TOP_UP_BELOW` are left."""
+TOP_UP_BELOW = 10
 
 Planner = Callable[[OutgoingItem], list[OutgoingItem]]
 """Cuts an item into the parts its platform sends as one message each, one outbox row each
@@ -126,7 +132,10 @@ class RetryPolicy:
     """Back-off for transient failures: base * 2^(attempt-1), capped, with jitter.
 
     A platform outage must lose nothing, so transient failures are retried for days, not a
-    number of times; ``give_up_after`` is measured from when the message was stored.
+    number of times: a message is given up once it is ``give_up_after`` old by the wall
+    clock and has been retried that long (by the monotonic clock, and across restarts by its
+    stored count of tries), so setting the clock forward gives nothing up. A stored retry
+    time further ahead than the back-off it earned (the clock was set back) is not waited for.
     """
 
     give_up_after: timedelta = timedelta(days=3)
@@ -135,8 +144,115 @@ class RetryPolicy:
     max_flood_waits: int = 50
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        exponential = min(self.cap_seconds, self.base_seconds * 2.0 ** (attempt - 1))
-        return float(exponential * (0.5 + rng.random() / 2))
+        return float(self.longest_delay(attempt) * (0.5 + rng.random() / 2))
+
+    def longest_delay(self, attempt: int) -> float:
+        """The back-off after the ``attempt``-th failed try, before its jitter shortens it."""
+        return float(min(self.cap_seconds, self.base_seconds * 2.0 ** min(attempt - 1, 64)))
+
+    def least_time_of(self, attempts: int) -> float:
+        """The least time ``attempts`` failed tries can have taken (each back-off at its
+        shortest), whatever the clock said meanwhile."""
+        return sum(self.longest_delay(attempt) / 2 for attempt in range(1, attempts + 1))
+
+
+class SendTurns:
+    """Hands out the platform's global send slots one at a time, as they come free: first
+    to the bot's own messages (answers, notices), then to relayed copies, each in the order
+    asked. A room asks again only after its send, so rooms take turns round-robin and one
+    room's backlog, or a thousand rooms', never books slots ahead of a later answer."""
+
+    def __init__(self, limiter: SendLimiter) -> None:
+        self._limiter = limiter
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._relayed: deque[asyncio.Future[None]] = deque()
+        self._server: asyncio.Task[None] | None = None
+
+    async def take(self, *, urgent: bool) -> None:
+        """Wait for this send's turn (returns early once :meth:`release_all` is called)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._relayed).append(future)
+        if self._server is None or self._server.done():
+            self._server = asyncio.create_task(self._serve(), name="outbox-turns")
+        await future
+
+    def release_all(self) -> None:
+        """Stopping: every waiting send returns at once (and sees that the worker stops)."""
+        for queue in (self._urgent, self._relayed):
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._urgent or self._relayed:
+            wait = self._limiter.reserve_global(loop.time())
+            if wait > 0:
+                await asyncio.sleep(wait)
+            # Chosen when the slot comes, not when it was booked: an answer asked for
+            # meanwhile goes first.
+            for queue in (self._urgent, self._relayed):
+                while queue and queue[0].done():
+                    queue.popleft()
+            queue = self._urgent or self._relayed
+            if queue:
+                queue.popleft().set_result(None)
+
+
+class DeliveryLog:
+    """Records deliveries; those that finish while a write is under way are recorded
+    together in the next transaction (one commit for many). Each caller still waits until
+    its own delivery is committed, so a room's next message is sent only after it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._waiting: list[tuple[list[int], str | None, asyncio.Future[None]]] = []
+        self._writing = False
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, outbox_ids: list[int], platform_message_id: str | None) -> None:
+        """Record one platform message carrying ``outbox_ids``; raises if the write failed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((outbox_ids, platform_message_id, future))
+        if not self._writing:
+            self._writing = True
+            self._writer = asyncio.create_task(self._write(), name="outbox-delivery-log")
+        await future
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                await self._write_batch(batch)
+        finally:
+            self._writing = False
+
+    async def _write_batch(
+        self, batch: list[tuple[list[int], str | None, asyncio.Future[None]]]
+    ) -> None:
+        deliveries = [(ids, message_id) for ids, message_id, _ in batch]
+        try:
+            await asyncio.to_thread(self._store.outbox.mark_delivered_in_batch, deliveries)
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][2], error)
+                return
+            # One bad row must not fail the others: each on its own.
+            for entry in batch:
+                await self._write_batch([entry])
+            return
+        for _, _, future in batch:
+            _settle(future, None)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 class OutboxWorker(Generic[Payload]):
@@ -170,15 +286,22 @@ class OutboxWorker(Generic[Payload]):
         self._rng = random.Random(seed)  # noqa: S311  (jitter, not secrecy)
         self._queues: dict[str, deque[OutboxRecord]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Rooms a pass found owed messages while their task was reading: read once more.
+        self._recheck: set[str] = set()
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
-        self._known: set[int] = set()
-        # A pass's query may have read a message as pending just before it was delivered:
-        # finished ids are remembered (with the pass count at their finish) until a pass
-        # that began after they finished has run.
-        self._finished: dict[int, int] = {}
-        self._passes = 0
+        self._turns = SendTurns(limiter)
+        self._deliveries = DeliveryLog(store)
+        # Delivered, but the record of it could not be written: never sent again by this
+        # process (a restart would).
+        self._unrecorded: set[int] = set()
+        # Within a run, retries are timed on the loop's monotonic clock: when each message
+        # may be tried again, and when it was first tried with how long it was retried before.
+        self._retry_at: dict[int, float] = {}
+        self._first_tried: dict[int, tuple[float, float]] = {}
+        self.passes = 0
+        """Passes made so far (each looks up the rooms owed messages)."""
         self.counts = DeliveryCounts()
 
     @property
@@ -211,65 +334,108 @@ class OutboxWorker(Generic[Payload]):
         self._stopping = True
         self._stopped.set()
         self._wake.set()
+        self._turns.release_all()
 
     def idle(self) -> bool:
         """Nothing queued in memory (the database may still hold messages not yet read)."""
         return not any(self._queues.values())
 
     async def _pick_up(self) -> None:
-        # Every pass reads from the start: on PostgreSQL a lower id may commit after a
-        # higher one, so a moving cursor could pass a message by.
-        self._passes += 1
-        this_pass = self._passes
-        rows: list[OutboxRecord] = []
-        after = 0
+        """One pass: find the rooms owed messages and serve each that has no task yet.
+
+        It reads room ids only (one index lookup per room); each room's task reads the
+        head of its own queue."""
+        self.passes += 1
         try:
-            while True:
-                page = await asyncio.to_thread(
-                    self._store.outbox.pending, self.platform, limit=PAGE, after_id=after
-                )
-                rows.extend(page)
-                if len(page) < PAGE:
-                    break
-                after = page[-1].id
+            rooms = await asyncio.to_thread(self._store.outbox.rooms_with_pending, self.platform)
         except Exception as error:
             log.error(
                 "outbox_read_failed platform=%s error=%s", self.platform, type(error).__name__
             )
             return
-        self._finished = {done: at for done, at in self._finished.items() if at >= this_pass}
-        for row in rows:
-            if row.id in self._known or row.id in self._finished:
-                continue
-            self._known.add(row.id)
-            self._queues.setdefault(row.room_id, deque()).append(row)
-            task = self._tasks.get(row.room_id)
+        for room_id in rooms:
+            task = self._tasks.get(room_id)
             if task is None or task.done():
-                self._tasks[row.room_id] = asyncio.create_task(
-                    self._drain(row.room_id), name=f"outbox-{self.platform}"
+                self._tasks[room_id] = asyncio.create_task(
+                    self._drain(room_id), name=f"outbox-{self.platform}"
                 )
+            else:
+                self._recheck.add(room_id)
 
     def _forget(self, outbox_id: int) -> None:
-        self._known.discard(outbox_id)
-        self._finished[outbox_id] = self._passes
+        self._retry_at.pop(outbox_id, None)
+        self._first_tried.pop(outbox_id, None)
 
     async def _drain(self, room_id: str) -> None:
-        queue = self._queues[room_id]
-        while queue and not self._stopping:
-            try:
-                sent = await self._deliver(room_id, queue)
-            except Exception as error:
-                # A bug must not leave the room silent for good: log, pause, try again.
-                log.error(
-                    "outbox_room_failed platform=%s error=%s at=%s",
-                    self.platform,
-                    type(error).__name__,
-                    raised_at(error),
-                )
-                await asyncio.sleep(self._policy.base_seconds)
-                continue
-            for _ in range(min(sent, len(queue))):
-                self._forget(queue.popleft().id)
+        queue = self._queues.setdefault(room_id, deque())
+        try:
+            while not self._stopping:
+                if len(queue) < TOP_UP_BELOW and not await self._top_up(room_id, queue):
+                    continue
+                if not queue:
+                    if room_id in self._recheck:
+                        continue
+                    return
+                try:
+                    sent = await self._deliver(room_id, queue)
+                except Exception as error:
+                    # A bug must not leave the room silent for good: log, pause, try again.
+                    log.error(
+                        "outbox_room_failed platform=%s error=%s at=%s",
+                        self.platform,
+                        type(error).__name__,
+                        raised_at(error),
+                    )
+                    await self._pause(self._policy.base_seconds)
+                    continue
+                for _ in range(min(sent, len(queue))):
+                    self._forget(queue.popleft().id)
+        finally:
+            if not queue:
+                self._queues.pop(room_id, None)
+            if self._tasks.get(room_id) is asyncio.current_task():
+                del self._tasks[room_id]
+
+    async def _top_up(self, room_id: str, queue: deque[OutboxRecord]) -> bool:
+        """Read the head of the room's queue and append what is not queued yet; false
+        when the read failed (after a pause)."""
+        self._recheck.discard(room_id)
+        try:
+            head = await asyncio.to_thread(
+                self._store.outbox.room_head, self.platform, room_id, limit=HEAD
+            )
+        except Exception as error:
+            log.error(
+                "outbox_read_failed platform=%s error=%s", self.platform, type(error).__name__
+            )
+            await self._pause(self._policy.base_seconds)
+            return False
+        queued = {row.id for row in queue} | self._unrecorded
+        queue.extend(row for row in head if row.id not in queued)
+        return True
+
+    def _due_in(self, row: OutboxRecord, now: float) -> float:
+        """Seconds until the message may be tried: by the monotonic clock when this run
+        tried it already, else by its stored time, but never longer than the longest
+        back-off its failed tries could have earned (a stored time further ahead means
+        the clock was set back since)."""
+        retry_at = self._retry_at.get(row.id)
+        if retry_at is not None:
+            return retry_at - now
+        stored = (row.next_attempt_at - self._store.now()).total_seconds()
+        return min(stored, self._policy.longest_delay(max(row.attempts, 1)))
+
+    def _too_old(self, row: OutboxRecord, now: float) -> bool:
+        """Give up? Only when the message is older than the policy allows by the wall clock
+        *and* has been retried that long: by the monotonic clock in this run, plus the
+        least time its earlier tries took (a clock set forward alone gives up nothing)."""
+        first_tried, retried_before = self._first_tried.setdefault(
+            row.id, (now, self._policy.least_time_of(row.attempts))
+        )
+        limit = self._policy.give_up_after.total_seconds()
+        retried = retried_before + (now - first_tried)
+        age = (self._store.now() - row.created_at).total_seconds()
+        return retried > limit and age > limit
 
     async def _deliver(self, room_id: str, queue: deque[OutboxRecord]) -> int:
         """Deliver the head of a room's queue (with a burst merged into it); how many
@@ -279,9 +445,11 @@ class OutboxWorker(Generic[Payload]):
         kind = self._sender.room_kind(room_id)
         attempts = row.attempts
         flood_waits = 0
-        due = (row.next_attempt_at - datetime.now(UTC)).total_seconds()
-        if due > 0:
-            await self._pause(due)
+        urgent = not row.relayed
+        await self._pause(self._due_in(row, loop.time()))
+        self._too_old(row, loop.time())  # notes when this run first tried it
+        if self._stopping:
+            return 0
         if await asyncio.to_thread(self._store.transports.is_unreachable, self.platform, room_id):
             await self._fail(row, "the room is unreachable (the bot was blocked or removed)")
             return 1
@@ -299,10 +467,13 @@ class OutboxWorker(Generic[Payload]):
             return 1
         key = delivery_key(row)
         while not self._stopping:
-            wait = self._limiter.reserve(room_id, kind, loop.time())
-            await self._pause(wait)
+            asked_at = loop.time()
+            await self._pause(self._limiter.reserve_room(room_id, kind, asked_at))
+            if not self._stopping:
+                await self._turns.take(urgent=urgent)
             if self._stopping:
                 return 0
+            wait = loop.time() - asked_at
             # A burst merged on an earlier try is not carried by a try that sends one alone.
             payload, carried = alone, [row]
             if self._merge is not None and wait >= MERGE_AFTER_SECONDS and len(queue) > 1:
@@ -337,7 +508,7 @@ class OutboxWorker(Generic[Payload]):
                     log.error("delivery_crashed outbox=%d at=%s", row.id, raised_at(failure))
                 attempts += 1
                 self.counts.retried += 1
-                if datetime.now(UTC) - row.created_at > self._policy.give_up_after:
+                if self._too_old(row, loop.time()):
                     await self._fail(row, reason)
                     return 1
                 delay = self._policy.delay(attempts, self._rng)
@@ -407,18 +578,10 @@ class OutboxWorker(Generic[Payload]):
     async def _record_delivered(self, rows: list[OutboxRecord], message_id: str | None) -> None:
         """The message arrived: record it, retrying the write, never the send."""
         self.counts.delivered += len(rows)
+        ids = [row.id for row in rows]
         for attempt in range(1, 6):
             try:
-                if len(rows) == 1 or message_id is None:
-                    for row in rows:
-                        await asyncio.to_thread(
-                            self._store.outbox.mark_delivered, row.id, message_id
-                        )
-                else:
-                    ids = [row.id for row in rows]
-                    await asyncio.to_thread(
-                        self._store.outbox.mark_delivered_together, ids, message_id
-                    )
+                await self._deliveries.record(ids, message_id)
                 return
             except Exception as error:
                 log.warning(
@@ -428,12 +591,14 @@ class OutboxWorker(Generic[Payload]):
                     type(error).__name__,
                 )
                 await asyncio.sleep(min(2.0**attempt, 30.0))
-        # Still pending in the database: this process will not send it again (its id is
-        # remembered as finished), but a restart would. Logged so an operator can tell.
+        # Still pending in the database: this process will not send it again, but a
+        # restart would. Logged so an operator can tell.
+        self._unrecorded.update(ids)
         log.error("delivery_unrecorded outbox=%d", rows[0].id)
 
     async def _note_attempt(self, row: OutboxRecord, reason: str, delay: float) -> None:
-        next_at = datetime.now(UTC) + timedelta(seconds=delay)
+        self._retry_at[row.id] = asyncio.get_running_loop().time() + delay
+        next_at = self._store.now() + timedelta(seconds=delay)
         try:
             await asyncio.to_thread(
                 self._store.outbox.record_failed_attempt, row.id, reason, next_at

@@ -81,6 +81,19 @@ class SendLimiter:
 
     def reserve(self, room: Hashable, kind: str, now: float) -> float:
         """Book a send into ``room`` (of ``kind``); return the seconds to wait before it."""
+        return self._book([*self._room_logs(room, kind, now), *self._global], room, now)
+
+    def reserve_room(self, room: Hashable, kind: str, now: float) -> float:
+        """Book only ``room``'s own windows; the global ones are booked apart with
+        :meth:`reserve_global` once it is the room's turn (see :mod:`bot.outbox`), so that
+        sends waiting for their room never hold global slots far ahead of others."""
+        return self._book(self._room_logs(room, kind, now), room, now)
+
+    def reserve_global(self, now: float) -> float:
+        """Book a slot in the global windows alone; the seconds to wait for it."""
+        return self._book(self._global, None, now)
+
+    def _room_logs(self, room: Hashable, kind: str, now: float) -> list[_Log]:
         self._reservations += 1
         if self._reservations % FORGET_IDLE_EVERY == 0:
             self._forget_idle(now)
@@ -88,10 +101,12 @@ class SendLimiter:
         if logs is None:
             logs = [_Log(window) for window in self._room_windows.get(kind, ())]
             self._rooms[room] = logs
-        every = (*logs, *self._global)
+        return logs
+
+    def _book(self, every: list[_Log], room: Hashable | None, now: float) -> float:
         for log in every:
             log.forget_before(now)
-        start = max(now, self._paused_until.get(room, now))
+        start = now if room is None else max(now, self._paused_until.get(room, now))
         # A send first fits either at once or when some booking leaves its window.
         moments = sorted({start, *(m for log in every for m in log.candidates(start))})
         at = next(

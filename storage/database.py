@@ -17,6 +17,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # How long an SQLite connection waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
+READ_ONLY = "caucus_read_only"
+"""The execution option of an engine whose transactions only read: on SQLite they begin
+deferred (a snapshot, no write lock), so a reader neither waits for a writer nor holds one
+up."""
+
 
 def normalize_url(url: str) -> URL:
     """Parse ``url``, choosing psycopg 3 for PostgreSQL; refuse other backends."""
@@ -64,6 +69,8 @@ def _prepare_sqlite(engine: Engine) -> None:
       transaction before SELECT or DDL), and every transaction starts with
       ``BEGIN IMMEDIATE`` instead: migrations are atomic, and a transaction that reads and
       then writes cannot be overtaken by another writer in between (it waits its turn).
+      A transaction of the read-only engine (:data:`READ_ONLY`) begins deferred: under WAL
+      it reads a snapshot without taking the write lock.
     """
 
     @event.listens_for(engine, "connect")
@@ -82,7 +89,10 @@ def _prepare_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(*, connection: Connection | None = None, url: str | None = None) -> Config:

@@ -1,7 +1,10 @@
 """The messages the bot owes rooms: ``store.outbox``.
 
-Every outgoing message is a row here before it is sent; the outbox worker reads the pending
-ones by id (the order of sending) and records each delivery, retry or failure.
+Every outgoing message is a row here before it is sent; the outbox worker asks which rooms
+are owed messages, reads the head of each room's queue by id (the order of sending) and
+records each delivery, retry or failure. Both reads follow one index
+(``ix_outbox_platform_status_room_id_id``), so their cost does not grow with the backlog,
+and they take no write lock.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.types import Platform
@@ -68,7 +71,27 @@ class OutboxStore(Area):
         platform = Platform(platform)
         check_int("limit", limit, minimum=1)
         check_int("after_id", after_id, minimum=0)
-        return self._run(_pending, platform, limit, after_id)
+        return self._read(_pending, platform, limit, after_id)
+
+    def rooms_with_pending(self, platform: Platform) -> list[str]:
+        """The rooms of the platform that are owed messages, by room id.
+
+        One index lookup per room (a skip scan), whatever the number of messages waiting.
+        """
+        platform = Platform(platform)
+        return self._read(_rooms_with_pending, platform)
+
+    def room_head(self, platform: Platform, room_id: str, *, limit: int = 50) -> list[OutboxRecord]:
+        """The first ``limit`` pending messages to one room, by id (the order of sending).
+
+        Read from the start of the room's queue every time: on PostgreSQL a message can
+        commit after one with a higher id. ``next_attempt_at`` is not filtered on: a
+        message waiting to be retried holds back its room's later ones.
+        """
+        platform = Platform(platform)
+        check_text("room id", room_id, 255)
+        check_int("limit", limit, minimum=1)
+        return self._read(_room_head, platform, room_id, limit)
 
     def mark_delivered(self, outbox_id: int, platform_message_id: str | None) -> None:
         """The message arrived (also after it was marked failed); again changes nothing.
@@ -78,6 +101,18 @@ class OutboxStore(Area):
         check_int("outbox id", outbox_id, minimum=1, maximum=MAX_ID)
         check_optional_text("platform message id", platform_message_id, 255)
         self._run(_mark_delivered, [outbox_id], platform_message_id, self._now())
+
+    def mark_delivered_in_batch(
+        self, deliveries: Sequence[tuple[Sequence[int], str | None]]
+    ) -> None:
+        """Several deliveries that finished together, recorded in one transaction: each
+        the ids one platform message carried (several for a merged burst) and its id."""
+        for outbox_ids, platform_message_id in deliveries:
+            for outbox_id in outbox_ids:
+                check_int("outbox id", outbox_id, minimum=1, maximum=MAX_ID)
+            check_optional_text("platform message id", platform_message_id, 255)
+        if deliveries:
+            self._run(_mark_delivered_batch, deliveries, self._now())
 
     def mark_delivered_together(self, outbox_ids: Sequence[int], platform_message_id: str) -> None:
         """Several messages arrived as one platform message (a merged burst)."""
@@ -200,6 +235,7 @@ def _outbox_record(row: OutboxMessage) -> OutboxRecord:
         delivered_at=row.delivered_at,
         platform_message_id=row.platform_message_id,
         failure_reason=row.failure_reason,
+        relayed=row.bridge_part is not None,
     )
 
 
@@ -215,6 +251,57 @@ def _pending(session: Session, platform: Platform, limit: int, after_id: int) ->
         .limit(limit)
     )
     return [_outbox_record(row) for row in rows]
+
+
+# The next room owed a message after the one before, each step one lookup in the index
+# (platform, status, room_id, id): a loose index scan, written as a recursive query since
+# neither database skips through an index on its own for DISTINCT.
+_ROOMS_WITH_PENDING = text(
+    """
+    WITH RECURSIVE rooms(room_id) AS (
+        SELECT (
+            SELECT room_id FROM outbox WHERE platform = :platform AND status = :pending
+            ORDER BY room_id LIMIT 1
+        )
+        UNION ALL
+        SELECT (
+            SELECT o.room_id FROM outbox AS o
+            WHERE o.platform = :platform AND o.status = :pending AND o.room_id > rooms.room_id
+            ORDER BY o.room_id LIMIT 1
+        )
+        FROM rooms WHERE rooms.room_id IS NOT NULL
+    )
+    SELECT room_id FROM rooms WHERE room_id IS NOT NULL
+    """
+)
+
+
+def _rooms_with_pending(session: Session, platform: Platform) -> list[str]:
+    found = session.execute(_ROOMS_WITH_PENDING, {"platform": platform.value, "pending": PENDING})
+    return [room_id for (room_id,) in found]
+
+
+def _room_head(
+    session: Session, platform: Platform, room_id: str, limit: int
+) -> list[OutboxRecord]:
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.platform == platform.value,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.room_id == room_id,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return [_outbox_record(row) for row in rows]
+
+
+def _mark_delivered_batch(
+    session: Session, deliveries: Sequence[tuple[Sequence[int], str | None]], now: datetime
+) -> None:
+    for outbox_ids, platform_message_id in deliveries:
+        _mark_delivered(session, outbox_ids, platform_message_id, now)
 
 
 def _locked_message(session: Session, outbox_id: int) -> OutboxMessage:

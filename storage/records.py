@@ -150,6 +150,8 @@ class OutboxRecord:
     delivered_at: datetime | None
     platform_message_id: str | None
     failure_reason: str | None
+    relayed: bool = False
+    """A copy of a member's message relayed by the bridge, not something the bot says."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import sessionmaker
 from storage.bridge import BridgeStore
 from storage.cases import CaseStore
 from storage.conversations import ConversationStore
-from storage.database import alembic_config, create_engine_for
+from storage.database import READ_ONLY, alembic_config, create_engine_for
 from storage.errors import StorageError
 from storage.groups import GroupStore
 from storage.inbox import InboxStore
@@ -61,7 +61,8 @@ class Store:
         attach_sealer(self._engine, sealer)
         self._sealer = sealer
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-        self._units = UnitsOfWork(self._sessions)
+        reader = self._engine.execution_options(**{READ_ONLY: True})
+        self._units = UnitsOfWork(self._sessions, sessionmaker(reader, expire_on_commit=False))
         self._clock = clock
         run, now = self._units.run, self.now
         self.members = MemberStore(run, now)
@@ -74,11 +75,11 @@ class Store:
         """Open conversations (:class:`storage.conversations.ConversationStore`)."""
         self.inbox = InboxStore(run, now)
         """Inbound events (:class:`storage.inbox.InboxStore`)."""
-        self.outbox = OutboxStore(run, now)
+        self.outbox = OutboxStore(run, now, self._units.read)
         """Owed messages (:class:`storage.outbox.OutboxStore`)."""
         self.bridge = BridgeStore(run, now)
         """Relayed messages (:class:`storage.bridge.BridgeStore`)."""
-        self.transports = TransportStore(run, now)
+        self.transports = TransportStore(run, now, self._units.read)
         """Transports' own state (:class:`storage.transports.TransportStore`)."""
         self.cases = CaseStore(run, now)
         """Case reports (:class:`storage.cases.CaseStore`); they need a ``sealer``."""

@@ -58,7 +58,7 @@ class TransportStore(Area):
 
     def is_unreachable(self, platform: Platform, chat_id: str) -> bool:
         platform = Platform(platform)
-        return self._run(_is_unreachable, platform, chat_id)
+        return self._read(_is_unreachable, platform, chat_id)
 
     def unreachable_chats(self, platform: Platform) -> list[tuple[str, str]]:
         """``(chat id, reason)`` of the platform's unreachable chats, in the order marked."""

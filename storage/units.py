@@ -50,9 +50,14 @@ class Area:
     open unit of work. It hands out frozen records, never sessions or ORM objects.
     """
 
-    def __init__(self, run: Runner, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, run: Runner, now: Callable[[], datetime], read: Runner | None = None
+    ) -> None:
         self._run = run
         self._now = now
+        self._read = read or run
+        """Like :attr:`_run`, for queries that only read: outside a unit of work they
+        neither take nor wait for SQLite's write lock."""
 
 
 @dataclass(eq=False)
@@ -86,8 +91,11 @@ def errors_wrapped() -> Iterator[None]:
 class UnitsOfWork:
     """The transactions of one store: one per query, or one unit shared by many."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], read_sessions: sessionmaker[Session] | None = None
+    ) -> None:
         self._sessions = sessions
+        self._read_sessions = read_sessions or sessions
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -161,6 +169,21 @@ class UnitsOfWork:
                 if attempt == _ATTEMPTS or not isinstance(error.__cause__, IntegrityError):
                     raise
         raise AssertionError("unreachable")
+
+    def read(
+        self,
+        work: Callable[Concatenate[Session, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``work``, which only reads, in a read-only transaction (on SQLite: deferred,
+        a snapshot that takes no write lock). Inside a unit of work, in the unit's."""
+        unit = self._current_unit()
+        if unit is not None:
+            return self._run_in_unit(unit, work, *args, **kwargs)
+        with errors_wrapped(), self._read_sessions.begin() as session:
+            return work(session, *args, **kwargs)
 
     def _run_in_unit(
         self,

@@ -118,7 +118,7 @@ def test_the_bridge_migration_keeps_the_outbox_and_downgrades_cleanly(database_u
             command.upgrade(alembic_config(connection=connection), "0002")
             connection.execute(insert, {"payload": '{"text": "hi"}', "now": now})
         store.upgrade()
-        assert store.current_revision() == "0008"
+        assert (store.current_revision() or "") >= "0005"
         (pending,) = store.outbox.pending(TG)
         assert pending.payload == {"text": "hi"}
         (after,) = store.outbox.enqueue([(TG, "1", {"text": "again"})])
@@ -130,4 +130,4 @@ def test_the_bridge_migration_keeps_the_outbox_and_downgrades_cleanly(database_u
             assert "bridged_messages" not in connection.dialect.get_table_names(connection)
         assert ids == [pending.id, after]
         store.upgrade()
-        assert store.current_revision() == "0008"
+        assert (store.current_revision() or "") >= "0005"

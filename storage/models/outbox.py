@@ -22,6 +22,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
         Index("ix_outbox_platform_status_id", "platform", "status", "id"),
+        # The head of each room's queue, and the rooms owed messages (storage/outbox.py).
+        Index("ix_outbox_platform_status_room_id_id", "platform", "status", "room_id", "id"),
         Index(
             "ix_outbox_platform_room_id_platform_message_id",
             "platform",
