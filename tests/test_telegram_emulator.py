@@ -313,7 +313,6 @@ async def test_text_length_counts_utf16_after_parsing(bot: Bot, emulator: BotApi
     assert len(emulator.sent(ALICE)) == 1
 
 
-
 @pytest.mark.parametrize(
     ("mode", "text", "fragment"),
     [
@@ -343,6 +342,7 @@ async def test_markdown_is_parsed_and_measured_after_parsing(
     assert bold.shown == "a" * 4096
     assert bold.entities == [{"type": "bold", "offset": 0, "length": 4096}]
     assert escaped.shown == "_" + "b" * 4094 + "."
+
 
 async def test_callback_data_limit_is_64_bytes(bot: Bot, emulator: BotApiEmulator) -> None:
     with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
