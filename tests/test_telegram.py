@@ -567,3 +567,23 @@ async def test_a_text_that_cannot_be_mended_fails_with_its_reason_and_no_words_l
         assert session.scalars(select(OutboxMessage)).all() == [row]
     assert "delivery_failed" in caplog.text
     assert "ana-maria" not in caplog.text
+
+
+async def test_an_update_the_database_keeps_refusing_is_retried_with_growing_pauses(
+    emulator: BotApiEmulator, bot: TelegramBot, database_url: str
+) -> None:
+    from bot.health import HEALTH, ReceiveState
+    from tests.test_backoff import table_away
+
+    chat = TelegramChat(emulator, bot, "local")
+    with table_away(database_url, "inbound_events"):
+        emulator.send_text(chat.user_id, "/help")
+        await emulator.wait_for(lambda: len(bot.warnings) >= 2, timeout=15.0)
+        failing = HEALTH.of(Platform.TELEGRAM)
+    refused = [line for line in bot.warnings if "polling failed" in line]
+    assert [line.rsplit("retrying in ", 1)[1] for line in refused[:2]] == ["1 s", "2 s"]
+    assert failing is not None and failing.state is ReceiveState.FAILING
+    await emulator.wait_for(lambda: len(emulator.sent(chat.user_id)) == 1, timeout=15.0)
+    assert text("help.help") in emulator.sent(chat.user_id)[0].plain_text
+    receiving = HEALTH.of(Platform.TELEGRAM)
+    assert receiving is not None and receiving.state is ReceiveState.RECEIVING

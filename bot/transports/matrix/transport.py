@@ -48,6 +48,7 @@ from nio import (
 )
 from nio.crypto import ENCRYPTION_ENABLED
 
+from bot.backoff import Backoff
 from bot.config import MatrixConfig
 from bot.i18n import Catalogs
 from bot.inbox import UnreadableEvent
@@ -280,7 +281,9 @@ class MatrixTransport:
         token = await asyncio.to_thread(self._store.transports.state, Platform.MATRIX, TOKEN_STATE)
         await self._reload_undecrypted()
         first = True
-        backoff = 1.0
+        backoff = Backoff(
+            "matrix: sync", notice=self._warn, stopping=self._stopping, platform=Platform.MATRIX
+        )
         # On the very first start the rooms' history is not answered: events from before
         # this moment are skipped (by their server timestamps, since the homeserver may
         # hand a fresh client a cached initial sync, whose follow-ups then carry history).
@@ -300,9 +303,7 @@ class MatrixTransport:
                     else str(getattr(response, "status_code", "error"))
                 )
             if not isinstance(response, SyncResponse):
-                self._warn(f"matrix: sync failed ({reason}); retrying in {backoff:.0f} s")
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                await backoff.pause(reason)
                 continue
             try:
                 await self._after_sync()
@@ -316,16 +317,11 @@ class MatrixTransport:
                 await asyncio.to_thread(self._store_batch, translated, response.next_batch)
             except Exception as error:
                 # Nothing of the batch is lost: its token is not stored, so it comes again.
-                self._warn(
-                    f"matrix: storing a sync failed ({type(error).__name__}); retrying in "
-                    f"{backoff:.0f} s"
-                )
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                await backoff.pause(f"storing it: {type(error).__name__}")
                 continue
             if translated:
                 self._inbox_wake()
-            backoff = 1.0
+            backoff.succeeded()
             token = response.next_batch
             first = False
 
@@ -348,10 +344,6 @@ class MatrixTransport:
             return None
         stopping.cancel()
         return sync.result()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _after_sync(self) -> None:
         """Keep end-to-end encryption working: keys, sessions, trust."""
