@@ -1,8 +1,8 @@
-"""How this process's transports are doing, for admins' ``/health``.
+"""How this process is doing, for admins' ``/health`` and ``/outbox``.
 
 Each transport's receive loop reports here (through :class:`bot.backoff.Backoff`) whether
 its last try went through; handlers read it. One board per process, as there is one bot
-per process.
+per process. :func:`key_warning` is the warning about a sealing key kept in a file.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from bot.types import Platform
+from bot.config import ENV_ENCRYPTION_KEYS, AppConfig
+from bot.types import Literal, Message, Platform
 
 
 class ReceiveState(StrEnum):
@@ -62,6 +63,15 @@ class HealthBoard:
     def forget(self, platform: Platform) -> None:
         with self._lock:
             self._states.pop(platform, None)
+
+
+def key_warning(config: AppConfig) -> Message | None:
+    """The warning, with its fix, when confidential data is sealed with the key file the
+    bot made beside the database; ``None`` when the keys are configured."""
+    path = config.key_file
+    if path is None:
+        return None
+    return Message.of("health.key_file", path=Literal(str(path)), variable=ENV_ENCRYPTION_KEYS)
 
 
 def _now() -> datetime:
