@@ -27,6 +27,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,11 @@ SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
 """Up to 100 events a room per sync; a longer gap is fetched with /messages."""
 GAP_LIMIT = 5_000
 JOIN_GRACE_MS = 60_000
+SKEW_PRECISION_MS = 2_000
+"""How far the homeserver's Date header may be from our clock by rounding and latency."""
+SKEW_LOGGED_MS = 5_000
+"""A difference between the homeserver's clock and ours worth a log line (and a new one
+when it changes by as much again)."""
 UNDECRYPTED_TRIES = 30
 """Syncs an undecryptable event waits for its room key before it is given up (and the
 group's other rooms are told, as :class:`Unrelayable` ``UNDECRYPTABLE``)."""
@@ -137,6 +143,10 @@ class MatrixTransport:
         self._stopping = asyncio.Event()
         self._joined_at: dict[str, int] = {}
         self._started_ms = 0
+        # The homeserver's clock minus ours (its answers' Date), so that our moments
+        # (start, join) compare with its timestamps whatever the skew; logged when it is large.
+        self._skew_ms = 0
+        self._logged_skew_ms = 0
         self._undecrypted: list[tuple[str, MegolmEvent, int]] = []
         config.store_path.mkdir(parents=True, exist_ok=True)
         self.client = AsyncClient(
@@ -305,6 +315,7 @@ class MatrixTransport:
             if not isinstance(response, SyncResponse):
                 await backoff.pause(reason)
                 continue
+            self._measure_skew(response)
             try:
                 await self._after_sync()
                 await self._retry_undecrypted()
@@ -344,6 +355,24 @@ class MatrixTransport:
             return None
         stopping.cancel()
         return sync.result()
+
+    def _measure_skew(self, response: SyncResponse) -> None:
+        """Read the homeserver's clock from its answer's Date header (to the second)."""
+        transport = getattr(response, "transport_response", None)
+        date = transport.headers.get("Date") if transport is not None else None
+        if not date:
+            return
+        try:
+            server_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
+        except (TypeError, ValueError):
+            return
+        # Date is whole seconds, sent just before the answer came: half a second's rounding,
+        # and a difference within that precision is no skew at all.
+        skew = server_ms + 500 - int(time.time() * 1000)
+        self._skew_ms = skew if abs(skew) >= SKEW_PRECISION_MS else 0
+        if abs(self._skew_ms - self._logged_skew_ms) >= SKEW_LOGGED_MS:
+            self._logged_skew_ms = self._skew_ms
+            log.warning("matrix_clock_skew homeserver_ahead_s=%+.0f", self._skew_ms / 1000)
 
     async def _after_sync(self) -> None:
         """Keep end-to-end encryption working: keys, sessions, trust."""
@@ -494,10 +523,12 @@ class MatrixTransport:
             if joined.timeline.limited and since is not None:
                 # More happened than one sync carries: fetch the gap, oldest first.
                 events = await self._gap(room_id, joined.timeline.prev_batch, since) + events
-            joined_at = self._joined_at.get(room_id, 0)
+            # Our moments on the homeserver's clock, which stamped the events.
+            joined_at = self._joined_at.get(room_id, 0) + self._skew_ms
+            started_at = history_before_ms + self._skew_ms if history_before_ms else 0
             for event in events:
                 stamp = getattr(event, "server_timestamp", 0)
-                if stamp < history_before_ms or stamp < joined_at:
+                if stamp < started_at or stamp < joined_at:
                     continue  # history: from before the first start, or before the join
                 incoming = await self._translate(room, event)
                 if incoming is not None:
