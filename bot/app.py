@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 import handlers
-from bot.config import ENV_ENCRYPTION_KEYS, AppConfig, Identity
+from bot.config import ENV_ENCRYPTION_KEYS, KEY_FILE, AppConfig, Identity
 from bot.evidence import EvidenceFetcher, EvidenceQuota, FetchPolicy
 from bot.i18n import Catalogs
 from bot.inbox import Dispatcher, Inbox
@@ -49,9 +49,6 @@ def group_specs(config: AppConfig) -> list[WorkingGroupSpec]:
         )
         for group in config.working_groups
     ]
-
-
-KEY_FILE = "encryption.key"
 
 
 def encryption_keys(config: AppConfig, warn: Callable[[str], None] | None = None) -> list[str]:

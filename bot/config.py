@@ -75,6 +75,7 @@ __all__ = [
     "ENV_PREFIX",
     "ENV_TELEGRAM_TOKEN",
     "ENV_TELEGRAM_WEBHOOK_SECRET",
+    "KEY_FILE",
     "LOG_LEVELS",
     "AppConfig",
     "ConfigError",
@@ -91,6 +92,8 @@ __all__ = [
 
 DEFAULT_CONFIG_NAME = "config.toml"
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
+KEY_FILE = "encryption.key"
+"""The file in ``data_dir`` that holds the sealing key made at first start."""
 DATABASE_SCHEMES: tuple[str, ...] = ("sqlite://", "postgresql://", "postgresql+psycopg://")
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -525,6 +528,17 @@ class AppConfig(BaseModel):
                     at=(position,),
                 )
         return tuple(SecretStr(key.get_secret_value().strip()) for key in value)
+
+    @property
+    def key_file(self) -> Path | None:
+        """Where the sealing key made at first start is kept when no key is configured
+        (beside the data it protects: worth a warning); ``None`` when keys are configured."""
+        return None if self.encryption_keys else self.data_dir / KEY_FILE
+
+    @property
+    def database_kind(self) -> str:
+        """ "sqlite" or "postgresql": the database's kind, never its address."""
+        return "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
 
     @property
     def enabled_platforms(self) -> tuple[Platform, ...]:

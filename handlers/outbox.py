@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.context import Context
+from bot.health import key_warning
 from bot.registry import Registry
 from bot.types import Command, Lines, Literal, Message, Platform, Reply, Role
 
@@ -50,4 +51,6 @@ def show_outbox(context: Context, command: Command) -> Sequence[Reply]:
         if status.oldest_pending_at is not None:
             waiting = int((now - status.oldest_pending_at).total_seconds() // 60)
             lines.append(Message.of("outbox.oldest", minutes=waiting))
+    if (warning := key_warning(context.config)) is not None:
+        lines.append(warning)
     return [Reply(Lines(tuple(lines)))]

@@ -619,3 +619,26 @@ def test_a_malformed_encryption_key_names_its_position_and_the_fix_but_not_itsel
     assert "key 2" in line
     assert "caucus keygen" in line
     assert "not-a-real-key" not in line
+
+
+def test_the_key_file_is_named_with_its_fix_at_every_start_not_only_the_first(
+    tmp_path: Path,
+) -> None:
+    from bot.app import encryption_keys
+
+    config = load(
+        tmp_path,
+        'data_dir = "data"\n[telegram]\ntoken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"\n',
+        {},
+    )
+    assert config.key_file == tmp_path / "data" / "encryption.key"
+    notices: list[str] = []
+    first = encryption_keys(config, notices.append)  # made now
+    again = encryption_keys(config, notices.append)  # made before: still worth saying
+    assert first == again
+    assert len(notices) == 2
+    assert all(
+        str(config.key_file) in line and "CAUCUS_ENCRYPTION_KEYS" in line for line in notices
+    )
+    keyed = config.model_copy(update={"encryption_keys": (SecretStr(generate_key()),)})
+    assert keyed.key_file is None

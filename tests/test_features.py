@@ -280,3 +280,60 @@ async def test_admin_sees_the_outbox_state_and_a_member_is_refused(
     assert said("outbox.header") in answer
     assert said("platform.telegram") in answer
     assert said("platform.matrix") in answer
+
+
+async def test_health_shows_admins_the_key_warning_with_its_fix_the_database_and_outbox(
+    open_chat: ChatFactory,
+) -> None:
+    member = open_chat("local")
+    assert first_line("router.not_allowed") in await member.send("/health")
+    admin = open_chat("root")
+    assert "/health" in await admin.send("/help")
+    answer = await admin.send("/health")
+    assert said("health.header") in answer
+    # No key configured: the one the bot made in data_dir is named, with the fix.
+    assert first_line("health.key_file") in answer
+    assert "encryption.key" in answer and "CAUCUS_ENCRYPTION_KEYS" in answer
+    assert said("health.database_sqlite") in answer or said("health.database_postgresql") in answer
+    assert said("outbox.header") in answer
+    assert answer.count("encryption.key") == 1
+    assert first_line("health.key_file") in await admin.send("/outbox")
+
+
+async def test_health_is_the_networks_admins_and_names_a_failing_transport(
+    tmp_path: Path, database_url: str
+) -> None:
+    from bot.health import HEALTH
+    from bot.types import Literal, Platform
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        GROUPS.replace(
+            'coordinators = ["console:coord"',
+            'admins = ["console:gadmin"]\ncoordinators = ["console:coord"',
+        )
+        + '\n[telegram]\ntoken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"\n',
+        encoding="utf-8",
+    )
+    config = load_config(path, env={"CAUCUS_DATABASE_URL": database_url})
+    group_admin = ConsoleChat(config, "gadmin")
+    admin = ConsoleChat(config, "root")
+    try:
+        assert said("health.network_admins_only") in await group_admin.send("/health")
+        HEALTH.failing(Platform.TELEGRAM, "StorageUnavailable", 3)
+        answer = await admin.send("/health")
+        telegram = Message.of("platform.telegram")
+        failing = said(
+            "health.transport_failing",
+            platform=telegram,
+            minutes=0,
+            failures=3,
+            reason=Literal("StorageUnavailable"),
+        )
+        assert failing in answer
+        HEALTH.receiving(Platform.TELEGRAM)
+        assert said("health.transport_receiving", platform=telegram) in await admin.send("/health")
+    finally:
+        HEALTH.forget(Platform.TELEGRAM)
+        await group_admin.close()
+        await admin.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -285,3 +286,45 @@ async def test_a_homeserver_restart_mid_conversation_loses_no_answer(
         finally:
             await chat.close()
             await bot.stop()
+
+
+class _ClockAhead:
+    """The ``time`` module as the bot's transport sees it on a machine whose clock runs
+    ``seconds`` ahead of the homeserver's."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    def time(self) -> float:
+        return time.time() + self._seconds
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+async def test_a_bot_clock_minutes_ahead_of_the_homeserver_still_answers_and_logs_the_skew(
+    tmp_path: Path,
+    database_url: str,
+    synapse: SynapseServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """First start and a fresh invitation: what is said after them is answered, though the
+    homeserver stamps it with a time three minutes before the bot's clock."""
+    from bot.transports.matrix import transport
+
+    monkeypatch.setattr(transport, "time", _ClockAhead(180))
+    config = await matrix_config(tmp_path, database_url, synapse)
+    bot = MatrixBot(config)
+    with caplog.at_level("WARNING", logger="bot.transports.matrix.transport"):
+        await bot.start()
+        chat = await MatrixChat.open(synapse, bot, "Ana")
+        try:
+            answer = await chat.send("!help")
+        finally:
+            await chat.close()
+            await bot.stop()
+    assert text("help.help") in answer
+    [skew] = [record.getMessage() for record in caplog.records if "clock_skew" in record.msg]
+    ahead = float(skew.rpartition("=")[2])
+    assert -182 <= ahead <= -178

@@ -518,3 +518,72 @@ async def test_an_item_this_version_cannot_read_is_given_up_and_the_room_goes_on
     await emulator.wait_for(lambda: not bot.store.outbox.pending(Platform.TELEGRAM))
     assert [message.plain_text for message in emulator.sent(user)] == ["next"]
     assert bot.store.outbox.status(Platform.TELEGRAM, since=LONG_AGO).failed == 1
+
+
+async def test_a_text_telegram_cannot_parse_or_finds_too_long_is_sent_again_mended(
+    emulator: BotApiEmulator, bot: TelegramBot
+) -> None:
+    """Stored by an earlier version: HTML Telegram refuses ("can't parse entities") goes out
+    as plain text, and more than 4,096 characters in parts, the formatting kept."""
+    emulator.add_group(GROUP_ID, "CAWG")
+    tg, group = Platform.TELEGRAM, str(GROUP_ID)
+    broken = {"relay": "text", "html": "<b>Ana</b>: 5 <3 you & <i>all"}
+    long = {"relay": "text", "html": "<b>Bo</b>: " + "word " * 1000}
+    bot.store.outbox.enqueue([(tg, group, broken), (tg, group, long)])
+    assert bot.service is not None
+    bot.service.outboxes[tg].wake()
+    await emulator.wait_for(lambda: not bot.store.outbox.pending(tg))
+    plain, *parts_sent = emulator.sent(GROUP_ID)
+    assert (plain.parse_mode, plain.shown) == (None, "Ana: 5 <3 you & all")
+    assert len(parts_sent) == 2
+    assert parts_sent[0].entities[0] == {"type": "bold", "offset": 0, "length": 2}
+    assert " ".join(part.shown for part in parts_sent).split() == ["Bo:", *["word"] * 1000]
+    assert bot.store.outbox.status(tg, since=LONG_AGO).failed == 0
+
+
+async def test_a_text_that_cannot_be_mended_fails_with_its_reason_and_no_words_logged(
+    emulator: BotApiEmulator, bot: TelegramBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import select
+
+    from storage.models.outbox import OutboxMessage
+
+    emulator.add_group(GROUP_ID, "CAWG")
+    tg, group = Platform.TELEGRAM, str(GROUP_ID)
+    # Broken HTML (the tag is a name), and nothing left to read once it is plain text.
+    [row_id] = bot.store.outbox.enqueue([(tg, group, {"relay": "text", "html": "<ana-maria>  "})])
+    assert bot.service is not None
+    with caplog.at_level("INFO"):
+        bot.service.outboxes[tg].wake()
+        await emulator.wait_for(lambda: not bot.store.outbox.pending(tg))
+    assert emulator.sent(GROUP_ID) == []
+    with bot.store._sessions() as session:
+        row = session.get(OutboxMessage, row_id)
+        assert row is not None
+        assert (row.status, row.failure_reason) == (
+            "failed",
+            "400 can't parse entities; nothing is left to send as plain text",
+        )
+        assert session.scalars(select(OutboxMessage)).all() == [row]
+    assert "delivery_failed" in caplog.text
+    assert "ana-maria" not in caplog.text
+
+
+async def test_an_update_the_database_keeps_refusing_is_retried_with_growing_pauses(
+    emulator: BotApiEmulator, bot: TelegramBot, database_url: str
+) -> None:
+    from bot.health import HEALTH, ReceiveState
+    from tests.test_backoff import table_away
+
+    chat = TelegramChat(emulator, bot, "local")
+    with table_away(database_url, "inbound_events"):
+        emulator.send_text(chat.user_id, "/help")
+        await emulator.wait_for(lambda: len(bot.warnings) >= 2, timeout=15.0)
+        failing = HEALTH.of(Platform.TELEGRAM)
+    refused = [line for line in bot.warnings if "polling failed" in line]
+    assert [line.rsplit("retrying in ", 1)[1] for line in refused[:2]] == ["1 s", "2 s"]
+    assert failing is not None and failing.state is ReceiveState.FAILING
+    await emulator.wait_for(lambda: len(emulator.sent(chat.user_id)) == 1, timeout=15.0)
+    assert text("help.help") in emulator.sent(chat.user_id)[0].plain_text
+    receiving = HEALTH.of(Platform.TELEGRAM)
+    assert receiving is not None and receiving.state is ReceiveState.RECEIVING

@@ -313,6 +313,37 @@ async def test_text_length_counts_utf16_after_parsing(bot: Bot, emulator: BotApi
     assert len(emulator.sent(ALICE)) == 1
 
 
+@pytest.mark.parametrize(
+    ("mode", "text", "fragment"),
+    [
+        (ParseMode.MARKDOWN_V2, "Done.", "Character '.' is reserved"),
+        (ParseMode.MARKDOWN_V2, "*bold", "Can't find end of Bold entity at byte offset 0"),
+        (ParseMode.MARKDOWN_V2, "a [link](http://x", "Can't find end of a URL"),
+        (ParseMode.MARKDOWN, "_open", "Can't find end of the entity starting at byte offset 0"),
+    ],
+)
+async def test_broken_markdown_is_bad_request(
+    bot: Bot, emulator: BotApiEmulator, mode: str, text: str, fragment: str
+) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities") as error:
+        await bot.send_message(ALICE, text, parse_mode=mode)
+    assert fragment.lower() in str(error.value).lower()
+    assert emulator.sent(ALICE) == []
+
+
+async def test_markdown_is_parsed_and_measured_after_parsing(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    await bot.send_message(ALICE, "*" + "a" * 4096 + "*", parse_mode=ParseMode.MARKDOWN_V2)
+    await bot.send_message(ALICE, "\\_" + "b" * 4094 + "\\.", parse_mode=ParseMode.MARKDOWN_V2)
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(ALICE, "_" + "c" * 4097 + "_", parse_mode=ParseMode.MARKDOWN)
+    bold, escaped = emulator.sent(ALICE)
+    assert bold.shown == "a" * 4096
+    assert bold.entities == [{"type": "bold", "offset": 0, "length": 4096}]
+    assert escaped.shown == "_" + "b" * 4094 + "."
+
+
 async def test_callback_data_limit_is_64_bytes(bot: Bot, emulator: BotApiEmulator) -> None:
     with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
         await bot.send_message(ALICE, "x", reply_markup=keyboard("a" * 65))

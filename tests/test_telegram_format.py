@@ -246,3 +246,22 @@ def test_an_unreadable_earlier_payload_is_a_clear_error() -> None:
         render(LegacyRelay({"relay": "poll"}))
     with pytest.raises(OutgoingError, match="KeyError"):
         render(LegacyRelay({"relay": "text"}))
+
+
+def test_mending_a_refused_text_keeps_what_the_member_would_read() -> None:
+    from bot.richtext import to_telegram_html
+    from bot.transports.telegram.repair import Repair, mended, read_telegram_html, repair_for
+
+    html = (
+        '<b>Ana</b>: <i>see</i> <a href="https://x.org/?a=1&amp;b=2">this</a> and '
+        '<a href="tg://user?id=42">Bo</a>\n<pre><code class="language-py">x &lt; 1</code></pre>'
+    )
+    assert to_telegram_html(read_telegram_html(html)) == html
+    assert mended("<b>5 <3 & <i>more", Repair.PLAIN) == ["5 <3 & more"]
+    assert mended("<tag-of-a-name>  ", Repair.PLAIN) == []
+    pieces = mended("<b>" + "a " * 3000 + "</b>", Repair.SPLIT)
+    assert [piece[:3] for piece in pieces] == ["<b>", "<b>"]
+    assert all(piece.endswith("</b>") for piece in pieces)
+    assert repair_for("Bad Request: can't parse entities: Unsupported start tag") is Repair.PLAIN
+    assert repair_for("Bad Request: message is too long") is Repair.SPLIT
+    assert repair_for("Bad Request: chat not found") is None

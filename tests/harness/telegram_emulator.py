@@ -29,7 +29,9 @@ Deliberate differences from Telegram:
 
 * HTML is checked strictly against the documented rules: a bare ``&``, ``<`` or ``>`` outside
   a tag or one of the entities ``&lt; &gt; &amp; &quot; &#N; &#xH;`` is an error (Telegram
-  itself tolerates some of these). MarkdownV2 and Markdown texts are accepted unchecked.
+  itself tolerates some of these). MarkdownV2 and legacy Markdown are parsed by Telegram's
+  rules (a reserved MarkdownV2 character not escaped, an entity not closed: "can't parse
+  entities: ..." in Telegram's words); the length limits apply to the parsed text.
 * Webhook URLs may be plain ``http://`` (Telegram insists on HTTPS), so a local receiver works.
 * Message ids count per chat, starting at 1, for the user's and the bot's messages together.
 * Photos are not decoded: a sent photo gets one fixed-size ``PhotoSize``; media durations and
@@ -163,7 +165,8 @@ def utf16_length(text: str) -> int:
 
 
 class HtmlParseError(ValueError):
-    """Text that Telegram's HTML parse mode would reject; the message is Telegram's wording."""
+    """Text that Telegram's parse modes (HTML, MarkdownV2, Markdown) would reject; the
+    message is Telegram's wording."""
 
 
 _ALLOWED_TAGS = frozenset(
@@ -393,6 +396,251 @@ def _entity_for(tag: _OpenTag, end: int, outer: list[_OpenTag]) -> JSON | None:
     else:  # pragma: no cover - every allowed tag is handled above
         return None
     return entity
+
+
+# Telegram's names for entity types in its parse errors ("Can't find end of Bold entity ...").
+_MARKDOWN_TYPE_NAMES = {
+    "bold": "Bold",
+    "italic": "Italic",
+    "underline": "Underline",
+    "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler",
+    "code": "Code",
+    "pre": "Pre",
+    "text_link": "TextUrl",
+    "custom_emoji": "CustomEmoji",
+}
+_MARKDOWN_V2_RESERVED = "_*[]()~`>#+-=|{}.!"
+
+
+@dataclass
+class _OpenMarkdown:
+    kind: str
+    start: int  # UTF-16 offset in the plain text
+    byte_start: int
+    plain_index: int  # index in the list of plain pieces
+    language: str = ""
+
+
+def _reserved(char: str) -> HtmlParseError:
+    return HtmlParseError(
+        f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
+    )
+
+
+def _skip_pre_language(source: str, index: int) -> tuple[str, int]:
+    """After an opening triple backtick: the language named on its line (if any) and where
+    the code starts (one line break after the opening is not part of it)."""
+    end = index
+    while end < len(source) and not source[end].isspace() and source[end] != "`":
+        end += 1
+    language = ""
+    if end != index and end < len(source) and source[end] != "`":
+        language, index = source[index:end], end
+    if source[index : index + 1] in ("\n", "\r"):
+        pair = source[index : index + 2]
+        index += 2 if pair in ("\r\n", "\n\r") else 1
+    return language, index
+
+
+def parse_markdown_v2(source: str) -> tuple[str, list[JSON]]:
+    """Telegram MarkdownV2 -> (plain text, entities with UTF-16 offsets), following the
+    published rules (every reserved character outside an entity's markup escaped with "\\");
+    raises HtmlParseError with Telegram's wording."""
+
+    def byte_offset(index: int) -> int:
+        return len(source[:index].encode("utf-8"))
+
+    plain: list[str] = []
+    position = 0
+    entities: list[JSON] = []
+    stack: list[_OpenMarkdown] = []
+    quote_start: int | None = None
+    index, length = 0, len(source)
+    while index < length:
+        char = source[index]
+        after = source[index + 1 : index + 2]
+        if char == "\\" and after and 0 < ord(after) <= 126:
+            plain.append(after)
+            position += 1
+            index += 2
+            continue
+        in_code = bool(stack) and stack[-1].kind in ("code", "pre")
+        if char == ">" and not in_code and (index == 0 or source[index - 1] == "\n"):
+            if quote_start is None:
+                quote_start = position
+            index += 1
+            continue
+        if char not in ("`" if in_code else _MARKDOWN_V2_RESERVED):
+            plain.append(char)
+            position += utf16_length(char)
+            index += 1
+            if char == "\n" and quote_start is not None and source[index : index + 1] != ">":
+                if position - 1 > quote_start:
+                    entities.append(
+                        {
+                            "type": "blockquote",
+                            "offset": quote_start,
+                            "length": position - 1 - quote_start,
+                        }
+                    )
+                quote_start = None
+            continue
+        top = stack[-1].kind if stack else ""
+        ends = (
+            (top == "bold" and char == "*")
+            or (top == "italic" and char == "_" and after != "_")
+            or (top == "underline" and source.startswith("__", index))
+            or (top == "strikethrough" and char == "~")
+            or (top == "spoiler" and source.startswith("||", index))
+            or (top == "code" and char == "`")
+            or (top == "pre" and source.startswith("```", index))
+            or (top in ("text_link", "custom_emoji") and char == "]")
+        )
+        if not ends:
+            opened = _OpenMarkdown("", position, byte_offset(index), len(plain))
+            if char == "_":
+                opened.kind = "underline" if after == "_" else "italic"
+                index += 2 if after == "_" else 1
+            elif char in "*~[":
+                opened.kind = {"*": "bold", "~": "strikethrough", "[": "text_link"}[char]
+                index += 1
+            elif char == "|" and after == "|":
+                opened.kind = "spoiler"
+                index += 2
+            elif char == "!" and after == "[":
+                opened.kind = "custom_emoji"
+                index += 2
+            elif char == "`" and source.startswith("```", index):
+                opened.kind = "pre"
+                opened.language, index = _skip_pre_language(source, index + 3)
+                opened.plain_index = len(plain)
+            elif char == "`":
+                opened.kind = "code"
+                index += 1
+            else:
+                raise _reserved(char)
+            stack.append(opened)
+            continue
+        entity = stack.pop()
+        found: JSON = {
+            "type": entity.kind,
+            "offset": entity.start,
+            "length": position - entity.start,
+        }
+        index += {"underline": 2, "spoiler": 2, "pre": 3}.get(entity.kind, 1)
+        if entity.kind == "pre" and entity.language:
+            found["language"] = entity.language
+        if entity.kind in ("text_link", "custom_emoji"):
+            url = "".join(plain[entity.plain_index :])
+            if source[index : index + 1] == "(":
+                index += 1
+                url_start, url_chars = index, []
+                while index < length and source[index] != ")":
+                    if (
+                        source[index] == "\\"
+                        and 0 < ord(source[index + 1 : index + 2] or "\0") <= 126
+                    ):
+                        url_chars.append(source[index + 1])
+                        index += 2
+                        continue
+                    url_chars.append(source[index])
+                    index += 1
+                if index >= length:
+                    raise HtmlParseError(
+                        f"Can't find end of a URL at byte offset {byte_offset(url_start)}"
+                    )
+                url = "".join(url_chars)
+                index += 1
+            if entity.kind == "custom_emoji":
+                emoji_id = url.removeprefix("tg://emoji?id=")
+                if emoji_id == url or not emoji_id.isdigit():
+                    raise HtmlParseError("Custom emoji URL must have an emoji identifier")
+                found["custom_emoji_id"] = emoji_id
+            else:
+                found["url"] = url
+        if found["length"] > 0:
+            entities.append(found)
+    if stack:
+        entity = stack[-1]
+        raise HtmlParseError(
+            f"Can't find end of {_MARKDOWN_TYPE_NAMES[entity.kind]} entity at byte offset "
+            f"{entity.byte_start}"
+        )
+    if quote_start is not None and position > quote_start:
+        entities.append(
+            {"type": "blockquote", "offset": quote_start, "length": position - quote_start}
+        )
+    entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
+    return "".join(plain), entities
+
+
+def parse_markdown(source: str) -> tuple[str, list[JSON]]:
+    """Telegram's legacy Markdown -> (plain text, entities): ``*bold*``, ``_italic_``,
+    ```code```, ``[text](url)`` and pre blocks, "\\" escaping only those four characters;
+    raises HtmlParseError with Telegram's wording."""
+    plain: list[str] = []
+    position = 0
+    entities: list[JSON] = []
+    index, length = 0, len(source)
+    while index < length:
+        char = source[index]
+        if char == "\\" and source[index + 1 : index + 2] in ("_", "*", "`", "["):
+            plain.append(source[index + 1])
+            position += 1
+            index += 2
+            continue
+        if char not in "_*`[":
+            plain.append(char)
+            position += utf16_length(char)
+            index += 1
+            continue
+        begin = index
+        end_char = "]" if char == "[" else char
+        index += 1
+        is_pre = char == "`" and source.startswith("``", index)
+        language = ""
+        if is_pre:
+            language, index = _skip_pre_language(source, index + 2)
+        start = position
+        while index < length and (
+            source[index] != end_char or (is_pre and not source.startswith("```", index))
+        ):
+            plain.append(source[index])
+            position += utf16_length(source[index])
+            index += 1
+        if index >= length:
+            raise HtmlParseError(
+                "Can't find end of the entity starting at byte offset "
+                f"{len(source[:begin].encode('utf-8'))}"
+            )
+        entity: JSON = {"offset": start, "length": position - start}
+        if char == "[":
+            url = source[begin + 1 : index]
+            if source[index + 1 : index + 2] == "(":
+                close = source.find(")", index + 2)
+                close = length if close < 0 else close
+                url = source[index + 2 : close]
+                index = close
+            entity.update(type="text_link", url=url)
+        elif is_pre:
+            entity["type"] = "pre"
+            if language:
+                entity["language"] = language
+            index += 2
+        else:
+            entity["type"] = {"_": "italic", "*": "bold", "`": "code"}[char]
+        index += 1
+        if entity["length"] > 0:
+            entities.append(entity)
+    return "".join(plain), entities
+
+
+_PARSERS: dict[str, Callable[[str], tuple[str, list[JSON]]]] = {
+    "html": parse_html,
+    "markdownv2": parse_markdown_v2,
+    "markdown": parse_markdown,
+}
 
 
 def html_to_plain(source: str) -> str:
@@ -1797,9 +2045,10 @@ class BotApiEmulator:
     def _parse(
         text: str, mode: str | None, params: _Params, entities_key: str
     ) -> tuple[str, list[JSON]]:
-        if mode is not None and mode.lower() == "html":
+        parser = _PARSERS.get((mode or "").lower())
+        if parser is not None:
             try:
-                return parse_html(text)
+                return parser(text)
             except HtmlParseError as error:
                 raise _bad(f"can't parse entities: {error}") from None
         explicit = params.parsed(entities_key, f"can't parse {entities_key} JSON object")

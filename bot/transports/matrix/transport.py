@@ -27,6 +27,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from nio import (
 )
 from nio.crypto import ENCRYPTION_ENABLED
 
+from bot.backoff import Backoff
 from bot.cleaning import clean_line
 from bot.config import MatrixConfig
 from bot.i18n import Catalogs
@@ -87,6 +89,11 @@ SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
 """Up to 100 events a room per sync; a longer gap is fetched with /messages."""
 GAP_LIMIT = 5_000
 JOIN_GRACE_MS = 60_000
+SKEW_PRECISION_MS = 2_000
+"""How far the homeserver's Date header may be from our clock by rounding and latency."""
+SKEW_LOGGED_MS = 5_000
+"""A difference between the homeserver's clock and ours worth a log line (and a new one
+when it changes by as much again)."""
 UNDECRYPTED_TRIES = 30
 """Syncs an undecryptable event waits for its room key before it is given up (and the
 group's other rooms are told, as :class:`Unrelayable` ``UNDECRYPTABLE``)."""
@@ -137,6 +144,10 @@ class MatrixTransport:
         self._stopping = asyncio.Event()
         self._joined_at: dict[str, int] = {}
         self._started_ms = 0
+        # The homeserver's clock minus ours (its answers' Date), so that our moments
+        # (start, join) compare with its timestamps whatever the skew; logged when it is large.
+        self._skew_ms = 0
+        self._logged_skew_ms = 0
         self._undecrypted: list[tuple[str, MegolmEvent, int]] = []
         config.store_path.mkdir(parents=True, exist_ok=True)
         self.client = AsyncClient(
@@ -281,7 +292,9 @@ class MatrixTransport:
         token = await asyncio.to_thread(self._store.transports.state, Platform.MATRIX, TOKEN_STATE)
         await self._reload_undecrypted()
         first = True
-        backoff = 1.0
+        backoff = Backoff(
+            "matrix: sync", notice=self._warn, stopping=self._stopping, platform=Platform.MATRIX
+        )
         # On the very first start the rooms' history is not answered: events from before
         # this moment are skipped (by their server timestamps, since the homeserver may
         # hand a fresh client a cached initial sync, whose follow-ups then carry history).
@@ -301,10 +314,9 @@ class MatrixTransport:
                     else str(getattr(response, "status_code", "error"))
                 )
             if not isinstance(response, SyncResponse):
-                self._warn(f"matrix: sync failed ({reason}); retrying in {backoff:.0f} s")
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                await backoff.pause(reason)
                 continue
+            self._measure_skew(response)
             try:
                 await self._after_sync()
                 await self._retry_undecrypted()
@@ -317,16 +329,11 @@ class MatrixTransport:
                 await asyncio.to_thread(self._store_batch, translated, response.next_batch)
             except Exception as error:
                 # Nothing of the batch is lost: its token is not stored, so it comes again.
-                self._warn(
-                    f"matrix: storing a sync failed ({type(error).__name__}); retrying in "
-                    f"{backoff:.0f} s"
-                )
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                await backoff.pause(f"storing it: {type(error).__name__}")
                 continue
             if translated:
                 self._inbox_wake()
-            backoff = 1.0
+            backoff.succeeded()
             token = response.next_batch
             first = False
 
@@ -350,9 +357,23 @@ class MatrixTransport:
         stopping.cancel()
         return sync.result()
 
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+    def _measure_skew(self, response: SyncResponse) -> None:
+        """Read the homeserver's clock from its answer's Date header (to the second)."""
+        transport = getattr(response, "transport_response", None)
+        date = transport.headers.get("Date") if transport is not None else None
+        if not date:
+            return
+        try:
+            server_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
+        except (TypeError, ValueError):
+            return
+        # Date is whole seconds, sent just before the answer came: half a second's rounding,
+        # and a difference within that precision is no skew at all.
+        skew = server_ms + 500 - int(time.time() * 1000)
+        self._skew_ms = skew if abs(skew) >= SKEW_PRECISION_MS else 0
+        if abs(self._skew_ms - self._logged_skew_ms) >= SKEW_LOGGED_MS:
+            self._logged_skew_ms = self._skew_ms
+            log.warning("matrix_clock_skew homeserver_ahead_s=%+.0f", self._skew_ms / 1000)
 
     async def _after_sync(self) -> None:
         """Keep end-to-end encryption working: keys, sessions, trust."""
@@ -503,10 +524,12 @@ class MatrixTransport:
             if joined.timeline.limited and since is not None:
                 # More happened than one sync carries: fetch the gap, oldest first.
                 events = await self._gap(room_id, joined.timeline.prev_batch, since) + events
-            joined_at = self._joined_at.get(room_id, 0)
+            # Our moments on the homeserver's clock, which stamped the events.
+            joined_at = self._joined_at.get(room_id, 0) + self._skew_ms
+            started_at = history_before_ms + self._skew_ms if history_before_ms else 0
             for event in events:
                 stamp = getattr(event, "server_timestamp", 0)
-                if stamp < history_before_ms or stamp < joined_at:
+                if stamp < started_at or stamp < joined_at:
                     continue  # history: from before the first start, or before the join
                 incoming = await self._translate(room, event)
                 if incoming is not None:

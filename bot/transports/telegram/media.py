@@ -38,6 +38,7 @@ from bot.media import (
 )
 from bot.outbox import DeliveryError, FloodControl, PermanentFailure, TransientFailure
 from bot.transports.telegram.payloads import TelegramRelayFile
+from bot.transports.telegram.repair import refusal_reason
 from bot.types import MediaKind, Platform
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def delivery_error(error: TelegramError) -> DeliveryError:
         return PermanentFailure("chat migrated to a supergroup")
     if isinstance(error, BadRequest):
         gone = "chat not found" in error.message.lower()
-        return PermanentFailure(f"400 {error.message}", unreachable=gone)
+        return PermanentFailure(f"400 {refusal_reason(error.message)}", unreachable=gone)
     if isinstance(error, NetworkError):  # time-outs, 5xx, lost connections
         return TransientFailure(f"{type(error).__name__}: {error.message}")
     if isinstance(error, InvalidToken):

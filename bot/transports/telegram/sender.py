@@ -25,6 +25,7 @@ from telegram.error import (
 from telegram.ext import Application
 
 from bot.media import MediaSource
+from bot.outbox import PermanentFailure
 from bot.transports.telegram.media import delivery_error, reply_parameters, send_file
 from bot.transports.telegram.payloads import (
     Button,
@@ -35,6 +36,7 @@ from bot.transports.telegram.payloads import (
     TelegramRelayFile,
     TelegramText,
 )
+from bot.transports.telegram.repair import Repair, mended, refusal_reason, repair_for
 from bot.types import Platform
 
 log = logging.getLogger(__name__)
@@ -81,15 +83,59 @@ class TelegramSender:
             raise delivery_error(error) from error
 
     async def _send_text(self, chat_id: int, text: TelegramText) -> str:
+        try:
+            return await self._send_piece(chat_id, text, text.html, ParseMode.HTML, first=True)
+        except BadRequest as error:
+            repair = repair_for(error.message)
+            if repair is None:
+                raise
+        return await self._send_mended(chat_id, text, repair)
+
+    async def _send_mended(self, chat_id: int, text: TelegramText, repair: Repair) -> str:
+        """Send a refused text once more, as plain text or in parts; the id of its first
+        part. A refusal this time is final, its reason naming both."""
+        pieces = mended(text.html, repair)
+        mode = ParseMode.HTML if repair is Repair.SPLIT else None
+        log.warning("telegram_send_mended refusal=%r parts=%d", repair.value, len(pieces))
+        if not pieces:
+            raise PermanentFailure(f"400 {repair.value}; nothing is left to send as plain text")
+        first: str | None = None
+        for index, piece in enumerate(pieces):
+            try:
+                sent = await self._send_piece(
+                    chat_id, text, piece, mode, first=index == 0, last=index == len(pieces) - 1
+                )
+            except BadRequest as error:
+                how = "as plain text" if repair is Repair.PLAIN else "in parts"
+                raise PermanentFailure(
+                    f"400 {repair.value}; sent again {how}, part {index + 1} of {len(pieces)} "
+                    f"refused: 400 {refusal_reason(error.message)}"
+                ) from error
+            first = first or sent
+        assert first is not None
+        return first
+
+    async def _send_piece(
+        self,
+        chat_id: int,
+        text: TelegramText,
+        body: str,
+        mode: ParseMode | None,
+        *,
+        first: bool,
+        last: bool = True,
+    ) -> str:
+        """``body`` as one message, with ``text``'s reply (``first`` part) and buttons
+        (``last`` part)."""
         options: dict[str, Any] = {}
         if not text.link_preview:
             options["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
         sent = await self._bot.send_message(
             chat_id,
-            text.html,
-            parse_mode=ParseMode.HTML,
-            reply_parameters=reply_parameters(text.reply_to),
-            reply_markup=_keyboard(text.buttons),
+            body,
+            parse_mode=mode,
+            reply_parameters=reply_parameters(text.reply_to) if first else None,
+            reply_markup=_keyboard(text.buttons) if last else None,
             **options,
         )
         return str(sent.message_id)
@@ -131,6 +177,10 @@ class TelegramSender:
             if "not modified" in reason:
                 return str(target)
             if "message to edit not found" in reason or "can't be edited" in reason:
+                return await self._send_html(chat_id, edit.fallback_html, target)
+            if repair_for(reason) is not None:
+                # Broken or too long: the new words follow as an answer, mended as needed.
+                log.warning("telegram_edit_mended refusal=%r", repair_for(reason))
                 return await self._send_html(chat_id, edit.fallback_html, target)
             raise
         return str(target)

@@ -37,6 +37,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.backoff import Backoff
 from bot.config import TelegramConfig
 from bot.i18n import Catalogs
 from bot.inbox import UnreadableEvent
@@ -209,7 +210,12 @@ class TelegramTransport:
         # (After a week without updates Telegram restarts its ids at random, so an offset
         # kept from before could skip new, lower ids.)
         offset: int | None = None
-        backoff = 1.0
+        backoff = Backoff(
+            "telegram: polling",
+            notice=self._warn,
+            stopping=self._stopping,
+            platform=Platform.TELEGRAM,
+        )
         while not self._stopping.is_set():
             try:
                 updates = await self.application.bot.get_updates(
@@ -223,18 +229,14 @@ class TelegramTransport:
                 await self._sleep(retry_seconds(error))
                 continue
             except Exception as error:
-                # Network trouble, a webhook left set, a database hiccup: say so and retry.
-                self._warn(
-                    f"telegram: polling failed ({type(error).__name__}); retrying in "
-                    f"{backoff:.0f} s"
-                )
+                # Network trouble, a webhook left set, a database that refuses the update:
+                # say so and retry, after a longer pause each time.
                 if isinstance(error, Conflict):
                     with contextlib.suppress(TelegramError):
                         await self.application.bot.delete_webhook(drop_pending_updates=False)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                await backoff.pause(error)
                 continue
-            backoff = 1.0
+            backoff.succeeded()
 
     async def _record(self, update_id: int, payload: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
