@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from bot.backoff import Backoff
 from bot.outbox import Planner
 from bot.outgoing import BotMessage
 from bot.outgoing_json import to_json
@@ -34,9 +35,6 @@ from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import InboundRecord, StorageUnavailable, Store
 
 log = logging.getLogger(__name__)
-
-UNAVAILABLE_TRIES = 5
-"""How often an event meets an unavailable database before it is set aside."""
 
 Inbound = tuple[Platform, str]
 """An inbound event's identity: its platform and its key there."""
@@ -74,7 +72,6 @@ class Dispatcher:
         self._on_enqueued = on_enqueued
         # The bridge may owe any of these platforms a message after any event.
         self._relay_platforms = frozenset(relay_platforms)
-        self._unavailable: dict[Inbound, int] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router")
 
     def add_platform(self, platform: Platform, planner: Planner) -> None:
@@ -140,8 +137,6 @@ class Dispatcher:
                 log.warning("batch_failed events=%d error=%s", len(batch), type(error).__name__)
             else:
                 queued |= in_unit
-                for handover in batch:
-                    self._unavailable.pop(handover.inbound, None)
                 return
         for handover in batch:
             queued |= self._handle_alone(handover)
@@ -161,21 +156,14 @@ class Dispatcher:
     def _handle_alone(self, handover: Handover) -> set[Platform]:
         """One event in a transaction of its own."""
         assert self._store is not None
-        inbound = handover.inbound
         try:
             with self._store.transaction():
                 platforms = self._handle_claimed(handover)
-            self._unavailable.pop(inbound, None)
             return platforms
         except StorageUnavailable:
-            # The database is away or busy: the event stays pending and the inbox tries
-            # again, a few times, before it is set aside like any failing event.
-            tries = self._unavailable.get(inbound, 0) + 1
-            self._unavailable[inbound] = tries
-            if tries < UNAVAILABLE_TRIES:
-                raise
-            self._unavailable.pop(inbound, None)
-            return self._set_aside(handover, "StorageUnavailable")
+            # The database is away or busy, not the event at fault: it stays pending, and
+            # the inbox tries again after a growing pause, for as long as it takes.
+            raise
         except Exception as error:
             # The event's own transaction is gone; record it as handled with an apology so
             # that one bad event cannot block every later one.
@@ -276,7 +264,9 @@ class Inbox:
         """Hand stored events over until :meth:`stop`; a failing pass is retried."""
         loop = asyncio.get_running_loop()
         pruned_at = loop.time()
-        pause = IDLE_SECONDS
+        # A database that is away: the events stay stored; passes pause longer and longer
+        # (one line each), and a transport's wake does not cut the pause short.
+        backoff = Backoff("inbox: handing over stored events", stopping=self._stopping)
         while not self._stopping.is_set():
             self._ready.clear()
             try:
@@ -285,13 +275,9 @@ class Inbox:
                     await self._prune()
                 handled = await self.drain()
             except Exception as error:
-                # A database that is away: the events stay stored, the next pass retries.
-                log.warning("inbox_pass_failed error=%s retry_in=%.0f", type(error).__name__, pause)
-                handled = 0
-                await self._sleep(pause)
-                pause = min(pause * 2, 60.0)
+                await backoff.pause(error)
                 continue
-            pause = IDLE_SECONDS
+            backoff.succeeded()
             if not handled:
                 await self._sleep(IDLE_SECONDS)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, Protocol, TypeVar
 
+from bot.backoff import Backoff
 from bot.case_delivery import opened_for_sending
 from bot.logs import raised_at
 from bot.outgoing import (
@@ -290,6 +291,7 @@ class OutboxWorker(Generic[Payload]):
         self._recheck: set[str] = set()
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._read_backoff = Backoff("outbox: finding rooms owed messages", stopping=self._stopped)
         self._stopping = False
         self._turns = SendTurns(limiter)
         self._deliveries = DeliveryLog(store)
@@ -349,10 +351,9 @@ class OutboxWorker(Generic[Payload]):
         try:
             rooms = await asyncio.to_thread(self._store.outbox.rooms_with_pending, self.platform)
         except Exception as error:
-            log.error(
-                "outbox_read_failed platform=%s error=%s", self.platform, type(error).__name__
-            )
+            await self._read_backoff.pause(error)
             return
+        self._read_backoff.succeeded()
         for room_id in rooms:
             task = self._tasks.get(room_id)
             if task is None or task.done():
@@ -368,9 +369,12 @@ class OutboxWorker(Generic[Payload]):
 
     async def _drain(self, room_id: str) -> None:
         queue = self._queues.setdefault(room_id, deque())
+        # One room's failures (a database write, a bug) pause it longer and longer, a line
+        # each, rather than trying again every second.
+        backoff = Backoff(f"outbox {self.platform}: a room", stopping=self._stopped)
         try:
             while not self._stopping:
-                if len(queue) < TOP_UP_BELOW and not await self._top_up(room_id, queue):
+                if len(queue) < TOP_UP_BELOW and not await self._top_up(room_id, queue, backoff):
                     continue
                 if not queue:
                     if room_id in self._recheck:
@@ -386,8 +390,9 @@ class OutboxWorker(Generic[Payload]):
                         type(error).__name__,
                         raised_at(error),
                     )
-                    await self._pause(self._policy.base_seconds)
+                    await backoff.pause(error)
                     continue
+                backoff.succeeded()
                 for _ in range(min(sent, len(queue))):
                     self._forget(queue.popleft().id)
         finally:
@@ -396,7 +401,7 @@ class OutboxWorker(Generic[Payload]):
             if self._tasks.get(room_id) is asyncio.current_task():
                 del self._tasks[room_id]
 
-    async def _top_up(self, room_id: str, queue: deque[OutboxRecord]) -> bool:
+    async def _top_up(self, room_id: str, queue: deque[OutboxRecord], backoff: Backoff) -> bool:
         """Read the head of the room's queue and append what is not queued yet; false
         when the read failed (after a pause)."""
         self._recheck.discard(room_id)
@@ -405,10 +410,7 @@ class OutboxWorker(Generic[Payload]):
                 self._store.outbox.room_head, self.platform, room_id, limit=HEAD
             )
         except Exception as error:
-            log.error(
-                "outbox_read_failed platform=%s error=%s", self.platform, type(error).__name__
-            )
-            await self._pause(self._policy.base_seconds)
+            await backoff.pause(error)
             return False
         queued = {row.id for row in queue} | self._unrecorded
         queue.extend(row for row in head if row.id not in queued)
@@ -579,20 +581,19 @@ class OutboxWorker(Generic[Payload]):
         """The message arrived: record it, retrying the write, never the send."""
         self.counts.delivered += len(rows)
         ids = [row.id for row in rows]
-        for attempt in range(1, 6):
+        # Until the write goes through, the room waits: its next message must not go out
+        # before this one is recorded, and a message recorded late is not sent twice.
+        backoff = Backoff(f"outbox {self.platform}: recording a delivery", stopping=self._stopped)
+        while not self._stopping:
             try:
                 await self._deliveries.record(ids, message_id)
-                return
             except Exception as error:
-                log.warning(
-                    "delivery_record_failed outbox=%d attempt=%d error=%s",
-                    rows[0].id,
-                    attempt,
-                    type(error).__name__,
-                )
-                await asyncio.sleep(min(2.0**attempt, 30.0))
-        # Still pending in the database: this process will not send it again, but a
-        # restart would. Logged so an operator can tell.
+                await backoff.pause(error)
+                continue
+            backoff.succeeded()
+            return
+        # Stopping with the write still failing: still pending in the database, so this
+        # process will not send it again but a restart would. Logged so an operator can tell.
         self._unrecorded.update(ids)
         log.error("delivery_unrecorded outbox=%d", rows[0].id)
 

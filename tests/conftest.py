@@ -80,6 +80,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         soak = metafunc.definition.get_closest_marker("soak") is not None
         if soak and not metafunc.config.getoption("full_soak"):
             backends = [Backend.POSTGRESQL]
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            backends = [backend for backend in backends if backend in only.args]
         metafunc.parametrize("backend", backends, ids=[str(backend) for backend in backends])
 
 

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
 from bot.app import Services
 from bot.config import load_config
 from bot.incoming_json import to_json
 from bot.types import Command, Origin, Platform, TextMessage
+from storage import StorageUnavailable
+from tests.harness.databases import Backend
 
 TG = Platform.TELEGRAM
 MX = Platform.MATRIX
@@ -187,3 +189,30 @@ async def test_an_event_that_fails_in_a_batch_is_set_aside_alone(services: Servi
     assert len(apology) == 1 and "went wrong" in str(apology[0].payload)
     assert store.inbox.pending(MX) == [] and store.inbox.pending(TG) == []
     assert await services.inbox.drain() == 0
+
+
+@pytest.mark.backends(Backend.SQLITE)
+async def test_a_database_away_for_many_passes_loses_no_event(
+    services: Services, database_url: str
+) -> None:
+    """The database refusing every pass (here: a table it needs gone, which SQLite reports
+    as an operational error, like a database that is away) is not the event's fault: it
+    stays pending for as long as it takes, then is answered, not set aside."""
+    store = services.store
+    store.inbox.record(TG, "1", 1, telegram_command(1, 11, "/help"))
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE members RENAME TO members_away"))
+    try:
+        for _ in range(8):
+            with pytest.raises(StorageUnavailable):
+                await services.inbox.drain()
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE members_away RENAME TO members"))
+        engine.dispose()
+
+    assert await services.inbox.drain() == 1
+    (answer,) = store.outbox.pending(TG)
+    assert "went wrong" not in str(answer.payload)
+    assert store.inbox.pending(TG) == []
