@@ -45,6 +45,9 @@ def to_json(item: OutgoingItem) -> dict[str, Any]:
                 "choices": [[choice.value, choice.label] for choice in item.choices],
                 "media": [_media_json(media) for media in item.media],
             }
+            if item.private_to is not None:
+                fields["private_to"] = item.private_to
+                fields["withheld_note"] = item.withheld_note
         case RelayedText():
             fields = {
                 "author": _author_json(item.author),
@@ -237,7 +240,14 @@ class _Fields(StoredFields):
 
 
 def _read_bot_message(fields: _Fields) -> BotMessage:
-    return BotMessage(fields.text("text"), fields.choices("choices"), fields.media("media"))
+    private_to = fields.optional_text("private_to") if fields.has("private_to") else None
+    return BotMessage(
+        fields.text("text"),
+        fields.choices("choices"),
+        fields.media("media"),
+        private_to=private_to,
+        withheld_note=fields.text("withheld_note") if private_to is not None else "",
+    )
 
 
 def _read_relayed_text(fields: _Fields) -> RelayedText:

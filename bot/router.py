@@ -28,6 +28,7 @@ from bot.conversation import (
 from bot.i18n import Catalogs
 from bot.logs import raised_at
 from bot.registry import CommandSpec, Registry
+from bot.room_checks import RoomChecks
 from bot.types import (
     ChoicePicked,
     Command,
@@ -88,6 +89,8 @@ class Router:
         self._registry = registry
         self._catalogs = catalogs
         self._config = config
+        self.room_checks = RoomChecks()
+        """The running platforms' answers about rooms (filled when the transports start)."""
         self._bridge = Bridge(
             store,
             catalogs,
@@ -228,6 +231,10 @@ class Router:
         if not context.role.includes(spec.role):
             return [self._refusal(context, spec.name, spec.role)]
         if spec.direct_only and not context.origin.is_direct:
+            if context.origin.exposed:
+                # The member may take it for a private chat: say why it is not one.
+                refusal = Message.of("privacy.room_not_private", command=CommandRef(spec.name))
+                return [Reply(refusal)]
             key = spec.group_hint or "router.direct_only"
             return [Reply(Message.of(key, command=CommandRef(spec.name)))]
         if spec.conversation is not None:
@@ -362,6 +369,7 @@ class Router:
             registry=self._registry,
             config=self._config,
             languages=supported,
+            room_checks=self.room_checks,
         )
 
     def _refusal(self, context: Context, what: str, needed: Role) -> Reply:
@@ -382,5 +390,15 @@ class Router:
         for reply in replies:
             to = reply.to or context.origin
             chosen = reply.language or language
-            rendered.append(self._catalogs.render_reply(reply, chosen, to.platform, to.room_id))
+            # What the bot says in a private chat is for that member alone, like a notice.
+            confidential = reply.confidential or (reply.to is None and context.origin.is_direct)
+            rendered.append(
+                self._catalogs.render_reply(
+                    reply,
+                    chosen,
+                    to.platform,
+                    to.room_id,
+                    private_to=to.user_id if confidential else None,
+                )
+            )
         return rendered
