@@ -135,11 +135,11 @@ coordinators = ["matrix:{cora.user_id}"]
                 select(OutboxMessage.failure_reason).where(OutboxMessage.id == queued)
             )
         assert reason is not None and "not private" in reason and "join_rule" in reason
-        await cora.wait_until(
-            lambda: any("open a new direct chat" in str(e.get("body")) for e in cora.timeline(lure)),
-            what="the withheld note",
-            room_id=lure,
-        )  # fmt: skip
+
+        def withheld_note_shown() -> bool:
+            return any("open a new direct chat" in str(e.get("body")) for e in cora.timeline(lure))
+
+        await cora.wait_until(withheld_note_shown, what="the withheld note", room_id=lure)
 
         # Eve comes back and reads the whole history: nothing confidential is in it.
         await eve.client.join(lure)
