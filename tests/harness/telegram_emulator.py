@@ -2684,6 +2684,7 @@ def _restricted(user: JSON) -> JSON:
         "can_send_video_notes",
         "can_send_voice_notes",
         "can_edit_tag",
+        "can_react_to_messages",
     ]
     data: JSON = {"status": "restricted", "user": user, "is_member": True, "until_date": 0}
     data.update({right: False for right in rights})

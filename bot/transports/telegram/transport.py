@@ -161,7 +161,7 @@ class TelegramTransport:
             member = await bot.get_chat_member(int(room_id), bot.id)
         except (Forbidden, BadRequest):  # kicked; or no such chat that the bot can see
             return BotAccess.NOT_MEMBER
-        except TelegramError as error:
+        except Exception as error:  # the network, or an answer PTB cannot read
             log.warning("telegram_probe_failed error=%s", type(error).__name__)
             return BotAccess.UNCHECKED
         return group_access(chat.type, member)
