@@ -177,6 +177,7 @@ class Services:
         self.catalogs = Catalogs.load()
         self.registry = build_registry()
         router = build_router(config, self.store, self.catalogs, self.registry)
+        self._room_checks = router.room_checks
         platforms = config.enabled_platforms
         self.dispatcher = Dispatcher(
             router, self.store, on_enqueued=self.wake, relay_platforms=platforms
@@ -193,6 +194,9 @@ class Services:
         parts: dict[Platform, PlatformParts[Any]] = {
             platform: _build_platform(platform, wiring, chosen.get(platform))
             for platform in platforms
+        }
+        self._probes = {
+            platform: part.probe for platform, part in parts.items() if part.probe is not None
         }
         for platform, part in parts.items():
             self.dispatcher.add_platform(platform, part.planner)
@@ -250,6 +254,9 @@ class Services:
                     raise
                 self._started.append(transport)
                 log.info("started transport=%s", transport.platform)
+                probe = self._probes.get(transport.platform)
+                if probe is not None:
+                    self._room_checks.add(transport.platform, probe, asyncio.get_running_loop())
         except BaseException:
             await self.stop()
             raise

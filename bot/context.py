@@ -4,12 +4,13 @@ storage a handler may use."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from bot.config import AppConfig
 from bot.registry import Registry
+from bot.room_checks import RoomChecks
 from bot.types import Message, Origin, ParamValue, Platform, Role
 from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroupRecord
 from storage.cases import CaseStore
@@ -82,6 +83,8 @@ class Context:
     registry: Registry
     config: AppConfig
     languages: tuple[str, ...]
+    room_checks: RoomChecks = field(default_factory=RoomChecks)
+    """Asks a platform whether the bot is in a room and may send there."""
 
     def groups_where(self, role: Role) -> list[WorkingGroupRecord]:
         """The working groups in which the member holds ``role`` or more: every group for

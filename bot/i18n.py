@@ -105,8 +105,17 @@ class Catalogs:
         return Renderer(self, language, platform)
 
     def render_reply(
-        self, reply: Reply, language: str, platform: Platform, room_id: str
+        self,
+        reply: Reply,
+        language: str,
+        platform: Platform,
+        room_id: str,
+        *,
+        private_to: str | None = None,
     ) -> Outgoing:
+        """``private_to``: the account a confidential reply is for (see :class:`Outgoing`);
+        it carries, in the same language, what is said instead where the room is no longer
+        private."""
         renderer = self.renderer(language, platform)
         return Outgoing(
             platform=platform,
@@ -117,6 +126,10 @@ class Catalogs:
             choices=tuple(renderer.choice(choice) for choice in reply.choices),
             media=reply.media,
             cases=reply.cases,
+            private_to=private_to,
+            withheld_note=(
+                "" if private_to is None else renderer.text(Message.of("privacy.withheld"))
+            ),
         )
 
 

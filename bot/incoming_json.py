@@ -106,6 +106,7 @@ def _origin_json(origin: Origin) -> dict[str, Any]:
         "display_name": origin.display_name,
         "language_hint": origin.language_hint,
         "trusted_role": origin.trusted_role.value if origin.trusted_role else None,
+        "exposed": origin.exposed,
     }
 
 
@@ -145,6 +146,8 @@ class _Fields(StoredFields):
             display_name=fields.optional_text("display_name"),
             language_hint=fields.optional_text("language_hint"),
             trusted_role=role,
+            # Stored before rooms were told apart by their privacy: not exposed.
+            exposed=fields.flag("exposed") if fields.has("exposed") else False,
         )
 
 

@@ -30,24 +30,53 @@ class Directory(Protocol):
 PRIVATE_PLATFORMS = (Platform.TELEGRAM, Platform.MATRIX)
 """Where a member can have a private chat with the bot that a notice reaches (not the console)."""
 
+NOTICE_ROOM_PREFIX = "notices:"
+"""Matrix notices are addressed to ``notices:<user id>``, not to a room: the sender finds,
+or makes on first need, the private room the bot itself holds with that account. (A room a
+member merely wrote from may have been made by anyone, and may not stay private.)"""
+
+
+def notice_address(user_id: str) -> str:
+    """Where a Matrix notice to ``user_id`` is queued (see :data:`NOTICE_ROOM_PREFIX`)."""
+    return NOTICE_ROOM_PREFIX + user_id
+
+
+def notice_recipient(address: str) -> str | None:
+    """The account a notice address names; ``None`` for a room id."""
+    if not address.startswith(NOTICE_ROOM_PREFIX):
+        return None
+    return address[len(NOTICE_ROOM_PREFIX) :]
+
 
 def notify_member(
     store: Directory, member_id: int, text: Text, *, enabled: Collection[Platform]
 ) -> list[Reply]:
-    """The notice in each private chat the member has with the bot on an ``enabled``
-    platform; none for an unknown member or one who never wrote to the bot privately."""
+    """The notice, confidential, to each account of the member on an ``enabled`` platform
+    that has written to the bot privately: into that private chat on Telegram, into the
+    bot's own room with them on Matrix; none for an unknown member or one who never wrote
+    to the bot privately."""
     member = store.members.get(member_id)
     if member is None:
         return []
-    return [
-        Reply(
-            text,
-            to=Origin(platform=platform, room_id=room, user_id="", is_direct=True),
-            language=member.language,
+    notices = []
+    for contact in store.members.direct_contacts_of(member_id):
+        platform = contact.platform
+        if platform not in PRIVATE_PLATFORMS or platform not in enabled:
+            continue
+        room = (
+            notice_address(contact.user_id)
+            if platform is Platform.MATRIX
+            else contact.direct_room_id
         )
-        for platform, room in store.members.direct_rooms_of(member_id)
-        if platform in PRIVATE_PLATFORMS and platform in enabled
-    ]
+        notices.append(
+            Reply(
+                text,
+                to=Origin(platform=platform, room_id=room, user_id=contact.user_id, is_direct=True),
+                language=member.language,
+                confidential=True,
+            )
+        )
+    return notices
 
 
 def notify_coordinators(

@@ -94,7 +94,12 @@ class FileSource:
 @dataclass(frozen=True, slots=True)
 class BotMessage:
     """What the bot says in its own name: text in one language, choices to pick from, files
-    (a reply, a notice). Planned into parts, one file or one text each."""
+    (a reply, a notice). Planned into parts, one file or one text each.
+
+    ``private_to``: confidential, for that account alone (see :class:`bot.types.Outgoing`);
+    a platform whose rooms can stop being private sends it only into a room still private
+    between the bot and that account, and says ``withheld_note`` there instead. (Absent
+    from rows stored before: those were not marked.)"""
 
     KIND: ClassVar[str] = "bot_message"
     VERSION: ClassVar[int] = 1
@@ -104,10 +109,19 @@ class BotMessage:
     media: tuple[Media, ...] = ()
     cases: tuple[int, ...] = ()
     """The case reports whose contents it carries (every part of it carries them too)."""
+    private_to: str | None = None
+    withheld_note: str = ""
 
     @classmethod
     def of(cls, outgoing: Outgoing) -> BotMessage:
-        return cls(outgoing.text, outgoing.choices, outgoing.media, outgoing.cases)
+        return cls(
+            outgoing.text,
+            outgoing.choices,
+            outgoing.media,
+            outgoing.cases,
+            outgoing.private_to,
+            outgoing.withheld_note,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,9 @@ def to_json(item: OutgoingItem) -> dict[str, Any]:
             if item.cases:
                 # Read by the outbox's index too (storage.outbox), for /withdraw.
                 fields["cases"] = list(item.cases)
+            if item.private_to is not None:
+                fields["private_to"] = item.private_to
+                fields["withheld_note"] = item.withheld_note
         case RelayedText():
             fields = {
                 "author": _author_json(item.author),
@@ -269,11 +272,14 @@ class _Fields(StoredFields):
 
 
 def _read_bot_message(fields: _Fields) -> BotMessage:
+    private_to = fields.optional_text("private_to") if fields.has("private_to") else None
     return BotMessage(
         fields.text("text"),
         fields.choices("choices"),
         fields.media("media"),
         fields.case_numbers("cases"),
+        private_to=private_to,
+        withheld_note=fields.text("withheld_note") if private_to is not None else "",
     )
 
 

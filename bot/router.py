@@ -32,6 +32,7 @@ from bot.i18n import Catalogs
 from bot.logs import raised_at
 from bot.private_limit import PrivateLimit, Verdict
 from bot.registry import CommandSpec, Registry
+from bot.room_checks import RoomChecks
 from bot.types import (
     ChoicePicked,
     Command,
@@ -104,6 +105,8 @@ class Router:
         self._registry = registry
         self._catalogs = catalogs
         self._config = config
+        self.room_checks = RoomChecks()
+        """The running platforms' answers about rooms (filled when the transports start)."""
         self._bridge = Bridge(
             store,
             catalogs,
@@ -283,6 +286,10 @@ class Router:
                 )
             ]
         if spec.direct_only and not context.origin.is_direct:
+            if context.origin.exposed:
+                # The member may take it for a private chat: say why it is not one.
+                refusal = Message.of("privacy.room_not_private", command=CommandRef(spec.name))
+                return [Reply(refusal)]
             # Before the role: in a group room the role is that group's, and the hint to
             # ask in private shows nothing of what the command would.
             key = spec.group_hint or "router.direct_only"
@@ -421,6 +428,7 @@ class Router:
             registry=self._registry,
             config=self._config,
             languages=supported,
+            room_checks=self.room_checks,
         )
 
     def _refusal(self, context: Context, what: str, needed: Role) -> Reply:
@@ -441,5 +449,15 @@ class Router:
         for reply in replies:
             to = reply.to or context.origin
             chosen = reply.language or language
-            rendered.append(self._catalogs.render_reply(reply, chosen, to.platform, to.room_id))
+            # What the bot says in a private chat is for that member alone, like a notice.
+            confidential = reply.confidential or (reply.to is None and context.origin.is_direct)
+            rendered.append(
+                self._catalogs.render_reply(
+                    reply,
+                    chosen,
+                    to.platform,
+                    to.room_id,
+                    private_to=to.user_id if confidential else None,
+                )
+            )
         return rendered

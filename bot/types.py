@@ -50,6 +50,8 @@ class Origin:
     ``language_hint`` is the language the platform reports for the user (Telegram's
     ``language_code``), used only to pick a new member's first language.
     ``trusted_role`` is honoured for the console alone, the operator's own terminal.
+    ``exposed``: a room of the member and the bot alone that is nevertheless not private
+    (anyone may join or read it, or someone else is invited): never a direct chat.
     """
 
     platform: Platform
@@ -59,6 +61,7 @@ class Origin:
     display_name: str | None = None
     language_hint: str | None = None
     trusted_role: Role | None = None
+    exposed: bool = False
 
 
 class SpanKind(StrEnum):
@@ -336,6 +339,8 @@ class Reply:
 
     ``to`` addresses another room or member; ``None`` answers where the event came from.
     ``language`` renders it for a reader other than the one who asked (a notice to them).
+    ``confidential``: for its reader's eyes only (a notice; every answer in a private chat
+    is too): sent only into a room still private between the bot and that reader.
     """
 
     text: Text
@@ -345,6 +350,7 @@ class Reply:
     language: str | None = None
     cases: tuple[int, ...] = ()
     """The case reports whose contents it carries: withdrawing one takes it back unsent."""
+    confidential: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +361,11 @@ class RenderedChoice:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A reply rendered into one language, ready for a transport to format and send."""
+    """A reply rendered into one language, ready for a transport to format and send.
+
+    ``private_to``: the account a confidential reply is for; it goes only into a room
+    private between the bot and that account, and ``withheld_note`` is said instead where
+    the room no longer is."""
 
     platform: Platform
     room_id: str
@@ -365,3 +375,5 @@ class Outgoing:
     choices: tuple[RenderedChoice, ...] = ()
     media: tuple[Media, ...] = ()
     cases: tuple[int, ...] = ()
+    private_to: str | None = None
+    withheld_note: str = ""

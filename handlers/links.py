@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bot.context import Context, UserError
 from bot.registry import Registry
+from bot.room_checks import BotAccess
 from bot.types import Command, CommandRef, Lines, Literal, Message, Platform, Reply, Role
 from storage import LinkOutcome, WorkingGroupRecord
 
@@ -42,6 +43,35 @@ def _room(context: Context, args: Sequence[str], usage: UserError) -> tuple[Plat
     return context.origin.platform, context.origin.room_id
 
 
+def _is_group_id(chat_id: str) -> bool:
+    """Telegram gives groups negative ids and people positive ones."""
+    return len(chat_id) > 1 and chat_id[0] == "-" and chat_id[1:].isdigit()
+
+
+_NOT_READY = {
+    BotAccess.NOT_MEMBER: "links.bot_not_member",
+    BotAccess.CANNOT_SEND: "links.bot_cannot_send",
+    BotAccess.NOT_A_GROUP: "links.not_a_group",
+    BotAccess.UNCHECKED: "links.bot_unchecked",
+}
+
+
+def _check_linkable(context: Context, platform: Platform, room_id: str, *, named: bool) -> None:
+    """A room joins a group's conversation only if it is a group at all, nobody's private
+    chat with the bot, and (named from elsewhere) one the bot is in and may speak in."""
+    room = Literal(room_id)
+    if platform is Platform.TELEGRAM and not _is_group_id(room_id):
+        raise UserError("links.not_a_group", room=room)
+    if context.store.members.is_private_room(platform, room_id):
+        raise UserError("links.private_room", room=room)
+    if not named:
+        return  # typed in the room itself: the bot is there
+    access = context.room_checks.bot_access(platform, room_id)
+    if access is not BotAccess.READY:
+        name = Message.of(f"platform.{platform.value}")
+        raise UserError(_NOT_READY[access], room=room, platform=name)
+
+
 def link(context: Context, command: Command) -> Sequence[Reply]:
     """``/link GROUP`` in a room links that room; ``/link GROUP PLATFORM ROOM`` names one."""
     if len(command.args) not in (1, 3):
@@ -51,6 +81,7 @@ def link(context: Context, command: Command) -> Sequence[Reply]:
     platform, room_id = _room(
         context, command.args[1:], UserError("links.link_usage", command=CommandRef("link"))
     )
+    _check_linkable(context, platform, room_id, named=len(command.args) == 3)
     current = context.store.groups.for_room(platform, room_id)
     if current is not None and current.id != group.id:
         _require_admin_of(context, current.id)  # moving a room takes it from its group too

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.types import Platform
 from storage.errors import NotFoundError
 from storage.models import Identity, Member
-from storage.records import IdentityRecord, MemberRecord
+from storage.records import DirectContact, IdentityRecord, MemberRecord
 from storage.units import Area
 from storage.validation import check_aware, check_optional_text, check_text
 
@@ -75,9 +75,25 @@ class MemberStore(Area):
     def identities_of(self, member_id: int) -> list[IdentityRecord]:
         return self._run(_identities_of, member_id)
 
-    def direct_rooms_of(self, member_id: int) -> list[tuple[Platform, str]]:
-        """Where the member can be written to privately: each platform's last direct room."""
-        return self._run(_direct_rooms_of, member_id)
+    def direct_contacts_of(self, member_id: int) -> list[DirectContact]:
+        """The member's accounts that have written to the bot privately, each with that
+        private room (on Matrix, where notices go is :meth:`notice_room` instead)."""
+        return self._run(_direct_contacts_of, member_id)
+
+    def notice_room(self, platform: Platform, user_id: str) -> str | None:
+        """The private room the bot made with this account for notices, if any yet."""
+        return self._run(_notice_room, Platform(platform), user_id)
+
+    def set_notice_room(self, platform: Platform, user_id: str, room_id: str | None) -> None:
+        """Remember (``None``: forget) the room the bot made with this account for notices;
+        raises :class:`NotFoundError` for an account the bot has never met."""
+        check_optional_text("notice room", room_id, 255)
+        self._run(_set_notice_room, Platform(platform), user_id, room_id)
+
+    def is_private_room(self, platform: Platform, room_id: str) -> bool:
+        """Whether the room is some member's private chat with the bot (the one they write
+        from, or the one the bot made for their notices)."""
+        return self._run(_is_private_room, Platform(platform), room_id)
 
 
 def member_record(member: Member) -> MemberRecord:
@@ -202,12 +218,38 @@ def _identities_of(session: Session, member_id: int) -> list[IdentityRecord]:
     return [IdentityRecord(Platform(row.platform), row.user_id) for row in identities]
 
 
-def _direct_rooms_of(session: Session, member_id: int) -> list[tuple[Platform, str]]:
-    """The direct room the member last wrote to the bot from, per account. (A Telegram
-    user's private chat has the user's id, but one who never wrote cannot be written to:
-    not guessed.)"""
+def _direct_contacts_of(session: Session, member_id: int) -> list[DirectContact]:
     rows = session.scalars(
-        select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
+        select(Identity)
+        .where(Identity.member_id == member_id, Identity.direct_room_id.is_not(None))
+        .order_by(Identity.id)
     )
-    found = [(Platform(row.platform), row.direct_room_id) for row in rows]
-    return [(platform, room) for platform, room in found if room is not None]
+    return [
+        DirectContact(Platform(row.platform), row.user_id, row.direct_room_id or "") for row in rows
+    ]
+
+
+def _notice_room(session: Session, platform: Platform, user_id: str) -> str | None:
+    identity = find_identity(session, platform, user_id)
+    return None if identity is None else identity.notice_room_id
+
+
+def _set_notice_room(
+    session: Session, platform: Platform, user_id: str, room_id: str | None
+) -> None:
+    identity = find_identity(session, platform, user_id)
+    if identity is None:
+        raise NotFoundError(f"no {platform.value} account {user_id!r}")
+    identity.notice_room_id = room_id
+
+
+def _is_private_room(session: Session, platform: Platform, room_id: str) -> bool:
+    found = session.scalars(
+        select(Identity.id)
+        .where(
+            Identity.platform == platform.value,
+            or_(Identity.direct_room_id == room_id, Identity.notice_room_id == room_id),
+        )
+        .limit(1)
+    ).first()
+    return found is not None

@@ -37,6 +37,15 @@ class IdentityRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectContact:
+    """An account of a member that has written to the bot privately, and that room."""
+
+    platform: Platform
+    user_id: str
+    direct_room_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class WorkingGroupRecord:
     id: int
     slug: str

@@ -27,6 +27,7 @@ from bot.outgoing import (
     RelayedText,
 )
 from bot.outgoing_json import from_json
+from bot.room_checks import BotAccess
 from bot.router import Router
 from bot.transports.matrix import render as matrix_render
 from bot.transports.matrix.payloads import MatrixMessage
@@ -50,6 +51,7 @@ from bot.types import (
 from storage import Store
 from storage.models import OutboxMessage
 from tests.harness.clock import Clock
+from tests.harness.room_probe import PlatformAnswers, loop_on_a_thread
 
 TG = Platform.TELEGRAM
 MX = Platform.MATRIX
@@ -270,7 +272,9 @@ def test_an_admin_links_and_unlinks_a_room_by_command(router: Any) -> None:
     member = Origin(TG, "8", "8", is_direct=True)
     (refused,) = handle(router, Command(member, "link", ("cawg", "matrix", "!new:x")))
     assert "administ" in refused.text.lower()
-    (linked,) = handle(router, Command(admin, "link", ("cawg", "matrix", "!new:x")))
+    with loop_on_a_thread() as loop:
+        router[0].room_checks.add(MX, PlatformAnswers({"!new:x": BotAccess.READY}), loop)
+        (linked,) = handle(router, Command(admin, "link", ("cawg", "matrix", "!new:x")))
     assert "!new:x" in linked.text
     group = router[1].groups.for_room(MX, "!new:x")
     assert group is not None and group.slug == "cawg"

@@ -352,13 +352,14 @@ async def test_a_small_room_linked_by_an_admins_command_joins_the_conversation(
         created = await carla.client.room_create(name="Side room")
         assert isinstance(created, RoomCreateResponse), created
         side = created.room_id
+        # The bot is invited first: only a room it is in and may speak in can be linked.
+        await carla.client.room_invite(side, bridge.bot_user.user_id)
+        while not carla.has_joined(side, bridge.bot_user.user_id):
+            await carla.sync(timeout_ms=500)
         root = bridge.group.member("root")  # a network admin in the configuration
         emulator.send_text(root.user_id, f"/link cawg matrix {side}")
         await emulator.wait_for(lambda: bool(emulator.sent(root.user_id)))
         assert side in emulator.sent(root.user_id)[-1].shown
-        await carla.client.room_invite(side, bridge.bot_user.user_id)
-        while not carla.has_joined(side, bridge.bot_user.user_id):
-            await carla.sync(timeout_ms=500)
         # Carla and the bot alone: a room of two, yet a group's room, not a direct chat.
         await carla.send_text(side, "hello from the side room")
         (sent,) = await bridge.group.new_posts()

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from bot.types import Platform
 from storage import DeliveryStatus, LinkOutcome, Store, WorkingGroupSpec
 from storage.database import alembic_config
+from tests.test_storage import head_revision
 
 TG = Platform.TELEGRAM
 MX = Platform.MATRIX
@@ -118,7 +119,7 @@ def test_the_bridge_migration_keeps_the_outbox_and_downgrades_cleanly(database_u
             command.upgrade(alembic_config(connection=connection), "0002")
             connection.execute(insert, {"payload": '{"text": "hi"}', "now": now})
         store.upgrade()
-        assert (store.current_revision() or "") >= "0005"
+        assert store.current_revision() == head_revision()
         (pending,) = store.outbox.pending(TG)
         assert pending.payload == {"text": "hi"}
         (after,) = store.outbox.enqueue([(TG, "1", {"text": "again"})])
@@ -130,4 +131,4 @@ def test_the_bridge_migration_keeps_the_outbox_and_downgrades_cleanly(database_u
             assert "bridged_messages" not in connection.dialect.get_table_names(connection)
         assert ids == [pending.id, after]
         store.upgrade()
-        assert (store.current_revision() or "") >= "0005"
+        assert store.current_revision() == head_revision()

@@ -30,6 +30,7 @@ from storage.database import alembic_config, normalize_url
 from storage.models import InboundEvent, OutboxMessage, UnreachableChat
 from tests.harness.clock import T0, Clock
 from tests.harness.races import at_once
+from tests.test_storage import head_revision
 
 TG = Platform.TELEGRAM
 MX = Platform.MATRIX
@@ -329,7 +330,7 @@ def test_the_waiting_migration_holds_unhandled_matrix_events_and_downgrades(
                     insert, {"platform": platform, "key": key, "now": now, "handled": handled}
                 )
         store.upgrade()
-        assert (store.current_revision() or "") >= "0005"
+        assert store.current_revision() == head_revision()
         assert [event.key for event in store.inbox.waiting(MX)] == ["$waiting"]
         assert store.inbox.pending(MX) == []
         assert [event.key for event in store.inbox.pending(TG)] == ["7"]
@@ -803,7 +804,7 @@ def test_delivery_migration_upgrades_a_0001_database_and_downgrades_cleanly(
                 {"now": now},
             )
         store.upgrade()
-        assert (store.current_revision() or "") >= "0005"
+        assert store.current_revision() == head_revision()
         member = store.members.for_identity(TG, "1", language="en")
         assert member.id == 1
         store.outbox.enqueue([(TG, "1", {"text": "hi"})])

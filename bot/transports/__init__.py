@@ -18,6 +18,7 @@ from bot.media import MediaSource
 from bot.outbox import Planner, Sender
 from bot.outgoing import OutgoingItem
 from bot.ratelimit import SendLimiter
+from bot.room_checks import RoomProbe
 from bot.types import Platform
 
 if TYPE_CHECKING:
@@ -108,3 +109,5 @@ class PlatformParts(Generic[Payload]):
     """Joins a burst of one sender's parts into one message (where the platform wants it)."""
     reader: InboxReader | None = None
     """Reads the platform's stored events back (every network transport has one)."""
+    probe: RoomProbe | None = None
+    """Tells whether the bot is in a room and may send there (``/link`` asks)."""

@@ -36,4 +36,7 @@ class Identity(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     direct_room_id: Mapped[str | None] = mapped_column(String(255))
-    """The private chat in which the member last wrote to the bot: where notices reach them."""
+    """The private chat in which the member last wrote to the bot: where notices reach them
+    (on Telegram; on Matrix, :attr:`notice_room_id`)."""
+    notice_room_id: Mapped[str | None] = mapped_column(String(255))
+    """The private room the bot made with this account for notices (Matrix), once needed."""

@@ -94,6 +94,7 @@ _METHODS = (
     "sendPoll",
     "stopPoll",
     "getChat",
+    "getChatMember",
     "leaveChat",
     "close",
     "logOut",
@@ -779,6 +780,7 @@ class _Chat:
     bot_status: str = "member"  # "member" | "kicked" | "left"
     is_forum: bool = False
     bot_can_delete: bool = False  # an administrator allowed to delete others' messages
+    bot_can_send: bool = True  # groups: False when an admin restricted the bot
     topics: set[int] = field(default_factory=set)  # message ids of forum topics' roots
     started: bool = True  # private chats: has the user ever written to the bot?
     last_message_id: int = 0
@@ -1028,6 +1030,7 @@ class BotApiEmulator:
                 "sendPoll": self._send_poll,
                 "stopPoll": self._stop_poll,
                 "getChat": self._get_chat,
+                "getChatMember": self._get_chat_member,
                 "leaveChat": self._leave_chat,
                 "close": self._close,
                 "logOut": self._log_out,
@@ -1905,6 +1908,39 @@ class BotApiEmulator:
         )
         return data
 
+    async def _get_chat_member(self, params: _Params) -> JSON:
+        """The ChatMember of the bot (or of a known user) in a chat: "administrator" for a
+        bot that may delete messages, "restricted" for one that may not send, "left" after
+        leaving; a bot removed by an admin is answered 403, as it is for every other method."""
+        chat = self._chat_param(params)
+        user_id = params.integer("user_id")
+        if user_id is None:
+            raise _bad("user_id is empty")
+        if user_id != self.bot_id:
+            user = self._users.get(user_id)
+            if user is None:
+                raise _bad("user not found")
+            return {"status": "member", "user": user.to_json()}
+        if chat.bot_status == "kicked":
+            self._check_reachable(chat)
+        if chat.type == "private":
+            return {"status": "member", "user": self.bot_user}
+        if chat.bot_status == "left":
+            return {"status": "left", "user": self.bot_user}
+        if not chat.bot_can_send:
+            return _restricted(self.bot_user)
+        if chat.bot_can_delete:
+            return _administrator(self.bot_user)
+        return {"status": "member", "user": self.bot_user}
+
+    def restrict_bot(self, chat_id: int, *, can_send_messages: bool) -> None:
+        """An admin of the group restricts (or frees) the bot; Telegram tells the bot no more
+        than a later getChatMember and the refusals of its sends show."""
+        chat = self._known_chat(chat_id)
+        if chat.type == "private":
+            raise ValueError("restrict_bot needs a group")
+        chat.bot_can_send = can_send_messages
+
     async def _leave_chat(self, params: _Params) -> bool:
         chat = self._chat_param(params)
         if chat.type == "private":
@@ -2176,6 +2212,8 @@ class BotApiEmulator:
 
     async def _send_message(self, params: _Params) -> JSON:
         chat = self._target(params)
+        if not chat.bot_can_send:
+            raise _bad("not enough rights to send text messages to the chat")
         text, mode, plain, entities = self._message_text(params)
         markup = self._markup(params)
         reply = self._reply_to(chat, params)
@@ -2854,3 +2892,49 @@ def _error_response(error: ApiError) -> web.Response:
     if error.retry_after is not None:
         body["parameters"] = {"retry_after": error.retry_after}
     return web.json_response(body, status=error.code)
+
+
+def _administrator(user: JSON) -> JSON:
+    """ChatMemberAdministrator with every field the Bot API gives: may delete messages."""
+    rights = [
+        "can_manage_chat",
+        "can_delete_messages",
+        "can_manage_video_chats",
+        "can_restrict_members",
+        "can_promote_members",
+        "can_change_info",
+        "can_invite_users",
+        "can_post_stories",
+        "can_edit_stories",
+        "can_delete_stories",
+    ]
+    data: JSON = {"status": "administrator", "user": user, "can_be_edited": False}
+    data.update(
+        {"is_anonymous": False, **{right: right == "can_delete_messages" for right in rights}}
+    )
+    return data
+
+
+def _restricted(user: JSON) -> JSON:
+    """ChatMemberRestricted with every field the Bot API gives: a member who may not send."""
+    rights = [
+        "can_change_info",
+        "can_invite_users",
+        "can_pin_messages",
+        "can_send_messages",
+        "can_send_polls",
+        "can_send_other_messages",
+        "can_add_web_page_previews",
+        "can_manage_topics",
+        "can_send_audios",
+        "can_send_documents",
+        "can_send_photos",
+        "can_send_videos",
+        "can_send_video_notes",
+        "can_send_voice_notes",
+        "can_edit_tag",
+        "can_react_to_messages",
+    ]
+    data: JSON = {"status": "restricted", "user": user, "is_member": True, "until_date": 0}
+    data.update({right: False for right in rights})
+    return data

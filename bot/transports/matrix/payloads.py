@@ -15,12 +15,22 @@ from bot.types import Media
 
 
 @dataclass(frozen=True, slots=True)
+class PrivateTo:
+    """Confidential: only for a room private between the bot and ``user_id``; where the room
+    no longer is, ``withheld`` (an ``m.notice``'s content) is said instead."""
+
+    user_id: str
+    withheld: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
 class MatrixNotice:
     """The bot's own words (an ``m.notice``); ``choices`` (value, label) are what a number
     typed in the room picks from next."""
 
     content: dict[str, Any] = field(hash=False)
     choices: tuple[tuple[str, str], ...] = ()
+    private: PrivateTo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +38,7 @@ class MatrixBotFile:
     """A file of the bot's own (an export), uploaded for the room when it is sent."""
 
     media: Media
+    private: PrivateTo | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from bot.transports.matrix.payloads import (
     MatrixPayload,
     MatrixRedaction,
     MatrixRelayFile,
+    PrivateTo,
 )
 from bot.types import MediaKind, Platform, RenderedChoice, RichText
 
@@ -169,7 +170,8 @@ def parts(item: OutgoingItem, token_for: Callable[[str], int]) -> list[OutgoingI
     match item:
         case BotMessage():
             files: list[OutgoingItem] = [
-                BotMessage("", media=(media,), cases=item.cases) for media in item.media
+                dataclasses.replace(item, text="", choices=(), media=(media,))
+                for media in item.media
             ]
             if item.text or item.choices or not files:
                 files.append(dataclasses.replace(item, media=()))
@@ -200,12 +202,13 @@ def render(item: OutgoingItem) -> MatrixPayload:
     not resolve to an event is left out."""
     match item:
         case BotMessage():
+            private = _private(item)
             if not item.media:
                 choices = tuple((choice.value, choice.label) for choice in item.choices)
-                return MatrixNotice(message_content(item.text, item.choices), choices)
+                return MatrixNotice(message_content(item.text, item.choices), choices, private)
             if len(item.media) > 1 or item.text or item.choices:
                 raise OutgoingError("a Matrix file event carries one file: plan the reply first")
-            return MatrixBotFile(item.media[0])
+            return MatrixBotFile(item.media[0], private)
         case RelayedText():
             content = relay_content(item.author, item.origin, item.rich)
             return MatrixMessage(content, _event_id(item.reply_to))
@@ -260,6 +263,12 @@ def _relay_file(media: RelayedMedia) -> MatrixRelayFile:
         fallback=relay_content(media.author, media.origin, RichText(media.unavailable_note)),
         reply_to=_event_id(media.reply_to),
     )
+
+
+def _private(item: BotMessage) -> PrivateTo | None:
+    if item.private_to is None:
+        return None
+    return PrivateTo(item.private_to, message_content(item.withheld_note))
 
 
 def _event_id(ref: Ref | None) -> str | None:

@@ -5,13 +5,22 @@ the bot's replies as ``m.notice`` (its files as ``m.image`` or ``m.file``), rela
 edits, redactions and files (through :mod:`bot.transports.matrix.media`), each under a
 transaction id made of the outbox's key, so a retried send or redaction is the same event
 to the homeserver.
+
+Confidential items (a reply in a private chat, a notice: ``private`` set) go only into a
+room still private between the bot and their reader, by the room's state fetched right
+before sending (:mod:`bot.transports.matrix.privacy`); otherwise they are not sent, the
+failure is recorded with its reason, and the room is told to open a new direct chat.
+Notices (:func:`bot.notices.notice_address`) go to a room the bot itself makes with the
+member on first need, kept in ``store.members``; they wait until the member has joined it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, assert_never
 
@@ -20,11 +29,15 @@ from nio import (
     AsyncClient,
     ErrorResponse,
     LocalProtocolError,
+    RoomCreateResponse,
+    RoomGetStateResponse,
+    RoomPreset,
     RoomRedactResponse,
     RoomSendResponse,
 )
 
 from bot.media import MATRIX_UPLOAD_LIMIT, MediaSource
+from bot.notices import notice_recipient
 from bot.outbox import DeliveryError, FloodControl, PermanentFailure, TransientFailure
 from bot.transports.matrix.media import (
     UploadRefused,
@@ -40,7 +53,9 @@ from bot.transports.matrix.payloads import (
     MatrixPayload,
     MatrixRedaction,
     MatrixRelayFile,
+    PrivateTo,
 )
+from bot.transports.matrix.privacy import NotPrivate, RoomState, state_from_events, why_not_private
 from bot.transports.matrix.render import edit_content, with_reply
 from bot.types import Media, Platform
 from storage import Store
@@ -49,6 +64,11 @@ log = logging.getLogger(__name__)
 
 CHOICES_STATE = "choices:"
 """Transport state naming the numbered choices last offered in a room."""
+INVITED_DIRECT_STATE = "invited-direct:"
+"""Transport state: what the bot's invitation to a room said of ``is_direct`` ("1"/"0")."""
+WITHHELD_EVERY_SECONDS = 60.0
+"""A room is told at most this often that confidential messages were withheld from it."""
+MEGOLM = "m.megolm.v1.aes-sha2"
 
 
 def transaction_id(outbox_key: str) -> str:
@@ -74,12 +94,32 @@ class MatrixSender:
         self.media_sources: dict[Platform, MediaSource] = {}
         self.upload_limit = MATRIX_UPLOAD_LIMIT
         """The homeserver's upload limit, asked at start."""
+        self._withheld_told: dict[str, float] = {}
 
     def room_kind(self, room_id: str) -> str:
         return "room"
 
     async def deliver(self, room_id: str, payload: MatrixPayload, key: str) -> str | None:
         tx_id = transaction_id(key)
+        recipient = notice_recipient(room_id)
+        if recipient is None:
+            if isinstance(payload, MatrixNotice | MatrixBotFile) and payload.private is not None:
+                await self._check_private(room_id, payload.private, tx_id)
+            return await self._deliver_into(room_id, payload, tx_id)
+        # A notice: into the bot's own room with the member, checked there, once joined.
+        room_id = await self._notice_room(recipient)
+        try:
+            return await self._deliver_into(room_id, payload, tx_id)
+        except PermanentFailure as refusal:
+            if not refusal.unreachable:
+                raise
+            # That room is gone to the bot, not the member: the next try makes another.
+            await asyncio.to_thread(
+                self._store.members.set_notice_room, Platform.MATRIX, recipient, None
+            )
+            raise TransientFailure(f"notice room lost: {refusal.reason}") from refusal
+
+    async def _deliver_into(self, room_id: str, payload: MatrixPayload, tx_id: str) -> str | None:
         content: Mapping[str, Any]
         match payload:
             case MatrixNotice():
@@ -119,6 +159,123 @@ class MatrixSender:
             case _:
                 assert_never(payload)
         return await self._send(room_id, content, tx_id)
+
+    # -- privacy ------------------------------------------------------------------------
+
+    async def _check_private(self, room_id: str, private: PrivateTo, tx_id: str) -> None:
+        """Raises :class:`PermanentFailure` (after telling the room) unless the room is
+        private between the bot and the reader, as its state is now."""
+        reason: NotPrivate | None
+        if await asyncio.to_thread(self._store.groups.for_room, Platform.MATRIX, room_id):
+            reason = NotPrivate.GROUP
+        else:
+            state = await self._room_state(room_id, bot_made=False)
+            if state is None:
+                raise PermanentFailure("403 the bot is not in the room", unreachable=True)
+            reason = why_not_private(state, self._bot, private.user_id)
+        if reason is None:
+            return
+        log.warning("confidential_withheld reason=%s", reason.value)
+        await self._tell_withheld(room_id, private.withheld, tx_id)
+        raise PermanentFailure(f"withheld: the room is not private ({reason.value})")
+
+    async def _tell_withheld(self, room_id: str, content: Mapping[str, Any], tx_id: str) -> None:
+        """Ask the member, in their language, to open a new direct chat (once a minute)."""
+        now = time.monotonic()
+        if not content or now - self._withheld_told.get(room_id, -1e9) < WITHHELD_EVERY_SECONDS:
+            return
+        self._withheld_told[room_id] = now
+        try:
+            await self._send(room_id, content, f"{tx_id}.withheld")
+        except Exception as error:  # the confidential part stays unsent either way
+            log.warning("withheld_note_failed error=%s", type(error).__name__)
+
+    @property
+    def _bot(self) -> str:
+        return str(self._client.user_id)
+
+    async def _room_state(self, room_id: str, *, bot_made: bool) -> RoomState | None:
+        """The room's state as the homeserver has it now; ``None`` when the bot cannot read
+        it (not, or no longer, in the room)."""
+        try:
+            response = await self._client.room_get_state(room_id)
+        except Exception as error:
+            raise _send_failure(error) from error
+        if not isinstance(response, RoomGetStateResponse):
+            status = _http_status(response)
+            if response.status_code in ("M_FORBIDDEN", "M_NOT_FOUND") or status in (403, 404):
+                return None
+            raise _delivery_error(response)
+        is_direct: bool | None = True
+        if not bot_made:
+            said = await asyncio.to_thread(
+                self._store.transports.state, Platform.MATRIX, INVITED_DIRECT_STATE + room_id
+            )
+            is_direct = None if not said else said == "1"
+        return state_from_events(response.events, is_direct)
+
+    async def _notice_room(self, user_id: str) -> str:
+        """The private room the bot holds with ``user_id`` for notices, once they have
+        joined it; made (and the wait begun) when there is none, or none still private."""
+        stored = await asyncio.to_thread(self._store.members.notice_room, Platform.MATRIX, user_id)
+        if stored is not None:
+            state = await self._room_state(stored, bot_made=True)
+            reason = (
+                NotPrivate.ABSENT
+                if state is None
+                else why_not_private(state, self._bot, user_id, invited_is_enough=True)
+            )
+            if reason is None:
+                assert state is not None
+                if user_id in state.joined:
+                    return stored
+                raise TransientFailure("waiting for the member to join the notice room")
+            # Not to be used again: the next notice makes a new room.
+            await asyncio.to_thread(
+                self._store.members.set_notice_room, Platform.MATRIX, user_id, None
+            )
+            with contextlib.suppress(Exception):
+                await self._client.room_leave(stored)
+            log.warning("notice_room_abandoned reason=%s", reason.value)
+            if reason is NotPrivate.ABSENT:
+                # They left or declined it: one invitation per notice, not one per retry.
+                raise PermanentFailure("the member left the notice room")
+        room_id = await self._create_notice_room(user_id)
+        await asyncio.to_thread(
+            self._store.members.set_notice_room, Platform.MATRIX, user_id, room_id
+        )
+        raise TransientFailure("made a notice room; waiting for the member to join it")
+
+    async def _create_notice_room(self, user_id: str) -> str:
+        """A direct, invite-only room with the member, whose history starts for each at
+        joining; end-to-end encrypted when the bot knows the member's devices (their
+        client encrypts)."""
+        initial_state: list[dict[str, Any]] = [
+            {
+                "type": "m.room.history_visibility",
+                "state_key": "",
+                "content": {"history_visibility": "joined"},
+            }
+        ]
+        if self._client.olm is not None and list(
+            self._client.device_store.active_user_devices(user_id)
+        ):
+            initial_state.append(
+                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
+            )
+        try:
+            response = await self._client.room_create(
+                is_direct=True,
+                preset=RoomPreset.private_chat,
+                invite=[user_id],
+                initial_state=initial_state,
+            )
+        except Exception as error:
+            raise _send_failure(error) from error
+        if not isinstance(response, RoomCreateResponse):
+            raise _delivery_error(response)
+        log.info("notice_room_made encrypted=%s", len(initial_state) > 1)
+        return str(response.room_id)
 
     async def _file_content(self, room_id: str, media: Media) -> dict[str, Any]:
         """An ``m.image`` or ``m.file`` event for a reply's file, uploaded for the room."""

@@ -59,16 +59,18 @@ from bot.media import MATRIX_UPLOAD_LIMIT
 from bot.outbox import TransientFailure
 from bot.ratelimit import SendLimiter, Window
 from bot.registry import RESERVED_COMMANDS
+from bot.room_checks import BotAccess
 from bot.transports import PlatformParts, TransportStartError, Wiring
 from bot.transports.matrix import render
 from bot.transports.matrix.events import read_typed, translate
 from bot.transports.matrix.media import MatrixMediaSource
 from bot.transports.matrix.payloads import MatrixPayload
+from bot.transports.matrix.privacy import RoomState, why_not_private
 from bot.transports.matrix.render import (
     message_content,
     pick_by_reaction,
 )
-from bot.transports.matrix.sender import CHOICES_STATE, MatrixSender
+from bot.transports.matrix.sender import CHOICES_STATE, INVITED_DIRECT_STATE, MatrixSender
 from bot.transports.planning import PLANNING
 from bot.types import (
     ChoicePicked,
@@ -107,9 +109,16 @@ class MatrixStartError(TransportStartError):
     """The bot cannot start on Matrix."""
 
 
-def _is_direct(room: MatrixRoom, group_rooms: frozenset[str]) -> bool:
-    """A room of two (a member and the bot), unless it is a working group's room."""
-    return room.room_id not in group_rooms and bool(room.member_count <= 2)
+def room_state(room: MatrixRoom, is_direct: bool | None) -> RoomState:
+    """What the privacy rule reads of a room, as the sync left nio's view of it."""
+    return RoomState(
+        join_rule=str(room.join_rule),
+        history_visibility=str(room.history_visibility),
+        # nio's ``users`` holds the invited too.
+        joined=frozenset(room.users) - frozenset(room.invited_users),
+        invited=frozenset(room.invited_users),
+        is_direct=is_direct,
+    )
 
 
 class MatrixTransport:
@@ -149,6 +158,8 @@ class MatrixTransport:
         self._skew_ms = 0
         self._logged_skew_ms = 0
         self._undecrypted: list[tuple[str, MegolmEvent, int]] = []
+        # What each invitation said of is_direct (kept in the store too), by room.
+        self._invited_direct: dict[str, bool | None] = {}
         config.store_path.mkdir(parents=True, exist_ok=True)
         self.client = AsyncClient(
             config.homeserver,
@@ -435,7 +446,7 @@ class MatrixTransport:
                 else:
                     # The other rooms are told that a message here could not be read.
                     log.warning("matrix_undecryptable_given_up session=%s", event.session_id[:8])
-                    origin = self._origin(room, event.sender)
+                    origin = await self._origin(room, event.sender)
                     unreadable = Unrelayable(origin, UnrelayableKind.UNDECRYPTABLE, event.event_id)
                     await self._make_ready(unreadable, event.event_id)
                 continue
@@ -550,6 +561,17 @@ class MatrixTransport:
             return
         # Room ids no longer name a server (room version 12), so the inviter's server counts.
         server = str(invites[-1].sender).partition(":")[2]
+        # Where the member's client said whether this is a direct chat, it is remembered:
+        # a room invited to as "not direct" is never a private chat.
+        said = invites[-1].content.get("is_direct")
+        if isinstance(said, bool):
+            self._invited_direct[room_id] = said
+            await asyncio.to_thread(
+                self._store.transports.set_state,
+                Platform.MATRIX,
+                INVITED_DIRECT_STATE + room_id,
+                "1" if said else "0",
+            )
         if room_id in self._group_rooms or server in self._config.join_invites_from:
             # What was said in the room before the invitation is history; a minute's grace
             # covers messages typed while the invitation travelled.
@@ -579,22 +601,51 @@ class MatrixTransport:
         )
         await asyncio.to_thread(self._store.transports.set_state, Platform.MATRIX, name, "1")
 
+    async def bot_access(self, room_id: str) -> BotAccess:
+        """Whether the bot has joined ``room_id`` and may send messages there (by the
+        room's power levels, as the sync has them)."""
+        room = self.client.rooms.get(room_id)
+        if room is None or self.user_id not in room.users or self.user_id in room.invited_users:
+            return BotAccess.NOT_MEMBER
+        if not room.power_levels.can_user_send_message(self.user_id, "m.room.message"):
+            return BotAccess.CANNOT_SEND
+        return BotAccess.READY
+
     # -- translation ------------------------------------------------------------------------
 
-    def _origin(self, room: MatrixRoom, sender: str) -> Origin:
+    async def _origin(self, room: MatrixRoom, sender: str) -> Origin:
+        """Who wrote where; a direct chat only when the room is private between the bot
+        and ``sender`` (:mod:`bot.transports.matrix.privacy`) and no working group's."""
+        direct = exposed = False
+        # A room of two (or fewer, joined or invited) is a candidate; a larger one is not.
+        if room.room_id not in self._group_rooms and len(room.users) <= 2:
+            state = room_state(room, await self._invitation_said_direct(room.room_id))
+            reason = why_not_private(state, self.user_id, sender)
+            direct, exposed = reason is None, reason is not None
+            if exposed:
+                log.info("matrix_room_not_private reason=%s", reason)
         return Origin(
             platform=Platform.MATRIX,
             room_id=room.room_id,
             user_id=sender,
-            is_direct=_is_direct(room, self._group_rooms),
+            is_direct=direct,
             display_name=clean_line(room.user_name(sender)) or None,
+            exposed=exposed,
         )
+
+    async def _invitation_said_direct(self, room_id: str) -> bool | None:
+        if room_id not in self._invited_direct:
+            said = await asyncio.to_thread(
+                self._store.transports.state, Platform.MATRIX, INVITED_DIRECT_STATE + room_id
+            )
+            self._invited_direct[room_id] = None if not said else said == "1"
+        return self._invited_direct[room_id]
 
     async def _translate(self, room: MatrixRoom, event: Any) -> Incoming | None:
         sender = getattr(event, "sender", None)
         if sender is None or sender == self.user_id:
             return None  # the bot's own messages are never answered
-        origin = self._origin(room, sender)
+        origin = await self._origin(room, sender)
         if isinstance(event, MegolmEvent):
             # Its key may arrive later: ask for it and try again after the next syncs.
             log.warning("matrix_undecryptable session=%s", event.session_id[:8])
@@ -697,4 +748,5 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[M
         render=render.render,
         limiter=limiter or matrix_limiter(),
         reader=transport,
+        probe=transport,
     )

@@ -24,11 +24,15 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import (
     BotCommand,
+    ChatMember,
+    ChatMemberRestricted,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.error import (
     BadRequest,
     Conflict,
+    Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
@@ -43,6 +47,7 @@ from bot.i18n import Catalogs
 from bot.inbox import UnreadableEvent
 from bot.ratelimit import SendLimiter, telegram_limiter
 from bot.registry import Registry
+from bot.room_checks import BotAccess
 from bot.transports import PlatformParts, TransportStartError, Wiring
 from bot.transports.planning import PLANNING
 from bot.transports.telegram import render
@@ -143,6 +148,24 @@ class TelegramTransport:
                 f"telegram: start-up failed ({type(error).__name__}); fix: wait a minute and "
                 "start again, or check the [telegram] settings"
             ) from error
+
+    async def bot_access(self, room_id: str) -> BotAccess:
+        """Whether the bot is in the group ``room_id`` and may send there (getChat and
+        getChatMember); never a person's private chat, nor a channel."""
+        if not room_id.lstrip("-").isdigit():
+            return BotAccess.NOT_MEMBER
+        bot = self.application.bot
+        try:
+            chat = await bot.get_chat(int(room_id))
+            if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+                return BotAccess.NOT_A_GROUP
+            member = await bot.get_chat_member(int(room_id), bot.id)
+        except (Forbidden, BadRequest):  # kicked; or no such chat that the bot can see
+            return BotAccess.NOT_MEMBER
+        except Exception as error:  # the network, or an answer PTB cannot read
+            log.warning("telegram_probe_failed error=%s", type(error).__name__)
+            return BotAccess.UNCHECKED
+        return group_access(chat.type, member)
 
     async def _start(self) -> None:
         await self.application.initialize()
@@ -323,6 +346,19 @@ class TelegramTransport:
         return event
 
 
+def group_access(chat_type: str, member: ChatMember) -> BotAccess:
+    """What a chat's type and the bot's ChatMember there say of the bot's place in it."""
+    if chat_type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return BotAccess.NOT_A_GROUP
+    if member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR, ChatMember.MEMBER):
+        return BotAccess.READY
+    if isinstance(member, ChatMemberRestricted):
+        if not member.is_member:
+            return BotAccess.NOT_MEMBER
+        return BotAccess.READY if member.can_send_messages else BotAccess.CANNOT_SEND
+    return BotAccess.NOT_MEMBER  # left, or banned
+
+
 def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[TelegramPayload]:
     """The Telegram transport of this process, with what its outbox needs."""
     config = wiring.config
@@ -347,4 +383,5 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[T
         limiter=limiter or telegram_limiter(),
         merge=render.merge,
         reader=transport,
+        probe=transport,
     )

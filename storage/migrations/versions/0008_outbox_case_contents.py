@@ -6,7 +6,7 @@ the message itself stays sealed. ``/withdraw`` gives up every pending message na
 report, and ``/casefiles`` does not queue a file again while an earlier copy still waits.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-14
 """
 
