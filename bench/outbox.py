@@ -11,6 +11,10 @@ Two measurements, each against a baseline taken in the same run:
   the outbox for one group, which Telegram lets the bot fill at 20 messages a minute. An
   answer's time runs from the update's arrival at the emulator to the emulator accepting
   the answer. Printed: p50 and p99 of each, and the flood's p99 minus the idle p99.
+  A third run (``--member-flood``, default 8,000) starts from an idle bot whose group is
+  bridged to a second group: one member sends that many messages into the first group as
+  Telegram updates, and the members ask while the bot takes them in, relays them (each a
+  copy to the second group) and works off the copies.
 * **pass**: one outbox pass (``OutboxWorker._pick_up``: what the worker does each time it
   is woken) with 10, 100, 1,000 and 10,000 sealed messages pending over 10 rooms, whose
   sends are all under way (a sender that never answers), so a pass only looks for new
@@ -51,6 +55,8 @@ from tests.harness.telegram_emulator import BotApiEmulator
 from tests.harness.telegram_harness import TelegramBot, make_token, telegram_config
 
 TG = Platform.TELEGRAM
+FLOODER = 2999
+FLOOD_SOURCE = -100_901
 MEMBERS = [3000 + n for n in range(10)]
 COMMANDS_EACH = 10
 FLOOD_GROUP = -100_900
@@ -78,8 +84,47 @@ async def answer_times(emulator: BotApiEmulator, member: int) -> list[float]:
     return times
 
 
-async def measure_answers(flood: int, tmp: Path) -> dict[str, list[float]]:
+def bridged_group() -> str:
+    return f"""
+[[working_groups]]
+slug = "flooded"
+name = "Flooded"
+languages = ["en"]
+telegram_chats = [{FLOOD_SOURCE}, {FLOOD_GROUP}]
+"""
+
+
+async def measure_member_flood(flood: int, tmp: Path) -> list[float]:
+    """The members' answers while one member's ``flood`` group messages come in."""
+    async with BotApiEmulator(make_token()) as emulator:
+        for member in MEMBERS:
+            emulator.add_user(member, f"Member {member}")
+        emulator.add_user(FLOODER, "Flooder")
+        emulator.add_group(FLOOD_SOURCE, "Flooding group")
+        emulator.add_group(FLOOD_GROUP, "Flooded group")
+        folder = tmp / "member-flood"
+        folder.mkdir()
+        config = telegram_config(
+            folder, f"sqlite:///{folder}/caucus.db", emulator, extra=bridged_group()
+        )
+        bot = TelegramBot(config, limiter=telegram_limiter)
+        await bot.start()
+        try:
+            for n in range(flood):
+                emulator.send_text(FLOODER, f"flood {n} " + "x" * 80, chat_id=FLOOD_SOURCE)
+            await emulator.wait_for(lambda: emulator.sent(FLOOD_GROUP), timeout=600)
+            started = time.monotonic()
+            answers = await asyncio.gather(*(answer_times(emulator, member) for member in MEMBERS))
+            print(f"  answers, member flood: {time.monotonic() - started:.1f} s", flush=True)
+            return [seconds for member in answers for seconds in member]
+        finally:
+            await bot.stop()
+
+
+async def measure_answers(flood: int, tmp: Path, member_flood: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {}
+    if member_flood:
+        results[f"{member_flood:,} from a member"] = await measure_member_flood(member_flood, tmp)
     for label, backlog in (("idle", 0), (f"{flood:,} waiting", flood)):
         async with BotApiEmulator(make_token()) as emulator:
             for member in MEMBERS:
@@ -198,11 +243,11 @@ def measure_passes(backends: Sequence[str], tmp: Path, server_url: str) -> dict[
 def report(answers: dict[str, list[float]], passes: dict[str, Any]) -> None:
     if answers:
         print("\nAnswer time of 10 members' /help, 10 each, 100 in all (seconds):")
-        print(f"  {'bot':<18} {'p50':>8} {'p99':>8} {'p99 ratio':>10}")
+        print(f"  {'bot':<22} {'p50':>8} {'p99':>8} {'p99 ratio':>10}")
         idle_p99 = percentile(answers["idle"], 0.99)
         for label, times in answers.items():
             p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
-            print(f"  {label:<18} {p50:8.3f} {p99:8.3f} {p99 / idle_p99:10.2f}")
+            print(f"  {label:<22} {p50:8.3f} {p99:8.3f} {p99 / idle_p99:10.2f}")
         flooded = [label for label in answers if label != "idle"]
         for label in flooded:
             extra = percentile(answers[label], 0.99) - idle_p99
@@ -223,6 +268,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--flood", type=int, default=8000, help="relayed copies waiting")
     parser.add_argument(
+        "--member-flood",
+        type=int,
+        default=8000,
+        help="group messages one member sends while the others ask (0: none)",
+    )
+    parser.add_argument(
         "--backend", choices=("sqlite", "postgresql", "both"), default="both", help="for passes"
     )
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -240,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.only in (None, "passes"):
             passes = measure_passes(backends, Path(tmp), arguments.postgres_url)
         if arguments.only in (None, "answers"):
-            answers = asyncio.run(measure_answers(arguments.flood, Path(tmp)))
+            answers = asyncio.run(
+                measure_answers(arguments.flood, Path(tmp), arguments.member_flood)
+            )
         report(answers, passes)
     return 0
 

@@ -584,10 +584,12 @@ class OutboxWorker(Generic[Payload]):
         # Until the write goes through, the room waits: its next message must not go out
         # before this one is recorded, and a message recorded late is not sent twice.
         backoff = Backoff(f"outbox {self.platform}: recording a delivery", stopping=self._stopped)
-        while not self._stopping:
+        while True:
             try:
                 await self._deliveries.record(ids, message_id)
             except Exception as error:
+                if self._stopping:
+                    break
                 await backoff.pause(error)
                 continue
             backoff.succeeded()

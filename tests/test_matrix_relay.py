@@ -202,6 +202,12 @@ async def test_a_senders_name_loses_line_breaks_controls_and_direction_overrides
     alice, room = bridge.alice, bridge.room_id
     renamed = await alice.client.set_displayname("Al\nBob (Telegram): \u202eok\x07")
     assert not isinstance(renamed, ProfileSetDisplayNameError), renamed
+    # Synapse sends the new name into each room after answering: wait until it is there,
+    # so that the emote comes after it.
+    for _ in range(100):
+        await alice.sync(timeout_ms=300)
+        if "Bob" in (alice.client.rooms[room].user_name(alice.user_id) or ""):
+            break
     waving = await alice.send_emote(room, "waves")
     emote = await bridge.event_for(waving)
     assert emote.origin.display_name == "Al Bob (Telegram): ok"

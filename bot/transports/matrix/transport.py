@@ -43,6 +43,7 @@ from nio import (
     MegolmEvent,
     MessageDirection,
     ReactionEvent,
+    RoomGetStateResponse,
     RoomMessagesResponse,
     SyncResponse,
     WhoamiResponse,
@@ -602,12 +603,24 @@ class MatrixTransport:
         await asyncio.to_thread(self._store.transports.set_state, Platform.MATRIX, name, "1")
 
     async def bot_access(self, room_id: str) -> BotAccess:
-        """Whether the bot has joined ``room_id`` and may send messages there (by the
-        room's power levels, as the sync has them)."""
-        room = self.client.rooms.get(room_id)
-        if room is None or self.user_id not in room.users or self.user_id in room.invited_users:
+        """Whether the bot has joined ``room_id`` and may send messages there, by the room's
+        state as the homeserver has it now (this process's sync may not have seen a join
+        that just happened)."""
+        response = await self.client.room_get_state(room_id)
+        if not isinstance(response, RoomGetStateResponse):
+            return BotAccess.NOT_MEMBER  # not in the room: its state is not the bot's to read
+        membership: str | None = None
+        levels: dict[str, Any] = {}
+        for event in response.events:
+            kind, key = event.get("type"), event.get("state_key")
+            content = event.get("content") or {}
+            if kind == "m.room.member" and key == self.user_id:
+                membership = content.get("membership")
+            elif kind == "m.room.power_levels" and key == "":
+                levels = content
+        if membership != "join":
             return BotAccess.NOT_MEMBER
-        if not room.power_levels.can_user_send_message(self.user_id, "m.room.message"):
+        if levels and _power(levels, self.user_id) < _needed(levels, "m.room.message"):
             return BotAccess.CANNOT_SEND
         return BotAccess.READY
 
@@ -750,3 +763,22 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[M
         reader=transport,
         probe=transport,
     )
+
+
+def _power(levels: dict[str, Any], user_id: str) -> int:
+    """A user's power level in a room's ``m.room.power_levels`` content."""
+    users = levels.get("users") or {}
+    return _level(users.get(user_id, levels.get("users_default", 0)))
+
+
+def _needed(levels: dict[str, Any], event_type: str) -> int:
+    """The power level a message event of ``event_type`` needs."""
+    events = levels.get("events") or {}
+    return _level(events.get(event_type, levels.get("events_default", 0)))
+
+
+def _level(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
