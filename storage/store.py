@@ -32,7 +32,7 @@ from storage.resealing import reseal_batch_in, sealed_columns
 from storage.rooms import RoomStore
 from storage.sealing import Sealer, attach_sealer
 from storage.transports import TransportStore
-from storage.units import UnitsOfWork, errors_wrapped
+from storage.units import TurnGate, UnitsOfWork, errors_wrapped
 from storage.validation import check_aware
 
 # Held while migrating PostgreSQL, so that two processes starting at once migrate in turn.
@@ -62,7 +62,11 @@ class Store:
         self._sealer = sealer
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         reader = self._engine.execution_options(**{READ_ONLY: True})
-        self._units = UnitsOfWork(self._sessions, sessionmaker(reader, expire_on_commit=False))
+        self._units = UnitsOfWork(
+            self._sessions,
+            sessionmaker(reader, expire_on_commit=False),
+            gate=TurnGate() if self._engine.dialect.name == "sqlite" else None,
+        )
         self._clock = clock
         run, now = self._units.run, self.now
         self.members = MemberStore(run, now)

@@ -8,6 +8,7 @@ clock, so that no session ever leaves the package.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -88,14 +89,51 @@ def errors_wrapped() -> Iterator[None]:
         raise StorageError(f"database error: {error}") from error
 
 
+class TurnGate:
+    """Writers take turns in the order they asked (a ticket lock).
+
+    SQLite has one write lock, and a writer that finds it taken polls for it with growing
+    sleeps: a thread that commits and at once begins again (the dispatcher working through
+    a backlog) keeps winning, and a transport storing what just arrived starves. Within the
+    process (one bot per database, :mod:`storage.instance_lock`), this gate hands the
+    write lock over in turn instead.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._changed:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._changed.wait()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._serving += 1
+                self._changed.notify_all()
+
+
 class UnitsOfWork:
-    """The transactions of one store: one per query, or one unit shared by many."""
+    """The transactions of one store: one per query, or one unit shared by many.
+
+    With a ``gate`` (SQLite), write transactions take their turn at it."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], read_sessions: sessionmaker[Session] | None = None
+        self,
+        sessions: sessionmaker[Session],
+        read_sessions: sessionmaker[Session] | None = None,
+        *,
+        gate: TurnGate | None = None,
     ) -> None:
         self._sessions = sessions
         self._read_sessions = read_sessions or sessions
+        self._gate = gate
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -108,6 +146,10 @@ class UnitsOfWork:
                 unit.doomed = unit.doomed or f"{type(error).__name__} left a nested block"
                 raise
             return
+        with self._turn():
+            yield from self._new_unit()
+
+    def _new_unit(self) -> Iterator[None]:
         session = self._sessions()
         unit = _Unit(session, threading.get_ident())
         token = _units.set({**_units.get(_NO_UNITS), self: unit})
@@ -163,12 +205,15 @@ class UnitsOfWork:
             return self._run_in_unit(unit, work, *args, **kwargs)
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                with errors_wrapped(), self._sessions.begin() as session:
+                with self._turn(), errors_wrapped(), self._sessions.begin() as session:
                     return work(session, *args, **kwargs)
             except StorageError as error:
                 if attempt == _ATTEMPTS or not isinstance(error.__cause__, IntegrityError):
                     raise
         raise AssertionError("unreachable")
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if self._gate is None else self._gate.turn()
 
     def read(
         self,

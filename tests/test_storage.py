@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from storage import (
 from storage.database import alembic_config, normalize_url
 from storage.models import Base, Membership, Room
 from tests.harness.clock import T0, Clock
+from tests.harness.databases import Backend
 from tests.harness.races import at_once
 
 REPO = Path(__file__).resolve().parents[1]
@@ -604,3 +607,30 @@ def test_a_malformed_database_url_is_refused_without_showing_it() -> None:
         normalize_url("postgresql://u:pw-secret@host:notaport/db")
     assert "not a database URL" in str(caught.value)
     assert "pw-secret" not in str(caught.value)
+
+
+@pytest.mark.backends(Backend.SQLITE)
+def test_a_writer_waiting_gets_its_turn_before_a_busy_writer_begins_again(store: Store) -> None:
+    """SQLite's write lock, polled with growing sleeps, goes to whoever begins again first:
+    the dispatcher working through a backlog, never the transport storing what arrived.
+    Writers of the process take turns instead."""
+    busy_done: list[int] = []
+    stored_after: list[int] = []
+    started = threading.Event()
+
+    def busy() -> None:
+        for n in range(20):
+            with store.transaction():
+                store.transports.set_state(Platform.TELEGRAM, "busy", str(n))
+                started.set()
+                time.sleep(0.02)
+            busy_done.append(n)
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    started.wait(5)
+    store.inbox.record(Platform.TELEGRAM, "1", 1, {"arrived": True})
+    stored_after.append(len(busy_done))
+    worker.join()
+    # It waited for the transaction under way and at most the one queued before it.
+    assert stored_after[0] <= 2, f"stored only after {stored_after[0]} of the busy writer's 20"
