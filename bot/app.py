@@ -190,6 +190,7 @@ class Services:
             registry=self.registry,
             inbox_wake=self.inbox.wake,
             warn=warn or _warn_on_stderr,
+            inbox_backlog=self.inbox.backlog,
         )
         parts: dict[Platform, PlatformParts[Any]] = {
             platform: _build_platform(platform, wiring, chosen.get(platform))

@@ -231,10 +231,10 @@ an event a platform delivers again is recognized."""
 PRUNE_EVERY = timedelta(hours=1)
 IDLE_SECONDS = 1.0
 """How long the inbox sleeps when it found nothing and nobody woke it."""
-PAGE = 100
-"""Stored events read per platform per pass."""
-BATCH = 100
-"""Events handled in one transaction at most (a pass reads up to ``PAGE`` per platform)."""
+BATCH = 25
+"""Events read and handled in one transaction at most; the next batch is read afresh."""
+STORE_FIRST_SECONDS = 2.0
+"""How long a batch waits at most while a transport stores a platform's backlog."""
 
 
 class Inbox:
@@ -248,6 +248,21 @@ class Inbox:
         self._readers: dict[Platform, InboxReader] = {}
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._backlog: set[Platform] = set()
+        self._stored_up = asyncio.Event()
+        self._stored_up.set()
+
+    def backlog(self, platform: Platform, more: bool) -> None:
+        """The platform holds more events than its transport's last fetch brought (``more``)
+        or no longer: while one does, the inbox lets them be stored before handling more
+        (on SQLite a batch in hand holds the one write lock the transport needs)."""
+        if more:
+            self._backlog.add(platform)
+            self._stored_up.clear()
+        else:
+            self._backlog.discard(platform)
+            if not self._backlog:
+                self._stored_up.set()
 
     def add_reader(self, platform: Platform, reader: InboxReader) -> None:
         self._readers[platform] = reader
@@ -282,34 +297,38 @@ class Inbox:
                 await self._sleep(IDLE_SECONDS)
 
     async def drain(self) -> int:
-        """Hand over every event stored now; how many were handed over."""
+        """Hand over every event stored now; how many were handed over.
+
+        Each batch is read afresh, so that a private chat's event stored meanwhile goes
+        before the rest of a flood of group traffic."""
         handled = 0
         while not self._stopping.is_set():
+            if self._backlog:
+                # Bounded, so that a flood without end still gets handled.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stored_up.wait(), timeout=STORE_FIRST_SECONDS)
             pending = await self._pending()
             if not pending:
                 return handled
-            for start in range(0, len(pending), BATCH):
-                if self._stopping.is_set():
-                    break
-                batch = await self._read(pending[start : start + BATCH])
-                await self._dispatcher.handle_batch(batch)
-                handled += len(batch)
+            batch = await self._read(pending)
+            await self._dispatcher.handle_batch(batch)
+            handled += len(batch)
         return handled
 
     async def _pending(self) -> list[InboundRecord]:
-        """The next stored events of every platform, merged by arrival while each
-        platform's own order is kept."""
+        """The next stored events of every platform (a batch), merged by arrival while
+        each platform's own order is kept: private chats' events first."""
         by_platform = await asyncio.to_thread(
-            self._store.inbox.pending_of, list(self._readers), PAGE
+            self._store.inbox.pending_of, list(self._readers), BATCH
         )
         per_platform = list(by_platform.values())
         merged: list[InboundRecord] = []
         heads = [queue for queue in per_platform if queue]
         while heads:
-            first = min(heads, key=lambda queue: queue[0].id)
+            first = min(heads, key=lambda queue: (not queue[0].direct, queue[0].id))
             merged.append(first.pop(0))
             heads = [queue for queue in heads if queue]
-        return merged
+        return merged[:BATCH]
 
     async def _read(self, records: list[InboundRecord]) -> list[Handover]:
         """Each stored event read by its platform's transport into a neutral event."""

@@ -22,7 +22,7 @@ from storage.jsontext import decode_json_object, encode_json_object
 from storage.models import InboundEvent
 from storage.records import InboundRecord
 from storage.units import Area
-from storage.upserts import insert_unless_present
+from storage.upserts import insert_many_unless_present, insert_unless_present
 from storage.validation import check_aware, check_int, check_text
 
 # What a handled event's payload becomes: the event stays (its key and sequence keep
@@ -41,37 +41,43 @@ class InboxStore(Area):
         payload: Mapping[str, Any],
         *,
         waiting: bool = False,
+        direct: bool = False,
     ) -> bool:
         """Keep a raw event before the platform is told it arrived; False if already kept.
 
         ``key`` identifies the event on its platform; ``sequence`` is the platform's own
         counter, if any (Telegram's ``update_id``). A duplicate changes nothing. A
-        ``waiting`` event is kept but not pending until :meth:`make_ready`.
+        ``waiting`` event is kept but not pending until :meth:`make_ready`. A ``direct``
+        event (from a private chat) is handed over before group traffic.
         """
         platform = Platform(platform)
         check_text("event key", key, 255)
         if sequence is not None:
             check_int("event sequence", sequence, minimum=-(2**63))
         text = encode_json_object("event payload", payload)
-        return self._run(_record, platform, key, sequence, text, waiting, self._now())
+        return self._run(_record, platform, key, sequence, text, waiting, direct, self._now())
 
     def record_many(
-        self, platform: Platform, events: Sequence[tuple[str, int | None, Mapping[str, Any]]]
+        self,
+        platform: Platform,
+        events: Sequence[tuple[str, int | None, Mapping[str, Any], bool]],
     ) -> int:
         """:meth:`record` for several ready events of one platform (``key``, ``sequence``,
-        ``payload`` each), in one transaction: all kept, or none. How many were new."""
+        ``payload``, ``direct`` each), in one transaction: all kept, or none. How many were
+        new."""
         platform = Platform(platform)
-        rows: list[tuple[str, int | None, str]] = []
-        for key, sequence, payload in events:
+        rows: list[tuple[str, int | None, str, bool]] = []
+        for key, sequence, payload, direct in events:
             check_text("event key", key, 255)
             if sequence is not None:
                 check_int("event sequence", sequence, minimum=-(2**63))
-            rows.append((key, sequence, encode_json_object("event payload", payload)))
+            rows.append((key, sequence, encode_json_object("event payload", payload), direct))
         return self._run(_record_many, platform, rows, self._now())
 
     def pending(self, platform: Platform, limit: int = 100) -> list[InboundRecord]:
-        """Events of the platform ready and not handled yet, oldest first (in order of
-        arrival); waiting events are not among them."""
+        """Events of the platform ready and not handled yet: those from private chats
+        first, then the others, each oldest first (in order of arrival); waiting events are
+        not among them."""
         platform = Platform(platform)
         check_int("limit", limit, minimum=1)
         return self._run(_pending, platform, limit, False)
@@ -151,6 +157,7 @@ def _inbound_record(row: InboundEvent) -> InboundRecord:
         received_at=row.received_at,
         handled_at=row.handled_at,
         waiting=row.waiting,
+        direct=row.direct,
     )
 
 
@@ -161,6 +168,7 @@ def _record(
     sequence: int | None,
     payload: str,
     waiting: bool,
+    direct: bool,
     now: datetime,
 ) -> bool:
     return insert_unless_present(
@@ -174,33 +182,70 @@ def _record(
             "received_at": now,
             "handled_at": None,
             "waiting": waiting,
+            "direct": direct,
         },
         ("platform", "key"),
     )
 
 
 def _record_many(
-    session: Session, platform: Platform, rows: list[tuple[str, int | None, str]], now: datetime
+    session: Session,
+    platform: Platform,
+    rows: list[tuple[str, int | None, str, bool]],
+    now: datetime,
 ) -> int:
-    return sum(
-        _record(session, platform, key, sequence, payload, False, now)
-        for key, sequence, payload in rows
+    # One statement for a whole getUpdates answer: storing it is what a flood waits on.
+    return insert_many_unless_present(
+        session,
+        InboundEvent,
+        [
+            {
+                "platform": platform.value,
+                "key": key,
+                "sequence": sequence,
+                "payload": payload,
+                "received_at": now,
+                "handled_at": None,
+                "waiting": False,
+                "direct": direct,
+            }
+            for key, sequence, payload, direct in rows
+        ],
+        ("platform", "key"),
     )
 
 
 def _pending(
     session: Session, platform: Platform, limit: int, waiting: bool
 ) -> list[InboundRecord]:
+    if waiting:
+        return _unhandled(session, platform, limit, waiting=True)
+    # Private chats first, so that a member's command never waits behind a flood of group
+    # traffic; a room is one or the other, so each room's own order is kept.
+    first = _unhandled(session, platform, limit, waiting=False, direct=True)
+    if len(first) == limit:
+        return first
+    return first + _unhandled(session, platform, limit - len(first), waiting=False, direct=False)
+
+
+def _unhandled(
+    session: Session,
+    platform: Platform,
+    limit: int,
+    *,
+    waiting: bool,
+    direct: bool | None = None,
+) -> list[InboundRecord]:
+    query = select(InboundEvent).where(
+        InboundEvent.platform == platform.value,
+        InboundEvent.handled_at.is_(None),
+        InboundEvent.waiting.is_(waiting),
+    )
+    if direct is not None:
+        query = query.where(InboundEvent.direct.is_(direct))
     rows = session.scalars(
-        select(InboundEvent)
-        .where(
-            InboundEvent.platform == platform.value,
-            InboundEvent.handled_at.is_(None),
-            InboundEvent.waiting.is_(waiting),
-        )
         # By the platform's own order (webhook calls may arrive out of it), then arrival.
-        .order_by(InboundEvent.sequence.asc().nulls_last(), InboundEvent.id)
-        .limit(limit)
+        query.order_by(InboundEvent.sequence.asc().nulls_last(), InboundEvent.id).limit(limit)
     )
     return [_inbound_record(row) for row in rows]
 

@@ -137,6 +137,8 @@ class InboundRecord:
     received_at: datetime
     handled_at: datetime | None
     waiting: bool = False
+    direct: bool = False
+    """From a private chat with the bot: handed over before group traffic."""
 
 
 @dataclass(frozen=True, slots=True)

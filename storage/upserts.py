@@ -36,6 +36,21 @@ def insert_unless_present(
     return inserted is not None
 
 
+def insert_many_unless_present(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    unique: Sequence[str],
+) -> int:
+    """Insert each row unless one with the same ``unique`` columns exists, in one statement;
+    how many were inserted."""
+    if not rows:
+        return 0
+    statement = _insert(session, model).values([dict(row) for row in rows])
+    statement = statement.on_conflict_do_nothing(index_elements=list(unique))
+    return len(session.execute(statement.returning(statement.table.c.id)).all())
+
+
 def upsert(
     session: Session,
     model: type[Base],

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, event, text
 from bot.app import Services
 from bot.config import load_config
 from bot.incoming_json import to_json
+from bot.transports.telegram.transport import from_private_chat
 from bot.types import Command, Origin, Platform, TextMessage
 from storage import StorageUnavailable
 from tests.harness.databases import Backend
@@ -216,3 +217,43 @@ async def test_a_database_away_for_many_passes_loses_no_event(
     (answer,) = store.outbox.pending(TG)
     assert "went wrong" not in str(answer.payload)
     assert store.inbox.pending(TG) == []
+
+
+def telegram_group_message(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    """A message in a group, as Telegram sends it."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "chat": {"id": -100_777, "type": "supergroup", "title": "Busy"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "Flo"},
+            "text": text,
+        },
+    }
+
+
+async def test_a_private_command_is_handled_before_a_flood_of_group_messages(
+    services: Services,
+) -> None:
+    """As the Telegram transport stores them: 250 group messages, then a member's /help in
+    a private chat; the /help goes in the first batch, the flood after it in its order."""
+    store = services.store
+    updates = [telegram_group_message(n, 900, f"flood {n}") for n in range(1, 251)]
+    updates.append(telegram_command(251, 31, "/help"))
+    store.inbox.record_many(
+        TG, [(str(u["update_id"]), u["update_id"], u, from_private_chat(u)) for u in updates]
+    )
+    handled_order: list[str] = []
+    dispatcher = services.dispatcher
+    original = dispatcher.handle_batch
+
+    async def noting(batch: Any) -> None:
+        handled_order.extend(handover.inbound[1] for handover in batch)
+        await original(batch)
+
+    dispatcher.handle_batch = noting  # type: ignore[method-assign]
+    assert await services.inbox.drain() == 251
+    assert handled_order[0] == "251"
+    assert handled_order[1:] == [str(n) for n in range(1, 251)]
+    assert answered_rooms(services)[0] == (TG, "31")

@@ -214,7 +214,12 @@ def test_record_many_keeps_a_whole_answer_at_once_or_nothing(store: Store) -> No
     store.inbox.record(TG, "1", 1, {"update_id": 1})
     # One getUpdates answer: an update kept before (Telegram sent it again) and two new.
     kept = store.inbox.record_many(
-        TG, [("1", 1, {"update_id": 1}), ("2", 2, {"update_id": 2}), ("3", 3, {"n": 3})]
+        TG,
+        [
+            ("1", 1, {"update_id": 1}, False),
+            ("2", 2, {"update_id": 2}, False),
+            ("3", 3, {"n": 3}, False),
+        ],
     )
     assert kept == 2
     assert [(event.key, event.payload) for event in store.inbox.pending(TG)] == [
@@ -224,8 +229,22 @@ def test_record_many_keeps_a_whole_answer_at_once_or_nothing(store: Store) -> No
     ]
     # An event that cannot be kept keeps none of its answer.
     with pytest.raises(ValueError, match="event key"):
-        store.inbox.record_many(TG, [("4", 4, {}), ("x" * 300, 5, {})])
+        store.inbox.record_many(TG, [("4", 4, {}, False), ("x" * 300, 5, {}, False)])
     assert [event.key for event in store.inbox.pending(TG)] == ["1", "2", "3"]
+
+
+def test_private_chats_events_are_pending_before_group_traffic_each_in_its_order(
+    store: Store,
+) -> None:
+    # A flood in a group, and a member's commands in a private chat stored among it.
+    store.inbox.record_many(TG, [(str(n), n, {"n": n}, n in (4, 7)) for n in range(1, 10)])
+    store.inbox.record(TG, "10", 10, {"n": 10}, direct=True)
+    assert [event.key for event in store.inbox.pending(TG)] == [
+        "4", "7", "10", "1", "2", "3", "5", "6", "8", "9",
+    ]  # fmt: skip
+    assert [event.key for event in store.inbox.pending(TG, limit=4)] == ["4", "7", "10", "1"]
+    assert [event.key for event in store.inbox.pending(TG, limit=2)] == ["4", "7"]
+    assert [event.direct for event in store.inbox.pending_of([TG], 3)[TG]] == [True] * 3
 
 
 def test_a_duplicate_inbound_event_inside_a_unit_does_not_spoil_it(store: Store) -> None:

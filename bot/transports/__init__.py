@@ -93,6 +93,9 @@ class Wiring:
     inbox_wake: Callable[[], None]
     """Tells the inbox that events were stored."""
     warn: Callable[[str], None]
+    inbox_backlog: Callable[[Platform, bool], None] = lambda platform, more: None
+    """Tells the inbox that the platform holds more events than one fetch brought (true)
+    or no longer (false): the inbox lets the transport store them before handling more."""
 
 
 @dataclass(frozen=True)

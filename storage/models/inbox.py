@@ -35,3 +35,5 @@ class InboundEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     waiting: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    direct: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    """From a private chat with the bot: handed over before group traffic."""

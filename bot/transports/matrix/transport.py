@@ -484,7 +484,10 @@ class MatrixTransport:
         with self._store.transaction():
             for incoming, event_id in translated:
                 payload = to_json(incoming)
-                if not self._store.inbox.record(Platform.MATRIX, event_id, None, payload):
+                direct = incoming.origin.is_direct
+                if not self._store.inbox.record(
+                    Platform.MATRIX, event_id, None, payload, direct=direct
+                ):
                     # Kept before: handled or pending already (nothing changes), or still
                     # waiting (a replayed batch brings an event whose key has come meanwhile).
                     self._store.inbox.make_ready(Platform.MATRIX, event_id, payload)

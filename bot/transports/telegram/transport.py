@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -66,6 +67,8 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
 """Seconds a getUpdates long poll waits on Telegram's side."""
+UPDATES_PER_CALL = 100
+"""Updates asked of one getUpdates (Telegram's most); a full answer means more are waiting."""
 WEBHOOK_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
 
 EXPIRED_CHOICE = "~expired"
@@ -102,10 +105,12 @@ class TelegramTransport:
         has_groups: bool,
         warn: Callable[[str], None],
         application: Application[Any, Any, Any, Any, Any, Any] | None = None,
+        inbox_backlog: Callable[[Platform, bool], None] = lambda platform, more: None,
     ) -> None:
         self._config = config
         self._store = store
         self._inbox_wake = inbox_wake
+        self._inbox_backlog = inbox_backlog
         self._catalogs = catalogs
         self._registry = registry
         self._default_language = default_language
@@ -233,6 +238,7 @@ class TelegramTransport:
         # (After a week without updates Telegram restarts its ids at random, so an offset
         # kept from before could skip new, lower ids.)
         offset: int | None = None
+        more = False  # the last answer was full: ask again at once, without a long poll
         backoff = Backoff(
             "telegram: polling",
             notice=self._warn,
@@ -242,16 +248,27 @@ class TelegramTransport:
         while not self._stopping.is_set():
             try:
                 updates = await self.application.bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=list(ALLOWED_UPDATES)
+                    offset=offset,
+                    limit=UPDATES_PER_CALL,
+                    timeout=0 if more else POLL_TIMEOUT,
+                    allowed_updates=list(ALLOWED_UPDATES),
                 )
                 if updates:
                     # One commit for the whole answer, before Telegram hears the next offset.
                     await self._record_all(updates)
                     offset = updates[-1].update_id + 1
+                # A full answer: Telegram holds more, which must be stored (and a member's
+                # private command among them found) before the inbox handles more.
+                more = len(updates) >= UPDATES_PER_CALL
+                self._inbox_backlog(Platform.TELEGRAM, more)
             except RetryAfter as error:
+                more = False
+                self._inbox_backlog(Platform.TELEGRAM, False)
                 await self._sleep(retry_seconds(error))
                 continue
             except Exception as error:
+                more = False
+                self._inbox_backlog(Platform.TELEGRAM, False)
                 # Network trouble, a webhook left set, a database that refuses the update:
                 # say so and retry, after a longer pause each time.
                 if isinstance(error, Conflict):
@@ -263,12 +280,23 @@ class TelegramTransport:
 
     async def _record(self, update_id: int, payload: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
-            self._store.inbox.record, Platform.TELEGRAM, str(update_id), update_id, payload
+            functools.partial(
+                self._store.inbox.record,
+                Platform.TELEGRAM,
+                str(update_id),
+                update_id,
+                payload,
+                direct=from_private_chat(payload),
+            )
         )
         self._inbox_wake()
 
     async def _record_all(self, updates: Sequence[Update]) -> None:
-        events = [(str(update.update_id), update.update_id, update.to_dict()) for update in updates]
+        events = [
+            (str(update.update_id), update.update_id, payload, from_private_chat(payload))
+            for update in updates
+            for payload in (update.to_dict(),)
+        ]
         await asyncio.to_thread(self._store.inbox.record_many, Platform.TELEGRAM, events)
         self._inbox_wake()
 
@@ -373,6 +401,7 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[T
         default_language=config.default_language,
         has_groups=any(group.telegram_chats for group in config.working_groups),
         warn=wiring.warn,
+        inbox_backlog=wiring.inbox_backlog,
     )
     return PlatformParts(
         transport=transport,
@@ -385,3 +414,15 @@ def build(wiring: Wiring, limiter: SendLimiter | None = None) -> PlatformParts[T
         reader=transport,
         probe=transport,
     )
+
+
+def from_private_chat(update: Mapping[str, Any]) -> bool:
+    """Whether an update (as the Bot API sends it) comes from a private chat with the bot:
+    the inbox hands those over before group traffic."""
+    for field in ("message", "edited_message", "callback_query"):
+        part = update.get(field)
+        if isinstance(part, Mapping):
+            message = part.get("message", part) if field == "callback_query" else part
+            chat = message.get("chat") if isinstance(message, Mapping) else None
+            return isinstance(chat, Mapping) and chat.get("type") == "private"
+    return False
