@@ -14,7 +14,11 @@ Two measurements, each against a baseline taken in the same run:
   A third run (``--member-flood``, default 8,000) starts from an idle bot whose group is
   bridged to a second group: one member sends that many messages into the first group as
   Telegram updates, and the members ask while the bot takes them in, relays them (each a
-  copy to the second group) and works off the copies.
+  copy to the second group) and works off the copies. With ``--flood-rate 0`` the whole
+  flood is in Telegram's queue before anyone asks: since Telegram hands a bot its updates in
+  order, the first answers then wait for the bot to fetch and store the whole flood. With a
+  rate (messages a second, default 200, ten times what Telegram lets one account send into
+  a group for long) the flood keeps coming while the members ask.
 * **pass**: one outbox pass (``OutboxWorker._pick_up``: what the worker does each time it
   is woken) with 10, 100, 1,000 and 10,000 sealed messages pending over 10 rooms, whose
   sends are all under way (a sender that never answers), so a pass only looks for new
@@ -94,7 +98,18 @@ telegram_chats = [{FLOOD_SOURCE}, {FLOOD_GROUP}]
 """
 
 
-async def measure_member_flood(flood: int, tmp: Path) -> list[float]:
+async def send_flood(emulator: BotApiEmulator, flood: int, rate: float) -> None:
+    """One member's ``flood`` messages into the group, ``rate`` a second (0: all at once)."""
+    tick = 0.05
+    each = flood if rate <= 0 else max(1, round(rate * tick))
+    for start in range(0, flood, each):
+        for n in range(start, min(flood, start + each)):
+            emulator.send_text(FLOODER, f"flood {n} " + "x" * 80, chat_id=FLOOD_SOURCE)
+        if rate > 0:
+            await asyncio.sleep(tick)
+
+
+async def measure_member_flood(flood: int, rate: float, tmp: Path) -> list[float]:
     """The members' answers while one member's ``flood`` group messages come in."""
     async with BotApiEmulator(make_token()) as emulator:
         for member in MEMBERS:
@@ -110,21 +125,29 @@ async def measure_member_flood(flood: int, tmp: Path) -> list[float]:
         bot = TelegramBot(config, limiter=telegram_limiter)
         await bot.start()
         try:
-            for n in range(flood):
-                emulator.send_text(FLOODER, f"flood {n} " + "x" * 80, chat_id=FLOOD_SOURCE)
+            flooding = asyncio.create_task(send_flood(emulator, flood, rate))
             await emulator.wait_for(lambda: emulator.sent(FLOOD_GROUP), timeout=600)
             started = time.monotonic()
             answers = await asyncio.gather(*(answer_times(emulator, member) for member in MEMBERS))
-            print(f"  answers, member flood: {time.monotonic() - started:.1f} s", flush=True)
+            print(
+                f"  answers, member flood: {time.monotonic() - started:.1f} s"
+                f" ({'still flooding' if not flooding.done() else 'flood all sent'})",
+                flush=True,
+            )
+            flooding.cancel()
             return [seconds for member in answers for seconds in member]
         finally:
             await bot.stop()
 
 
-async def measure_answers(flood: int, tmp: Path, member_flood: int) -> dict[str, list[float]]:
+async def measure_answers(
+    flood: int, tmp: Path, member_flood: int, rate: float
+) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {}
     if member_flood:
-        results[f"{member_flood:,} from a member"] = await measure_member_flood(member_flood, tmp)
+        pace = "at once" if rate <= 0 else f"{rate:g}/s"
+        label = f"{member_flood:,} from a member, {pace}"
+        results[label] = await measure_member_flood(member_flood, rate, tmp)
     for label, backlog in (("idle", 0), (f"{flood:,} waiting", flood)):
         async with BotApiEmulator(make_token()) as emulator:
             for member in MEMBERS:
@@ -243,11 +266,11 @@ def measure_passes(backends: Sequence[str], tmp: Path, server_url: str) -> dict[
 def report(answers: dict[str, list[float]], passes: dict[str, Any]) -> None:
     if answers:
         print("\nAnswer time of 10 members' /help, 10 each, 100 in all (seconds):")
-        print(f"  {'bot':<22} {'p50':>8} {'p99':>8} {'p99 ratio':>10}")
+        print(f"  {'bot':<36} {'p50':>8} {'p99':>8} {'p99 ratio':>10}")
         idle_p99 = percentile(answers["idle"], 0.99)
         for label, times in answers.items():
             p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
-            print(f"  {label:<22} {p50:8.3f} {p99:8.3f} {p99 / idle_p99:10.2f}")
+            print(f"  {label:<36} {p50:8.3f} {p99:8.3f} {p99 / idle_p99:10.2f}")
         flooded = [label for label in answers if label != "idle"]
         for label in flooded:
             extra = percentile(answers[label], 0.99) - idle_p99
@@ -274,6 +297,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="group messages one member sends while the others ask (0: none)",
     )
     parser.add_argument(
+        "--flood-rate",
+        type=float,
+        default=200.0,
+        help="the member's messages a second (0: all in Telegram's queue before anyone asks)",
+    )
+    parser.add_argument(
         "--backend", choices=("sqlite", "postgresql", "both"), default="both", help="for passes"
     )
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -292,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             passes = measure_passes(backends, Path(tmp), arguments.postgres_url)
         if arguments.only in (None, "answers"):
             answers = asyncio.run(
-                measure_answers(arguments.flood, Path(tmp), arguments.member_flood)
+                measure_answers(
+                    arguments.flood, Path(tmp), arguments.member_flood, arguments.flood_rate
+                )
             )
         report(answers, passes)
     return 0
