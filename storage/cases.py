@@ -463,16 +463,9 @@ class CaseStore(Area):
         """The stored evidence files of a report, opened."""
 
         def work(session: Session) -> list[AttachmentFile]:
-            rows = session.scalars(
-                select(CaseAttachment)
-                .where(
-                    CaseAttachment.case_id == case_id,
-                    CaseAttachment.status == AttachmentStatus.STORED.value,
-                )
-                .order_by(CaseAttachment.id)
-            )
             return [
-                AttachmentFile(_attachment_info(row), row.case_id, row.data or b"") for row in rows
+                AttachmentFile(_attachment_info(row), row.case_id, row.data or b"")
+                for row in _stored_attachments(session, case_id)
             ]
 
         return self._run(work)
@@ -481,15 +474,7 @@ class CaseStore(Area):
         """The report's stored evidence files, described, without their bytes."""
 
         def work(session: Session) -> list[AttachmentInfo]:
-            rows = session.scalars(
-                select(CaseAttachment)
-                .where(
-                    CaseAttachment.case_id == case_id,
-                    CaseAttachment.status == AttachmentStatus.STORED.value,
-                )
-                .order_by(CaseAttachment.id)
-            )
-            return [_attachment_info(row) for row in rows]
+            return [_attachment_info(row) for row in _stored_attachments(session, case_id)]
 
         return self._run(work)
 
@@ -581,3 +566,17 @@ def _bytes_of(row: CaseAttachment) -> int:
         return row.size
     declared = (_decode(row.source) or {}).get("size")
     return declared if type(declared) is int and declared > 0 else 0
+
+
+def _stored_attachments(session: Session, case_id: int) -> list[CaseAttachment]:
+    """A report's stored evidence files, in the order they came."""
+    return list(
+        session.scalars(
+            select(CaseAttachment)
+            .where(
+                CaseAttachment.case_id == case_id,
+                CaseAttachment.status == AttachmentStatus.STORED.value,
+            )
+            .order_by(CaseAttachment.id)
+        )
+    )

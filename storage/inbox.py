@@ -174,18 +174,31 @@ def _record(
     return insert_unless_present(
         session,
         InboundEvent,
-        {
-            "platform": platform.value,
-            "key": key,
-            "sequence": sequence,
-            "payload": payload,
-            "received_at": now,
-            "handled_at": None,
-            "waiting": waiting,
-            "direct": direct,
-        },
+        _event_row(platform, key, sequence, payload, waiting=waiting, direct=direct, now=now),
         ("platform", "key"),
     )
+
+
+def _event_row(
+    platform: Platform,
+    key: str,
+    sequence: int | None,
+    payload: str,
+    *,
+    waiting: bool,
+    direct: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "platform": platform.value,
+        "key": key,
+        "sequence": sequence,
+        "payload": payload,
+        "received_at": now,
+        "handled_at": None,
+        "waiting": waiting,
+        "direct": direct,
+    }
 
 
 def _record_many(
@@ -199,16 +212,7 @@ def _record_many(
         session,
         InboundEvent,
         [
-            {
-                "platform": platform.value,
-                "key": key,
-                "sequence": sequence,
-                "payload": payload,
-                "received_at": now,
-                "handled_at": None,
-                "waiting": False,
-                "direct": direct,
-            }
+            _event_row(platform, key, sequence, payload, waiting=False, direct=direct, now=now)
             for key, sequence, payload, direct in rows
         ],
         ("platform", "key"),
