@@ -30,7 +30,8 @@ With no configuration file, `caucus run` chats with you in this terminal (the co
 transport) and keeps its data in SQLite under ./data/. With a [telegram] or [matrix]
 section it serves those platforms instead. The configuration file is read from --config,
 else $CAUCUS_CONFIG, else ./config.toml when it exists; config.example.toml documents every
-setting."""
+setting. One bot serves a database at a time: a second `caucus run` on the same database
+waits as a standby and takes over within seconds when the first stops or dies."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="start the bot (brings the database schema up to date first)",
-        description="Start the bot. The database schema is brought up to date first.",
+        description=(
+            "Start the bot. The database schema is brought up to date first. While another"
+            " instance serves the same database, this one waits as a standby (exit 1 if it"
+            " loses the database's lock while serving)."
+        ),
     )
     run.add_argument("--config", type=Path, metavar="PATH", help="configuration file")
     run.add_argument(
