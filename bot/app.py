@@ -88,6 +88,35 @@ def open_store(config: AppConfig, warn: Callable[[str], None] | None = None) -> 
     return store
 
 
+def warn_unreached(config: AppConfig, store: Store, warn: Callable[[str], None]) -> None:
+    """At every start: each configured admin or coordinator the bot cannot write to."""
+    if config.telegram is None:
+        return
+    for where in unreached_on_telegram(config, store):
+        warn(
+            f"{where} has never written to the bot on Telegram, where a bot can write only "
+            "to people who wrote to it first: case notices and urgent alerts cannot reach "
+            "them; fix: ask them to open the bot in Telegram and send /start"
+        )
+
+
+def unreached_on_telegram(config: AppConfig, store: Store) -> list[str]:
+    """The configured admins and coordinators on Telegram who have never written to the bot
+    in private, by their place in the configuration (never their ids: this goes to logs)."""
+    places = [(f"admins[{n}]", identity) for n, identity in enumerate(config.admins)]
+    for g, group in enumerate(config.working_groups):
+        for role, identities in (("coordinators", group.coordinators), ("admins", group.admins)):
+            places += [
+                (f"working_groups[{g}].{role}[{n}]", identity)
+                for n, identity in enumerate(identities)
+            ]
+    on_telegram = [(where, i) for where, i in places if i.platform is Platform.TELEGRAM]
+    never = store.members.never_wrote_privately(
+        Platform.TELEGRAM, [identity.user_id for _, identity in on_telegram]
+    )
+    return [where for where, identity in on_telegram if identity.user_id in never]
+
+
 def build_registry() -> Registry:
     registry = Registry()
     handlers.register_all(registry)
@@ -306,6 +335,7 @@ async def _serve_platforms(config: AppConfig) -> None:
     services = Services(config)
     await services.start()
     encryption_keys(config, _warn_on_stderr)  # started: now the key file is worth a notice
+    warn_unreached(config, services.store, _warn_on_stderr)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

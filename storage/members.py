@@ -7,6 +7,7 @@ serve other areas inside their own transactions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -79,6 +80,13 @@ class MemberStore(Area):
         """The member's accounts that have written to the bot privately, each with that
         private room (on Matrix, where notices go is :meth:`notice_room` instead)."""
         return self._run(_direct_contacts_of, member_id)
+
+    def never_wrote_privately(self, platform: Platform, user_ids: Sequence[str]) -> set[str]:
+        """Which of these accounts have never written to the bot in a private chat."""
+        platform = Platform(platform)
+        for user_id in user_ids:
+            check_text("user id", user_id, 255)
+        return self._run(_never_wrote_privately, platform, list(user_ids))
 
     def notice_room(self, platform: Platform, user_id: str) -> str | None:
         """The private room the bot made with this account for notices, if any yet."""
@@ -253,3 +261,16 @@ def _is_private_room(session: Session, platform: Platform, room_id: str) -> bool
         .limit(1)
     ).first()
     return found is not None
+
+
+def _never_wrote_privately(session: Session, platform: Platform, user_ids: list[str]) -> set[str]:
+    wrote = set(
+        session.scalars(
+            select(Identity.user_id).where(
+                Identity.platform == platform.value,
+                Identity.user_id.in_(user_ids),
+                Identity.direct_room_id.is_not(None),
+            )
+        )
+    )
+    return set(user_ids) - wrote

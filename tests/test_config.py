@@ -642,3 +642,30 @@ def test_the_key_file_is_named_with_its_fix_at_every_start_not_only_the_first(
     )
     keyed = config.model_copy(update={"encryption_keys": (SecretStr(generate_key()),)})
     assert keyed.key_file is None
+
+
+def test_each_start_names_the_configured_people_on_telegram_the_bot_cannot_write_to(
+    tmp_path: Path, database_url: str
+) -> None:
+    from bot.app import open_store, warn_unreached
+
+    config = load(
+        tmp_path,
+        'data_dir = "data"\nadmins = ["telegram:1001", "matrix:@root:example.org"]\n'
+        '[telegram]\ntoken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"\n'
+        + group(extra='coordinators = ["telegram:1002", "telegram:1003"]\n'),
+        {"CAUCUS_DATABASE_URL": database_url},
+    )
+    store = open_store(config)
+    try:
+        # The second coordinator has written to the bot in a private chat.
+        store.members.for_identity(Platform.TELEGRAM, "1003", language="en", direct_room="1003")
+        lines: list[str] = []
+        warn_unreached(config, store, lines.append)
+        assert [line.split(" ", 1)[0] for line in lines] == [
+            "admins[0]",
+            "working_groups[0].coordinators[0]",
+        ]
+        assert all("send /start" in line and "100" not in line for line in lines)
+    finally:
+        store.close()
