@@ -80,6 +80,11 @@ def open_store(config: AppConfig, warn: Callable[[str], None] | None = None) -> 
     """Open the database, bring its schema up to date and apply the configured groups."""
     store = Store(config.database_url, sealer=Sealer(encryption_keys(config, warn)))
     store.upgrade()
+    try:
+        store.check_keys()
+    except BaseException:
+        store.close()
+        raise
     store.groups.sync_configured(
         group_specs(config),
         [_pair(identity) for identity in config.admins],

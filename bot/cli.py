@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import AppConfig, ConfigError, default_config_path, load_config
+from bot.config_env import ENV_ENCRYPTION_KEYS
 from bot.logs import configure_logging
 from bot.types import Platform
 
@@ -139,7 +140,7 @@ def command_run(path: Path | None, *, console: bool) -> int:
         )
     from bot.app import run_console, run_services
     from bot.transports import TransportStartError
-    from storage import StorageError
+    from storage import KeysDoNotOpen, StorageError
     from storage.instance_lock import InstanceLockLost
 
     try:
@@ -149,6 +150,13 @@ def command_run(path: Path | None, *, console: bool) -> int:
             asyncio.run(run_console(config))
     except InstanceLockLost as error:
         return _fail(f"{error}; stopped serving (a supervisor may start it again)", EXIT_FAILURE)
+    except KeysDoNotOpen as error:
+        return _fail(
+            f"{_where(config)}: encryption_keys: {error}; fix: give the key it was sealed with "
+            f"in {ENV_ENCRYPTION_KEYS} (the newest first, older ones after it), or put back "
+            f"{config.data_dir / 'encryption.key'} if the bot made that key",
+            EXIT_CONFIG,
+        )
     except StorageError as error:
         return _database_error(config, error)
     except TransportStartError as error:

@@ -5,7 +5,7 @@ return the frozen records below and raise :class:`StorageError`. This is the one
 what the package exports.
 """
 
-from storage.errors import NotFoundError, StorageError, StorageUnavailable
+from storage.errors import KeysDoNotOpen, NotFoundError, StorageError, StorageUnavailable
 from storage.records import (
     BridgedCopy,
     BridgedRef,
@@ -36,6 +36,7 @@ __all__ = [
     "GroupSummary",
     "IdentityRecord",
     "InboundRecord",
+    "KeysDoNotOpen",
     "LinkOutcome",
     "MemberRecord",
     "MemberRoles",

@@ -13,3 +13,7 @@ class NotFoundError(StorageError):
 
 class StorageUnavailable(StorageError):
     """The database could not be reached or was busy: the same work may succeed later."""
+
+
+class KeysDoNotOpen(StorageError):
+    """None of the configured keys opens what this database holds sealed."""

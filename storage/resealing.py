@@ -16,6 +16,7 @@ from storage.models import (
     Conversation,
     InboundEvent,
     OutboxMessage,
+    SealCheck,
 )
 from storage.sealing import SealedBytes, SealedText
 
@@ -31,6 +32,7 @@ def sealed_columns() -> list[tuple[type[Base], tuple[str, ...]]]:
         CaseContent,
         CaseAttachment,
         CaseEvent,
+        SealCheck,
     ):
         names = tuple(
             column.key

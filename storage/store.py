@@ -17,16 +17,17 @@ from datetime import UTC, datetime
 
 from alembic import command
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from storage.bridge import BridgeStore
 from storage.cases import CaseStore
 from storage.conversations import ConversationStore
 from storage.database import READ_ONLY, alembic_config, create_engine_for
-from storage.errors import StorageError
+from storage.errors import KeysDoNotOpen, StorageError
 from storage.groups import GroupStore
 from storage.inbox import InboxStore
 from storage.members import MemberStore
+from storage.models import SealCheck
 from storage.outbox import OutboxStore
 from storage.resealing import reseal_batch_in, sealed_columns
 from storage.rooms import RoomStore
@@ -151,6 +152,14 @@ class Store:
 
     # -- encryption keys --------------------------------------------------------------------
 
+    def check_keys(self) -> None:
+        """The configured keys open what this database holds sealed: a known value sealed the
+        first time the store is opened with a key is read back. Raises
+        :class:`KeysDoNotOpen` when none opens it (the data was sealed with another key)."""
+        if self._sealer is None:
+            return
+        self._units.run(_check_keys, self.now())
+
     def reseal_everything(self, batch: int = 200) -> int:
         """Seal every sealed value again with the first key (after a new key was put first);
         returns how many values were re-sealed. Each batch is its own transaction."""
@@ -165,3 +174,19 @@ class Store:
                 if after == 0:
                     break
         return total
+
+
+SEAL_CHECK = "caucus seal check"
+
+
+def _check_keys(session: Session, now: datetime) -> None:
+    try:
+        row = session.get(SealCheck, 1)
+    except StorageError as error:
+        raise KeysDoNotOpen(
+            "none of the configured encryption keys opens the data sealed in this database"
+        ) from error
+    if row is None:
+        session.add(SealCheck(id=1, sealed=SEAL_CHECK, created_at=now))
+    elif row.sealed != SEAL_CHECK:
+        raise KeysDoNotOpen("the data sealed in this database is not this store's")

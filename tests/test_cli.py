@@ -229,7 +229,7 @@ def test_rotate_key_reseals_with_the_new_key_so_the_old_one_can_go(
     both = {**first, "CAUCUS_ENCRYPTION_KEYS": f"{new},{old}"}
     rotated = caucus("rotate-key", cwd=tmp_path, env=both)
     assert rotated.returncode == 0, rotated.stderr
-    assert "re-sealed 1 values" in rotated.stdout
+    assert "re-sealed 2 values" in rotated.stdout  # the profile's and the keys' check value
     only_new = {**first, "CAUCUS_ENCRYPTION_KEYS": new}
     resumed = caucus("run", cwd=tmp_path, stdin="", env=only_new)
     assert resumed.returncode == 0, resumed.stderr
@@ -239,3 +239,20 @@ def test_rotate_key_reseals_with_the_new_key_so_the_old_one_can_go(
     assert refused.returncode == 2
     assert "encryption_keys" in refused.stderr
     assert "fix" in refused.stderr
+
+
+def test_run_with_a_key_that_does_not_open_the_data_stops_with_the_fix(
+    tmp_path: Path, database_url: str
+) -> None:
+    from storage.sealing import generate_key
+
+    sealed_with = {"CAUCUS_DATABASE_URL": database_url, "CAUCUS_ENCRYPTION_KEYS": generate_key()}
+    started = caucus("run", cwd=tmp_path, stdin="/profile\nAna\n", env=sealed_with)
+    assert started.returncode == 0, started.stderr
+    stranger = {**sealed_with, "CAUCUS_ENCRYPTION_KEYS": generate_key()}
+    refused = caucus("run", cwd=tmp_path, stdin="/help\n", env=stranger)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert "encryption_keys: none of the configured encryption keys opens the data" in line
+    assert "fix: give the key it was sealed with in CAUCUS_ENCRYPTION_KEYS" in line
+    assert "Welcome" not in refused.stdout  # it stopped before answering anything

@@ -15,7 +15,12 @@ from storage.models.groups import Membership, Room, WorkingGroup
 from storage.models.inbox import InboundEvent
 from storage.models.members import Identity, Member
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
-from storage.models.transports import CallbackPayload, TransportState, UnreachableChat
+from storage.models.transports import (
+    CallbackPayload,
+    SealCheck,
+    TransportState,
+    UnreachableChat,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -35,6 +40,7 @@ __all__ = [
     "OutboxCaseContent",
     "OutboxMessage",
     "Room",
+    "SealCheck",
     "TransportState",
     "UTCDateTime",
     "UnreachableChat",

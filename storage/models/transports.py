@@ -9,6 +9,7 @@ from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime
+from storage.sealing import SealedText
 
 
 class CallbackPayload(Base):
@@ -54,3 +55,14 @@ class TransportState(Base):
     name: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SealCheck(Base):
+    """A known value sealed the first time the store was opened with a key: at every start
+    the configured keys must open it, or the bot stops before it fails on every read."""
+
+    __tablename__ = "seal_check"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sealed: Mapped[str] = mapped_column(SealedText())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
