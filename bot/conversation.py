@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeAlias
 
+from bot.choosing import by_part, strip_direction_marks
 from bot.cleaning import clean_answer, is_invisible
 from bot.conversation_steps import (
     ADD,
@@ -260,6 +261,12 @@ class ConversationEngine:
                 return choice.value
         return None
 
+    def _matching_part(self, choices: tuple[Choice, ...], text: str) -> str | None:
+        """The one choice whose label contains ``text`` ("manufacturing"), if only one does;
+        only for questions that take nothing but their choices."""
+        found = by_part([self._label_of(choice.label) for choice in choices], text)
+        return None if found is None else choices[found].value
+
     def _read(self, step: Step, state: ConversationState, answers: Answers, answer: Input) -> Json:
         choices = self._choices(step, state, answers)
         if isinstance(answer, MediaAnswer):
@@ -273,6 +280,9 @@ class ConversationEngine:
         if matched is not None:
             return matched
         if step.parse is None:
+            matched = self._matching_part(step.choices_for(answers), text)
+            if matched is not None:
+                return matched
             raise InvalidAnswer("conversation.pick_a_choice")
         return step.parse(text)
 
@@ -302,6 +312,8 @@ class ConversationEngine:
             value = self._matching(choices, answer.text)
             if value is None and self._matching((_done(),), answer.text) is not None:
                 return self._toggle(conversation, state, step, PickedAnswer(DONE))
+            if value is None:
+                value = self._matching_part(choices, answer.text)
         else:
             value = None
         if value is None or not any(choice.value == value for choice in choices):
@@ -599,11 +611,6 @@ def _record(step: Step, state: ConversationState) -> dict[str, Json]:
     return {"items": [], "current": {}, "at": step.fields[0].name}
 
 
-_DIRECTION_MARKS = dict.fromkeys(
-    map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-)
-
-
 def typed_answer(answer: TypedAnswer) -> str:
     """The text of a typed answer as it is kept (:func:`bot.cleaning.clean_answer`);
     refused when nothing in it shows."""
@@ -613,11 +620,6 @@ def typed_answer(answer: TypedAnswer) -> str:
             "conversation.invisible_answer" if answer.text else "conversation.empty_answer"
         )
     return text
-
-
-def strip_direction_marks(text: str) -> str:
-    """Drop bidi controls, which a member copying a right-to-left reply brings along."""
-    return text.translate(_DIRECTION_MARKS)
 
 
 def first_unanswered(conversation: Conversation, answers: Answers) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.choosing import by_part, typed_number
 from bot.conversation import (
     BACK,
     CANCEL,
@@ -19,7 +20,18 @@ from bot.conversation import (
     Step,
     TypedAnswer,
 )
-from bot.types import Choice, Lines, Literal, Message
+from bot.transports.console import parse_line
+from bot.types import (
+    Choice,
+    ChoicePicked,
+    Lines,
+    Literal,
+    Message,
+    Origin,
+    Platform,
+    RenderedChoice,
+    TextMessage,
+)
 
 
 def _label(label: Message | Literal) -> str:
@@ -302,3 +314,32 @@ def test_typed_review_label_with_spaces_and_direction_marks_is_understood(
     state = answer_all(engine)
     outcome = engine.handle(SURVEY, state, TypedAnswer("  \u2068conversation.submit\u2069 "))
     assert outcome.submitted is not None
+
+
+def test_a_part_of_one_label_picks_it_and_a_part_shared_or_too_short_does_not(
+    engine: ConversationEngine,
+) -> None:
+    state = ConversationState("survey", "colour", {"name": "Ana"}, ("name",))
+    picked = engine.handle(SURVEY, state, TypedAnswer("blu"))
+    assert picked.state is not None and picked.state.answers["colour"] == "blue"
+    for given in ("re", "e", "xyz"):  # too short, or in no label
+        refused = engine.handle(SURVEY, state, TypedAnswer(given))
+        assert refused.state == state
+        assert keys(refused.replies[0].text)[0] == "conversation.pick_a_choice"
+
+
+def test_a_number_in_any_scripts_digits_is_a_number() -> None:
+    assert [typed_number(text) for text in ("3", "٣", "۳", "３", " 12 ", "\u200f٧")] == [
+        3, 3, 3, 3, 12, 7,
+    ]  # fmt: skip
+    assert [typed_number(text) for text in ("", "3a", "٣.", "-1", "1 2")] == [None] * 5
+    assert by_part(["Manufacturing and extraction", "Agriculture"], "MANUFACTURING") == 0
+    assert by_part(["Água e saneamento", "Agua potable"], "agua") is None  # both: ambiguous
+    assert by_part(["Água e saneamento", "Energia"], "agua") == 0  # accents set aside
+
+
+def test_the_console_reads_a_choice_number_typed_in_arabic_digits() -> None:
+    origin = Origin(Platform.CONSOLE, "console", "ana", True, "Ana")
+    choices = (RenderedChoice("red", "Red"), RenderedChoice("blue", "Blue"))
+    assert parse_line("٢", origin, choices) == ChoicePicked(origin, "blue")
+    assert parse_line("۳", origin, choices) == TextMessage(origin, "۳")  # no third choice

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
+from bot.choosing import typed_number
 from bot.types import (
     ChoicePicked,
     Command,
@@ -47,8 +48,9 @@ def parse_line(line: str, origin: Origin, choices: tuple[RenderedChoice, ...]) -
     if command:
         args = tuple((command.group(2) or "").split())
         return Command(origin, command.group(1).lower(), args)
-    if text.isdigit() and choices and 1 <= int(text) <= len(choices):
-        return ChoicePicked(origin, choices[int(text) - 1].value)
+    number = typed_number(text)
+    if number is not None and choices and 1 <= number <= len(choices):
+        return ChoicePicked(origin, choices[number - 1].value)
     return TextMessage(origin, text)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, assert_never
 
-from bot.conversation import strip_direction_marks
+from bot.choosing import strip_direction_marks, typed_number
 from bot.outgoing import (
     Author,
     BotMessage,
@@ -101,8 +101,9 @@ def parse_command(
 def pick_choice(answer: str, choices: Sequence[Sequence[str]]) -> str | None:
     """The value of the choice a typed answer names: its number, or its label's text."""
     cleaned = strip_direction_marks(answer).strip()
-    if cleaned.isascii() and cleaned.isdigit() and 1 <= int(cleaned) <= len(choices):
-        return choices[int(cleaned) - 1][0]
+    number = typed_number(cleaned)
+    if number is not None and 1 <= number <= len(choices):
+        return choices[number - 1][0]
     wanted = cleaned.casefold()
     for value, label in choices:
         if strip_direction_marks(label).strip().casefold() == wanted:
