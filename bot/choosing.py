@@ -8,6 +8,7 @@ should pick what they mean, in every transport and in the conversation engine al
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -35,6 +36,16 @@ def typed_number(text: str) -> int | None:
             return None
         digits.append(str(value))
     return int("".join(digits))
+
+
+def typed_numbers(text: str) -> list[int] | None:
+    """The numbers of several picks typed in one message ("8, 4, 13", "8 4 13", "٨، ٤"), in
+    any script's digits; ``None`` unless the message is only numbers."""
+    pieces = re.split(r"[\s,;\u060c]+", strip_direction_marks(text).strip())
+    numbers = [typed_number(piece) for piece in pieces if piece]
+    if not numbers or any(number is None for number in numbers):
+        return None
+    return [number for number in numbers if number is not None]
 
 
 def folded(text: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeAlias
 
-from bot.choosing import by_part, strip_direction_marks
+from bot.choosing import by_part, strip_direction_marks, typed_numbers
 from bot.cleaning import clean_answer, is_invisible
 from bot.conversation_steps import (
     ADD,
@@ -306,6 +306,16 @@ class ConversationEngine:
             ordered = [choice.value for choice in choices if choice.value in selected]
             return self._advance(conversation, state, step, ordered or None)
         value: str | None
+        numbers = typed_numbers(answer.text) if isinstance(answer, TypedAnswer) else None
+        if numbers is not None and all(1 <= number <= len(choices) for number in numbers):
+            # Several picks in one message, by the numbers they are shown with: each chosen.
+            picked = [choices[number - 1].value for number in numbers]
+            chosen = [
+                *selected,
+                *(value for value in dict.fromkeys(picked) if value not in selected),
+            ]
+            new_state = replace(state, pending=chosen)
+            return Outcome(new_state, (self.prompt(conversation, new_state),))
         if isinstance(answer, PickedAnswer):
             value = answer.value
         elif isinstance(answer, TypedAnswer):

@@ -343,3 +343,36 @@ def test_the_console_reads_a_choice_number_typed_in_arabic_digits() -> None:
     choices = (RenderedChoice("red", "Red"), RenderedChoice("blue", "Blue"))
     assert parse_line("٢", origin, choices) == ChoicePicked(origin, "blue")
     assert parse_line("۳", origin, choices) == TextMessage(origin, "۳")  # no third choice
+
+
+RIGHTS = Conversation(
+    name="rights",
+    title="test.title",
+    steps=(
+        Step(
+            "rights",
+            prompt="test.rights",
+            label="test.rights_label",
+            choices=tuple(Choice(f"r{n}", Literal(f"Right {n}")) for n in range(1, 15)),
+            multiple=True,
+        ),
+    ),
+    submit=lambda context, answers: [],
+)
+
+
+def test_several_picks_in_one_message_choose_each_by_its_number(
+    engine: ConversationEngine,
+) -> None:
+    state = engine.start(RIGHTS).state
+    assert state is not None
+    for typed in ("8, 4, 13, 5", "8 4 13 5", "٨، ٤، ١٣، ٥"):
+        outcome = engine.handle(RIGHTS, state, TypedAnswer(typed))
+        assert outcome.state is not None and outcome.state.pending == ["r8", "r4", "r13", "r5"]
+    chosen = engine.handle(RIGHTS, state, TypedAnswer("2, 3")).state
+    assert chosen is not None
+    again = engine.handle(RIGHTS, chosen, TypedAnswer("3 9")).state  # 3 stays chosen
+    assert again is not None and again.pending == ["r2", "r3", "r9"]
+    refused = engine.handle(RIGHTS, chosen, TypedAnswer("2, 99"))  # no choice 99: nothing
+    assert refused.state == chosen
+    assert keys(refused.replies[0].text)[0] == "conversation.pick_a_choice"
