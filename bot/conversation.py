@@ -217,6 +217,12 @@ class ConversationEngine:
                 return self._back(conversation, state)
             return self._at_review(conversation, state, answer)
         step = conversation.step(state.step)
+        if isinstance(answer, PickedAnswer) and answer.value == BACK and _candidates(state):
+            # Back from the answers that matched ("congo": two countries) is this question
+            # again, not the one before it.
+            pending = {k: v for k, v in state.pending.items() if k != "candidates"}
+            again = replace(state, pending=pending or None)
+            return Outcome(again, (self.prompt(conversation, again),))
         if isinstance(answer, PickedAnswer) and answer.value == BACK:
             if step.fields:
                 stepped = self._record_back(step, state)

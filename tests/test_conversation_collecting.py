@@ -188,6 +188,19 @@ def test_an_ambiguous_answer_offers_its_candidates_and_one_can_be_picked(
     assert picked.state.pending is None
 
 
+def test_back_from_the_candidates_asks_the_same_question_again(
+    engine: ConversationEngine,
+) -> None:
+    offered = go(engine, at("place", colours=["red"]), TypedAnswer("Springfield"))
+    assert offered.state is not None
+    back = go(engine, round_trip(offered.state), PickedAnswer(BACK))
+    assert back.state is not None
+    assert back.state.step == "place"
+    assert back.state.pending is None
+    assert back.state.answers["colours"] == ["red"]
+    assert "conversation.several_match" not in keys(back)
+
+
 def test_a_candidate_never_offered_cannot_be_picked(engine: ConversationEngine) -> None:
     outcome = go(engine, at("place", colours=["red"]), PickedAnswer("SPR-IL"))
     assert keys(outcome)[0] == "conversation.choice_not_offered"
