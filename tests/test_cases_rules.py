@@ -378,6 +378,7 @@ async def test_export_says_withheld_only_where_the_reporter_gave_a_value(
         ("[withheld]", "[withheld]"),
         ("", []),
     ]
+    assert document["statuses"] == ["verified", "published"]
 
 
 async def test_export_sends_verified_and_published_reports_unless_asked_for_a_status(
