@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,14 @@ from bot.app import build_router
 from bot.config import AppConfig, load_config
 from bot.types import Command, Origin, Outgoing, Platform
 from handlers.cases.export import _cell
-from tests.harness.case_intake import ReportAnswers, case_number, fill_report, option, text
+from tests.harness.case_intake import (
+    CATALOGS,
+    ReportAnswers,
+    case_number,
+    fill_report,
+    option,
+    text,
+)
 from tests.harness.chat import ConsoleChat
 
 GROUPS = """
@@ -320,7 +328,7 @@ async def test_export_sends_csv_and_json_honouring_each_reports_publication_choi
     for answers in (named, anonymous, internal):
         await file_report(author, answers)
     coordinator = members("coord")
-    [reply] = ask(one_group, coordinator, "coord", "/export")
+    [reply] = ask(one_group, coordinator, "coord", "/export all")
     files = {media.filename.rsplit(".", 1)[1]: media for media in reply.media}
     assert set(files) == {"csv", "json"}
     rows = list(csv.DictReader(io.StringIO(files["csv"].data.decode("utf-8-sig"))))
@@ -329,9 +337,87 @@ async def test_export_sends_csv_and_json_honouring_each_reports_publication_choi
     assert [report["title"] for report in document["reports"]] == [named.title, anonymous.title]
     assert rows[0]["organization"] == named.organization
     assert rows[1]["organization"] == "[withheld]"
-    assert rows[1]["links"] == ""
     assert internal.title not in files["csv"].data.decode("utf-8")
     assert rows[0]["rights"] == "health; water"
+
+
+def exported(reply: Outgoing) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The CSV export's rows and the JSON export's document."""
+    files = {media.filename.rsplit(".", 1)[1]: media.data for media in reply.media}
+    rows = list(csv.DictReader(io.StringIO(files["csv"].decode("utf-8-sig"))))
+    return rows, json.loads(files["json"])
+
+
+async def move(coordinator: ConsoleChat, number: int, *statuses: str) -> None:
+    for status in statuses:
+        answer = await coordinator.send(f"/casestatus {number} {status}")
+        assert first("cases.status_changed") in answer, answer
+
+
+async def test_export_says_withheld_only_where_the_reporter_gave_a_value(
+    members: Members, one_group: AppConfig
+) -> None:
+    author, coordinator = members("ana"), members("coord")
+    given = ReportAnswers(marker="Given", publication="anonymous", naming="never")
+    none = ReportAnswers(
+        marker="None",
+        publication="anonymous",
+        naming="never",
+        organization_given=False,
+        evidence_link=None,
+    )
+    for answers in (given, none):
+        await move(coordinator, await file_report(author, answers), "under_review", "verified")
+    [reply] = ask(one_group, coordinator, "coord", "/export")
+    rows, document = exported(reply)
+    assert [(row["organization"], row["links"]) for row in rows] == [
+        ("[withheld]", "[withheld]"),
+        ("", ""),
+    ]
+    assert [(r["organization"], r["links"]) for r in document["reports"]] == [
+        ("[withheld]", "[withheld]"),
+        ("", []),
+    ]
+    assert document["statuses"] == ["verified", "published"]
+
+
+async def test_export_sends_verified_and_published_reports_unless_asked_for_a_status(
+    members: Members, one_group: AppConfig
+) -> None:
+    author, coordinator = members("ana"), members("coord")
+    submitted = await file_report(author, ReportAnswers(marker="Sub"))
+    verified = await file_report(author, ReportAnswers(marker="Ver"))
+    published = await file_report(author, ReportAnswers(marker="Pub"))
+    rejected = await file_report(author, ReportAnswers(marker="Rej"))
+    await move(coordinator, verified, "under_review", "verified")
+    await move(coordinator, published, "under_review", "verified", "published")
+    await move(coordinator, rejected, "rejected Not a business case")
+
+    def statuses(line: str) -> list[tuple[int, str]]:
+        [reply] = ask(one_group, coordinator, "coord", line)
+        rows, document = exported(reply)
+        assert [report["status"] for report in document["reports"]] == [
+            row["status"] for row in rows
+        ]
+        return [(int(row["number"]), row["status"]) for row in rows]
+
+    assert statuses("/export") == [(verified, "verified"), (published, "published")]
+    assert statuses("/export all") == [
+        (submitted, "submitted"),
+        (verified, "verified"),
+        (published, "published"),
+        (rejected, "rejected"),
+    ]
+    assert statuses("/export cawg submitted") == [(submitted, "submitted")]
+    assert statuses("/export status=rejected") == [(rejected, "rejected")]
+    assert first("cases.export_none") in await coordinator.send("/export needs_info")
+    for bad in ("/export status=bogus", "/export colour=blue", "/export all verified"):
+        [refused] = ask(one_group, coordinator, "coord", bad)
+        assert not refused.media, bad
+    await coordinator.send("/language es")
+    usage = await coordinator.send("/export status=bogus")
+    assert CATALOGS.template("es", "cases.export_usage").split("{")[0].strip() in usage
+    assert "needs_info" in usage
 
 
 @pytest.mark.parametrize("typed", ["=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)"])
@@ -379,7 +465,7 @@ async def test_no_exported_field_starts_a_formula_whatever_separator_the_spreads
         evidence_link=None,
     )
     await file_report(author, hostile)
-    [reply] = ask(one_group, members("coord"), "coord", "/export")
+    [reply] = ask(one_group, members("coord"), "coord", "/export all")
     files = {media.filename.rsplit(".", 1)[1]: media.data for media in reply.media}
     exported = files["csv"].decode("utf-8-sig")
     assert hostile.title.split(";")[0] in exported
@@ -433,7 +519,7 @@ async def test_every_case_command_gives_each_person_exactly_what_the_rules_allow
             assert refused(files) is (name not in READERS), (name, files)
             stats = await chat.send("/casestats cawg")
             assert refused(stats) is (name not in REVIEWERS), (name, stats)
-            [export] = ask(two_groups, chat, name, "/export cawg")
+            [export] = ask(two_groups, chat, name, "/export cawg all")
             assert (not export.media) is (name not in REVIEWERS), name
             assert secret.title.encode() not in b"".join(m.data for m in export.media) or (
                 name in REVIEWERS

@@ -140,7 +140,7 @@ async def test_an_export_arrives_as_two_files_in_the_coordinators_chat(
     await fill_report(author, "en", answers)
     await author.pick(text("conversation.submit"))
     coordinator = telegram.chat("coord")
-    await coordinator.send("/export")
+    await coordinator.send("/export all")
     files = {
         m.filename: m.file_bytes
         for m in telegram.emulator.sent(USER_IDS["coord"])

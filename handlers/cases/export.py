@@ -1,8 +1,11 @@
 """Case reports in bulk, for a working group's coordinators: exports and statistics.
 
 ``/export`` sends the group's reports as CSV and JSON, honouring each report's choices:
-reports kept for internal review and rejected ones stay out, and names (the reporting
-organization, links) are withheld unless the reporter allowed publication with names.
+reports kept for internal review stay out, and names (the reporting organization, links) are
+withheld unless the reporter allowed publication with names. A withheld value reads
+``[withheld]`` (in JSON too, in place of a list), and only where the reporter gave one: an
+empty field had none. By default only verified and published reports go out; the
+coordinator may ask for one status, or ``all``; each row says its status.
 ``/casestats`` answers with the summary a collective report opens with.
 """
 
@@ -19,7 +22,18 @@ from dataclasses import dataclass, fields
 from bot.context import Context, UserError
 from bot.registry import Registry
 from bot.territories import Region, territory_name
-from bot.types import Command, CommandRef, Lines, Literal, Media, Message, Reply, Role, Territory
+from bot.types import (
+    Command,
+    CommandRef,
+    Lines,
+    Literal,
+    Media,
+    Message,
+    ParamValue,
+    Reply,
+    Role,
+    Territory,
+)
 from handlers.cases import options
 from handlers.cases.review import coordinated_groups
 from storage import WorkingGroupRecord
@@ -31,6 +45,9 @@ log = logging.getLogger(__name__)
 WITHHELD = "[withheld]"
 TOP_COUNTRIES = 15
 EXPORTED_PUBLICATION = ("network", "anonymous", "named")
+DEFAULT_STATUSES = (CaseStatus.VERIFIED, CaseStatus.PUBLISHED)
+"""What ``/export`` sends unless asked for another status: reports the group stands behind."""
+ALL_STATUSES = "all"
 
 
 def register(registry: Registry) -> None:
@@ -112,7 +129,8 @@ class ExportRow:
     steps_taken: tuple[str, ...]
     steps_outcome: str
     remedy: str
-    links: tuple[str, ...]
+    links: tuple[str, ...] | str
+    """The links, or :data:`WITHHELD` in their place."""
     evidence_files: int
     publication: str
     names_withheld: bool
@@ -170,7 +188,7 @@ def export_row(detail: CaseDetail) -> ExportRow:
         ongoing=summary.ongoing,
         title=summary.title,
         reporter=contents.reporter or "",
-        organization=(contents.organization or "") if named else WITHHELD,
+        organization=(contents.organization or "") if named else _withheld(contents.organization),
         companies=contents.companies,
         affected=contents.affected or "",
         affected_count=contents.affected_count,
@@ -180,11 +198,17 @@ def export_row(detail: CaseDetail) -> ExportRow:
         steps_taken=contents.steps_taken,
         steps_outcome=contents.steps_outcome or "",
         remedy=contents.remedy or "",
-        links=contents.links if named else (),
+        links=contents.links if named else (_withheld(contents.links) or ()),
         evidence_files=stored_files,
         publication=contents.publication or "",
         names_withheld=not named,
     )
+
+
+def _withheld(value: object) -> str:
+    """What stands for a value the reporter did not allow to be shared: nothing if there was
+    none, so that "withheld" never claims a value that does not exist."""
+    return WITHHELD if value else ""
 
 
 _EXPOSED_FORMULA = re.compile(r"(^|[,;\t\r\n])([ \t\r\n]*)(?=[=+\-@])")
@@ -214,46 +238,96 @@ def to_csv(rows: Sequence[ExportRow]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def to_json(group: WorkingGroupRecord, rows: Sequence[ExportRow]) -> bytes:
-    document = {"working_group": group.slug, "reports": [row.to_data() for row in rows]}
+def to_json(
+    group: WorkingGroupRecord, statuses: Sequence[CaseStatus], rows: Sequence[ExportRow]
+) -> bytes:
+    document = {
+        "working_group": group.slug,
+        "statuses": [status.value for status in statuses],
+        "reports": [row.to_data() for row in rows],
+    }
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
 
+_STATUS_WORDS = {ALL_STATUSES, *(status.value for status in CaseStatus)}
+
+
+def export_statuses(args: Sequence[str]) -> tuple[tuple[CaseStatus, ...], list[str]]:
+    """``[GROUP] [STATUS | all | status=…]`` into the statuses asked for and the group's
+    slug, if given; anything else (two filters, two groups, an unknown status) is answered
+    with the usage."""
+    statuses: tuple[CaseStatus, ...] | None = None
+    rest: list[str] = []
+    for arg in args:
+        key, equals, value = arg.partition("=")
+        if equals and key.lower() != "status":
+            raise _export_usage()
+        wanted = (value if equals else arg).lower()
+        if wanted in _STATUS_WORDS:
+            if statuses is not None:
+                raise _export_usage()
+            statuses = tuple(CaseStatus) if wanted == ALL_STATUSES else (CaseStatus(wanted),)
+        elif equals or rest:
+            raise _export_usage()
+        else:
+            rest.append(arg)
+    return statuses or DEFAULT_STATUSES, rest
+
+
+def _export_usage() -> UserError:
+    return UserError(
+        "cases.export_usage",
+        command=CommandRef("export"),
+        statuses=Literal(", ".join(status.value for status in CaseStatus)),
+    )
+
+
+def _statuses_named(statuses: Sequence[CaseStatus]) -> Message:
+    if tuple(statuses) == DEFAULT_STATUSES:
+        return Message.of("cases.export_statuses_default")
+    if len(statuses) > 1:
+        return Message.of("cases.export_statuses_all")
+    return Message.of(f"cases.status.{statuses[0].value}")
+
+
 def export_cases(context: Context, command: Command) -> Sequence[Reply]:
-    """``/export [GROUP]``: the group's shareable reports as CSV and JSON files."""
-    group = chosen_group(context, command.args, "export")
+    """``/export [GROUP] [STATUS | all]``: the group's shareable reports as CSV and JSON."""
+    statuses, rest = export_statuses(command.args)
+    group = chosen_group(context, rest, "export")
     details = context.store.cases.exported(group.id)
+    with_status = [detail for detail in details if detail.summary.status in statuses]
     rows = [
         export_row(detail)
-        for detail in details
-        if detail.summary.status is not CaseStatus.REJECTED
-        and detail.contents.publication in EXPORTED_PUBLICATION
+        for detail in with_status
+        if detail.contents.publication in EXPORTED_PUBLICATION
     ]
-    left_out = len(details) - len(rows)
+    other_status = len(details) - len(with_status)
+    internal = len(with_status) - len(rows)
     log.info(
-        "case_export group=%d member=%d rows=%d left_out=%d",
+        "case_export group=%d member=%d statuses=%s rows=%d other_status=%d internal=%d",
         group.id,
         context.member.id,
+        ",".join(status.value for status in statuses),
         len(rows),
-        left_out,
+        other_status,
+        internal,
     )
+    counts: dict[str, ParamValue] = {
+        "group": Literal(group.name),
+        "statuses": _statuses_named(statuses),
+        "other_status": other_status,
+        "internal": internal,
+    }
     if not rows:
-        return [
-            Reply(Message.of("cases.export_empty", group=Literal(group.name), left_out=left_out))
-        ]
+        return [Reply(Message.of("cases.export_none", command=CommandRef("export"), **counts))]
     stamp = context.store.now().date().isoformat()
     name = f"cases-{group.slug}-{stamp}"
     return [
         Reply(
-            Message.of(
-                "cases.export_ready",
-                group=Literal(group.name),
-                count=len(rows),
-                left_out=left_out,
-            ),
+            Message.of("cases.export_done", count=len(rows), **counts),
             media=(
                 Media(f"{name}.csv", "text/csv", to_csv(rows)),
-                Media(f"{name}.json", "application/json", to_json(group, rows)),
+                Media(f"{name}.json", "application/json", to_json(group, statuses, rows)),
             ),
             cases=tuple(row.number for row in rows),  # withdrawing one takes it back
         )

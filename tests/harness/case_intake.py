@@ -43,6 +43,8 @@ class ReportAnswers:
     narrative_parts: tuple[str, ...] = ("It began with the spill.", "Then the fish died.")
     company_country: str | None = "Canada"
     evidence_link: str | None = "https://example.org/evidence/1"
+    organization_given: bool = True
+    """False: the organization question is skipped."""
     group: str | None = None
     """The working group's name to pick, when there are several."""
     evidence_files: tuple[tuple[str, bytes, str], ...] = ()
@@ -127,7 +129,12 @@ async def fill_report(
     steps += [
         ("consent", lambda: pick("consent", text("cases.consent_agree", language))),
         ("reporter", lambda: pick("reporter", option("reporter", "organization", language))),
-        ("organization", lambda: say("organization", given.organization)),
+        (
+            "organization",
+            lambda: say(
+                "organization", given.organization if given.organization_given else "/skip"
+            ),
+        ),
         ("naming", lambda: pick("naming", option("naming", given.naming, language))),
         ("title", lambda: say("title", given.title)),
         ("country", lambda: say("country", given.country)),
