@@ -67,7 +67,7 @@ def declined_contact(detail: CaseDetail) -> bool:
 def next_statuses(detail: CaseDetail) -> tuple[CaseStatus, ...]:
     """The statuses the report may take next, given what its author chose: no question to
     an author who declined contact, no publication unless the author allowed it."""
-    barred = set()
+    barred: set[CaseStatus] = set()
     if declined_contact(detail):
         barred.add(CaseStatus.NEEDS_INFO)
     if detail.contents.publication not in PUBLISHABLE:
