@@ -255,6 +255,45 @@ async def test_the_review_workflow_asks_the_author_and_attaches_the_answer(
     assert first("cases.no_question") in await author.send(f"/answer {number} more")
 
 
+async def test_an_author_who_declined_contact_is_never_asked_nor_told(
+    members: Members, one_group: AppConfig
+) -> None:
+    author = members("ana")
+    number = await file_report(author, ReportAnswers(follow_up="no"))
+    coordinator = members("coord")
+    [moved] = ask(one_group, coordinator, "coord", f"/casestatus {number} under_review")
+    assert moved.room_id == "console"  # to the coordinator, nothing to anyone else
+    under_review = text("cases.status.under_review")
+    told = text("cases.status_changed_not_contacted", number=number, status=under_review)
+    assert told in moved.text, moved.text
+    assert "needs_info" not in await coordinator.send(f"/case {number}")
+    refused = await coordinator.send(f"/casestatus {number} needs_info Who saw it?")
+    assert text("cases.needs_info_declined_contact", number=number) in refused
+    assert author.store.cases.summary(number).status.value == "under_review"  # type: ignore[union-attr]
+    assert "Who saw it?" not in await coordinator.send(f"/case {number}")
+
+
+async def test_only_a_report_its_author_chose_to_publish_can_be_published(
+    members: Members,
+) -> None:
+    author = members("ana")
+    coordinator = members("coord")
+    for publication in ("internal", "network", "anonymous"):
+        number = await file_report(author, ReportAnswers(publication=publication))
+        for status in ("under_review", "verified"):
+            await coordinator.send(f"/casestatus {number} {status}")
+        offered = (await coordinator.send(f"/case {number}")).split(first("cases.detail_actions"))
+        publishable = publication == "anonymous"
+        assert ("published" in offered[-1]) is publishable, offered[-1]
+        answer = await coordinator.send(f"/casestatus {number} published")
+        stored = author.store.cases.summary(number)
+        assert stored is not None
+        assert (stored.status.value == "published") is publishable, answer
+        if not publishable:
+            chosen = option("publication", publication)
+            assert text("cases.publish_not_chosen", number=number, choice=chosen) in answer
+
+
 async def test_a_withdrawn_report_is_erased_with_everything_it_held(members: Members) -> None:
     author = members("ana")
     answers = ReportAnswers()

@@ -54,6 +54,26 @@ NEXT_STATUSES: dict[CaseStatus, tuple[CaseStatus, ...]] = {
 NEEDS_TEXT = (CaseStatus.NEEDS_INFO, CaseStatus.REJECTED)
 """A question for the author, or the reason for rejecting, goes with these."""
 
+PUBLISHABLE = ("anonymous", "named")
+"""The publication choices that allow a report to be published; "internal" and "network"
+(and a choice never recorded) do not."""
+
+
+def declined_contact(detail: CaseDetail) -> bool:
+    """Whether the author answered no to being contacted again about the report."""
+    return detail.contents.follow_up == "no"
+
+
+def next_statuses(detail: CaseDetail) -> tuple[CaseStatus, ...]:
+    """The statuses the report may take next, given what its author chose: no question to
+    an author who declined contact, no publication unless the author allowed it."""
+    barred: set[CaseStatus] = set()
+    if declined_contact(detail):
+        barred.add(CaseStatus.NEEDS_INFO)
+    if detail.contents.publication not in PUBLISHABLE:
+        barred.add(CaseStatus.PUBLISHED)
+    return tuple(s for s in NEXT_STATUSES[detail.summary.status] if s not in barred)
+
 
 def register(registry: Registry) -> None:
     registry.command(
@@ -289,7 +309,7 @@ def _detail_lines(detail: CaseDetail, coordinator: bool) -> list[Message | Liter
                 )
             )
     if coordinator:
-        following = NEXT_STATUSES[summary.status]
+        following = next_statuses(detail)
         lines.append(
             Message.of(
                 "cases.detail_actions",
@@ -376,12 +396,25 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
     if not coordinator:  # its author, who may read it but not review it
         raise _refused(context, "casestatus", number)
     current = detail.summary.status
-    if status not in NEXT_STATUSES[current]:
+    allowed = next_statuses(detail)
+    if status not in allowed and status in NEXT_STATUSES[current]:
+        # The workflow allows it, the author's choice does not: say which choice.
+        if status is CaseStatus.NEEDS_INFO:
+            raise UserError("cases.needs_info_declined_contact", number=number)
+        chosen = detail.contents.publication
+        if chosen not in options.PUBLICATION:
+            raise UserError("cases.publish_not_recorded", number=number)
+        raise UserError(
+            "cases.publish_not_chosen",
+            number=number,
+            choice=Message.of(options.option_key("publication", chosen)),
+        )
+    if status not in allowed:
         raise UserError(
             "cases.status_not_allowed",
             current=_status(current),
             wanted=_status(status),
-            allowed=Literal(", ".join(s.value for s in NEXT_STATUSES[current])),
+            allowed=Literal(", ".join(s.value for s in allowed)),
         )
     if status in NEEDS_TEXT and not text:
         raise UserError(f"cases.status_needs_text_{status.value}", command=CommandRef("casestatus"))
@@ -395,6 +428,14 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
         current.value,
         status.value,
     )
+    if declined_contact(detail):
+        return [
+            Reply(
+                Message.of(
+                    "cases.status_changed_not_contacted", number=number, status=_status(status)
+                )
+            )
+        ]
     if status is CaseStatus.NEEDS_INFO:
         notice = Message.of(
             "cases.author_question",

@@ -38,6 +38,7 @@ class ReportAnswers:
     rights: tuple[str, ...] = ("water", "health")
     urgent: bool = False
     publication: str = "named"
+    follow_up: str = "yes"
     naming: str = "public"
     started: str = "2021-06"
     narrative_parts: tuple[str, ...] = ("It began with the spill.", "Then the fish died.")
@@ -200,7 +201,7 @@ async def fill_report(
             "publication",
             lambda: pick("publication", option("publication", given.publication, language)),
         ),
-        ("follow_up", lambda: pick("follow_up", option("yes_no", "yes", language))),
+        ("follow_up", lambda: pick("follow_up", option("yes_no", given.follow_up, language))),
     ]
     for name, act in steps:
         await act()
