@@ -239,7 +239,7 @@ async def test_withdraw_takes_back_every_pending_copy_of_the_report(
     stored(services, "$case", Command(coord, "case", (str(number),)))
     stored(services, "$list", Command(coord, "cases"))
     stored(services, "$files", Command(coord, "casefiles", (str(number),)))
-    stored(services, "$export", Command(coord, "export"))
+    stored(services, "$export", Command(coord, "export", ("all",)))
     stored(services, "$other", Command(coord, "case", (str(other),)))
     assert await services.inbox.drain() == 5
     # What the outbox worker may already hold in memory, read before the withdrawal.
