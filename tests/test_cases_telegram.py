@@ -105,6 +105,14 @@ async def test_an_urgent_report_alerts_the_coordinator_privately_without_its_con
     for secret in answers.secrets():
         assert secret not in alert
 
+    # The author withdraws it: the coordinator alerted to it learns it is gone, by number.
+    await author.send(f"/withdraw {number}")
+    await author.pick(text("cases.withdraw_yes"))
+    gone = text("cases.withdrawn_notice", number=number, group="Corporate Accountability")
+    await telegram.emulator.wait_for(lambda: gone in telegram.shown_to("coord"), timeout=20)
+    for secret in answers.secrets():
+        assert secret not in telegram.shown_to("coord")
+
 
 async def test_the_author_is_told_of_a_question_in_their_language_and_can_answer_it(
     telegram: Running,

@@ -499,7 +499,12 @@ def withdraw_confirmed(context: Context, picked: ChoicePicked, payload: str) -> 
     if payload == "keep":
         return [Reply(Message.of("cases.withdraw_kept"))]
     number = parse_number(payload, _case_usage("withdraw"))
-    own_case(context, number, "withdraw")
+    summary = own_case(context, number, "withdraw")
     context.store.cases.withdraw(number)
     log.info("case_withdrawn case=%d member=%d", number, context.member.id)
-    return [Reply(Message.of("cases.withdrawn", number=number))]
+    # The coordinators were told of the report when it came: they learn it is gone (its
+    # number only), so that nobody looks for it or acts on it.
+    notices = tell_coordinators(
+        context, summary.working_group_id, number, key="cases.withdrawn_notice"
+    )
+    return [Reply(Message.of("cases.withdrawn", number=number)), *notices]
