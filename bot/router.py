@@ -64,6 +64,18 @@ RELAYED = (TextMessage, MediaReceived, MessageEdited, MessageDeleted, Unrelayabl
 # a reporter ticking a long list of options must never be told to slow down.
 LIMITED = (TextMessage, Command, MediaReceived)
 """What a member sends the bot in a private chat, counted against their rate."""
+
+
+def _rate_limited(event: Incoming) -> bool:
+    """Whether the event counts against its member's rate: what they send in a private chat
+    on a chat platform. The console is the operator's own terminal, fed by a script as often
+    as by hand (``printf … | make run``): it is never limited."""
+    origin = event.origin
+    return (
+        origin.is_direct and origin.platform is not Platform.CONSOLE and isinstance(event, LIMITED)
+    )
+
+
 FORGET_IDLE_EVERY = 1000
 """Events between two sweeps of the rate windows of members gone quiet."""
 
@@ -121,7 +133,7 @@ class Router:
     def handle(self, event: Incoming) -> list[Outgoing]:
         context = self._context(event.origin)
         kind = type(event).__name__
-        if event.origin.is_direct and isinstance(event, LIMITED):
+        if _rate_limited(event):
             verdict = self._rate_verdict(context)
             if verdict is Verdict.DROP:
                 return []  # handled: recorded as such, never run again nor queued

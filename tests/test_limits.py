@@ -32,6 +32,7 @@ from bot.types import (
 from storage import OutboxRecord
 from storage.case_contents import CaseContents
 from storage.case_records import NewCase
+from tests.harness.chat import ConsoleChat
 from tests.harness.features import said
 
 TG = Platform.TELEGRAM
@@ -162,6 +163,21 @@ async def test_the_rate_is_configurable(open_services: ServicesFactory) -> None:
 
     answers = texts_to(services, MX, ana.room_id)
     assert len(answers) == 4 and answers[-1] == said("router.slow_down")
+
+
+async def test_the_console_the_operators_own_terminal_is_never_limited(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A script piped into `make run` types far faster than a person: all of it is read."""
+    path = tmp_path / "config.toml"
+    path.write_text("[limits]\nprivate_messages_per_minute = 3\n", encoding="utf-8")
+    chat = ConsoleChat(load_config(path, env={"CAUCUS_DATABASE_URL": database_url}))
+    try:
+        answers = [await chat.send("/whoami") for _ in range(6)]
+    finally:
+        await chat.close()
+    assert said("router.slow_down") not in "".join(answers)
+    assert all("local" in answer for answer in answers)
 
 
 # -- evidence sent by reference, and what /withdraw takes back -------------------------------
