@@ -3,16 +3,19 @@
 Choices show as a numbered list and a number picks one. ``/as NAME [ROLE]`` switches the
 acting member and role, so a coordinator's or an admin's view can be tried; the console is
 the operator's own terminal, so the role it asserts is trusted. When standard input is not
-a terminal, lines are read one by one and the program ends at the end of input.
+a terminal, lines are read one by one and the program ends at the end of input. A file the
+bot sends (an export) is written into a folder of the operator's alone, and its path shown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO
 
 from bot.choosing import typed_number
@@ -20,6 +23,7 @@ from bot.types import (
     ChoicePicked,
     Command,
     Incoming,
+    Media,
     Origin,
     Outgoing,
     Platform,
@@ -37,6 +41,9 @@ CONSOLE_ROOM = "console"
 DEFAULT_USER = "local"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
 
 
 def parse_line(line: str, origin: Origin, choices: tuple[RenderedChoice, ...]) -> Incoming | None:
@@ -54,13 +61,40 @@ def parse_line(line: str, origin: Origin, choices: tuple[RenderedChoice, ...]) -
     return TextMessage(origin, text)
 
 
-def format_outgoing(outgoing: Outgoing) -> str:
+def format_outgoing(outgoing: Outgoing, saved: dict[int, Path | str] | None = None) -> str:
+    """The message as printed; a file shows as its name, or as what became of it (its path
+    where it was saved), by its place among the message's files."""
     lines = [outgoing.text]
     for number, choice in enumerate(outgoing.choices, start=1):
         lines.append(f"  {number}. {choice.label}")
-    for media in outgoing.media:
-        lines.append(f"  [{media.filename}, {len(media.data)} B]")
+    for index, media in enumerate(outgoing.media):
+        where = (saved or {}).get(index)
+        lines.append(f"  [{where or media.filename}, {len(media.data)} B]")
     return "\n".join(lines)
+
+
+def save_file(folder: Path, media: Media) -> Path:
+    """Write a file the bot sent into ``folder`` (made, or narrowed, to its user alone: an
+    export holds case data) under a name of its own there: the file's name, made safe,
+    with ``-2``, ``-3``… before its extension when that name is taken. Nothing is ever
+    overwritten, and nothing is written outside ``folder``."""
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    folder.chmod(PRIVATE_FOLDER)
+    safe = _UNSAFE_IN_NAME.sub("_", Path(media.filename).name).lstrip(".") or "file"
+    stem, dot, extension = safe.rpartition(".") if "." in safe else (safe, "", "")
+    stem, extension = stem[:100], extension[:16]
+    safe = f"{stem}{dot}{extension}"
+    for attempt in range(1, 10_000):
+        name = safe if attempt == 1 else f"{stem}-{attempt}{dot}{extension}"
+        path = folder / name
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        except FileExistsError:
+            continue
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(media.data)
+        return path
+    raise FileExistsError(f"no free name for a file in {folder}")
 
 
 class ConsoleTransport:
@@ -75,13 +109,16 @@ class ConsoleTransport:
         stdout: TextIO,
         interactive: bool,
         user_id: str = DEFAULT_USER,
+        files_dir: Path | None = None,
     ) -> None:
+        """``files_dir``: where the files the bot sends are written (none: only named)."""
         self._dispatch = dispatch
         self._pending_prompt = pending_prompt
         self._stdin = stdin
         self._stdout = stdout
         self._interactive = interactive
         self._user_id = user_id
+        self._files_dir = files_dir
         self._role: Role | None = None
         self._choices: tuple[RenderedChoice, ...] = ()
 
@@ -157,5 +194,23 @@ class ConsoleTransport:
             offered = [message.choices for message in outgoing if message.choices]
             self._choices = offered[-1] if offered else ()
         for message in outgoing:
-            self._stdout.write(format_outgoing(message) + "\n\n")
+            self._stdout.write(format_outgoing(message, self._save_files(message)) + "\n\n")
         self._stdout.flush()
+
+    def _save_files(self, message: Outgoing) -> dict[int, Path | str]:
+        """Write the message's files (those it carries, not references to stored ones)."""
+        if self._files_dir is None:
+            return {}
+        saved: dict[int, Path | str] = {}
+        for index, media in enumerate(message.media):
+            if media.stored is not None:
+                continue
+            try:
+                saved[index] = save_file(self._files_dir, media)
+            except OSError as error:
+                log.warning("console_file_not_saved error=%s", type(error).__name__)
+                why = error.strerror or type(error).__name__
+                saved[index] = f"{media.filename} not saved in {self._files_dir}: {why}"
+            else:
+                log.info("console_file_saved bytes=%d", len(media.data))
+        return saved
