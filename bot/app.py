@@ -11,7 +11,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 import handlers
-from bot.config import ENV_ENCRYPTION_KEYS, KEY_FILE, AppConfig, Identity
+from bot.config import (
+    DEMO_GROUP,
+    DEMO_OPERATOR,
+    ENV_ENCRYPTION_KEYS,
+    KEY_FILE,
+    AppConfig,
+    Identity,
+    WorkingGroupConfig,
+)
 from bot.evidence import EvidenceFetcher, EvidenceQuota, FetchPolicy
 from bot.i18n import Catalogs
 from bot.inbox import Dispatcher, Inbox
@@ -151,11 +159,43 @@ def _say(line: str) -> None:
     print(f"caucus: {line}", file=sys.stderr, flush=True)
 
 
+EXPORTS_DIR = "exports"
+"""The folder in ``data_dir`` where the console writes the files the bot sends (exports)."""
+
+
+def demo_group(config: AppConfig) -> WorkingGroupConfig | None:
+    """The demo working group of the built-in defaults, when no configuration file is given."""
+    if config.source is not None:
+        return None
+    return next(
+        (group for group in config.working_groups if group.slug == DEMO_GROUP["slug"]), None
+    )
+
+
+def demo_notice(config: AppConfig, group: WorkingGroupConfig) -> str:
+    """The start-up line of a demo: what it is, where its files go, and how to leave it
+    (the database's path only for SQLite: a server's URL may carry a password)."""
+    database = config.database_url.removeprefix("sqlite:///")
+    kept = f", kept in {database}" if config.database_url.startswith("sqlite:///") else ""
+    return (
+        f"demo: with no configuration file this is a demo{kept}: you ({DEMO_OPERATOR}) are "
+        f'the admin and coordinator of its working group "{group.name}" ({group.slug}), so '
+        f"/report, /cases, /case and /export work here, /export writing its files into "
+        f"{config.data_dir / EXPORTS_DIR}; for real working groups, copy config.example.toml "
+        "to config.toml and declare them under [[working_groups]]: with a configuration file "
+        "there is no demo"
+    )
+
+
 async def _chat_in_console(config: AppConfig, stdin: TextIO | None, stdout: TextIO | None) -> None:
     source = stdin or sys.stdin
     store = open_store(config)
     dispatcher = Dispatcher(build_router(config, store), store)
     log.info("started transport=console")
+    demo = demo_group(config)
+    if demo is not None:
+        log.info("demo_group slug=%s", demo.slug)
+        _say(demo_notice(config, demo))
     try:
         transport = ConsoleTransport(
             dispatcher.handle,
@@ -163,6 +203,7 @@ async def _chat_in_console(config: AppConfig, stdin: TextIO | None, stdout: Text
             stdin=source,
             stdout=stdout or sys.stdout,
             interactive=source.isatty(),
+            files_dir=config.data_dir / EXPORTS_DIR,
         )
         await transport.run()
     finally:

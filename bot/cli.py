@@ -27,9 +27,11 @@ guided conversations, takes confidential case reports of business-related human-
 abuses for the coordinators to review, export and count, and delivers every message
 through a durable outbox. What members confide is encrypted at rest.
 
-With no configuration file, `caucus run` chats with you in this terminal (the console
-transport) and keeps its data in SQLite under ./data/. With a [telegram] or [matrix]
-section it serves those platforms instead. The configuration file is read from --config,
+With no configuration file, `caucus run` is a demo: it chats with you in this terminal
+(the console transport), you being the admin and coordinator of a demo working group,
+and keeps its data in SQLite under ./data/ (demo.db; exports in ./data/exports/). With a
+configuration file there is no demo; with a [telegram] or [matrix] section in it, the bot
+serves those platforms instead. The configuration file is read from --config,
 else $CAUCUS_CONFIG, else ./config.toml when it exists; config.example.toml documents every
 setting. One bot serves a database at a time: a second `caucus run` on the same database
 waits as a standby and takes over within seconds when the first stops or dies."""

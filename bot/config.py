@@ -66,6 +66,9 @@ from storage.sealing import check_key
 __all__ = [
     "DATABASE_SCHEMES",
     "DEFAULT_CONFIG_NAME",
+    "DEMO_DATABASE",
+    "DEMO_GROUP",
+    "DEMO_OPERATOR",
     "ENV_CONFIG",
     "ENV_DATABASE_URL",
     "ENV_ENCRYPTION_KEYS",
@@ -95,6 +98,24 @@ LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 KEY_FILE = "encryption.key"
 """The file in ``data_dir`` that holds the sealing key made at first start."""
 DATABASE_SCHEMES: tuple[str, ...] = ("sqlite://", "postgresql://", "postgresql+psycopg://")
+
+# Without a configuration file the bot is tried out on the console: a demo working group,
+# run by the console's operator, so that every command it lists works. It lives in a
+# database of its own, so that a configuration file written later (whose database is
+# data_dir/caucus.db) starts clean: groups are never deleted, and real members must never
+# be offered the demo group.
+DEMO_OPERATOR = "console:local"
+"""The console's own member (``caucus run``'s terminal, its transport's ``DEFAULT_USER``),
+the demo group's admin."""
+DEMO_DATABASE = "demo.db"
+"""The demo's SQLite file in ``data_dir``, used only when no configuration file is given."""
+DEMO_GROUP: Mapping[str, Any] = {
+    "slug": "demo",
+    "name": "Demo working group",
+    "languages": SUPPORTED_LANGUAGES,
+    "coordinators": (DEMO_OPERATOR,),
+    "admins": (DEMO_OPERATOR,),
+}
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
@@ -768,7 +789,8 @@ def load_config(
 ) -> AppConfig:
     """Read and validate the configuration; raise :class:`ConfigError` with one line if bad.
 
-    ``path=None`` gives the built-in defaults (console only, SQLite in ``<base_dir>/data``).
+    ``path=None`` gives the built-in defaults: console only, the demo working group
+    (:data:`DEMO_GROUP`) and SQLite in ``<base_dir>/data/demo.db``.
     Relative paths resolve against ``base_dir``, which defaults to the config file's directory
     (or the current directory when there is no file). ``env=None`` reads ``os.environ``.
     """
@@ -786,6 +808,10 @@ def load_config(
         base = Path(os.path.abspath(base_dir)) if base_dir is not None else source.parent
     data, env_keys = _prepare(raw, environ, label)
     data.setdefault("data_dir", "data")
+    if path is None:
+        demo_database = base / data["data_dir"] / DEMO_DATABASE
+        data.setdefault("database_url", f"sqlite:///{demo_database}")
+        data["working_groups"] = [DEMO_GROUP]
     data["source"] = source
     try:
         return AppConfig.model_validate(data, context={"base_dir": base})

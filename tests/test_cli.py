@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.case_intake import ReportAnswers, option, text
+
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.e2e  # each test runs `caucus` as a process of its own
@@ -46,7 +48,107 @@ def test_run_without_configuration_chats_on_the_console_with_sqlite_in_data(
     assert result.returncode == 0, result.stderr
     assert "Welcome to Caucus" in result.stdout
     assert "/whoami" in result.stdout
-    assert result.stderr == ""
+    (line,) = result.stderr.splitlines()  # the demo's start-up line, and nothing else
+    assert line.startswith("caucus: demo: ")
+    assert (tmp_path / "data" / "demo.db").is_file()
+
+
+def demo_report(answers: ReportAnswers) -> list[str]:
+    """The lines a member types to file a report in the demo (its only working group)."""
+    done = text("conversation.done")
+    return [
+        "/report",
+        text("cases.consent_agree"),
+        option("reporter", "organization"),
+        answers.organization,
+        option("naming", "public"),
+        answers.title,
+        answers.country,
+        answers.locality,
+        answers.company,
+        option("company_role", "operator"),
+        "/skip",
+        done,
+        option("sector", "mining"),
+        option("right", "water"),
+        done,
+        answers.affected,
+        "/skip",
+        done,
+        answers.started,
+        option("yes_no", "yes"),
+        *answers.narrative(),
+        done,
+        option("state_role", "none_known"),
+        done,
+        option("step_taken", "none"),
+        done,
+        answers.outcome,
+        answers.remedy,
+        done,
+        option("yes_no", "no"),
+        option("publication", "named"),
+        option("yes_no", "yes"),
+        text("conversation.submit"),
+    ]
+
+
+def test_run_without_configuration_is_a_demo_group_where_report_cases_and_export_work(
+    tmp_path: Path,
+) -> None:
+    """`make run` on a fresh machine: the console's operator runs the demo working group, so
+    a report can be filed, listed, read, verified and exported, the files landing in
+    data/exports/ (theirs alone, under names of their own) and nowhere else."""
+    answers = ReportAnswers(marker="Demo")
+    typed = [
+        *demo_report(answers),
+        "/cases",
+        "/case 1",
+        "/casestatus 1 under_review",
+        "/casestatus 1 verified",
+        "/export",
+        "/export",
+    ]
+    result = caucus("run", cwd=tmp_path, stdin="\n".join(typed) + "\n")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert '"Demo working group"' in line
+    assert "console:local" in line
+    assert "admin and coordinator" in line
+    assert "config.example.toml" in line and "[[working_groups]]" in line
+    submitted = text("cases.submitted", number=1, mine="/myreports", withdraw="/withdraw")
+    assert submitted in result.stdout
+    after = result.stdout.split(submitted)[1]
+    listed, read = after.split(text("cases.list_footer", case="/case"))
+    assert answers.title in listed
+    assert answers.narrative()[0] in read  # /case 1
+    assert read.count("Case 1 is now") == 2
+    exports = tmp_path / "data" / "exports"
+    files = sorted(exports.iterdir())
+    assert sorted(path.suffix for path in files) == [".csv", ".csv", ".json", ".json"]
+    assert len({path.name for path in files}) == 4
+    for path in files:
+        assert f"[{path}, {path.stat().st_size} B]" in result.stdout  # the reply says where
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert answers.title in path.read_text(encoding="utf-8-sig")
+    assert exports.stat().st_mode & 0o777 == 0o700
+    written = {path for path in tmp_path.rglob("*") if path.is_file()}
+    assert {path for path in written if path.suffix in (".csv", ".json")} == set(files)
+    assert all(path.parent in (tmp_path / "data", exports) for path in written)
+
+
+def test_a_configuration_file_leaves_the_demo_out(tmp_path: Path) -> None:
+    """The demo keeps to its own database: a configuration file written later, even one
+    that keeps the same data_dir, shows nothing of it."""
+    demo = caucus("run", cwd=tmp_path, stdin="/groups\n")
+    assert "Demo working group" in demo.stdout
+    (tmp_path / "config.toml").write_text('data_dir = "data"\n', encoding="utf-8")
+    configured = caucus("run", cwd=tmp_path, stdin="/whoami\n/as local admin\n/groups\n/report\n")
+    assert configured.returncode == 0, configured.stderr
+    assert configured.stderr == ""
+    assert "Demo working group" not in configured.stdout
+    assert text("members.no_groups") in configured.stdout
+    assert text("cases.no_groups") in configured.stdout
     assert (tmp_path / "data" / "caucus.db").is_file()
 
 
@@ -64,7 +166,7 @@ def test_the_data_directory_and_its_files_are_its_users_alone_whatever_the_umask
     data = tmp_path / "data"
     assert data.stat().st_mode & 0o777 == 0o700
     files = sorted(path for path in data.rglob("*") if path.is_file())
-    assert {path.name for path in files} >= {"caucus.db", "caucus.log", "encryption.key"}
+    assert {path.name for path in files} >= {"demo.db", "caucus.log", "encryption.key"}
     assert {path.name: path.stat().st_mode & 0o777 for path in files} == {
         path.name: 0o600 for path in files
     }

@@ -61,15 +61,29 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     assert config.source is None
     assert config.data_dir == tmp_path / "data"
     assert config.data_dir.is_absolute()
-    assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'caucus.db'}"
+    assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'demo.db'}"
     assert config.default_language == "en"
     assert config.time_zone == "UTC"
     assert config.log_level == "INFO"
     assert config.telegram is None
     assert config.matrix is None
     assert config.enabled_platforms == ()
-    assert config.working_groups == ()
     assert config.admins == ()
+
+
+def test_without_a_file_the_console_operator_runs_a_demo_group(tmp_path: Path) -> None:
+    (demo,) = load_config(None, env={}, base_dir=tmp_path).working_groups
+    operator = Identity(platform=Platform.CONSOLE, user_id="local")
+    assert (demo.slug, demo.name) == ("demo", "Demo working group")
+    assert demo.coordinators == (operator,)
+    assert demo.admins == (operator,)
+    assert demo.telegram_chats == () and demo.matrix_rooms == ()
+
+
+def test_any_file_even_an_empty_one_has_no_demo_and_its_own_database(tmp_path: Path) -> None:
+    config = load(tmp_path, "")
+    assert config.working_groups == ()
+    assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'caucus.db'}"
 
 
 def test_defaults_use_cwd_without_base_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import io
 import re
 from typing import Protocol
 
-from bot.app import build_router, open_store
+from bot.app import EXPORTS_DIR, build_router, open_store
 from bot.config import AppConfig
 from bot.conversation import strip_direction_marks
 from bot.inbox import Dispatcher
@@ -54,6 +54,7 @@ class ConsoleChat:
             stdout=self._output,
             interactive=False,
             user_id=user_id,
+            files_dir=config.data_dir / EXPORTS_DIR,
         )
         self.last = ""
         self.user_label = user_id
