@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import encryption_keys, group_specs
 from bot.config import AppConfig, load_config
-from bot.types import CommandRef, Literal
+from bot.types import CommandRef, Literal, Platform
 from storage import Store
 from storage.sealing import Sealer
 from tests.harness.case_intake import ReportAnswers, case_number, fill_report, text
@@ -236,3 +236,19 @@ async def test_on_telegram_the_waiting_alert_reaches_the_coordinator_before_the_
             assert "URGENT" not in await coordinator.send("/start")
         finally:
             await bot.stop()
+
+
+async def test_of_two_coordinators_writing_at_once_only_one_is_given_the_alert(
+    start_bot: BotFactory, database_url: str
+) -> None:
+    from tests.harness.races import at_once
+
+    bot = start_bot(CONFIG)
+    number = await file_urgent_report(bot)
+    members = [
+        bot.store.members.for_identity(Platform.CONSOLE, f"c{n}", language="en").id
+        for n in range(6)
+    ]
+    claimed = at_once(database_url, lambda store: store.urgent_alerts.claim(number, members.pop()))
+    assert sorted(claimed) == [False] * 5 + [True]
+    assert bot.store.urgent_alerts.waiting() == []
