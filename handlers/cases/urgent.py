@@ -49,7 +49,7 @@ def deliver_waiting_alerts(context: Context) -> Sequence[Reply]:
             continue
         if not context.store.urgent_alerts.claim(alert.case_id, context.member.id):
             continue
-        log.warning(
+        log.info(
             "case_alert_delivered case=%d group=%d member=%d as=%s waited_s=%d",
             alert.case_id,
             group,
