@@ -113,6 +113,21 @@ def warn_unreached(config: AppConfig, store: Store, warn: Callable[[str], None])
         )
 
 
+def warn_urgent_waiting(store: Store, warn: Callable[[str], None]) -> None:
+    """At every start: the urgent alerts that still wait for a coordinator (numbers only)."""
+    alerts = store.urgent_alerts.waiting()
+    if not alerts:
+        return
+    numbers = ", ".join(str(alert.case_id) for alert in sorted(alerts, key=lambda a: a.case_id))
+    warn(
+        f"{len(alerts)} urgent alert(s) waiting since {alerts[0].since:%Y-%m-%d %H:%M} UTC "
+        f"(cases {numbers}): no coordinator of their working group could receive them; each "
+        "goes to the first coordinator or admin of its group who writes to the bot privately "
+        "(or a network admin, when the group has none the bot can reach); fix: ask one of "
+        "them to write to the bot now"
+    )
+
+
 def unreached_on_telegram(config: AppConfig, store: Store) -> list[str]:
     """The configured admins and coordinators on Telegram who have never written to the bot
     in private, by their place in the configuration (never their ids: this goes to logs)."""
@@ -197,6 +212,7 @@ async def _chat_in_console(config: AppConfig, stdin: TextIO | None, stdout: Text
         log.info("demo_group slug=%s", demo.slug)
         _say(demo_notice(config, demo))
     try:
+        warn_urgent_waiting(store, _warn_on_stderr)
         transport = ConsoleTransport(
             dispatcher.handle,
             dispatcher.pending_prompt,
@@ -382,6 +398,7 @@ async def _serve_platforms(config: AppConfig) -> None:
     await services.start()
     encryption_keys(config, _warn_on_stderr)  # started: now the key file is worth a notice
     warn_unreached(config, services.store, _warn_on_stderr)
+    warn_urgent_waiting(services.store, _warn_on_stderr)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

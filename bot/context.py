@@ -17,6 +17,7 @@ from storage.cases import CaseStore
 from storage.groups import GroupStore
 from storage.members import MemberStore
 from storage.rooms import RoomStore
+from storage.urgent_alerts import UrgentAlertStore
 
 
 class OutboxReport(Protocol):
@@ -34,7 +35,7 @@ class OutboxReport(Protocol):
 @dataclass(frozen=True)
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
-    reports, the outbox's counts and the store's clock.
+    reports and their waiting urgent alerts, the outbox's counts and the store's clock.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -45,6 +46,7 @@ class HandlerStore:
     groups: GroupStore
     rooms: RoomStore
     cases: CaseStore
+    urgent_alerts: UrgentAlertStore
     outbox: OutboxReport
     now: Callable[[], datetime]
 
@@ -55,6 +57,7 @@ class HandlerStore:
             groups=store.groups,
             rooms=store.rooms,
             cases=store.cases,
+            urgent_alerts=store.urgent_alerts,
             outbox=store.outbox,
             now=store.now,
         )

@@ -17,6 +17,9 @@ Preparer: TypeAlias = Callable[["Context", Command], Mapping[str, Any]]
 """Run before a conversation starts: the answers already known (or a UserError)."""
 ChoiceHandler: TypeAlias = Callable[["Context", ChoicePicked, str], Sequence[Reply]]
 """Called with the part of the choice value after its ``prefix:``."""
+PrivateMessageHook: TypeAlias = Callable[["Context"], Sequence[Reply]]
+"""Called whenever a member writes to the bot privately, before what they wrote is handled:
+what it returns is said first (something the bot owed them until they wrote)."""
 
 RESERVED_COMMANDS = frozenset({"back", "cancel", "skip"})
 """Answered by the router itself: they steer the member's open conversation."""
@@ -55,6 +58,7 @@ class Registry:
         self._commands: dict[str, CommandSpec] = {}
         self._choices: dict[str, ChoiceSpec] = {}
         self._conversations: dict[str, Conversation] = {}
+        self._private_message_hooks: list[PrivateMessageHook] = []
 
     def command(
         self,
@@ -105,6 +109,13 @@ class Registry:
         if prefix in self._choices or ":" in prefix or prefix.startswith("~"):
             raise ValueError(f"choice prefix {prefix!r} is taken or malformed")
         self._choices[prefix] = ChoiceSpec(prefix, handler, role)
+
+    def on_private_message(self, hook: PrivateMessageHook) -> None:
+        """Call ``hook`` each time a member writes to the bot in a private chat."""
+        self._private_message_hooks.append(hook)
+
+    def private_message_hooks(self) -> tuple[PrivateMessageHook, ...]:
+        return tuple(self._private_message_hooks)
 
     def _add(self, spec: CommandSpec) -> None:
         if spec.name in self._commands or spec.name in RESERVED_COMMANDS:

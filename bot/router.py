@@ -64,6 +64,8 @@ RELAYED = (TextMessage, MediaReceived, MessageEdited, MessageDeleted, Unrelayabl
 # a reporter ticking a long list of options must never be told to slow down.
 LIMITED = (TextMessage, Command, MediaReceived)
 """What a member sends the bot in a private chat, counted against their rate."""
+WRITTEN = (TextMessage, Command, MediaReceived, ChoicePicked)
+"""What counts as a member writing to the bot (for what the bot owes them until they do)."""
 
 
 def _rate_limited(event: Incoming) -> bool:
@@ -138,7 +140,9 @@ class Router:
             if verdict is Verdict.DROP:
                 return []  # handled: recorded as such, never run again nor queued
             if verdict is Verdict.SLOW_DOWN:
-                return self._render(context, [Reply(Message.of("router.slow_down"))])
+                owed = self._owed(context, event)
+                return self._render(context, [*owed, Reply(Message.of("router.slow_down"))])
+        owed = self._owed(context, event)
         try:
             # A refused or failed request changes nothing: its writes are undone.
             with self._store.savepoint():
@@ -159,7 +163,29 @@ class Router:
                 raised_at(error),
             )
             replies = [Reply(Message.of("router.internal_error"))]
-        return self._render(context, replies)
+        return self._render(context, [*owed, *replies])
+
+    def _owed(self, context: Context, event: Incoming) -> list[Reply]:
+        """What the capabilities owed this member until they wrote privately, said first;
+        each hook in a savepoint of its own, so that one failing takes nothing else down."""
+        if not (event.origin.is_direct and isinstance(event, WRITTEN)):
+            return []
+        owed: list[Reply] = []
+        for hook in self._registry.private_message_hooks():
+            try:
+                with self._store.savepoint():
+                    owed.extend(hook(context))
+            except StorageUnavailable:
+                raise
+            except Exception as error:
+                log.error(
+                    "private_hook_failed platform=%s member=%s error=%s at=%s",
+                    event.origin.platform,
+                    context.member.id,
+                    type(error).__name__,
+                    raised_at(error),
+                )
+        return owed
 
     def apology(self, origin: Origin) -> list[Outgoing]:
         """Said when an event could not be handled at all; needs no database."""

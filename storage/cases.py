@@ -31,7 +31,14 @@ from storage.case_records import (
     PendingAttachment,
 )
 from storage.errors import NotFoundError
-from storage.models import CaseAttachment, CaseContent, CaseEvent, CaseReport, CaseRight
+from storage.models import (
+    CaseAttachment,
+    CaseContent,
+    CaseEvent,
+    CaseReport,
+    CaseRight,
+    WaitingUrgentAlert,
+)
 from storage.outbox import drop_pending_for_case_in, files_waiting_in
 from storage.units import Area
 from storage.validation import check_aware, check_int, check_text
@@ -337,11 +344,12 @@ class CaseStore(Area):
 
     def withdraw(self, case_id: int) -> bool:
         """Erase a report with its evidence and history, and give up every message still
-        waiting in the outbox that carries anything of it; False if there was none."""
+        waiting in the outbox that carries anything of it, and its urgent alert still
+        waiting for a coordinator; False if there was none."""
 
         def work(session: Session) -> bool:
             drop_pending_for_case_in(session, case_id, "the report was withdrawn")
-            for table in (CaseRight, CaseContent, CaseAttachment, CaseEvent):
+            for table in (CaseRight, CaseContent, CaseAttachment, CaseEvent, WaitingUrgentAlert):
                 session.execute(delete(table).where(table.case_id == case_id))
             gone = session.execute(delete(CaseReport).where(CaseReport.id == case_id))
             return bool(getattr(gone, "rowcount", 0))

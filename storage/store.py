@@ -2,9 +2,10 @@
 
 What the bot keeps is reached by area, each behind methods named for what callers need:
 ``store.members``, ``store.groups``, ``store.rooms``, ``store.conversations``,
-``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports`` and
-``store.cases``. Each method runs in its own transaction, committed before it returns, and
-answers with frozen records (:mod:`storage.records`); no session or ORM object ever leaves.
+``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports``, ``store.cases``
+and ``store.urgent_alerts``. Each method runs in its own transaction, committed before it
+returns, and answers with frozen records (:mod:`storage.records`); no session or ORM object
+ever leaves.
 Inside ``with store.transaction():`` the methods of every area join one transaction instead
 (a unit of work), committed or rolled back as a whole.
 """
@@ -34,6 +35,7 @@ from storage.rooms import RoomStore
 from storage.sealing import Sealer, attach_sealer
 from storage.transports import TransportStore
 from storage.units import TurnGate, UnitsOfWork, errors_wrapped
+from storage.urgent_alerts import UrgentAlertStore
 from storage.validation import check_aware
 
 # Held while migrating PostgreSQL, so that two processes starting at once migrate in turn.
@@ -88,6 +90,8 @@ class Store:
         """Transports' own state (:class:`storage.transports.TransportStore`)."""
         self.cases = CaseStore(run, now)
         """Case reports (:class:`storage.cases.CaseStore`); they need a ``sealer``."""
+        self.urgent_alerts = UrgentAlertStore(run, now)
+        """Urgent alerts waiting for a coordinator (:mod:`storage.urgent_alerts`)."""
 
     def __enter__(self) -> Store:
         return self

@@ -11,6 +11,7 @@ import pytest
 from storage.sealing import generate_key
 from tests.harness.case_intake import ReportAnswers, option, text
 from tests.harness.console_process import BotProcess
+from tests.harness.features import first_line
 
 CONFIG = """
 data_dir = "data"
@@ -114,11 +115,18 @@ def test_a_report_killed_at_awkward_moments_resumes_with_every_earlier_answer(
         bot.type(text("conversation.submit"))
         # No coordinator has a private chat with the bot here: the author is told so.
         bot.wait_for(text("cases.urgent_unreached")[:30])
+        # The alert is kept through a kill: the start says it waits, and the coordinator
+        # gets it the moment they write.
+        bot.kill_hard()
+        bot = BotProcess(config, database_url)
+        bot.wait_for_error("1 urgent alert(s) waiting since")
+        bot.type("/as coord")
+        bot.wait_for(first_line("cases.urgent_alert_waited"))
         assert bot.finish() == 0
     finally:
         if bot.process.poll() is None:
             bot.kill_hard()
-    assert kills == 5
+    assert kills == 5  # and one more after the report was filed
 
 
 def test_nothing_a_report_holds_is_readable_in_the_database_or_the_data_directory(

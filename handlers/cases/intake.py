@@ -187,7 +187,10 @@ def tell_coordinators(
         enabled=context.config.enabled_platforms,
     )
     if urgent and not notices:
-        log.warning("case_alert_undelivered case=%d group=%d", number, group_id)
+        # Kept, in the unit of work that files the report, for the first coordinator (or,
+        # failing them, network admin) who writes to the bot: see handlers.cases.urgent.
+        context.store.urgent_alerts.keep(number)
+        log.warning("case_alert_undelivered case=%d group=%d kept=yes", number, group_id)
     return notices
 
 

@@ -7,6 +7,7 @@ Alembic's autogenerate comparison against the migrated database on SQLite and Po
 Importing this package registers every model on ``Base.metadata``.
 """
 
+from storage.models.alerts import WaitingUrgentAlert
 from storage.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from storage.models.bridge import BridgedMessage
 from storage.models.cases import CaseAttachment, CaseContent, CaseEvent, CaseReport, CaseRight
@@ -44,5 +45,6 @@ __all__ = [
     "TransportState",
     "UTCDateTime",
     "UnreachableChat",
+    "WaitingUrgentAlert",
     "WorkingGroup",
 ]

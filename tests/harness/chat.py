@@ -15,6 +15,7 @@ from bot.config import AppConfig
 from bot.conversation import strip_direction_marks
 from bot.inbox import Dispatcher
 from bot.transports.console import ConsoleTransport
+from storage import Store
 
 _CHOICE_LINE = re.compile(r"^  (\d+)\. (.*)$")
 
@@ -43,8 +44,12 @@ class Chat(Protocol):
 class ConsoleChat:
     """Drives the real console transport in-process, through its line reader."""
 
-    def __init__(self, config: AppConfig, user_id: str = "local") -> None:
-        self.store = open_store(config)
+    def __init__(
+        self, config: AppConfig, user_id: str = "local", store: Store | None = None
+    ) -> None:
+        """``store``: one opened by the test (with its own clock), left open at close."""
+        self._own_store = store is None
+        self.store = open_store(config) if store is None else store
         self._dispatcher = Dispatcher(build_router(config, self.store))
         self._output = io.StringIO()
         self._transport = ConsoleTransport(
@@ -86,4 +91,5 @@ class ConsoleChat:
 
     async def close(self) -> None:
         self._dispatcher.close()
-        self.store.close()
+        if self._own_store:
+            self.store.close()
