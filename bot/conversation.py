@@ -28,6 +28,7 @@ from bot.conversation_steps import (
     Answers,
     Conversation,
     ConversationState,
+    InLanguage,
     Input,
     InvalidAnswer,
     Json,
@@ -55,6 +56,7 @@ __all__ = [
     "Conversation",
     "ConversationEngine",
     "ConversationState",
+    "InLanguage",
     "Input",
     "InvalidAnswer",
     "Json",
@@ -77,8 +79,9 @@ LabelOf: TypeAlias = Callable[[Message | Literal], str]
 class ConversationEngine:
     """Moves a conversation forward one answer at a time; pure and synchronous."""
 
-    def __init__(self, label_of: LabelOf) -> None:
+    def __init__(self, label_of: LabelOf, language: str = "en") -> None:
         self._label_of = label_of
+        self._language = language
 
     def start(self, conversation: Conversation, answers: Answers | None = None) -> Outcome:
         """Begin at the first question, or, with answers already known (a working group
@@ -290,7 +293,12 @@ class ConversationEngine:
             if matched is not None:
                 return matched
             raise InvalidAnswer("conversation.pick_a_choice")
-        return step.parse(text)
+        return self._parse(step.parse, text)
+
+    def _parse(self, parse: Callable[[str], Json], text: str) -> Json:
+        if isinstance(parse, InLanguage):
+            return parse.read(text, self._language)
+        return parse(text)
 
     def _offer(
         self, conversation: Conversation, state: ConversationState, several: Ambiguous
@@ -375,7 +383,7 @@ class ConversationEngine:
         else:
             try:
                 text = typed_answer(answer)
-                piece = step.parse(text) if step.parse is not None else text
+                piece = self._parse(step.parse, text) if step.parse is not None else text
             except InvalidAnswer as refusal:
                 return self._refuse(conversation, state, refusal.message)
         kept = replace(state, pending=[*pieces, piece])
