@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeAlias
 
-from bot.choosing import by_part, strip_direction_marks, typed_numbers
+from bot.choosing import by_part, strip_direction_marks, typed_number, typed_numbers
 from bot.cleaning import clean_answer, is_invisible
 from bot.conversation_steps import (
     ADD,
@@ -20,6 +20,7 @@ from bot.conversation_steps import (
     CANCEL,
     DONE,
     EDIT_PREFIX,
+    LIST,
     MORE,
     REVIEW,
     SKIP,
@@ -47,6 +48,7 @@ __all__ = [
     "CANCEL",
     "DONE",
     "EDIT_PREFIX",
+    "LIST",
     "MORE",
     "REVIEW",
     "SKIP",
@@ -124,9 +126,7 @@ class ConversationEngine:
             )
         if step.multiple:
             selected = _selection(step, state)
-            lines.append(
-                Message.of("conversation.selected", answer=step.shown(selected, state.answers))
-            )
+            lines.append(_chosen(step, selected, state.answers))
             choices = tuple(
                 Choice(c.value, Message.of("conversation.choice_selected", label=c.label))
                 if c.value in selected
@@ -213,6 +213,9 @@ class ConversationEngine:
     def handle(
         self, conversation: Conversation, state: ConversationState, answer: Input
     ) -> Outcome:
+        at_list = state.step != REVIEW and conversation.step(state.step).multiple
+        if at_list and isinstance(answer, TypedAnswer):
+            answer = self._numbered(conversation, state, answer)
         if isinstance(answer, PickedAnswer) and answer.value == CANCEL:
             return self.cancel()
         if state.step == REVIEW:
@@ -300,6 +303,18 @@ class ConversationEngine:
             return parse.read(text, self._language)
         return parse(text)
 
+    def _numbered(
+        self, conversation: Conversation, state: ConversationState, answer: TypedAnswer
+    ) -> Input:
+        """A number typed at a multiple choice names a line of its whole list, the list the
+        member last saw (after a pick only the choices so far are shown): an option, Done,
+        Skip, Back or Cancel."""
+        number = typed_number(answer.text)
+        offered = self.prompt(conversation, state).choices
+        if number is not None and 1 <= number <= len(offered):
+            return PickedAnswer(offered[number - 1].value)
+        return answer
+
     def _offer(
         self, conversation: Conversation, state: ConversationState, several: Ambiguous
     ) -> Outcome:
@@ -312,6 +327,10 @@ class ConversationEngine:
     ) -> Outcome:
         selected = _selection(step, state)
         choices = step.choices_for(state.answers)
+        if isinstance(answer, TypedAnswer) and self._matching((_show_list(),), answer.text):
+            answer = PickedAnswer(LIST)
+        if isinstance(answer, PickedAnswer) and answer.value == LIST:
+            return Outcome(state, (self.prompt(conversation, state),))
         if isinstance(answer, PickedAnswer) and answer.value == DONE:
             if not selected and not step.optional:
                 return self._refuse(
@@ -329,7 +348,7 @@ class ConversationEngine:
                 *(value for value in dict.fromkeys(picked) if value not in selected),
             ]
             new_state = replace(state, pending=chosen)
-            return Outcome(new_state, (self.prompt(conversation, new_state),))
+            return Outcome(new_state, (self._picked(step, new_state),))
         if isinstance(answer, PickedAnswer):
             value = answer.value
         elif isinstance(answer, TypedAnswer):
@@ -344,7 +363,23 @@ class ConversationEngine:
             return self._refuse(conversation, state, Message.of("conversation.pick_a_choice"))
         toggled = [v for v in selected if v != value] if value in selected else [*selected, value]
         new_state = replace(state, pending=toggled)
-        return Outcome(new_state, (self.prompt(conversation, new_state),))
+        return Outcome(new_state, (self._picked(step, new_state),))
+
+    def _picked(self, step: Step, state: ConversationState) -> Reply:
+        """After a pick, what is chosen so far and how to go on; not the whole list again,
+        whose numbers and buttons above still pick (so this reply offers no choices)."""
+        return Reply(
+            Lines(
+                (
+                    _chosen(step, _selection(step, state), state.answers),
+                    Message.of(
+                        "conversation.pick_more",
+                        done=Message.of("conversation.done"),
+                        list=Message.of("conversation.show_list"),
+                    ),
+                )
+            )
+        )
 
     def _gather(
         self, conversation: Conversation, state: ConversationState, step: Step, answer: Input
@@ -591,6 +626,22 @@ def _resumed(step: Step, answers: Answers) -> Json:
 
 def _done() -> Choice:
     return Choice(DONE, Message.of("conversation.done"))
+
+
+def _show_list() -> Choice:
+    return Choice(LIST, Message.of("conversation.show_list"))
+
+
+def _chosen(step: Step, selected: list[str], answers: Answers) -> Message:
+    """What a multiple choice holds so far, in the order of its list; "none yet" if nothing."""
+    if not selected:
+        return Message.of("conversation.chosen_none")
+    ordered = [c.value for c in step.choices_for(answers) if c.value in selected]
+    return Message.of(
+        "conversation.chosen_so_far",
+        count=len(ordered),
+        answer=step.shown(ordered, answers),
+    )
 
 
 def _item(step: Step, number: int | None) -> Message:

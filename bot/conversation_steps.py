@@ -28,6 +28,8 @@ REVIEW = "~review"
 """The pseudo-step where all answers are shown before submitting."""
 MORE = "~more"
 """Inside a step of records: between two records, asking for another or done."""
+LIST = "~list"
+"""In a multiple choice: show the whole list again (after a pick only the choice so far is)."""
 
 
 class InvalidAnswer(Exception):

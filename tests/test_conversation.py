@@ -15,6 +15,7 @@ from bot.conversation import (
     Conversation,
     ConversationEngine,
     ConversationState,
+    InLanguage,
     InvalidAnswer,
     PickedAnswer,
     Step,
@@ -376,3 +377,54 @@ def test_several_picks_in_one_message_choose_each_by_its_number(
     refused = engine.handle(RIGHTS, chosen, TypedAnswer("2, 99"))  # no choice 99: nothing
     assert refused.state == chosen
     assert keys(refused.replies[0].text)[0] == "conversation.pick_a_choice"
+
+
+def test_after_a_pick_the_reply_holds_the_choices_so_far_and_no_list(
+    engine: ConversationEngine,
+) -> None:
+    state = engine.start(RIGHTS).state
+    assert state is not None
+    assert "conversation.chosen_none" in keys(engine.prompt(RIGHTS, state).text)
+    picked = engine.handle(RIGHTS, state, PickedAnswer("r2"))
+    reply = picked.replies[0]
+    assert keys(reply.text) == ["conversation.chosen_so_far", "conversation.pick_more"]
+    assert reply.choices == ()
+    assert picked.state is not None
+    shown = engine.handle(RIGHTS, picked.state, TypedAnswer("conversation.show_list"))
+    assert shown.state == picked.state
+    assert "test.rights" in keys(shown.replies[0].text) and shown.replies[0].choices
+
+
+def test_a_number_typed_after_a_pick_names_a_line_of_the_whole_list(
+    engine: ConversationEngine,
+) -> None:
+    started = engine.start(RIGHTS).state
+    assert started is not None
+    state = engine.handle(RIGHTS, started, PickedAnswer("r2")).state
+    assert state is not None
+    # 14 options, then Done and Cancel: what the list showed.
+    toggled = engine.handle(RIGHTS, state, TypedAnswer("2")).state
+    assert toggled is not None and toggled.pending == []
+    done = engine.handle(RIGHTS, state, TypedAnswer("١٥")).state
+    assert done is not None and done.step == REVIEW and done.answers == {"rights": ["r2"]}
+    assert engine.handle(RIGHTS, state, TypedAnswer("16")).cancelled
+
+
+def test_a_parser_in_the_members_language_is_given_it() -> None:
+    heard: list[str] = []
+
+    def read(text: str, language: str) -> str:
+        heard.append(language)
+        return text
+
+    asked = Conversation(
+        name="asked",
+        title="test.title",
+        steps=(Step("when", prompt="p", label="l", parse=InLanguage(read)),),
+        submit=lambda context, answers: [],
+        review=False,
+    )
+    state = ConversationState("asked", "when")
+    assert ConversationEngine(_label, "ar").handle(asked, state, TypedAnswer("x")).submitted
+    assert ConversationEngine(_label).handle(asked, state, TypedAnswer("x")).submitted
+    assert heard == ["ar", "en"]
