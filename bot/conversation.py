@@ -69,6 +69,7 @@ __all__ = [
     "SubmitHandler",
     "TypedAnswer",
     "first_unanswered",
+    "questions_asked",
     "strip_direction_marks",
     "typed_answer",
 ]
@@ -102,13 +103,15 @@ class ConversationEngine:
         if state.step == REVIEW:
             return self._review(conversation, state)
         step = conversation.step(state.step)
-        position = [s.name for s in conversation.steps].index(step.name) + 1
+        asked = questions_asked(conversation, state)
+        if step.name not in asked:
+            asked = [s.name for s in conversation.steps]
         lines: list[Message | Literal] = [
             Message.of(
                 "conversation.progress",
                 title=Message.of(conversation.title),
-                current=position,
-                total=len(conversation.steps),
+                current=asked.index(step.name) + 1,
+                total=len(asked),
             ),
             Message.of(step.prompt),
         ]
@@ -708,6 +711,19 @@ def first_unanswered(conversation: Conversation, answers: Answers) -> str | None
             return None if step.optional else name
         name = conversation.following(step, answers)
     return None
+
+
+def questions_asked(conversation: Conversation, state: ConversationState) -> list[str]:
+    """The questions this member is asked, in order, as far as the answers so far tell:
+    along the way the answers lead (a branch not taken does not count), from the first one
+    asked (a question the command answered before it, the only working group, does not)."""
+    path: list[str] = []
+    name: str | None = conversation.steps[0].name
+    while name is not None and name not in path:
+        path.append(name)
+        name = conversation.following(conversation.step(name), state.answers)
+    first = state.trail[0] if state.trail else state.step
+    return path[path.index(first) :] if first in path else path
 
 
 def _drop_unreachable(conversation: Conversation, answers: dict[str, Json]) -> dict[str, Json]:

@@ -410,6 +410,48 @@ def test_a_number_typed_after_a_pick_names_a_line_of_the_whole_list(
     assert engine.handle(RIGHTS, state, TypedAnswer("16")).cancelled
 
 
+BRANCHING = Conversation(
+    name="branching",
+    title="test.title",
+    steps=(
+        Step("who", prompt="test.who", label="test.who_label", choices=COLOURS),
+        Step(
+            "name",
+            prompt="test.name",
+            label="test.name_label",
+            parse=str.strip,
+            next=lambda answers: "count" if answers.get("who") == "red" else "end",
+        ),
+        Step("count", prompt="test.count", label="test.count_label", parse=parse_count),
+        Step("end", prompt="test.end", label="test.end_label", parse=str.strip),
+    ),
+    submit=lambda context, answers: [],
+)
+
+
+def progress_of(reply_text: object) -> tuple[object, object]:
+    assert isinstance(reply_text, Lines)
+    found = [m for m in reply_text.items if isinstance(m, Message)]
+    params = dict(found[0].params)
+    assert found[0].key == "conversation.progress"
+    return params["current"], params["total"]
+
+
+def test_question_numbers_follow_the_way_the_answers_lead(engine: ConversationEngine) -> None:
+    started = engine.start(BRANCHING)
+    assert progress_of(started.replies[0].text) == (1, 3)  # "count" only follows "red"
+    assert started.state is not None
+    blue = engine.handle(BRANCHING, started.state, PickedAnswer("blue"))
+    assert progress_of(blue.replies[0].text) == (2, 3)
+    assert blue.state is not None
+    back = engine.handle(BRANCHING, blue.state, PickedAnswer(BACK)).state
+    assert back is not None
+    red = engine.handle(BRANCHING, back, PickedAnswer("red"))
+    assert progress_of(red.replies[0].text) == (2, 4)  # a changed answer: the total follows
+    known = engine.start(BRANCHING, {"who": "blue"})  # answered before the first question
+    assert progress_of(known.replies[0].text) == (1, 2)
+
+
 def test_a_parser_in_the_members_language_is_given_it() -> None:
     heard: list[str] = []
 

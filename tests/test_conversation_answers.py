@@ -166,3 +166,25 @@ async def test_taking_off_the_only_pick_says_none_chosen_yet_and_done_by_number(
     refused = await chat.send("15")
     assert first_line("conversation.pick_at_least_one", "pt") in refused
     assert text("cases.ask_rights", "pt") in refused  # the whole list, when not understood
+
+
+# -- question numbers -------------------------------------------------------------------------
+
+
+async def test_a_question_the_member_is_not_asked_is_not_counted(members: Members) -> None:
+    chat = members("ana")
+    # One working group: it is chosen without asking, so consent is question 1.
+    consent = await chat.send("/report")
+    assert progress(1, REPORT_STEPS - 1) in consent
+    assert progress(2, REPORT_STEPS - 1) in await chat.pick(text("cases.consent_agree"))
+
+
+async def test_with_several_working_groups_choosing_one_is_question_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    chat = ConsoleChat(console(tmp_path, database_url, TWO_GROUPS), user_id="ana")
+    try:
+        assert progress(1, REPORT_STEPS) in await chat.send("/report")
+        assert progress(2, REPORT_STEPS) in await chat.pick("Corporate Accountability")
+    finally:
+        await chat.close()
