@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeAlias
 
-from bot.choosing import by_part, strip_direction_marks, typed_numbers
+from bot.choosing import by_part, strip_direction_marks, typed_number, typed_numbers
 from bot.cleaning import clean_answer, is_invisible
 from bot.conversation_steps import (
     ADD,
@@ -20,6 +20,7 @@ from bot.conversation_steps import (
     CANCEL,
     DONE,
     EDIT_PREFIX,
+    LIST,
     MORE,
     REVIEW,
     SKIP,
@@ -28,6 +29,7 @@ from bot.conversation_steps import (
     Answers,
     Conversation,
     ConversationState,
+    InLanguage,
     Input,
     InvalidAnswer,
     Json,
@@ -46,6 +48,7 @@ __all__ = [
     "CANCEL",
     "DONE",
     "EDIT_PREFIX",
+    "LIST",
     "MORE",
     "REVIEW",
     "SKIP",
@@ -55,6 +58,7 @@ __all__ = [
     "Conversation",
     "ConversationEngine",
     "ConversationState",
+    "InLanguage",
     "Input",
     "InvalidAnswer",
     "Json",
@@ -65,6 +69,7 @@ __all__ = [
     "SubmitHandler",
     "TypedAnswer",
     "first_unanswered",
+    "questions_asked",
     "strip_direction_marks",
     "typed_answer",
 ]
@@ -77,8 +82,9 @@ LabelOf: TypeAlias = Callable[[Message | Literal], str]
 class ConversationEngine:
     """Moves a conversation forward one answer at a time; pure and synchronous."""
 
-    def __init__(self, label_of: LabelOf) -> None:
+    def __init__(self, label_of: LabelOf, language: str = "en") -> None:
         self._label_of = label_of
+        self._language = language
 
     def start(self, conversation: Conversation, answers: Answers | None = None) -> Outcome:
         """Begin at the first question, or, with answers already known (a working group
@@ -97,13 +103,15 @@ class ConversationEngine:
         if state.step == REVIEW:
             return self._review(conversation, state)
         step = conversation.step(state.step)
-        position = [s.name for s in conversation.steps].index(step.name) + 1
+        asked = questions_asked(conversation, state)
+        if step.name not in asked:
+            asked = [s.name for s in conversation.steps]
         lines: list[Message | Literal] = [
             Message.of(
                 "conversation.progress",
                 title=Message.of(conversation.title),
-                current=position,
-                total=len(conversation.steps),
+                current=asked.index(step.name) + 1,
+                total=len(asked),
             ),
             Message.of(step.prompt),
         ]
@@ -121,9 +129,7 @@ class ConversationEngine:
             )
         if step.multiple:
             selected = _selection(step, state)
-            lines.append(
-                Message.of("conversation.selected", answer=step.shown(selected, state.answers))
-            )
+            lines.append(_chosen(step, selected, state.answers))
             choices = tuple(
                 Choice(c.value, Message.of("conversation.choice_selected", label=c.label))
                 if c.value in selected
@@ -210,6 +216,9 @@ class ConversationEngine:
     def handle(
         self, conversation: Conversation, state: ConversationState, answer: Input
     ) -> Outcome:
+        at_list = state.step != REVIEW and conversation.step(state.step).multiple
+        if at_list and isinstance(answer, TypedAnswer):
+            answer = self._numbered(conversation, state, answer)
         if isinstance(answer, PickedAnswer) and answer.value == CANCEL:
             return self.cancel()
         if state.step == REVIEW:
@@ -290,7 +299,24 @@ class ConversationEngine:
             if matched is not None:
                 return matched
             raise InvalidAnswer("conversation.pick_a_choice")
-        return step.parse(text)
+        return self._parse(step.parse, text)
+
+    def _parse(self, parse: Callable[[str], Json], text: str) -> Json:
+        if isinstance(parse, InLanguage):
+            return parse.read(text, self._language)
+        return parse(text)
+
+    def _numbered(
+        self, conversation: Conversation, state: ConversationState, answer: TypedAnswer
+    ) -> Input:
+        """A number typed at a multiple choice names a line of its whole list, the list the
+        member last saw (after a pick only the choices so far are shown): an option, Done,
+        Skip, Back or Cancel."""
+        number = typed_number(answer.text)
+        offered = self.prompt(conversation, state).choices
+        if number is not None and 1 <= number <= len(offered):
+            return PickedAnswer(offered[number - 1].value)
+        return answer
 
     def _offer(
         self, conversation: Conversation, state: ConversationState, several: Ambiguous
@@ -304,6 +330,10 @@ class ConversationEngine:
     ) -> Outcome:
         selected = _selection(step, state)
         choices = step.choices_for(state.answers)
+        if isinstance(answer, TypedAnswer) and self._matching((_show_list(),), answer.text):
+            answer = PickedAnswer(LIST)
+        if isinstance(answer, PickedAnswer) and answer.value == LIST:
+            return Outcome(state, (self.prompt(conversation, state),))
         if isinstance(answer, PickedAnswer) and answer.value == DONE:
             if not selected and not step.optional:
                 return self._refuse(
@@ -321,7 +351,7 @@ class ConversationEngine:
                 *(value for value in dict.fromkeys(picked) if value not in selected),
             ]
             new_state = replace(state, pending=chosen)
-            return Outcome(new_state, (self.prompt(conversation, new_state),))
+            return Outcome(new_state, (self._picked(step, new_state),))
         if isinstance(answer, PickedAnswer):
             value = answer.value
         elif isinstance(answer, TypedAnswer):
@@ -336,7 +366,23 @@ class ConversationEngine:
             return self._refuse(conversation, state, Message.of("conversation.pick_a_choice"))
         toggled = [v for v in selected if v != value] if value in selected else [*selected, value]
         new_state = replace(state, pending=toggled)
-        return Outcome(new_state, (self.prompt(conversation, new_state),))
+        return Outcome(new_state, (self._picked(step, new_state),))
+
+    def _picked(self, step: Step, state: ConversationState) -> Reply:
+        """After a pick, what is chosen so far and how to go on; not the whole list again,
+        whose numbers and buttons above still pick (so this reply offers no choices)."""
+        return Reply(
+            Lines(
+                (
+                    _chosen(step, _selection(step, state), state.answers),
+                    Message.of(
+                        "conversation.pick_more",
+                        done=Message.of("conversation.done"),
+                        list=Message.of("conversation.show_list"),
+                    ),
+                )
+            )
+        )
 
     def _gather(
         self, conversation: Conversation, state: ConversationState, step: Step, answer: Input
@@ -375,7 +421,7 @@ class ConversationEngine:
         else:
             try:
                 text = typed_answer(answer)
-                piece = step.parse(text) if step.parse is not None else text
+                piece = self._parse(step.parse, text) if step.parse is not None else text
             except InvalidAnswer as refusal:
                 return self._refuse(conversation, state, refusal.message)
         kept = replace(state, pending=[*pieces, piece])
@@ -585,6 +631,22 @@ def _done() -> Choice:
     return Choice(DONE, Message.of("conversation.done"))
 
 
+def _show_list() -> Choice:
+    return Choice(LIST, Message.of("conversation.show_list"))
+
+
+def _chosen(step: Step, selected: list[str], answers: Answers) -> Message:
+    """What a multiple choice holds so far, in the order of its list; "none yet" if nothing."""
+    if not selected:
+        return Message.of("conversation.chosen_none")
+    ordered = [c.value for c in step.choices_for(answers) if c.value in selected]
+    return Message.of(
+        "conversation.chosen_so_far",
+        count=len(ordered),
+        answer=step.shown(ordered, answers),
+    )
+
+
 def _item(step: Step, number: int | None) -> Message:
     if number is None:
         return Message.of(step.item_label + "_one")
@@ -649,6 +711,19 @@ def first_unanswered(conversation: Conversation, answers: Answers) -> str | None
             return None if step.optional else name
         name = conversation.following(step, answers)
     return None
+
+
+def questions_asked(conversation: Conversation, state: ConversationState) -> list[str]:
+    """The questions this member is asked, in order, as far as the answers so far tell:
+    along the way the answers lead (a branch not taken does not count), from the first one
+    asked (a question the command answered before it, the only working group, does not)."""
+    path: list[str] = []
+    name: str | None = conversation.steps[0].name
+    while name is not None and name not in path:
+        path.append(name)
+        name = conversation.following(conversation.step(name), state.answers)
+    first = state.trail[0] if state.trail else state.step
+    return path[path.index(first) :] if first in path else path
 
 
 def _drop_unreachable(conversation: Conversation, answers: dict[str, Json]) -> dict[str, Json]:

@@ -28,6 +28,8 @@ REVIEW = "~review"
 """The pseudo-step where all answers are shown before submitting."""
 MORE = "~more"
 """Inside a step of records: between two records, asking for another or done."""
+LIST = "~list"
+"""In a multiple choice: show the whole list again (after a pick only the choice so far is)."""
 
 
 class InvalidAnswer(Exception):
@@ -47,11 +49,23 @@ class Ambiguous(InvalidAnswer):
 
 
 @dataclass(frozen=True)
+class InLanguage:
+    """A step's parser that reads free text in the member's language (a month's name in a
+    date); called with the text alone, it reads English."""
+
+    read: Callable[[str, str], Json]
+
+    def __call__(self, text: str) -> Json:
+        return self.read(text, "en")
+
+
+@dataclass(frozen=True)
 class Step:
     """One question: its prompt, how its answer is read and checked, and what comes next.
 
-    ``parse`` reads free text (``None``: only the choices are accepted); a picked choice's
-    value is the answer itself. ``show`` turns a stored answer into text for the review.
+    ``parse`` reads free text (``None``: only the choices are accepted; an
+    :class:`InLanguage` parser is given the member's language); a picked choice's value is
+    the answer itself. ``show`` turns a stored answer into text for the review.
     ``next`` picks the following step from the answers so far (default: the next one).
 
     A step may take several answers before it is done:

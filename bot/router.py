@@ -435,7 +435,7 @@ class Router:
 
     def _engine(self, context: Context) -> ConversationEngine:
         renderer = self._catalogs.renderer(context.member.language, context.origin.platform)
-        return ConversationEngine(renderer.label)
+        return ConversationEngine(renderer.label, context.member.language)
 
     # -- context and rendering ------------------------------------------------------------
 

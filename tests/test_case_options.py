@@ -12,8 +12,8 @@ from handlers.cases.options import (
     parse_count,
     parse_country,
     parse_link,
-    parse_started,
     parse_title,
+    read_started,
 )
 
 TODAY = date(2026, 12, 1)
@@ -29,10 +29,25 @@ TODAY = date(2026, 12, 1)
         ("15/06/2021", "2021-06-15"),
         ("١٥/٠٦/٢٠٢١", "2021-06-15"),
         ("2026-12", "2026-12"),
+        ("۱۵/۰۶/۲۰۲۱", "2021-06-15"),
     ],
 )
 def test_a_start_is_a_year_a_month_or_a_day(typed: str, stored: str) -> None:
-    assert parse_started(typed, TODAY) == stored
+    assert read_started(typed, today=TODAY) == stored
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "stored"),
+    [
+        ("en", "December 1984", "1984-12"),
+        ("es", "3 de diciembre de 1984", "1984-12-03"),
+        ("fr", "1er décembre 1984", "1984-12-01"),
+        ("pt", "dez. ١٩٨٤", "1984-12"),
+        ("ar", "٣ ديسمبر ١٩٨٤", "1984-12-03"),
+    ],
+)
+def test_a_start_may_name_its_month(language: str, typed: str, stored: str) -> None:
+    assert read_started(typed, language, TODAY) == stored
 
 
 @pytest.mark.parametrize(
@@ -44,11 +59,14 @@ def test_a_start_is_a_year_a_month_or_a_day(typed: str, stored: str) -> None:
         ("2021-13", "cases.bad_date"),
         ("31/02/2021", "cases.bad_date"),
         ("last spring", "cases.bad_date"),
+        ("January 2027", "cases.date_in_future"),
+        ("31 February 2021", "cases.bad_date"),
+        ("June 1899", "cases.date_too_early"),
     ],
 )
 def test_a_start_in_the_future_or_unreadable_is_refused(typed: str, key: str) -> None:
     with pytest.raises(InvalidAnswer) as refused:
-        parse_started(typed, TODAY)
+        read_started(typed, today=TODAY)
     assert refused.value.message.key == key
 
 

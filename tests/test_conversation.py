@@ -15,6 +15,7 @@ from bot.conversation import (
     Conversation,
     ConversationEngine,
     ConversationState,
+    InLanguage,
     InvalidAnswer,
     PickedAnswer,
     Step,
@@ -376,3 +377,96 @@ def test_several_picks_in_one_message_choose_each_by_its_number(
     refused = engine.handle(RIGHTS, chosen, TypedAnswer("2, 99"))  # no choice 99: nothing
     assert refused.state == chosen
     assert keys(refused.replies[0].text)[0] == "conversation.pick_a_choice"
+
+
+def test_after_a_pick_the_reply_holds_the_choices_so_far_and_no_list(
+    engine: ConversationEngine,
+) -> None:
+    state = engine.start(RIGHTS).state
+    assert state is not None
+    assert "conversation.chosen_none" in keys(engine.prompt(RIGHTS, state).text)
+    picked = engine.handle(RIGHTS, state, PickedAnswer("r2"))
+    reply = picked.replies[0]
+    assert keys(reply.text) == ["conversation.chosen_so_far", "conversation.pick_more"]
+    assert reply.choices == ()
+    assert picked.state is not None
+    shown = engine.handle(RIGHTS, picked.state, TypedAnswer("conversation.show_list"))
+    assert shown.state == picked.state
+    assert "test.rights" in keys(shown.replies[0].text) and shown.replies[0].choices
+
+
+def test_a_number_typed_after_a_pick_names_a_line_of_the_whole_list(
+    engine: ConversationEngine,
+) -> None:
+    started = engine.start(RIGHTS).state
+    assert started is not None
+    state = engine.handle(RIGHTS, started, PickedAnswer("r2")).state
+    assert state is not None
+    # 14 options, then Done and Cancel: what the list showed.
+    toggled = engine.handle(RIGHTS, state, TypedAnswer("2")).state
+    assert toggled is not None and toggled.pending == []
+    done = engine.handle(RIGHTS, state, TypedAnswer("١٥")).state
+    assert done is not None and done.step == REVIEW and done.answers == {"rights": ["r2"]}
+    assert engine.handle(RIGHTS, state, TypedAnswer("16")).cancelled
+
+
+BRANCHING = Conversation(
+    name="branching",
+    title="test.title",
+    steps=(
+        Step("who", prompt="test.who", label="test.who_label", choices=COLOURS),
+        Step(
+            "name",
+            prompt="test.name",
+            label="test.name_label",
+            parse=str.strip,
+            next=lambda answers: "count" if answers.get("who") == "red" else "end",
+        ),
+        Step("count", prompt="test.count", label="test.count_label", parse=parse_count),
+        Step("end", prompt="test.end", label="test.end_label", parse=str.strip),
+    ),
+    submit=lambda context, answers: [],
+)
+
+
+def progress_of(reply_text: object) -> tuple[object, object]:
+    assert isinstance(reply_text, Lines)
+    found = [m for m in reply_text.items if isinstance(m, Message)]
+    params = dict(found[0].params)
+    assert found[0].key == "conversation.progress"
+    return params["current"], params["total"]
+
+
+def test_question_numbers_follow_the_way_the_answers_lead(engine: ConversationEngine) -> None:
+    started = engine.start(BRANCHING)
+    assert progress_of(started.replies[0].text) == (1, 3)  # "count" only follows "red"
+    assert started.state is not None
+    blue = engine.handle(BRANCHING, started.state, PickedAnswer("blue"))
+    assert progress_of(blue.replies[0].text) == (2, 3)
+    assert blue.state is not None
+    back = engine.handle(BRANCHING, blue.state, PickedAnswer(BACK)).state
+    assert back is not None
+    red = engine.handle(BRANCHING, back, PickedAnswer("red"))
+    assert progress_of(red.replies[0].text) == (2, 4)  # a changed answer: the total follows
+    known = engine.start(BRANCHING, {"who": "blue"})  # answered before the first question
+    assert progress_of(known.replies[0].text) == (1, 2)
+
+
+def test_a_parser_in_the_members_language_is_given_it() -> None:
+    heard: list[str] = []
+
+    def read(text: str, language: str) -> str:
+        heard.append(language)
+        return text
+
+    asked = Conversation(
+        name="asked",
+        title="test.title",
+        steps=(Step("when", prompt="p", label="l", parse=InLanguage(read)),),
+        submit=lambda context, answers: [],
+        review=False,
+    )
+    state = ConversationState("asked", "when")
+    assert ConversationEngine(_label, "ar").handle(asked, state, TypedAnswer("x")).submitted
+    assert ConversationEngine(_label).handle(asked, state, TypedAnswer("x")).submitted
+    assert heard == ["ar", "en"]

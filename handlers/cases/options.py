@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 from bot.context import UserError
-from bot.conversation import Ambiguous, InvalidAnswer, Json, strip_direction_marks
+from bot.conversation import Ambiguous, InLanguage, InvalidAnswer, Json, strip_direction_marks
 from bot.territories import find_territories, region_of
+from bot.typed_dates import ENGLISH, ascii_digits, read_month_date
 from bot.types import Choice, Lines, Literal, Message, Territory, Text
 from locales import SUPPORTED_LANGUAGES
 from storage.case_contents import Company
@@ -204,31 +205,41 @@ _DATE_FORMS = (
 )
 
 
-def parse_started(text: str, today: date | None = None) -> Json:
-    """When it began: a year, a month or a day, stored as "2024", "2024-03", "2024-03-15"."""
-    digits = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
-    cleaned = strip_direction_marks(text).strip().translate(digits)
-    now = today or datetime.now(UTC).date()
+def read_started(text: str, language: str = ENGLISH, today: date | None = None) -> Json:
+    """When it began: a year, a month or a day, stored as "2024", "2024-03", "2024-03-15";
+    in digits of any script, or with the month named in the member's language or English
+    ("March 2024", "15 de marzo de 2024")."""
+    cleaned = ascii_digits(strip_direction_marks(text)).strip()
+    values: dict[str, int] | None = None
     for pattern, parts in _DATE_FORMS:
         match = pattern.match(cleaned)
-        if match is None:
-            continue
-        values = dict(zip(parts, (int(group) for group in match.groups()), strict=True))
-        year, month, day = values["year"], values.get("month"), values.get("day")
-        try:
-            earliest = date(year, month or 1, day or 1)
-        except ValueError:
-            raise InvalidAnswer("cases.bad_date", example=Literal("2024-03")) from None
-        if year < EARLIEST_YEAR:
-            raise InvalidAnswer("cases.date_too_early", year=EARLIEST_YEAR)
-        if earliest > now:
-            raise InvalidAnswer("cases.date_in_future")
-        if day is not None:
-            return earliest.isoformat()
-        if month is not None:
-            return f"{year:04d}-{month:02d}"
-        return f"{year:04d}"
-    raise InvalidAnswer("cases.bad_date", example=Literal("2024-03"))
+        if match is not None:
+            values = dict(zip(parts, (int(group) for group in match.groups()), strict=True))
+            break
+    if values is None and (named := read_month_date(cleaned, language)) is not None:
+        values = {"year": named.year, "month": named.month}
+        if named.day is not None:
+            values["day"] = named.day
+    if values is None:
+        raise InvalidAnswer("cases.bad_date", example=Literal("2024-03"))
+    year, month, day = values["year"], values.get("month"), values.get("day")
+    try:
+        earliest = date(year, month or 1, day or 1)
+    except ValueError:
+        raise InvalidAnswer("cases.bad_date", example=Literal("2024-03")) from None
+    if year < EARLIEST_YEAR:
+        raise InvalidAnswer("cases.date_too_early", year=EARLIEST_YEAR)
+    if earliest > (today or datetime.now(UTC).date()):
+        raise InvalidAnswer("cases.date_in_future")
+    if day is not None:
+        return earliest.isoformat()
+    if month is not None:
+        return f"{year:04d}-{month:02d}"
+    return f"{year:04d}"
+
+
+parse_started = InLanguage(read_started)
+"""The step's parser: given the member's language by the conversation engine."""
 
 
 def parse_link(text: str) -> Json:

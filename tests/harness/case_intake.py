@@ -122,6 +122,11 @@ async def fill_report(
     async def pick(step: str, label: str) -> None:
         record.said[step] = await chat.pick(label)
 
+    async def pick_more(step: str, label: str) -> None:
+        # After a pick in a multiple choice only the choices so far are shown: the member
+        # names the next option, or Done, by its text.
+        record.said[step] = await chat.send(label)
+
     steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
         ("start", lambda: say("start", "/report")),
     ]
@@ -156,19 +161,27 @@ async def fill_report(
         ("companies", lambda: pick("companies", text("conversation.done", language))),
         ("sector", lambda: pick("sector", option("sector", given.sector, language))),
     ]
-    for right in given.rights:
+    for n, right in enumerate(given.rights):
         steps.append(
-            (f"right_{right}", lambda r=right: pick(f"right_{r}", option("right", r, language)))
+            (
+                f"right_{right}",
+                lambda r=right, first=n == 0: (pick if first else pick_more)(
+                    f"right_{r}", option("right", r, language)
+                ),
+            )
         )
     steps += [
-        ("rights", lambda: pick("rights", text("conversation.done", language))),
+        ("rights", lambda: pick_more("rights", text("conversation.done", language))),
         ("affected", lambda: say("affected", given.affected)),
         ("affected_count", lambda: say("affected_count", "1,200")),
         (
             "affected_group",
             lambda: pick("affected_group", option("affected_group", "peasants", language)),
         ),
-        ("affected_groups", lambda: pick("affected_groups", text("conversation.done", language))),
+        (
+            "affected_groups",
+            lambda: pick_more("affected_groups", text("conversation.done", language)),
+        ),
         ("started", lambda: say("started", given.started)),
         ("ongoing", lambda: pick("ongoing", option("yes_no", "yes", language))),
     ]
@@ -177,9 +190,9 @@ async def fill_report(
     steps += [
         ("narrative", lambda: pick("narrative", text("conversation.done", language))),
         ("state", lambda: pick("state", option("state_role", "permits", language))),
-        ("state_role", lambda: pick("state_role", text("conversation.done", language))),
+        ("state_role", lambda: pick_more("state_role", text("conversation.done", language))),
         ("steps", lambda: pick("steps", option("step_taken", "courts", language))),
-        ("steps_taken", lambda: pick("steps_taken", text("conversation.done", language))),
+        ("steps_taken", lambda: pick_more("steps_taken", text("conversation.done", language))),
         ("steps_outcome", lambda: say("steps_outcome", given.outcome)),
         ("remedy", lambda: say("remedy", given.remedy)),
     ]

@@ -17,7 +17,7 @@ from bot.inbox import Dispatcher
 from bot.transports.console import ConsoleTransport
 from storage import Store
 
-_CHOICE_LINE = re.compile(r"^  (\d+)\. (.*)$")
+_CHOICE_LINE = re.compile(r"^  (\d+)\. (.*)$", re.MULTILINE)
 
 
 class Chat(Protocol):
@@ -62,19 +62,24 @@ class ConsoleChat:
             files_dir=config.data_dir / EXPORTS_DIR,
         )
         self.last = ""
+        self.offered = ""
+        """The latest answer that offered choices: after a pick in a multiple choice only
+        the choices so far are shown, and a member picks more from the list above."""
         self.user_label = user_id
 
     async def send(self, text: str) -> str:
         start = len(self._output.getvalue())
         await self._transport.receive_line(text)
         self.last = self._output.getvalue()[start:]
+        self._note_choices()
         return self.last
 
     async def pick(self, label: str) -> str:
-        """Pick the choice labelled ``label``, or failing that the first that contains it."""
+        """Pick the choice labelled ``label``, or failing that the first that contains it,
+        from the latest list shown (by its number, as a member on the console does)."""
         offered = [
             (match.group(1), strip_direction_marks(match.group(2)).strip())
-            for match in map(_CHOICE_LINE.match, self.last.splitlines())
+            for match in map(_CHOICE_LINE.match, self.offered.splitlines())
             if match
         ]
         for exact in (True, False):
@@ -87,7 +92,12 @@ class ConsoleChat:
         start = len(self._output.getvalue())
         await self._transport.resume()
         self.last = self._output.getvalue()[start:]
+        self._note_choices()
         return self.last
+
+    def _note_choices(self) -> None:
+        if _CHOICE_LINE.search(self.last):
+            self.offered = self.last
 
     async def close(self) -> None:
         self._dispatcher.close()
