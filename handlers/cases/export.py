@@ -344,11 +344,11 @@ def case_statistics(context: Context, command: Command) -> Sequence[Reply]:
     if stats.total == 0:
         return [Reply(Message.of("cases.stats_none", group=Literal(group.name)))]
     lines: list[Message | Literal] = [
-        Message.of(
+        Message.counted(
             "cases.stats_header",
+            stats.total,
             group=Literal(group.name),
-            total=stats.total,
-            countries=stats.countries,
+            countries=Message.counted("cases.countries_count", stats.countries),
         ),
         Message.of("cases.stats_by_region"),
     ]
@@ -365,10 +365,10 @@ def case_statistics(context: Context, command: Command) -> Sequence[Reply]:
     if len(stats.by_country) > TOP_COUNTRIES:
         rest = stats.by_country[TOP_COUNTRIES:]
         lines.append(
-            Message.of(
+            Message.counted(
                 "cases.stats_more_countries",
-                countries=len(rest),
-                count=sum(count for _, count in rest),
+                len(rest),
+                cases=sum(count for _, count in rest),
             )
         )
     lines.append(Message.of("cases.stats_by_sector"))
