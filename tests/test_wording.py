@@ -263,3 +263,17 @@ async def test_the_working_groups_rooms_and_coordinators_are_counted_in_words(
     await coordinator.send("/language ar")
     arabic = plain(await coordinator.send("/groups"))
     assert "لا غرف على تيليجرام" in arabic and "منسّق واحد" in arabic
+
+
+async def test_an_export_counts_what_it_sent_and_left_out_in_words(members: Members) -> None:
+    await file_report(members("ana"), "E1")
+    coordinator = members("coord")
+    none = await coordinator.send("/export")
+    assert "Left out: 1 with another status, 0 kept for internal review by their reporters." in (
+        none
+    )
+    done = await coordinator.send("/export all")
+    assert "Corporate Accountability: 1 case report exported in CSV and JSON." in done
+    await coordinator.send("/language ar")
+    arabic = plain(await coordinator.send("/export"))
+    assert "بلاغ واحد بحالة أخرى" in arabic

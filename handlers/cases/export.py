@@ -315,8 +315,8 @@ def export_cases(context: Context, command: Command) -> Sequence[Reply]:
     counts: dict[str, ParamValue] = {
         "group": Literal(group.name),
         "statuses": _statuses_named(statuses),
-        "other_status": other_status,
-        "internal": internal,
+        "other_status": Message.counted("cases.export_other_status", other_status),
+        "internal": Message.counted("cases.export_internal", internal),
     }
     if not rows:
         return [Reply(Message.of("cases.export_none", command=CommandRef("export"), **counts))]
@@ -324,7 +324,7 @@ def export_cases(context: Context, command: Command) -> Sequence[Reply]:
     name = f"cases-{group.slug}-{stamp}"
     return [
         Reply(
-            Message.of("cases.export_done", count=len(rows), **counts),
+            Message.counted("cases.export_done", len(rows), **counts),
             media=(
                 Media(f"{name}.csv", "text/csv", to_csv(rows)),
                 Media(f"{name}.json", "application/json", to_json(group, statuses, rows)),
