@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC
 
 from bot.context import Context, UserError
 from bot.notices import notify_member
@@ -32,6 +31,7 @@ from bot.types import (
     Territory,
 )
 from handlers.cases import options
+from handlers.cases.history import actor_names, history_lines
 from handlers.cases.intake import tell_coordinators
 from storage.case_records import CaseDetail, CaseFilter, CaseStatus, CaseSummary
 
@@ -322,63 +322,6 @@ def _detail_lines(
     return lines
 
 
-HISTORY_KEYS = {
-    "question": "cases.history_question",
-    "answer": "cases.history_answer",
-}
-
-
-def history_lines(
-    detail: CaseDetail, coordinator: bool, names: Mapping[int, str | None]
-) -> list[Message]:
-    """Every step of the report's history, with its time and who took it. Coordinators
-    see which coordinator acted; the author sees "the coordinators", never a name."""
-    lines = []
-    for event in detail.events:
-        if event.kind in HISTORY_KEYS:
-            key = HISTORY_KEYS[event.kind]
-        elif event.kind == "status" and event.status is not None:
-            key = "cases.history_reason" if event.text else "cases.history_status"
-        else:
-            continue
-        lines.append(
-            Message.of(
-                key,
-                date=Literal(event.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")),
-                who=_actor(detail, event.actor_member_id, coordinator, names),
-                status=_status(event.status or detail.summary.status),
-                text=Literal(event.text or ""),
-            )
-        )
-    return lines
-
-
-def _actor(
-    detail: CaseDetail, member_id: int | None, coordinator: bool, names: Mapping[int, str | None]
-) -> Message | Literal:
-    if member_id is not None and member_id == detail.summary.author_member_id:
-        return Message.of("cases.actor_author" if coordinator else "cases.actor_you")
-    if not coordinator:
-        return Message.of("cases.actor_coordinators")
-    if member_id is None or member_id not in names:
-        return Message.of("cases.actor_gone")
-    name = names[member_id]
-    if name:
-        return Message.of("cases.actor_named", name=Literal(name), number=member_id)
-    return Message.of("cases.actor_member", number=member_id)
-
-
-def _actor_names(context: Context, detail: CaseDetail) -> dict[int, str | None]:
-    """The display names of the members who acted on the report (for its coordinators)."""
-    names: dict[int, str | None] = {}
-    for event in detail.events:
-        if event.actor_member_id is not None and event.actor_member_id not in names:
-            member = context.store.members.get(event.actor_member_id)
-            if member is not None:
-                names[member.id] = member.display_name
-    return names
-
-
 def _case_usage(name: str) -> UserError:
     return UserError("cases.number_usage", command=CommandRef(name))
 
@@ -390,7 +333,7 @@ def show_case(context: Context, command: Command) -> Sequence[Reply]:
     number = parse_number(command.args[0], _case_usage("case"))
     detail, coordinator = readable_case(context, number, "case")
     log.info("case_read case=%d member=%d", number, context.member.id)
-    names = _actor_names(context, detail) if coordinator else {}
+    names = actor_names(context.store, detail) if coordinator else {}
     return [Reply(Lines(tuple(_detail_lines(detail, coordinator, names))), cases=(number,))]
 
 
