@@ -1,14 +1,18 @@
 """Localized rendering of neutral replies from the gettext catalogs in ``locales/``.
 
 Catalog entries use message ids as keys (``start.welcome``) and Python format fields
-(``{name}``) as placeholders. Rendering is a pure function of a reply and a language.
+(``{name}``) as placeholders. An entry that states a count is a plural entry (``msgid``
+and ``msgid_plural`` both the key, one ``msgstr[i]`` per form); the form for a count comes
+from the catalog's ``Plural-Forms`` header, as gettext picks it. Rendering is a pure
+function of a reply and a language.
 """
 
 from __future__ import annotations
 
+import gettext
 import logging
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,22 +55,52 @@ class MissingMessage(KeyError):
     """A catalog key that no catalog defines: a programming error, caught by the tests."""
 
 
-def read_catalog(path: Path) -> dict[str, str]:
-    """Read one ``.po`` file into ``{message id: text}``; untranslated entries are left out."""
+Entry = str | tuple[str, ...]
+"""A catalog text, or a plural entry's forms in the order its ``Plural-Forms`` numbers them."""
+
+PluralRule = Callable[[int], int]
+"""The index of the plural form a count takes in one language."""
+
+
+def read_catalog(path: Path) -> dict[str, Entry]:
+    """Read one ``.po`` file into ``{message id: text or plural forms}``; untranslated
+    entries (and plural entries missing a form) are left out."""
     with path.open("rb") as handle:
         catalog = read_po(handle)
-    entries: dict[str, str] = {}
+    entries: dict[str, Entry] = {}
     for message in catalog:
-        translated = message.string if isinstance(message.string, str) else ""
-        if message.id and isinstance(message.id, str) and translated:
-            entries[message.id] = translated
+        key = message.id[0] if isinstance(message.id, tuple | list) else message.id
+        if not key:
+            continue
+        if isinstance(message.string, tuple | list):
+            forms = tuple(message.string)
+            if len(forms) == catalog.num_plurals and all(forms):
+                entries[key] = forms
+        elif isinstance(message.string, str) and message.string:
+            entries[key] = message.string
     return entries
 
 
-def placeholders(template: str) -> frozenset[str]:
-    """The named fields a catalog text uses, e.g. ``{"name", "count"}``."""
+def read_plural_forms(path: Path) -> tuple[int, str]:
+    """The number of plural forms and the C expression choosing one, from the header."""
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    return catalog.num_plurals, catalog.plural_expr
+
+
+def plural_rule(expression: str) -> PluralRule:
+    """The gettext ``plural=`` expression as a function of the count."""
+    return gettext.c2py(expression)
+
+
+def placeholders(template: Entry) -> frozenset[str]:
+    """The named fields a catalog text (or all forms of a plural entry) uses."""
+    forms = (template,) if isinstance(template, str) else template
     return frozenset(
-        field for _, field, _, _ in string.Formatter().parse(template) if field is not None
+        field
+        for form in forms
+        for _, field, _, _ in string.Formatter().parse(form)
+        if field is not None
     )
 
 
@@ -74,32 +108,46 @@ def placeholders(template: str) -> frozenset[str]:
 class Catalogs:
     """All loaded catalogs; English is the fallback when a language lacks a key."""
 
-    entries: Mapping[str, Mapping[str, str]]
+    entries: Mapping[str, Mapping[str, Entry]]
+    plurals: Mapping[str, PluralRule]
 
     @classmethod
     def load(cls, languages: Iterable[str] = SUPPORTED_LANGUAGES) -> Catalogs:
-        return cls({language: read_catalog(catalog_path(language)) for language in languages})
+        paths = {language: catalog_path(language) for language in languages}
+        return cls(
+            {language: read_catalog(path) for language, path in paths.items()},
+            {language: plural_rule(read_plural_forms(path)[1]) for language, path in paths.items()},
+        )
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(self.entries)
 
-    def template(self, language: str, key: str) -> str:
+    def template(self, language: str, key: str, count: int | None = None) -> str:
         """The text of ``key`` in ``language``; ``key@xx`` takes it from language ``xx``.
 
-        The ``@`` form names a language in itself (``language.native_name@ar``).
+        The ``@`` form names a language in itself (``language.native_name@ar``). A plural
+        entry needs ``count`` and gives the form the language's rule picks for it.
         """
         key, _, pinned = key.partition("@")
         if pinned:
             language = pinned
         found = self.entries.get(language, {}).get(key)
-        if found is not None:
+        if found is None:
+            found = self.entries.get(REFERENCE_LANGUAGE, {}).get(key)
+            if found is None:
+                raise MissingMessage(key)
+            log.warning("catalog_fallback language=%s key=%s", language, key)
+            language = REFERENCE_LANGUAGE
+        if isinstance(found, str):
             return found
-        fallback = self.entries.get(REFERENCE_LANGUAGE, {}).get(key)
-        if fallback is None:
-            raise MissingMessage(key)
-        log.warning("catalog_fallback language=%s key=%s", language, key)
-        return fallback
+        if count is None:
+            raise MissingMessage(f"{key}: a plural entry needs a count (Message.counted)")
+        return found[self.plural_form(language, count)]
+
+    def plural_form(self, language: str, count: int) -> int:
+        """The index of the form ``count`` takes in ``language``'s plural entries."""
+        return self.plurals[language](abs(count))
 
     def renderer(self, language: str, platform: Platform) -> Renderer:
         return Renderer(self, language, platform)
@@ -163,7 +211,7 @@ class Renderer:
             return text.text
         if isinstance(text, Lines):
             return "\n".join(self._inline(item) for item in text.items)
-        template = self.catalogs.template(self.language, text.key)
+        template = self.catalogs.template(self.language, text.key, text.count)
         values = {name: self._value(value) for name, value in text.params}
         try:
             return template.format_map(values)

@@ -276,15 +276,22 @@ class Message:
     """Text to be said: a catalog key and the values for its placeholders.
 
     A parameter may itself be a ``Message``, rendered in the same language, so that a
-    reply can be assembled from several catalog entries.
+    reply can be assembled from several catalog entries. ``count`` picks the form of a
+    plural entry (``msgid_plural``) by the language's plural rule.
     """
 
     key: str
     params: tuple[tuple[str, ParamValue], ...] = ()
+    count: int | None = None
 
     @classmethod
     def of(cls, key: str, **params: ParamValue) -> Message:
         return cls(key, tuple(sorted(params.items())))
+
+    @classmethod
+    def counted(cls, key: str, count: int, **params: ParamValue) -> Message:
+        """A plural entry worded for ``count``, which its text shows as ``{count}``."""
+        return cls(key, tuple(sorted({**params, "count": count}.items())), count)
 
     @property
     def param_map(self) -> Mapping[str, ParamValue]:

@@ -128,7 +128,7 @@ def list_links(context: Context, command: Command) -> Sequence[Reply]:
     lines: list[Message | Literal] = []
     for group in groups:
         links = context.store.rooms.links(group.id)
-        lines.append(Message.of("links.group", group=Literal(group.name), count=len(links)))
+        lines.append(Message.counted("links.group", len(links), group=Literal(group.name)))
         for found in links:
             lines.append(
                 Message.of(

@@ -34,10 +34,14 @@ def list_groups(context: Context, command: Command) -> Sequence[Reply]:
                 name=Literal(summary.group.name),
                 slug=Literal(summary.group.slug),
                 languages=Literal(", ".join(summary.group.languages)),
-                telegram=summary.rooms.get(Platform.TELEGRAM, 0),
-                matrix=summary.rooms.get(Platform.MATRIX, 0),
-                members=summary.members,
-                coordinators=summary.coordinators,
+                telegram=Message.counted(
+                    "members.count_telegram_rooms", summary.rooms.get(Platform.TELEGRAM, 0)
+                ),
+                matrix=Message.counted(
+                    "members.count_matrix_rooms", summary.rooms.get(Platform.MATRIX, 0)
+                ),
+                members=Message.counted("members.count_members", summary.members),
+                coordinators=Message.counted("members.count_coordinators", summary.coordinators),
             )
         )
     return [Reply(Lines(tuple(lines)))]

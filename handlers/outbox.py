@@ -47,14 +47,14 @@ def show_outbox(context: Context, command: Command) -> Sequence[Reply]:
             Message.of(
                 "outbox.line",
                 platform=Message.of(f"platform.{platform.value}"),
-                pending=status.pending,
-                failed=status.failed,
-                delivered=status.delivered,
+                pending=Message.counted("outbox.count_pending", status.pending),
+                failed=Message.counted("outbox.count_failed", status.failed),
+                delivered=Message.counted("outbox.count_delivered", status.delivered),
             )
         )
         if status.oldest_pending_at is not None:
             waiting = int((now - status.oldest_pending_at).total_seconds() // 60)
-            lines.append(Message.of("outbox.oldest", minutes=waiting))
+            lines.append(Message.counted("outbox.oldest", waiting))
     summary = waiting_summary(context.store.urgent_alerts.waiting(group_ids))
     if summary is not None:
         count, numbers, oldest = summary

@@ -34,7 +34,11 @@ def _one_line(text: str, limit: int) -> str:
     if "\n" in text.strip():
         raise InvalidAnswer("profile.one_line")
     if len(cleaned) > limit:
-        raise InvalidAnswer("profile.too_long", limit=limit, length=len(cleaned))
+        raise InvalidAnswer(
+            "profile.too_long",
+            limit=limit,
+            length=Message.counted("units.characters", len(cleaned)),
+        )
     return cleaned
 
 

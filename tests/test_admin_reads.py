@@ -105,9 +105,9 @@ def outbox_line(platform: Platform, pending: int) -> str:
     return said(
         "outbox.line",
         platform=Message.of(f"platform.{platform.value}"),
-        pending=pending,
-        failed=0,
-        delivered=0,
+        pending=Message.counted("outbox.count_pending", pending),
+        failed=Message.counted("outbox.count_failed", 0),
+        delivered=Message.counted("outbox.count_delivered", 0),
     )
 
 

@@ -13,9 +13,9 @@ from pydantic import SecretStr
 
 from bot.app import Services
 from bot.evidence import FetchPolicy
-from bot.types import Platform
+from bot.types import Message, Platform
 from storage.sealing import generate_key
-from tests.harness.case_intake import ReportAnswers, case_number, fill_report, text
+from tests.harness.case_intake import CATALOGS, ReportAnswers, case_number, fill_report, text
 from tests.harness.telegram_emulator import BotApiEmulator
 from tests.harness.telegram_harness import (
     USER_IDS,
@@ -124,10 +124,9 @@ async def test_the_author_is_told_of_a_question_in_their_language_and_can_answer
     coordinator = telegram.chat("coord")
     await coordinator.send(f"/casestatus {number} under_review")
     told = await coordinator.send(f"/casestatus {number} needs_info ¿Cuándo empezó?")
-    assert (
-        text("cases.status_changed", number=number, status=text("cases.status.needs_info"))[:10]
-        in told
-    )
+    case = Message.of("cases.case_ref", number=number)
+    needs_info = Message.of("cases.now.needs_info", case=case)
+    assert CATALOGS.renderer("en", Platform.TELEGRAM).label(needs_info) in told
     await telegram.emulator.wait_for(
         lambda: "¿Cuándo empezó?" in telegram.shown_to("ana"), timeout=20
     )
@@ -218,6 +217,16 @@ async def test_evidence_sent_in_the_chat_is_kept_sealed_and_sent_back_to_a_coord
             }
             assert received.get("letter.pdf") == LETTER
             assert PHOTO in received.values()
+            # The text that says what the files are comes first, then the files.
+            sent = emulator.sent(USER_IDS["coord"])
+            introduced = [
+                index
+                for index, message in enumerate(sent)
+                if f"Case {number}: 2 evidence files follow." in (message.text or "")
+            ]
+            files_at = [index for index, message in enumerate(sent) if message.file_bytes]
+            assert introduced and files_at, [message.kind for message in sent]
+            assert introduced[-1] < min(files_at), [message.kind for message in sent]
         finally:
             await services.stop()
 

@@ -482,8 +482,8 @@ async def test_a_reply_with_files_reaches_the_matrix_room_as_file_events(
     assert await matrix.deliver(payloads[0], "70") == delivered[0]  # a retry: the same event
     posts = await member.wait_for_posts(room, bot_id, after=mark, count=4)
     assert [post.event_id for post in posts] == delivered
-    csv_post, json_post, image_post, text_post = posts
-    assert [post.msgtype for post in posts] == ["m.file", "m.file", "m.image", "m.notice"]
+    text_post, csv_post, json_post, image_post = posts
+    assert [post.msgtype for post in posts] == ["m.notice", "m.file", "m.file", "m.image"]
     for post, name, data in (
         (csv_post, "cases.csv", b"id,country\r\n1,PE\r\n"),
         (json_post, "cases.json", exported),

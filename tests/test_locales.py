@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-from bot.i18n import Catalogs, placeholders, read_catalog
+from bot.i18n import Catalogs, Entry, placeholders, read_catalog
 from bot.territories import Region
 from bot.types import CommandRef, Lines, Literal, Message, Platform, Role, UnrelayableKind
 from handlers.cases import options as case_options
@@ -32,16 +33,9 @@ BIDI_CONTROLS = frozenset(
     "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
 
-PLURAL_FORMS = {
-    "en": "nplurals=2; plural=(n != 1);",
-    "es": "nplurals=2; plural=(n != 1);",
-    "pt": "nplurals=2; plural=(n != 1);",
-    "fr": "nplurals=2; plural=(n > 1);",
-    "ar": (
-        "nplurals=6; plural=(n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : "
-        "n%100>=3 && n%100<=10 ? 3 : n%100>=11 ? 4 : 5);"
-    ),
-}
+PLURAL_FORMS = {language: get_plural(language).plural_forms for language in SUPPORTED_LANGUAGES}
+"""What each header must declare: Babel's (CLDR's) rule, so es, fr and pt have a form for
+exact millions ("1 000 000 de casos") and Arabic has six."""
 
 TEMPLATE_PLACEHOLDERS = ("FIRST AUTHOR", "EMAIL@ADDRESS", "ORGANIZATION", "FULL NAME", "YEAR-")
 
@@ -50,6 +44,7 @@ TEMPLATE_PLACEHOLDERS = ("FIRST AUTHOR", "EMAIL@ADDRESS", "ORGANIZATION", "FULL 
 def _case_report_keys() -> set[str]:
     """Keys the case-report modules build from their option lists, statuses and steps."""
     keys = {f"cases.status.{status.value}" for status in CaseStatus}
+    keys |= {f"cases.now.{status.value}" for status in CaseStatus}
     keys |= {f"cases.region.{region.value}" for region in Region}
     keys |= {f"cases.attachment_{status.value}" for status in AttachmentStatus}
     keys |= {f"cases.status_needs_text_{status.value}" for status in NEEDS_TEXT}
@@ -88,6 +83,7 @@ DYNAMIC_PREFIXES = ("role.", "platform.", "bridge.unrelayable.")
 _KEY = r"""(?P<quote>["'])(?P<key>[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)(?:@[a-z_]*)?(?P=quote)"""
 KEY_USES = (
     re.compile(r"\bMessage\.of\(\s*" + _KEY),
+    re.compile(r"\bMessage\.counted\(\s*" + _KEY),
     re.compile(r"\bInvalidAnswer\(\s*" + _KEY),
     re.compile(r"\bUserError\(\s*" + _KEY),
     re.compile(r"\b(?:prompt|label|title|help_key)\s*=\s*" + _KEY),
@@ -100,11 +96,11 @@ QUOTED_KEY = re.compile(r"(?<![A-Za-z])" + _KEY)
 # -- helpers ---------------------------------------------------------------------------
 
 
-def catalog(language: str) -> dict[str, str]:
+def catalog(language: str) -> dict[str, Entry]:
     return read_catalog(catalog_path(language))
 
 
-def all_catalogs() -> dict[str, dict[str, str]]:
+def all_catalogs() -> dict[str, dict[str, Entry]]:
     return {language: catalog(language) for language in SUPPORTED_LANGUAGES}
 
 
@@ -193,7 +189,10 @@ def test_no_entry_is_empty(language: str) -> None:
     empty = [
         str(message.id)
         for message in messages
-        if not isinstance(message.string, str) or not message.string.strip()
+        if not all(
+            isinstance(form, str) and form.strip()
+            for form in ((message.string,) if isinstance(message.string, str) else message.string)
+        )
     ]
     assert not empty, f"{language}.po has empty entries: {', '.join(empty)}"
 
@@ -230,9 +229,61 @@ def test_each_language_is_named_in_itself_differently() -> None:
 
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 def test_bidi_controls_in_catalogs_are_balanced_isolates(language: str) -> None:
-    for key, text in catalog(language).items():
-        assert not (set(text) & BIDI_CONTROLS - {FSI, PDI}), f"{language} {key}: stray bidi mark"
-        assert text.count(FSI) == text.count(PDI), f"{language} {key}: unbalanced isolate"
+    for key, entry in catalog(language).items():
+        for text in (entry,) if isinstance(entry, str) else entry:
+            assert not (set(text) & BIDI_CONTROLS - {FSI, PDI}), f"{language} {key}: stray mark"
+            assert text.count(FSI) == text.count(PDI), f"{language} {key}: unbalanced isolate"
+
+
+# -- plural entries --------------------------------------------------------------------
+
+
+def plural_entries(language: str) -> dict[str, list[str]]:
+    """Every plural entry of a catalog file with its forms as written, empty ones included."""
+    with catalog_path(language).open("rb") as handle:
+        messages = list(read_po(handle))
+    return {
+        str(message.id[0]): [str(form) for form in message.string]
+        for message in messages
+        if isinstance(message.id, tuple | list)
+    }
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_plural_entry_has_every_form_its_language_needs(language: str) -> None:
+    needed = get_plural(language).num_plurals
+    entries = plural_entries(language)
+    assert entries, f"{language}.po has no plural entries"
+    wrong = {
+        key: [f"{len(forms)} forms, {needed} needed"]
+        for key, forms in entries.items()
+        if len(forms) != needed or not all(form.strip() for form in forms)
+    }
+    assert not wrong, f"{language}.po plural entries lacking forms:\n" + describe(wrong)
+
+
+def test_an_entry_is_plural_in_every_language_or_in_none() -> None:
+    plural = {language: set(plural_entries(language)) for language in SUPPORTED_LANGUAGES}
+    every = set().union(*plural.values())
+    mismatched = {
+        key: [language for language, keys in plural.items() if key not in keys]
+        for key in every
+        if not all(key in keys for keys in plural.values())
+    }
+    assert not mismatched, "plural entries missing as plural in:\n" + describe(mismatched)
+
+
+def test_every_count_the_code_words_is_a_plural_entry() -> None:
+    counted = re.compile(r"\bMessage\.counted\(\s*" + _KEY)
+    plural = set(plural_entries(REFERENCE_LANGUAGE))
+    used = {
+        match["key"]: name
+        for name, text in source_texts().items()
+        for match in counted.finditer(text)
+    }
+    assert used, "no Message.counted call found"
+    singular = {key: [name] for key, name in used.items() if key not in plural}
+    assert not singular, "counted keys that are not plural entries:\n" + describe(singular)
 
 
 # -- rendering -------------------------------------------------------------------------

@@ -94,10 +94,10 @@ def test_a_keycap_reaction_picks_its_choice() -> None:
 # -- planning and rendering outgoing items --------------------------------------------------------
 
 
-def test_a_reply_with_files_becomes_one_matrix_message_per_file_then_the_text() -> None:
+def test_a_reply_with_files_becomes_its_text_then_one_matrix_message_per_file() -> None:
     csv = Media("cases.csv", "text/csv", b"id,country\n1,PE\n")
     reply = Outgoing(Platform.MATRIX, "!r:x", "Your export", "en", media=(csv,))
-    file_part, text_part = parts(BotMessage.of(reply), no_tokens)
+    text_part, file_part = parts(BotMessage.of(reply), no_tokens)
     assert render(file_part) == MatrixBotFile(csv)
     assert text_part == BotMessage("Your export")
     only_file = Outgoing(Platform.MATRIX, "!r:x", "", "en", media=(csv,))

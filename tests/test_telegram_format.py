@@ -135,10 +135,26 @@ def test_short_text_with_a_file_becomes_its_caption() -> None:
     assert payloads[0] == TelegramDocument(media, "Your export")
 
 
-def test_text_too_long_for_a_caption_follows_the_file() -> None:
+def test_text_too_long_for_a_caption_comes_before_the_file_it_introduces() -> None:
     media = Media("cases.csv", "text/csv", b"a,b\n")
     payloads = payloads_for(outgoing("y" * 1500, media=(media,)), lambda value: 1)
-    assert [type(p) for p in payloads] == [TelegramDocument, TelegramText]
+    assert [type(p) for p in payloads] == [TelegramText, TelegramDocument]
+
+
+def test_the_text_introducing_several_files_comes_before_them_with_its_choices() -> None:
+    files = (Media("a.pdf", "application/pdf", b"%PDF"), Media("b.csv", "text/csv", b"a\n"))
+    choice = RenderedChoice("ok", "OK")
+    payloads = payloads_for(
+        outgoing("Case 3: 2 evidence files follow.", media=files, choices=(choice,)),
+        lambda value: 1,
+    )
+    assert payloads == [
+        TelegramText(
+            "Case 3: 2 evidence files follow.", buttons=(Button("ok", "OK"),), link_preview=False
+        ),
+        TelegramDocument(files[0], ""),
+        TelegramDocument(files[1], ""),
+    ]
 
 
 def test_long_choice_values_become_stored_tokens_when_a_reply_is_planned() -> None:

@@ -315,8 +315,8 @@ def export_cases(context: Context, command: Command) -> Sequence[Reply]:
     counts: dict[str, ParamValue] = {
         "group": Literal(group.name),
         "statuses": _statuses_named(statuses),
-        "other_status": other_status,
-        "internal": internal,
+        "other_status": Message.counted("cases.export_other_status", other_status),
+        "internal": Message.counted("cases.export_internal", internal),
     }
     if not rows:
         return [Reply(Message.of("cases.export_none", command=CommandRef("export"), **counts))]
@@ -324,7 +324,7 @@ def export_cases(context: Context, command: Command) -> Sequence[Reply]:
     name = f"cases-{group.slug}-{stamp}"
     return [
         Reply(
-            Message.of("cases.export_done", count=len(rows), **counts),
+            Message.counted("cases.export_done", len(rows), **counts),
             media=(
                 Media(f"{name}.csv", "text/csv", to_csv(rows)),
                 Media(f"{name}.json", "application/json", to_json(group, statuses, rows)),
@@ -344,11 +344,11 @@ def case_statistics(context: Context, command: Command) -> Sequence[Reply]:
     if stats.total == 0:
         return [Reply(Message.of("cases.stats_none", group=Literal(group.name)))]
     lines: list[Message | Literal] = [
-        Message.of(
+        Message.counted(
             "cases.stats_header",
+            stats.total,
             group=Literal(group.name),
-            total=stats.total,
-            countries=stats.countries,
+            countries=Message.counted("cases.countries_count", stats.countries),
         ),
         Message.of("cases.stats_by_region"),
     ]
@@ -365,10 +365,10 @@ def case_statistics(context: Context, command: Command) -> Sequence[Reply]:
     if len(stats.by_country) > TOP_COUNTRIES:
         rest = stats.by_country[TOP_COUNTRIES:]
         lines.append(
-            Message.of(
+            Message.counted(
                 "cases.stats_more_countries",
-                countries=len(rest),
-                count=sum(count for _, count in rest),
+                len(rest),
+                cases=sum(count for _, count in rest),
             )
         )
     lines.append(Message.of("cases.stats_by_sector"))

@@ -275,7 +275,7 @@ REPORT = Conversation(
         _choice_step("sector", "sector", options.SECTORS),
         _choice_step("rights", "right", options.RIGHTS, multiple=True),
         _text_step("affected", options.text_up_to(options.SHORT_TEXT_MAX)),
-        _text_step("affected_count", options.parse_count, optional=True),
+        _text_step("affected_count", options.parse_count, optional=True, show=options.show_people),
         _choice_step(
             "affected_groups",
             "affected_group",

@@ -124,12 +124,17 @@ def shown_option(kind: str) -> Callable[[Json], Text]:
     return show
 
 
+def characters(text: str) -> Message:
+    """How long a text is, in words that follow the count ("1 character", "12 characters")."""
+    return Message.counted("units.characters", len(text))
+
+
 def one_line(text: str, limit: int = LINE_MAX, minimum: int = 1) -> str:
     if "\n" in text.strip():
         raise InvalidAnswer("cases.one_line")
     cleaned = " ".join(text.split())
     if len(cleaned) > limit:
-        raise InvalidAnswer("cases.too_long", limit=limit, length=len(cleaned))
+        raise InvalidAnswer("cases.too_long", limit=limit, length=characters(cleaned))
     if len(cleaned) < minimum:
         raise InvalidAnswer("cases.too_short", minimum=minimum)
     return cleaned
@@ -147,7 +152,7 @@ def text_up_to(limit: int) -> Callable[[str], Json]:
     def parse(text: str) -> Json:
         cleaned = text.strip()
         if len(cleaned) > limit:
-            raise InvalidAnswer("cases.too_long", limit=limit, length=len(cleaned))
+            raise InvalidAnswer("cases.too_long", limit=limit, length=characters(cleaned))
         return cleaned
 
     return parse
@@ -181,6 +186,12 @@ def show_country(value: Json) -> Text:
 
 _DIGITS = re.compile(r"(?<![\d.,-])(\d{1,3}(?:[.,\s\u00a0\u202f']\d{3})+|\d+)(?![\d.,]\d)")
 """One whole number: digits, or groups of three after a separator ("1,200", "1 200")."""
+
+
+def show_people(value: Json) -> Text:
+    """An answer to "about how many people", worded for its count and in the reader's
+    number format ("800.000 personas")."""
+    return Message.counted("cases.people_count", int(str(value)))
 
 
 def parse_count(text: str) -> Json:
@@ -256,14 +267,14 @@ def parse_link(text: str) -> Json:
 def join_narrative(pieces: list[Json]) -> Json:
     text = "\n\n".join(str(piece) for piece in pieces)
     if len(text) > NARRATIVE_MAX:
-        raise InvalidAnswer("cases.too_long", limit=NARRATIVE_MAX, length=len(text))
+        raise InvalidAnswer("cases.too_long", limit=NARRATIVE_MAX, length=characters(text))
     return text
 
 
 def show_narrative(value: Json) -> Text:
     text = str(value)
     if len(text) > 300:
-        return Message.of("cases.shortened", text=Literal(text[:300]), length=len(text))
+        return Message.of("cases.shortened", text=Literal(text[:300]), length=characters(text))
     return Literal(text)
 
 

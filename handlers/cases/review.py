@@ -9,7 +9,7 @@ nobody learns which numbers exist, and logged with ids only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from bot.context import Context, UserError
@@ -31,6 +31,7 @@ from bot.types import (
     Territory,
 )
 from handlers.cases import options
+from handlers.cases.history import actor_names, history_lines
 from handlers.cases.intake import tell_coordinators
 from storage.case_records import CaseDetail, CaseFilter, CaseStatus, CaseSummary
 
@@ -150,6 +151,13 @@ def _status(status: CaseStatus) -> Message:
     return Message.of(f"cases.status.{status.value}")
 
 
+def status_now(number: int, status: CaseStatus, *, to_author: bool = False) -> Message:
+    """A sentence saying the report now has ``status`` ("Case 2 now needs information"),
+    for its coordinators or, with ``to_author``, for its author ("Your case report 2 …")."""
+    case = Message.of("cases.your_case_ref" if to_author else "cases.case_ref", number=number)
+    return Message.of(f"cases.now.{status.value}", case=case)
+
+
 def summary_line(summary: CaseSummary) -> Message:
     return Message.of(
         "cases.list_line_urgent" if summary.urgent else "cases.list_line",
@@ -212,9 +220,11 @@ def list_cases(context: Context, command: Command) -> Sequence[Reply]:
         return [Reply(Message.of("cases.none_found"))]
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     if page > pages:
-        raise UserError("cases.no_such_page", page=page, pages=pages)
+        raise UserError(
+            "cases.no_such_page", page=page, pages=Message.counted("cases.pages_count", pages)
+        )
     lines: list[Message | Literal] = [
-        Message.of("cases.list_header", total=total, page=page, pages=pages)
+        Message.counted("cases.list_header", total, page=page, pages=pages)
     ]
     lines.extend(summary_line(summary) for summary in found)
     if page < pages:
@@ -227,7 +237,7 @@ def my_reports(context: Context, command: Command) -> Sequence[Reply]:
     found = context.store.cases.of_author(context.member.id)
     if not found:
         return [Reply(Message.of("cases.mine_none", report=CommandRef("report")))]
-    lines: list[Message | Literal] = [Message.of("cases.mine_header", count=len(found))]
+    lines: list[Message | Literal] = [Message.counted("cases.mine_header", len(found))]
     lines.extend(summary_line(summary) for summary in found)
     lines.append(
         Message.of("cases.mine_footer", case=CommandRef("case"), withdraw=CommandRef("withdraw"))
@@ -238,7 +248,9 @@ def my_reports(context: Context, command: Command) -> Sequence[Reply]:
 # -- one report -----------------------------------------------------------------------------
 
 
-def _detail_lines(detail: CaseDetail, coordinator: bool) -> list[Message | Literal]:
+def _detail_lines(
+    detail: CaseDetail, coordinator: bool, names: Mapping[int, str | None]
+) -> list[Message | Literal]:
     summary, contents = detail.summary, detail.contents
     lines: list[Message | Literal] = [
         Message.of(
@@ -272,7 +284,7 @@ def _detail_lines(detail: CaseDetail, coordinator: bool) -> list[Message | Liter
     option("cases.label_rights", "right", list(summary.rights))
     text("cases.label_affected", contents.affected)
     if contents.affected_count:
-        field("cases.label_affected_count", Literal(str(contents.affected_count)))
+        field("cases.label_affected_count", options.show_people(contents.affected_count))
     option("cases.label_affected_groups", "affected_group", list(contents.affected_groups))
     text("cases.label_started", summary.started)
     option("cases.label_ongoing", "yes_no", "yes" if summary.ongoing else "no")
@@ -293,21 +305,7 @@ def _detail_lines(detail: CaseDetail, coordinator: bool) -> list[Message | Liter
     option("cases.label_safety", "yes_no", "yes" if summary.urgent else "no")
     option("cases.label_publication", "publication", contents.publication)
     option("cases.label_follow_up", "yes_no", contents.follow_up)
-    for event in detail.events:
-        if event.kind == "question" and event.text:
-            lines.append(Message.of("cases.history_question", text=Literal(event.text)))
-        elif event.kind == "answer" and event.text:
-            lines.append(Message.of("cases.history_answer", text=Literal(event.text)))
-        elif event.kind == "status" and event.status is not None:
-            key = "cases.history_reason" if event.text else "cases.history_status"
-            lines.append(
-                Message.of(
-                    key,
-                    date=Literal(event.created_at.date().isoformat()),
-                    status=_status(event.status),
-                    text=Literal(event.text or ""),
-                )
-            )
+    lines.extend(history_lines(detail, coordinator, names))
     if coordinator:
         following = next_statuses(detail)
         lines.append(
@@ -335,7 +333,8 @@ def show_case(context: Context, command: Command) -> Sequence[Reply]:
     number = parse_number(command.args[0], _case_usage("case"))
     detail, coordinator = readable_case(context, number, "case")
     log.info("case_read case=%d member=%d", number, context.member.id)
-    return [Reply(Lines(tuple(_detail_lines(detail, coordinator))), cases=(number,))]
+    names = actor_names(context.store, detail) if coordinator else {}
+    return [Reply(Lines(tuple(_detail_lines(detail, coordinator, names))), cases=(number,))]
 
 
 def send_files(context: Context, command: Command) -> Sequence[Reply]:
@@ -359,7 +358,7 @@ def send_files(context: Context, command: Command) -> Sequence[Reply]:
     # have it, when it sends it.
     return [
         Reply(
-            Message.of("cases.files_header", number=number, count=len(files)),
+            Message.counted("cases.files_header", len(files), number=number),
             media=tuple(
                 Media(
                     info.filename or f"evidence-{number}-{info.id}",
@@ -419,7 +418,7 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
     if status in NEEDS_TEXT and not text:
         raise UserError(f"cases.status_needs_text_{status.value}", command=CommandRef("casestatus"))
     if len(text) > ANSWER_MAX:
-        raise UserError("cases.too_long", limit=ANSWER_MAX, length=len(text))
+        raise UserError("cases.too_long", limit=ANSWER_MAX, length=options.characters(text))
     context.store.cases.set_status(number, status, context.member.id, text or None)
     log.info(
         "case_status case=%d member=%d from=%s to=%s",
@@ -430,11 +429,7 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
     )
     if declined_contact(detail):
         return [
-            Reply(
-                Message.of(
-                    "cases.status_changed_not_contacted", number=number, status=_status(status)
-                )
-            )
+            Reply(Message.of("cases.status_changed_not_contacted", now=status_now(number, status)))
         ]
     if status is CaseStatus.NEEDS_INFO:
         notice = Message.of(
@@ -446,7 +441,7 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
     elif status is CaseStatus.REJECTED:
         notice = Message.of("cases.author_rejected", number=number, reason=Literal(text))
     else:
-        notice = Message.of("cases.author_status", number=number, status=_status(status))
+        notice = status_now(number, status, to_author=True)
     told = notify_member(
         context.store,
         detail.summary.author_member_id,
@@ -454,7 +449,7 @@ def change_status(context: Context, command: Command) -> Sequence[Reply]:
         enabled=context.config.enabled_platforms,
     )
     key = "cases.status_changed" if told else "cases.status_changed_untold"
-    return [Reply(Message.of(key, number=number, status=_status(status))), *told]
+    return [Reply(Message.of(key, now=status_now(number, status))), *told]
 
 
 def answer_question(context: Context, command: Command) -> Sequence[Reply]:
@@ -468,7 +463,7 @@ def answer_question(context: Context, command: Command) -> Sequence[Reply]:
         raise UserError("cases.no_question", number=number)
     text = " ".join(command.args[1:]).strip()
     if len(text) > ANSWER_MAX:
-        raise UserError("cases.too_long", limit=ANSWER_MAX, length=len(text))
+        raise UserError("cases.too_long", limit=ANSWER_MAX, length=options.characters(text))
     context.store.cases.add_answer(number, context.member.id, text)
     log.info("case_answered case=%d member=%d", number, context.member.id)
     return [

@@ -164,9 +164,9 @@ _DEFAULT_NAMES = {
 def parts(item: OutgoingItem, token_for: Callable[[str], int]) -> list[OutgoingItem]:
     """The item as Matrix events, each to be stored in the outbox on its own, in order.
 
-    A reply's files go first, one event each (uploaded when sent), then its text with the
-    choices as one event (a room event holds up to 64 KiB). Choice values need no tokens
-    here (``token_for`` is for platforms whose buttons carry little).
+    A reply's text goes first, with the choices, as one event (a room event holds up to
+    64 KiB); then the files it introduces, one event each (uploaded when sent). Choice
+    values need no tokens here (``token_for`` is for platforms whose buttons carry little).
     """
     match item:
         case BotMessage():
@@ -175,7 +175,7 @@ def parts(item: OutgoingItem, token_for: Callable[[str], int]) -> list[OutgoingI
                 for media in item.media
             ]
             if item.text or item.choices or not files:
-                files.append(dataclasses.replace(item, media=()))
+                return [dataclasses.replace(item, media=()), *files]
             return files
         case RelayedEdit() if item.of_caption:
             # Replacing a file's event with text would hide the file: the new caption

@@ -224,24 +224,26 @@ def parts(item: OutgoingItem, token_for: Callable[[str], int]) -> list[OutgoingI
 
 def _message_parts(message: BotMessage, token_for: Callable[[str], int]) -> list[OutgoingItem]:
     """Each file is a message, carrying the text as its caption when it fits, else the text
-    follows as messages of its own; a reply with no text and no file sends nothing."""
+    goes first, as messages of its own, and the files it introduces follow; the choices go
+    with the text. A reply with no text and no file sends nothing."""
     texts = split_text(message.text) if message.text else []
     caption = ""
     if len(message.media) == 1 and len(texts) == 1 and utf16_length(texts[0]) <= CAPTION_LIMIT:
         caption, texts = texts[0], []
     cases = message.cases
-    planned = [
+    said = [BotMessage(text, cases=cases) for text in texts]
+    files = [
         BotMessage(caption if index == 0 else "", media=(media,), cases=cases)
         for index, media in enumerate(message.media)
     ]
-    planned.extend(BotMessage(text, cases=cases) for text in texts)
-    if planned:
+    with_choices = said or files
+    if with_choices:
         buttons = tuple(
             RenderedChoice(encode_callback(choice.value, token_for), choice.label)
             for choice in message.choices
         )
-        planned[-1] = dataclasses.replace(planned[-1], choices=buttons)
-    return [*planned]
+        with_choices[-1] = dataclasses.replace(with_choices[-1], choices=buttons)
+    return [*said, *files]
 
 
 def _text_parts(text: RelayedText) -> list[OutgoingItem]:
