@@ -258,8 +258,8 @@ def command_rotate_key(path: Path | None) -> int:
     if not sealer.has_key:
         return _fail(
             f"{_where(config)}: encryption_keys: no key is configured and {config.key_file} "
-            f"does not exist, so nothing is sealed with a key to rotate; fix: give the keys in "
-            f"{ENV_ENCRYPTION_KEYS} (the new one first)",
+            f"does not exist, so there is no key to rotate; fix: give the keys in "
+            f"{ENV_ENCRYPTION_KEYS} (the new one first, then the one the data was sealed with)",
             EXIT_CONFIG,
         )
     try:

@@ -9,6 +9,7 @@ in the environment leave no key file behind.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.config import ENV_ENCRYPTION_KEYS, KEY_FILE, AppConfig, ConfigError
@@ -89,10 +90,13 @@ def key_file_notice(config: AppConfig) -> str | None:
     )
 
 
-def key_source(config: AppConfig) -> str:
+def key_source(config: AppConfig, env: Mapping[str, str] | None = None) -> str:
     """Where the sealing keys come from, for ``caucus check-config`` (never the keys)."""
-    if config.encryption_keys:
-        return f"{len(config.encryption_keys)} configured"
+    count = len(config.encryption_keys)
+    if count and (os.environ if env is None else env).get(ENV_ENCRYPTION_KEYS, "").strip():
+        return f"{count} from {ENV_ENCRYPTION_KEYS}"
+    if count:
+        return f"{count} in the configuration file (better: {ENV_ENCRYPTION_KEYS})"
     path = config.data_dir / KEY_FILE
     if path.exists():
         return f"the key file {path}"

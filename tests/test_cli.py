@@ -283,6 +283,10 @@ def test_the_key_file_is_made_by_the_first_sealed_value_and_that_data_then_needs
         assert "fix: give the key it was sealed with in CAUCUS_ENCRYPTION_KEYS" in line
         assert f"or put back {key_file}" in line
         assert not key_file.exists()  # not a new key that opens nothing
+    rotated = caucus("rotate-key", cwd=tmp_path, env=env)
+    assert rotated.returncode == 2
+    assert f"no key is configured and {key_file} does not exist" in rotated.stderr
+    assert not key_file.exists()
 
 
 def test_check_config_reports_keys_that_do_not_open_the_data_and_makes_no_key_file(
@@ -302,7 +306,7 @@ def test_check_config_reports_keys_that_do_not_open_the_data_and_makes_no_key_fi
     assert "fix: give the key it was sealed with in CAUCUS_ENCRYPTION_KEYS" in line
     checked = caucus("check-config", cwd=tmp_path, env=sealed_with)
     assert checked.returncode == 0, checked.stderr
-    assert "encryption keys: 1 configured (checked against the database)" in checked.stdout
+    assert "encryption keys: 1 from CAUCUS_ENCRYPTION_KEYS (checked against the" in checked.stdout
     assert not (tmp_path / "data" / "encryption.key").exists()  # keys came from the environment
 
 
