@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -14,8 +13,6 @@ import handlers
 from bot.config import (
     DEMO_GROUP,
     DEMO_OPERATOR,
-    ENV_ENCRYPTION_KEYS,
-    KEY_FILE,
     AppConfig,
     Identity,
     WorkingGroupConfig,
@@ -23,6 +20,7 @@ from bot.config import (
 from bot.evidence import EvidenceFetcher, EvidenceQuota, FetchPolicy
 from bot.i18n import Catalogs
 from bot.inbox import Dispatcher, Inbox
+from bot.keys import key_file_notice, sealer_for
 from bot.outbox import OutboxWorker
 from bot.ratelimit import SendLimiter
 from bot.registry import Registry
@@ -32,7 +30,6 @@ from bot.transports import PlatformParts, Transport, Wiring
 from bot.transports.console import ConsoleTransport
 from bot.types import Platform
 from storage import Store, WorkingGroupSpec
-from storage.sealing import Sealer, generate_key
 
 log = logging.getLogger(__name__)
 
@@ -59,34 +56,9 @@ def group_specs(config: AppConfig) -> list[WorkingGroupSpec]:
     ]
 
 
-def encryption_keys(config: AppConfig, warn: Callable[[str], None] | None = None) -> list[str]:
-    """The configured keys; without any, this installation's key file in ``data_dir``
-    (made at first start, readable by its user only), which a warning names."""
-    if config.encryption_keys:
-        return [key.get_secret_value() for key in config.encryption_keys]
-    path = config.data_dir / KEY_FILE
-    if not path.exists():
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                handle.write(generate_key() + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-    if warn is not None and config.enabled_platforms:
-        warn(
-            f"confidential data is sealed with the key in {path}, beside the data it protects; "
-            f"fix: move it to the environment variable {ENV_ENCRYPTION_KEYS} and delete the file"
-        )
-    return [path.read_text(encoding="ascii").strip()]
-
-
-def open_store(config: AppConfig, warn: Callable[[str], None] | None = None) -> Store:
+def open_store(config: AppConfig) -> Store:
     """Open the database, bring its schema up to date and apply the configured groups."""
-    store = Store(config.database_url, sealer=Sealer(encryption_keys(config, warn)))
+    store = Store(config.database_url, sealer=sealer_for(config))
     store.upgrade()
     try:
         store.check_keys()
@@ -238,6 +210,17 @@ def _build_platform(
     from bot.transports.matrix.transport import build as build_matrix
 
     return build_matrix(wiring, limiter)
+
+
+def platform_problems(config: AppConfig) -> list[str]:
+    """What a configured transport would refuse at start for want of configuration (one line
+    each, with the fix), found without connecting: for ``caucus check-config``."""
+    if config.matrix is None:
+        return []
+    from bot.transports.matrix.transport import pickle_key_problem
+
+    problem = pickle_key_problem(config.matrix)
+    return [] if problem is None else [problem]
 
 
 def _warn_on_stderr(line: str) -> None:
@@ -396,7 +379,8 @@ async def run_services(config: AppConfig) -> None:
 async def _serve_platforms(config: AppConfig) -> None:
     services = Services(config)
     await services.start()
-    encryption_keys(config, _warn_on_stderr)  # started: now the key file is worth a notice
+    if (notice := key_file_notice(config)) is not None:  # started: now worth a notice
+        _warn_on_stderr(notice)
     warn_unreached(config, services.store, _warn_on_stderr)
     warn_urgent_waiting(services.store, _warn_on_stderr)
     stopped = asyncio.Event()

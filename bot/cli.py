@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.config import AppConfig, ConfigError, default_config_path, load_config
+from bot.config import KEY_FILE, AppConfig, ConfigError, default_config_path, load_config
 from bot.config_env import ENV_ENCRYPTION_KEYS
 from bot.logs import configure_logging
 from bot.types import Platform
@@ -153,12 +153,7 @@ def command_run(path: Path | None, *, console: bool) -> int:
     except InstanceLockLost as error:
         return _fail(f"{error}; stopped serving (a supervisor may start it again)", EXIT_FAILURE)
     except KeysDoNotOpen as error:
-        return _fail(
-            f"{_where(config)}: encryption_keys: {error}; fix: give the key it was sealed with "
-            f"in {ENV_ENCRYPTION_KEYS} (the newest first, older ones after it), or put back "
-            f"{config.data_dir / 'encryption.key'} if the bot made that key",
-            EXIT_CONFIG,
-        )
+        return _fail(_keys_do_not_open(config, error), EXIT_CONFIG)
     except StorageError as error:
         return _database_error(config, error)
     except TransportStartError as error:
@@ -168,16 +163,67 @@ def command_run(path: Path | None, *, console: bool) -> int:
     return EXIT_OK
 
 
+def _keys_do_not_open(config: AppConfig, error: Exception) -> str:
+    key_file = config.key_file
+    if key_file is not None and not key_file.exists():
+        problem = (
+            f"the data in this database is sealed, but no key is configured and {key_file} is gone"
+        )
+    else:
+        problem = str(error)
+    return (
+        f"{_where(config)}: encryption_keys: {problem}; fix: give the key it was sealed with "
+        f"in {ENV_ENCRYPTION_KEYS} (the newest first, older ones after it), or put back "
+        f"{config.data_dir / KEY_FILE} if the bot made that key"
+    )
+
+
 def command_check_config(path: Path | None) -> int:
     config = _load(path)
+    from bot.app import platform_problems
+
+    problems = [f"{_where(config)}: {problem}" for problem in platform_problems(config)]
+    checked = _check_keys(config, problems)
+    for problem in problems:
+        print(f"caucus: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_CONFIG
     source = str(config.source) if config.source else "built-in defaults (no configuration file)"
     platforms = ", ".join(p.value for p in config.enabled_platforms) or Platform.CONSOLE.value
     backend = config.database_url.split(":")[0]
     print(
         f"{source}: valid; transports: {platforms}; "
-        f"working groups: {len(config.working_groups)}; database: {backend}"
+        f"working groups: {len(config.working_groups)}; database: {backend}; "
+        f"encryption keys: {checked}"
     )
     return EXIT_OK
+
+
+def _check_keys(config: AppConfig, problems: list[str]) -> str:
+    """Add to ``problems`` the key problems `caucus run` would refuse: a key file that cannot
+    be read, keys that do not open the sealed data. Only reads (no key file, database or
+    schema is made); says where the keys come from and whether the database was checked."""
+    from bot.keys import key_source, sealer_for
+    from storage import KeysDoNotOpen, StorageError, Store, database_exists
+
+    try:
+        sealer = sealer_for(config)
+    except ConfigError as error:
+        problems.append(str(error))
+        return "unusable"
+    source = key_source(config)
+    try:
+        if not database_exists(config.database_url):
+            return f"{source} (no database yet)"
+        with Store(config.database_url, sealer=sealer) as store:
+            store.check_keys(read_only=True)
+    except KeysDoNotOpen as error:
+        problems.append(_keys_do_not_open(config, error))
+        return "unusable"
+    except StorageError as error:
+        # The database may be out of reach from here (a build machine): not a key problem.
+        return f"{source} (not checked: cannot open the database, {type(error).__name__})"
+    return f"{source} (checked against the database)"
 
 
 def command_db_upgrade(path: Path | None) -> int:
@@ -207,13 +253,19 @@ def command_keygen() -> int:
 def command_rotate_key(path: Path | None) -> int:
     config = _load(path)
     configure_logging(config.log_level)
-    from bot.app import encryption_keys
+    from bot.keys import sealer_for
     from storage import StorageError, Store
-    from storage.sealing import Sealer
 
-    keys = encryption_keys(config)
+    sealer = sealer_for(config)
+    if not sealer.has_key:
+        return _fail(
+            f"{_where(config)}: encryption_keys: no key is configured and {config.key_file} "
+            f"does not exist, so there is no key to rotate; fix: give the keys in "
+            f"{ENV_ENCRYPTION_KEYS} (the new one first, then the one the data was sealed with)",
+            EXIT_CONFIG,
+        )
     try:
-        with Store(config.database_url, sealer=Sealer(keys)) as store:
+        with Store(config.database_url, sealer=sealer) as store:
             store.upgrade()
             count = store.reseal_everything()
     except StorageError as error:
@@ -224,7 +276,8 @@ def command_rotate_key(path: Path | None) -> int:
                 EXIT_CONFIG,
             )
         return _database_error(config, error)
-    print(f"re-sealed {count} values with key 1 of {len(keys)}; older keys may now be removed")
+    keys = len(config.encryption_keys) or 1
+    print(f"re-sealed {count} values with key 1 of {keys}; older keys may now be removed")
     return EXIT_OK
 
 

@@ -96,7 +96,7 @@ __all__ = [
 DEFAULT_CONFIG_NAME = "config.toml"
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 KEY_FILE = "encryption.key"
-"""The file in ``data_dir`` that holds the sealing key made at first start."""
+"""The file in ``data_dir`` that holds the sealing key made when the first value is sealed."""
 DATABASE_SCHEMES: tuple[str, ...] = ("sqlite://", "postgresql://", "postgresql+psycopg://")
 
 # Without a configuration file the bot is tried out on the console: a demo working group,
@@ -552,8 +552,9 @@ class AppConfig(BaseModel):
 
     @property
     def key_file(self) -> Path | None:
-        """Where the sealing key made at first start is kept when no key is configured
-        (beside the data it protects: worth a warning); ``None`` when keys are configured."""
+        """Where the sealing key is kept when no key is configured, made when the first value
+        is sealed (beside the data it protects: worth a warning); ``None`` when keys are
+        configured."""
         return None if self.encryption_keys else self.data_dir / KEY_FILE
 
     @property

@@ -5,6 +5,7 @@ return the frozen records below and raise :class:`StorageError`. This is the one
 what the package exports.
 """
 
+from storage.database import database_exists
 from storage.errors import KeysDoNotOpen, NotFoundError, StorageError, StorageUnavailable
 from storage.records import (
     BridgedCopy,
@@ -50,4 +51,5 @@ __all__ = [
     "Store",
     "WorkingGroupRecord",
     "WorkingGroupSpec",
+    "database_exists",
 ]

@@ -41,6 +41,18 @@ def normalize_url(url: str) -> URL:
     raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
 
 
+def database_exists(url: str) -> bool:
+    """Whether ``url`` names a database that may already hold data: a SQLite file that
+    exists, or any server (which only connecting tells). Looking creates nothing."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    return Path(database).expanduser().is_file()
+
+
 def create_engine_for(url: str) -> Engine:
     """An engine for ``url``; for a SQLite file, its directory is created if missing.
 

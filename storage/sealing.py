@@ -2,7 +2,9 @@
 
 A :class:`Sealer` holds one or more Fernet keys (AES-128-CBC with HMAC-SHA256, from the
 ``cryptography`` package): it seals with the first and opens with any, so a new key can be
-put first and the old one kept until ``caucus rotate-key`` has re-sealed everything.
+put first and the old one kept until ``caucus rotate-key`` has re-sealed everything. A
+sealer may also start with no key and a way to make one: the key is then made when the
+first value is sealed, not before.
 
 Sealed columns use :class:`SealedText` or :class:`SealedBytes`; their engine's sealer is
 found on the engine's dialect (:func:`attach_sealer`), so the storage code reads and
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -48,23 +51,44 @@ def check_key(key: str) -> str | None:
 
 
 class Sealer:
-    """Seals with the first key, opens with any of them."""
+    """Seals with the first key, opens with any of them.
 
-    def __init__(self, keys: Sequence[str]) -> None:
-        if not keys:
-            raise ValueError("a sealer needs at least one key")
-        for position, key in enumerate(keys):
-            problem = check_key(key)
-            if problem is not None:
-                raise BadKey(f"key {position + 1} {problem}")
-        self._fernet = MultiFernet([Fernet(key.encode("ascii")) for key in keys])
+    With no keys but ``make_key``, the sealer has no key until the first value is sealed:
+    ``make_key`` then makes (and keeps) one. Until then it opens nothing, since what is
+    sealed needs the key it was sealed with."""
+
+    def __init__(self, keys: Sequence[str], *, make_key: Callable[[], str] | None = None) -> None:
+        if not keys and make_key is None:
+            raise ValueError("a sealer needs at least one key, or a way to make one")
+        self._fernet: MultiFernet | None = _fernet_of(keys) if keys else None
+        self._make_key = make_key
+        self._making = threading.Lock()
+
+    @property
+    def has_key(self) -> bool:
+        """Whether a key is given or made (a sealer made when needed has none at first)."""
+        return self._fernet is not None
+
+    def _sealing(self) -> MultiFernet:
+        if self._fernet is not None:
+            return self._fernet
+        with self._making:
+            if self._fernet is None:
+                assert self._make_key is not None
+                self._fernet = _fernet_of([self._make_key()])
+            return self._fernet
+
+    def _opening(self) -> MultiFernet:
+        if self._fernet is None:
+            raise StorageError("sealed data cannot be opened: no encryption key is given")
+        return self._fernet
 
     def seal(self, data: bytes) -> bytes:
-        return self._fernet.encrypt(data)
+        return self._sealing().encrypt(data)
 
     def open(self, token: bytes) -> bytes:
         try:
-            return self._fernet.decrypt(token)
+            return self._opening().decrypt(token)
         except InvalidToken as error:
             raise StorageError(
                 "sealed data cannot be opened with the configured keys "
@@ -74,9 +98,17 @@ class Sealer:
     def reseal(self, token: bytes) -> bytes:
         """The same data sealed with the first key (for key rotation)."""
         try:
-            return self._fernet.rotate(token)
+            return self._opening().rotate(token)
         except InvalidToken as error:
             raise StorageError("sealed data cannot be opened with the configured keys") from error
+
+
+def _fernet_of(keys: Sequence[str]) -> MultiFernet:
+    for position, key in enumerate(keys):
+        problem = check_key(key)
+        if problem is not None:
+            raise BadKey(f"key {position + 1} {problem}")
+    return MultiFernet([Fernet(key.encode("ascii")) for key in keys])
 
 
 def attach_sealer(engine: Engine, sealer: Sealer | None) -> None:

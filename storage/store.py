@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from alembic import command
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.bridge import BridgeStore
@@ -35,6 +36,7 @@ from storage.rooms import RoomStore
 from storage.sealing import Sealer, attach_sealer
 from storage.transports import TransportStore
 from storage.units import TurnGate, UnitsOfWork, errors_wrapped
+from storage.upserts import insert_unless_present
 from storage.urgent_alerts import UrgentAlertStore
 from storage.validation import check_aware
 
@@ -92,6 +94,13 @@ class Store:
         """Case reports (:class:`storage.cases.CaseStore`); they need a ``sealer``."""
         self.urgent_alerts = UrgentAlertStore(run, now)
         """Urgent alerts waiting for a coordinator (:mod:`storage.urgent_alerts`)."""
+
+        self._seal_check_kept = sealer is None or sealer.has_key
+        if not self._seal_check_kept:
+            # The key will be made by the first value sealed: that transaction keeps the
+            # known value too, so that no sealed value is ever there without it.
+            event.listen(self._sessions, "before_commit", self._keep_seal_check)
+            event.listen(self._sessions, "after_commit", self._seal_check_committed)
 
     def __enter__(self) -> Store:
         return self
@@ -156,13 +165,33 @@ class Store:
 
     # -- encryption keys --------------------------------------------------------------------
 
-    def check_keys(self) -> None:
-        """The configured keys open what this database holds sealed: a known value sealed the
-        first time the store is opened with a key is read back. Raises
-        :class:`KeysDoNotOpen` when none opens it (the data was sealed with another key)."""
+    def check_keys(self, *, read_only: bool = False) -> None:
+        """The configured keys open what this database holds sealed: a known value sealed
+        the first time the store has a key is read back. Raises :class:`KeysDoNotOpen` when
+        none opens it (the data was sealed with another key, or with one no longer given).
+
+        A store whose key is made when needed keeps the known value when its first value is
+        sealed, not before. ``read_only``: only read (a database not yet migrated has
+        nothing to check)."""
         if self._sealer is None:
             return
-        self._units.run(_check_keys, self.now())
+        if read_only:
+            self._units.read(_check_keys_read_only)
+        else:
+            self._units.run(_check_keys, self.now(), self._sealer.has_key)
+
+    def _keep_seal_check(self, session: Session) -> None:
+        if self._seal_check_kept or self._sealer is None or session.in_nested_transaction():
+            return
+        session.flush()  # what is still to be written may be what makes the key
+        if self._sealer.has_key:
+            values = {"id": 1, "sealed": SEAL_CHECK, "created_at": self.now()}
+            insert_unless_present(session, SealCheck, values, ["id"])
+            session.info[_KEEPS_SEAL_CHECK] = True
+
+    def _seal_check_committed(self, session: Session) -> None:
+        if session.info.pop(_KEEPS_SEAL_CHECK, False):
+            self._seal_check_kept = True
 
     def reseal_everything(self, batch: int = 200) -> int:
         """Seal every sealed value again with the first key (after a new key was put first);
@@ -181,9 +210,10 @@ class Store:
 
 
 SEAL_CHECK = "caucus seal check"
+_KEEPS_SEAL_CHECK = "caucus_keeps_seal_check"
 
 
-def _check_keys(session: Session, now: datetime) -> None:
+def _check_keys(session: Session, now: datetime, has_key: bool) -> None:
     try:
         row = session.get(SealCheck, 1)
     except StorageError as error:
@@ -191,6 +221,12 @@ def _check_keys(session: Session, now: datetime) -> None:
             "none of the configured encryption keys opens the data sealed in this database"
         ) from error
     if row is None:
-        session.add(SealCheck(id=1, sealed=SEAL_CHECK, created_at=now))
+        if has_key:
+            session.add(SealCheck(id=1, sealed=SEAL_CHECK, created_at=now))
     elif row.sealed != SEAL_CHECK:
         raise KeysDoNotOpen("the data sealed in this database is not this store's")
+
+
+def _check_keys_read_only(session: Session) -> None:
+    if inspect(session.connection()).has_table(SealCheck.__tablename__):
+        _check_keys(session, _utc_now(), has_key=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,7 @@ def test_the_data_directory_and_its_files_are_its_users_alone_whatever_the_umask
     even when the bot is started with a permissive umask."""
     previous = os.umask(0o002)
     try:
-        result = caucus("run", cwd=tmp_path, stdin="/start\n1\n/help\n")
+        result = caucus("run", cwd=tmp_path, stdin="/start\n1\n/profile\nAna\n")
     finally:
         os.umask(previous)
     assert result.returncode == 0, result.stderr
@@ -228,21 +229,25 @@ def test_missing_configuration_file_is_named(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_matrix_without_a_pickle_key_is_refused_plainly(tmp_path: Path) -> None:
+def test_matrix_without_a_pickle_key_is_refused_plainly_by_run_and_check_config(
+    tmp_path: Path, database_url: str
+) -> None:
     path = tmp_path / "config.toml"
     path.write_text(
         "[matrix]\nhomeserver = 'http://127.0.0.1:1'\nuser_id = '@bot:example.org'\n",
         encoding="utf-8",
     )
-    result = caucus(
-        "run", "--config", str(path), cwd=tmp_path, env={"CAUCUS_MATRIX_PASSWORD": "pw-secret"}
-    )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "matrix.pickle_key" in lines[0]
-    assert "CAUCUS_MATRIX_PICKLE_KEY" in lines[0]
-    assert "pw-secret" not in result.stderr
+    env = {"CAUCUS_MATRIX_PASSWORD": "pw-secret", "CAUCUS_DATABASE_URL": database_url}
+    for command in (("check-config", str(path)), ("run", "--config", str(path))):
+        result = caucus(*command, cwd=tmp_path, env=env)
+        assert result.returncode == 2, command
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "matrix.pickle_key" in lines[0]
+        assert "CAUCUS_MATRIX_PICKLE_KEY" in lines[0]
+        assert "pw-secret" not in result.stderr
+    # The start failed: it leaves no key behind.
+    assert not (tmp_path / "data" / "encryption.key").exists()
 
 
 def test_matrix_homeserver_unreachable_at_start_says_so_in_one_line(tmp_path: Path) -> None:
@@ -358,3 +363,75 @@ def test_run_with_a_key_that_does_not_open_the_data_stops_with_the_fix(
     assert "encryption_keys: none of the configured encryption keys opens the data" in line
     assert "fix: give the key it was sealed with in CAUCUS_ENCRYPTION_KEYS" in line
     assert "Welcome" not in refused.stdout  # it stopped before answering anything
+
+
+def test_the_key_file_is_made_by_the_first_sealed_value_and_that_data_then_needs_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = {"CAUCUS_DATABASE_URL": database_url}
+    key_file = tmp_path / "data" / "encryption.key"
+    nothing_sealed = caucus("run", cwd=tmp_path, stdin="/help\n", env=env)
+    assert nothing_sealed.returncode == 0, nothing_sealed.stderr
+    assert not key_file.exists()
+    sealed = caucus("run", cwd=tmp_path, stdin="/profile\nAna\n", env=env)
+    assert sealed.returncode == 0, sealed.stderr
+    assert key_file.is_file()
+    key_file.rename(tmp_path / "elsewhere.key")
+    for command in ("check-config", "run"):
+        refused = caucus(command, cwd=tmp_path, stdin="/help\n", env=env)
+        assert refused.returncode == 2, command
+        (line,) = refused.stderr.strip().splitlines()
+        assert f"no key is configured and {key_file} is gone" in line
+        assert "fix: give the key it was sealed with in CAUCUS_ENCRYPTION_KEYS" in line
+        assert f"or put back {key_file}" in line
+        assert not key_file.exists()  # not a new key that opens nothing
+    rotated = caucus("rotate-key", cwd=tmp_path, env=env)
+    assert rotated.returncode == 2
+    assert f"no key is configured and {key_file} does not exist" in rotated.stderr
+    assert not key_file.exists()
+
+
+def test_check_config_reports_keys_that_do_not_open_the_data_and_makes_no_key_file(
+    tmp_path: Path, database_url: str
+) -> None:
+    from storage.sealing import generate_key
+
+    sealed_with = {"CAUCUS_DATABASE_URL": database_url, "CAUCUS_ENCRYPTION_KEYS": generate_key()}
+    started = caucus("run", cwd=tmp_path, stdin="/profile\nAna\n", env=sealed_with)
+    assert started.returncode == 0, started.stderr
+    stranger = {**sealed_with, "CAUCUS_ENCRYPTION_KEYS": generate_key()}
+    refused = caucus("check-config", cwd=tmp_path, env=stranger)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    (line,) = refused.stderr.strip().splitlines()
+    assert "encryption_keys: none of the configured encryption keys opens the data" in line
+    assert "fix: give the key it was sealed with in CAUCUS_ENCRYPTION_KEYS" in line
+    checked = caucus("check-config", cwd=tmp_path, env=sealed_with)
+    assert checked.returncode == 0, checked.stderr
+    assert "encryption keys: 1 from CAUCUS_ENCRYPTION_KEYS (checked against the" in checked.stdout
+    assert not (tmp_path / "data" / "encryption.key").exists()  # keys came from the environment
+
+
+@pytest.mark.parametrize(
+    ("spoil", "problem"),
+    [
+        (lambda path: path.write_text("not a key\n", encoding="ascii"), "holds no key"),
+        (lambda path: path.write_bytes(b"\xff\xfe"), "cannot read"),
+        (lambda path: path.mkdir(), "cannot read"),
+    ],
+    ids=["malformed", "not text", "a directory"],
+)
+def test_an_unusable_key_file_stops_run_and_check_config_with_the_fix(
+    tmp_path: Path, spoil: Callable[[Path], object], problem: str
+) -> None:
+    key_file = tmp_path / "data" / "encryption.key"
+    key_file.parent.mkdir()
+    spoil(key_file)
+    for command in ("check-config", "run"):
+        result = caucus(command, cwd=tmp_path, stdin="/help\n")
+        assert result.returncode == 2, command
+        assert "Traceback" not in result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert f"encryption_keys: {problem}" in line or f"{key_file} {problem}" in line
+        assert str(key_file) in line
+        assert "fix:" in line and "CAUCUS_ENCRYPTION_KEYS" in line

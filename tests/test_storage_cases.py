@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.types import Platform
-from storage import StorageError, Store, WorkingGroupSpec
+from storage import KeysDoNotOpen, StorageError, Store, WorkingGroupSpec
 from storage.case_contents import CaseContents
 from storage.case_records import CaseFilter, CaseStatus, NewCase
 from storage.database import normalize_url
@@ -141,6 +141,35 @@ def test_rotation_reseals_everything_so_that_the_old_key_can_go(
         assert conversation.data["answers"] == {"title": "Draft"}
         [queued] = only_new.outbox.pending(Platform.TELEGRAM)
         assert queued.payload == {"text": SECRET}
+
+
+def test_a_key_made_when_needed_is_made_by_the_first_sealed_value_with_the_check_value(
+    database_url: str,
+) -> None:
+    made: list[str] = []
+
+    def make_key() -> str:
+        made.append(generate_key())
+        return made[-1]
+
+    with Store(database_url, sealer=Sealer([], make_key=make_key)) as store:
+        store.upgrade()
+        store.check_keys()  # nothing sealed yet: no key, and no check value
+        member = store.members.for_identity(Platform.CONSOLE, "author", language="en")
+        assert made == []
+        with store.transaction():
+            store.conversations.save(member.id, "report", "title", {"answers": {}})
+        store.conversations.save(member.id, "report", "country", {"answers": {}})
+        assert len(made) == 1
+    with (
+        Store(database_url, sealer=Sealer([generate_key()])) as stranger,
+        pytest.raises(KeysDoNotOpen),
+    ):
+        stranger.check_keys()  # the check value was sealed with the key made
+    with Store(database_url, sealer=Sealer(made)) as again:
+        again.check_keys()
+        conversation = again.conversations.load(member.id)
+        assert conversation is not None and conversation.step == "country"
 
 
 def test_a_malformed_key_is_refused_with_its_position() -> None:

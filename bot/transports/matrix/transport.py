@@ -110,6 +110,17 @@ class MatrixStartError(TransportStartError):
     """The bot cannot start on Matrix."""
 
 
+def pickle_key_problem(config: MatrixConfig) -> str | None:
+    """Why the transport would refuse to start for want of a pickle key (one line with the
+    fix), or ``None``; ``caucus check-config`` reports the same."""
+    if ENCRYPTION_ENABLED and config.pickle_key is None:
+        return (
+            "matrix.pickle_key: is required to keep the encryption keys safe; fix: set "
+            "CAUCUS_MATRIX_PICKLE_KEY to a long random string (and keep it)"
+        )
+    return None
+
+
 def room_state(room: MatrixRoom, is_direct: bool | None) -> RoomState:
     """What the privacy rule reads of a room, as the sync left nio's view of it."""
     return RoomState(
@@ -191,12 +202,8 @@ class MatrixTransport:
         """Log in (reusing the device and its keys) and catch up with the rooms' state."""
         # The first start's history ends here: anything sent once start() returns is new.
         self._started_ms = int(time.time() * 1000)
-        if self._encryption and self._config.pickle_key is None:
-            raise MatrixStartError(
-                "matrix.pickle_key: is required to keep the encryption keys safe; fix: set "
-                "CAUCUS_MATRIX_PICKLE_KEY to a long random string (and keep it)",
-                configuration=True,
-            )
+        if (problem := pickle_key_problem(self._config)) is not None:
+            raise MatrixStartError(problem, configuration=True)
         try:
             await self._login()
         except (aiohttp.ClientError, TimeoutError) as error:
