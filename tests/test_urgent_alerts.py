@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import encryption_keys, group_specs
+from bot.app import group_specs
 from bot.config import AppConfig, load_config
+from bot.keys import sealer_for
 from bot.types import CommandRef, Literal, Platform
 from storage import Store
-from storage.sealing import Sealer
 from tests.harness.case_intake import ReportAnswers, case_number, fill_report, text
 from tests.harness.chat import ConsoleChat
 from tests.harness.clock import Clock
@@ -49,7 +49,7 @@ class Bot:
     def _open(self) -> Store:
         # What bot.app.open_store does, with the test's clock.
         config = self.config
-        store = Store(config.database_url, clock=self.clock, sealer=Sealer(encryption_keys(config)))
+        store = Store(config.database_url, clock=self.clock, sealer=sealer_for(config))
         store.upgrade()
         store.groups.sync_configured(
             group_specs(config),
