@@ -44,6 +44,10 @@ FSI = "\u2068"
 PDI = "\u2069"
 """First-strong isolate and pop: keep a name or number from reordering the text around it."""
 
+IDENTIFIERS = frozenset({"number"})
+"""Placeholders whose whole numbers name something (case 1234, member 1234), shown
+without the locale's grouping so that what a member reads is what they can type back."""
+
 COMMAND_PREFIX: Mapping[Platform, str] = {
     Platform.CONSOLE: "/",
     Platform.TELEGRAM: "/",
@@ -212,13 +216,13 @@ class Renderer:
         if isinstance(text, Lines):
             return "\n".join(self._inline(item) for item in text.items)
         template = self.catalogs.template(self.language, text.key, text.count)
-        values = {name: self._value(value) for name, value in text.params}
+        values = {name: self._value(value, name) for name, value in text.params}
         try:
             return template.format_map(values)
         except (KeyError, IndexError, ValueError) as error:
             raise MissingMessage(f"{text.key}: bad placeholder {error}") from error
 
-    def _value(self, value: ParamValue) -> str:
+    def _value(self, value: ParamValue, name: str = "") -> str:
         if isinstance(value, Message | Lines):
             return self._inline(value)
         if isinstance(value, CommandRef):
@@ -232,6 +236,9 @@ class Renderer:
             shown = value.text
         elif isinstance(value, bool):
             shown = str(value)
+        elif isinstance(value, int) and name in IDENTIFIERS:
+            # A case or member number is a name, typed back as it is shown: never grouped.
+            shown = format_decimal(value, locale=self.language, group_separator=False)
         elif isinstance(value, int | float):
             shown = format_decimal(value, locale=self.language)
         else:

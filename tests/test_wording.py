@@ -119,6 +119,14 @@ def test_a_number_of_people_is_shown_in_the_readers_format() -> None:
     assert shown(show_people(1), "pt") == "1 pessoa"
 
 
+def test_a_case_number_is_shown_as_it_is_typed_back_never_grouped() -> None:
+    # A coordinator reads "case 12345" and types /case 12345: a grouped "12,345" would be
+    # refused as a bad number. Counts of the same size are grouped as the language does.
+    for language in ("en", "es", "fr", "pt", "ar"):
+        assert "12345" in shown(Message.of("cases.not_found", number=12345), language)
+    assert "12,345" in shown(Message.counted("cases.files_header", 12345, number=7))
+
+
 def test_the_author_is_told_a_new_status_in_a_sentence_of_their_language() -> None:
     assert shown(status_now(3, CaseStatus.VERIFIED, to_author=True)) == (
         "Your case report 3 is now verified."
