@@ -105,7 +105,7 @@ class ConversationEngine:
                 current=position,
                 total=len(conversation.steps),
             ),
-            Message.of(step.prompt),
+            step.prompt_for(state.answers),
         ]
         if step.fields:
             return self._record_prompt(step, state, lines)

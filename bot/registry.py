@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from bot.conversation import Conversation
-from bot.types import ChoicePicked, Command, Platform, Reply, Role
+from bot.conversation import Conversation, ConversationState
+from bot.types import ChoicePicked, Command, Origin, Platform, Reply, Role, Text
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -17,6 +17,21 @@ Preparer: TypeAlias = Callable[["Context", Command], Mapping[str, Any]]
 """Run before a conversation starts: the answers already known (or a UserError)."""
 ChoiceHandler: TypeAlias = Callable[["Context", ChoicePicked, str], Sequence[Reply]]
 """Called with the part of the choice value after its ``prefix:``."""
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """A conversation that may not go on in the room a member wrote from: ``note`` is said
+    there instead; its questions go to ``to`` (with ``greeting`` first), if given."""
+
+    note: Text
+    to: Origin | None = None
+    greeting: Text | None = None
+
+
+Guard: TypeAlias = Callable[["Context", ConversationState], Elsewhere | None]
+"""Asked before a conversation takes an answer or shows a question, and after: where it
+may not be held here, what to do instead (nothing of the answer is taken)."""
 
 RESERVED_COMMANDS = frozenset({"back", "cancel", "skip"})
 """Answered by the router itself: they steer the member's open conversation."""
@@ -55,6 +70,7 @@ class Registry:
         self._commands: dict[str, CommandSpec] = {}
         self._choices: dict[str, ChoiceSpec] = {}
         self._conversations: dict[str, Conversation] = {}
+        self._guards: dict[str, Guard] = {}
 
     def command(
         self,
@@ -78,14 +94,18 @@ class Registry:
         help_key: str,
         prepare: Preparer | None = None,
         group_hint: str | None = None,
+        guard: Guard | None = None,
     ) -> None:
         """Register a conversation, started (or resumed) by ``command`` in a direct chat.
 
         ``prepare`` supplies answers known before the first question (or refuses);
-        ``group_hint`` is what the bot says when the command is typed in a group room."""
+        ``group_hint`` is what the bot says when the command is typed in a group room;
+        ``guard`` keeps it to the rooms where it may be held."""
         if conversation.name in self._conversations:
             raise ValueError(f"conversation {conversation.name!r} registered twice")
         self._conversations[conversation.name] = conversation
+        if guard is not None:
+            self._guards[conversation.name] = guard
         self._add(
             CommandSpec(
                 command,
@@ -123,6 +143,9 @@ class Registry:
 
     def find_conversation(self, name: str) -> Conversation | None:
         return self._conversations.get(name)
+
+    def guard_of(self, name: str) -> Guard | None:
+        return self._guards.get(name)
 
     def commands(self) -> tuple[CommandSpec, ...]:
         return tuple(self._commands.values())

@@ -293,6 +293,7 @@ def _detail_lines(detail: CaseDetail, coordinator: bool) -> list[Message | Liter
     option("cases.label_safety", "yes_no", "yes" if summary.urgent else "no")
     option("cases.label_publication", "publication", contents.publication)
     option("cases.label_follow_up", "yes_no", contents.follow_up)
+    option("cases.label_channel", "channel", contents.channel)
     for event in detail.events:
         if event.kind == "question" and event.text:
             lines.append(Message.of("cases.history_question", text=Literal(event.text)))
