@@ -94,13 +94,16 @@ def channel_of(origin: Origin) -> str:
 
 def keep_to_a_safe_room(context: Context, state: ConversationState) -> Elsewhere | None:
     """In a Matrix room in the clear, a report is taken only once the member has chosen to
-    go on there; before that the question where to go on is all it asks. Otherwise its
-    questions go to an end-to-end encrypted room the bot makes with the member."""
+    go on there; before that it asks only which group (when there are several) and where
+    to go on. Otherwise its questions go to an end-to-end encrypted room the bot makes
+    with the member."""
     origin = context.origin
     if channel_of(origin) != options.MATRIX_UNENCRYPTED:
         return None
     if state.step == CHANNEL or state.answers.get(CHANNEL) == options.MATRIX_UNENCRYPTED:
         return None
+    if state.step == "group" and CHANNEL not in state.answers:
+        return None  # which group to report to comes before the question where to go on
     safe = Origin(
         platform=Platform.MATRIX,
         room_id=notice_address(origin.user_id, encrypted=True),
@@ -310,6 +313,12 @@ REPORT = Conversation(
     title="cases.title",
     steps=(
         Step(
+            "group",
+            prompt="cases.ask_group",
+            label="cases.label_group",
+            choices=group_choices,
+        ),
+        Step(
             CHANNEL,
             prompt="cases.ask_channel",
             label="cases.label_channel",
@@ -320,12 +329,6 @@ REPORT = Conversation(
             ),
             show=shown_option("channel"),
             changeable=False,
-        ),
-        Step(
-            "group",
-            prompt="cases.ask_group",
-            label="cases.label_group",
-            choices=group_choices,
         ),
         Step(
             "consent",
