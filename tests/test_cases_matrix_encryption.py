@@ -69,17 +69,18 @@ private_messages_per_minute = 10000
         assert text("cases.continued_encrypted") in str(there[0].body)
         assert consent(group=GROUP, channel="matrix_encrypted") in str(there[1].body)
         told = await ana.wait_for_posts(plain.room_id, bot.user_id, after=picked)
-        assert text("cases.continue_encrypted", cancel="!cancel") in str(told[0].body)
+        assert text("cases.continue_encrypted", report="!report", cancel="!cancel") in str(
+            told[0].body
+        )
         assert GROUP not in str(told[0].body)
 
         # An answer typed in the clear room is not taken: only the pointer to the other room.
         refused = await plain.send(text("cases.consent_agree"))
-        assert text("cases.continue_encrypted", cancel="!cancel") in refused
+        assert text("cases.continue_encrypted", report="!report", cancel="!cancel") in refused
         assert text("cases.ask_reporter") not in refused
 
         # The report goes on, and is filed, in the encrypted chat.
-        moved = LazyMatrixChat(synapse, bot, "unused", encrypted=True)
-        moved._chat = MatrixChat(ana, bot, safe)
+        moved = LazyMatrixChat.in_room(synapse, bot, MatrixChat(ana, bot, safe))
         answers = ReportAnswers(marker="Sf3")
         transcript = await fill_report(moved, "en", answers)
         assert consent(group=GROUP, channel="matrix_encrypted") in transcript.said["start"]

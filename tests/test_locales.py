@@ -65,7 +65,7 @@ def _case_report_keys() -> set[str]:
         ("publication", case_options.PUBLICATION),
         ("yes_no", case_options.YES_NO),
         ("channel", case_options.CHANNELS),
-        ("consent_platform", case_options.CHANNELS),
+        ("consent_platform", (*case_options.CHANNELS, "unknown")),
     ):
         keys |= {case_options.option_key(kind, value) for value in values}
     for step in REPORT.steps:

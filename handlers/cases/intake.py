@@ -112,7 +112,9 @@ def keep_to_a_safe_room(context: Context, state: ConversationState) -> Elsewhere
         encrypted=True,
     )
     return Elsewhere(
-        note=Message.of("cases.continue_encrypted", cancel=CommandRef("cancel")),
+        note=Message.of(
+            "cases.continue_encrypted", report=CommandRef("report"), cancel=CommandRef("cancel")
+        ),
         to=safe,
         greeting=Message.of("cases.continued_encrypted"),
     )
@@ -130,9 +132,9 @@ def consent_prompt(answers: Answers) -> Mapping[str, ParamValue]:
         (str(n) for group_id, n in answers.get(GROUPS_OFFERED) or [] if str(group_id) == chosen),
         "",
     )
-    channel = str(answers.get(CHANNEL) or options.MATRIX_UNENCRYPTED)
+    channel = str(answers.get(CHANNEL))
     if channel not in options.CHANNELS:
-        channel = options.MATRIX_UNENCRYPTED
+        channel = "unknown"  # a draft begun before the bot told platforms apart
     return {
         "group": Literal(name),
         "platform": Message.of(options.option_key("consent_platform", channel)),
