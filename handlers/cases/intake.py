@@ -51,9 +51,12 @@ log = logging.getLogger(__name__)
 GROUPS_OFFERED = "groups_offered"
 """Not a step: the working groups the member may report to, known when /report starts."""
 
+TYPED_IN = "typed_in"
+"""Not a step: where the member was talking when /report started (an option of
+:data:`handlers.cases.options.CHANNELS`), known from the platform and the room's state."""
 CHANNEL = "channel"
-"""The step (asked only in a Matrix room that is not end-to-end encrypted) that records
-where the report is typed: an option of :data:`handlers.cases.options.CHANNELS`."""
+"""The step, asked only when /report starts in a Matrix room that is not end-to-end
+encrypted, where the member chooses where to go on: it says where the report is typed."""
 
 
 def register(registry: Registry) -> None:
@@ -77,9 +80,7 @@ def prepare_report(context: Context, command: Command) -> Mapping[str, Any]:
     known: dict[str, Any] = {GROUPS_OFFERED: offered}
     if len(groups) == 1:
         known["group"] = str(groups[0].id)
-    channel = channel_of(context.origin)
-    if channel != options.MATRIX_UNENCRYPTED:
-        known[CHANNEL] = channel
+    known[TYPED_IN] = channel_of(context.origin)
     return known
 
 
@@ -102,7 +103,7 @@ def keep_to_a_safe_room(context: Context, state: ConversationState) -> Elsewhere
         return None
     if state.step == CHANNEL or state.answers.get(CHANNEL) == options.MATRIX_UNENCRYPTED:
         return None
-    if state.step == "group" and CHANNEL not in state.answers:
+    if state.step == "group" and state.answers.get(TYPED_IN) == options.MATRIX_UNENCRYPTED:
         return None  # which group to report to comes before the question where to go on
     safe = Origin(
         platform=Platform.MATRIX,
@@ -120,6 +121,17 @@ def keep_to_a_safe_room(context: Context, state: ConversationState) -> Elsewhere
     )
 
 
+def after_group(answers: Answers) -> str:
+    """Where to go on is asked only where /report started in a Matrix room in the clear."""
+    return CHANNEL if answers.get(TYPED_IN) == options.MATRIX_UNENCRYPTED else "consent"
+
+
+def typed_in(answers: Answers) -> str | None:
+    """Where the report is typed: as the member chose, or else where it started."""
+    chosen = answers.get(CHANNEL) or answers.get(TYPED_IN)
+    return str(chosen) if chosen in options.CHANNELS else None
+
+
 def channel_prompt(answers: Answers) -> Mapping[str, ParamValue]:
     moved = answers.get(CHANNEL) == options.MATRIX_ENCRYPTED
     return {"situation": Message.of("cases.channel_moved" if moved else "cases.channel_clear")}
@@ -132,9 +144,8 @@ def consent_prompt(answers: Answers) -> Mapping[str, ParamValue]:
         (str(n) for group_id, n in answers.get(GROUPS_OFFERED) or [] if str(group_id) == chosen),
         "",
     )
-    channel = str(answers.get(CHANNEL))
-    if channel not in options.CHANNELS:
-        channel = "unknown"  # a draft begun before the bot told platforms apart
+    # "unknown": a draft begun before the bot told platforms apart.
+    channel = typed_in(answers) or "unknown"
     return {
         "group": Literal(name),
         "platform": Message.of(options.option_key("consent_platform", channel)),
@@ -207,7 +218,7 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
         CaseContents.from_data(answers),
         links=tuple(links),
         language=context.member.language,
-        channel=str(answers.get(CHANNEL) or channel_of(context.origin)),
+        channel=typed_in(answers) or channel_of(context.origin),
     )
     urgent = answers.get("safety") == "yes"
     number = context.store.cases.submit(
@@ -319,6 +330,7 @@ REPORT = Conversation(
             prompt="cases.ask_group",
             label="cases.label_group",
             choices=group_choices,
+            next=after_group,
         ),
         Step(
             CHANNEL,
