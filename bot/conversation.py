@@ -113,7 +113,7 @@ class ConversationEngine:
                 current=asked.index(step.name) + 1,
                 total=len(asked),
             ),
-            Message.of(step.prompt),
+            step.prompt_for(state.answers),
         ]
         if step.fields:
             return self._record_prompt(step, state, lines)

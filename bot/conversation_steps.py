@@ -97,6 +97,12 @@ class Step:
     """An extra line under the prompt (what is accepted, an example)."""
     changeable: bool = True
     """Offered for change at the review (consent is not: withdrawing it is cancelling)."""
+    prompt_params: Callable[[Answers], Mapping[str, ParamValue]] | None = None
+    """The prompt's placeholders from the answers so far (the working group consent names)."""
+
+    def prompt_for(self, answers: Answers) -> Message:
+        params = self.prompt_params(answers) if self.prompt_params is not None else {}
+        return Message.of(self.prompt, **params)
 
     def choices_for(self, answers: Answers) -> tuple[Choice, ...]:
         return self.choices(answers) if callable(self.choices) else self.choices

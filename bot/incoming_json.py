@@ -107,6 +107,7 @@ def _origin_json(origin: Origin) -> dict[str, Any]:
         "language_hint": origin.language_hint,
         "trusted_role": origin.trusted_role.value if origin.trusted_role else None,
         "exposed": origin.exposed,
+        "encrypted": origin.encrypted,
     }
 
 
@@ -148,6 +149,8 @@ class _Fields(StoredFields):
             trusted_role=role,
             # Stored before rooms were told apart by their privacy: not exposed.
             exposed=fields.flag("exposed") if fields.has("exposed") else False,
+            # Stored before rooms were told apart by their encryption: not known.
+            encrypted=fields.flag("encrypted") if fields.has("encrypted") else None,
         )
 
 

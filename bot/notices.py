@@ -36,16 +36,28 @@ or makes on first need, the private room the bot itself holds with that account.
 member merely wrote from may have been made by anyone, and may not stay private.)"""
 
 
-def notice_address(user_id: str) -> str:
-    """Where a Matrix notice to ``user_id`` is queued (see :data:`NOTICE_ROOM_PREFIX`)."""
-    return NOTICE_ROOM_PREFIX + user_id
+ENCRYPTED_NOTICE_PREFIX = "notices+e2e:"
+"""Like :data:`NOTICE_ROOM_PREFIX`, for what may go only into an end-to-end encrypted room:
+the bot's room with that account, made encrypted (again) if it is not."""
+
+
+def notice_address(user_id: str, *, encrypted: bool = False) -> str:
+    """Where a Matrix notice to ``user_id`` is queued (see :data:`NOTICE_ROOM_PREFIX`);
+    ``encrypted``: only into an end-to-end encrypted room."""
+    return (ENCRYPTED_NOTICE_PREFIX if encrypted else NOTICE_ROOM_PREFIX) + user_id
 
 
 def notice_recipient(address: str) -> str | None:
     """The account a notice address names; ``None`` for a room id."""
-    if not address.startswith(NOTICE_ROOM_PREFIX):
-        return None
-    return address[len(NOTICE_ROOM_PREFIX) :]
+    for prefix in (NOTICE_ROOM_PREFIX, ENCRYPTED_NOTICE_PREFIX):
+        if address.startswith(prefix):
+            return address[len(prefix) :]
+    return None
+
+
+def notice_needs_encryption(address: str) -> bool:
+    """Whether a notice address asks for an end-to-end encrypted room."""
+    return address.startswith(ENCRYPTED_NOTICE_PREFIX)
 
 
 def notify_member(

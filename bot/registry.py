@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from bot.conversation import Conversation
-from bot.types import ChoicePicked, Command, Platform, Reply, Role
+from bot.conversation import Conversation, ConversationState
+from bot.types import ChoicePicked, Command, Origin, Platform, Reply, Role, Text
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -20,6 +20,21 @@ ChoiceHandler: TypeAlias = Callable[["Context", ChoicePicked, str], Sequence[Rep
 PrivateMessageHook: TypeAlias = Callable[["Context"], Sequence[Reply]]
 """Called whenever a member writes to the bot privately, before what they wrote is handled:
 what it returns is said first (something the bot owed them until they wrote)."""
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """A conversation that may not go on in the room a member wrote from: ``note`` is said
+    there instead; its questions go to ``to`` (with ``greeting`` first), if given."""
+
+    note: Text
+    to: Origin | None = None
+    greeting: Text | None = None
+
+
+Guard: TypeAlias = Callable[["Context", ConversationState], Elsewhere | None]
+"""Asked before a conversation takes an answer or shows a question, and after: where it
+may not be held here, what to do instead (nothing of the answer is taken)."""
 
 RESERVED_COMMANDS = frozenset({"back", "cancel", "skip"})
 """Answered by the router itself: they steer the member's open conversation."""
@@ -60,6 +75,8 @@ class Registry:
         self._conversations: dict[str, Conversation] = {}
         self._private_message_hooks: list[PrivateMessageHook] = []
 
+        self._guards: dict[str, Guard] = {}
+
     def command(
         self,
         name: str,
@@ -82,14 +99,18 @@ class Registry:
         help_key: str,
         prepare: Preparer | None = None,
         group_hint: str | None = None,
+        guard: Guard | None = None,
     ) -> None:
         """Register a conversation, started (or resumed) by ``command`` in a direct chat.
 
         ``prepare`` supplies answers known before the first question (or refuses);
-        ``group_hint`` is what the bot says when the command is typed in a group room."""
+        ``group_hint`` is what the bot says when the command is typed in a group room;
+        ``guard`` keeps it to the rooms where it may be held."""
         if conversation.name in self._conversations:
             raise ValueError(f"conversation {conversation.name!r} registered twice")
         self._conversations[conversation.name] = conversation
+        if guard is not None:
+            self._guards[conversation.name] = guard
         self._add(
             CommandSpec(
                 command,
@@ -134,6 +155,9 @@ class Registry:
 
     def find_conversation(self, name: str) -> Conversation | None:
         return self._conversations.get(name)
+
+    def guard_of(self, name: str) -> Guard | None:
+        return self._guards.get(name)
 
     def commands(self) -> tuple[CommandSpec, ...]:
         return tuple(self._commands.values())

@@ -31,7 +31,7 @@ from bot.conversation import (
 from bot.i18n import Catalogs
 from bot.logs import raised_at
 from bot.private_limit import PrivateLimit, Verdict
-from bot.registry import CommandSpec, Registry
+from bot.registry import CommandSpec, Elsewhere, Registry
 from bot.room_checks import RoomChecks
 from bot.types import (
     ChoicePicked,
@@ -214,7 +214,7 @@ class Router:
             ),
             self._engine(context).prompt(conversation, state),
         ]
-        return self._render(context, replies)
+        return self._render(context, self._in_its_place(context, conversation, state, replies))
 
     @property
     def dropped_messages(self) -> int:
@@ -376,12 +376,14 @@ class Router:
             note = Message.of(
                 key, title=Message.of(open_conversation.title), cancel=CommandRef("cancel")
             )
-            return [Reply(note), engine.prompt(open_conversation, state)]
+            replies = [Reply(note), engine.prompt(open_conversation, state)]
+            return self._in_its_place(context, open_conversation, state, replies)
         known = spec.prepare(context, command) if spec.prepare is not None else None
         outcome = engine.start(conversation, known)
         self._save(context, outcome)
         log.info("conversation_started name=%s member=%s", conversation.name, context.member.id)
-        return outcome.replies
+        assert outcome.state is not None
+        return self._in_its_place(context, conversation, outcome.state, outcome.replies)
 
     def _answer(
         self,
@@ -394,6 +396,13 @@ class Router:
             # The member lost the role since starting: the conversation cannot go on.
             self._store.conversations.clear(context.member.id)
             return [self._refusal(context, conversation.name, conversation.role)]
+        elsewhere = self._elsewhere(context, conversation, state)
+        if elsewhere is not None and answer != PickedAnswer(CANCEL):
+            # Not held here: nothing of the answer is taken (cancelling is, anywhere).
+            log.info(
+                "conversation_elsewhere name=%s member=%s", conversation.name, context.member.id
+            )
+            return [Reply(elsewhere.note)]
         outcome = self._engine(context).handle(conversation, state, answer)
         if outcome.submitted is not None:
             replies = list(conversation.submit(context, outcome.submitted))
@@ -407,7 +416,41 @@ class Router:
             log.info(
                 "conversation_cancelled name=%s member=%s", conversation.name, context.member.id
             )
-        return outcome.replies
+        if outcome.state is None:
+            return outcome.replies
+        return self._in_its_place(context, conversation, outcome.state, outcome.replies)
+
+    def _elsewhere(
+        self, context: Context, conversation: Conversation, state: ConversationState
+    ) -> Elsewhere | None:
+        guard = self._registry.guard_of(conversation.name)
+        return guard(context, state) if guard is not None else None
+
+    def _in_its_place(
+        self,
+        context: Context,
+        conversation: Conversation,
+        state: ConversationState,
+        replies: Sequence[Reply],
+    ) -> Sequence[Reply]:
+        """The conversation's replies where it may be held: here, or (its guard says) the
+        note here and its questions in the room the guard names."""
+        elsewhere = self._elsewhere(context, conversation, state)
+        if elsewhere is None:
+            return replies
+        moved: list[Reply] = []
+        if elsewhere.to is not None:
+            there = [Reply(elsewhere.greeting)] if elsewhere.greeting is not None else []
+            moved = [
+                replace(reply, to=elsewhere.to, confidential=True)
+                for reply in (*there, *replies)
+                if reply.to is None
+            ]
+        return [
+            Reply(elsewhere.note),
+            *moved,
+            *(reply for reply in replies if reply.to is not None),
+        ]
 
     def _save(self, context: Context, outcome: Outcome) -> None:
         if outcome.state is None:

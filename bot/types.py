@@ -52,6 +52,9 @@ class Origin:
     ``trusted_role`` is honoured for the console alone, the operator's own terminal.
     ``exposed``: a room of the member and the bot alone that is nevertheless not private
     (anyone may join or read it, or someone else is invited): never a direct chat.
+    ``encrypted``: on Matrix, whether the room is end-to-end encrypted, by its state
+    (``m.room.encryption``); ``None`` where the platform has no such thing (a Telegram
+    bot chat, the console).
     """
 
     platform: Platform
@@ -62,6 +65,7 @@ class Origin:
     language_hint: str | None = None
     trusted_role: Role | None = None
     exposed: bool = False
+    encrypted: bool | None = None
 
 
 class SpanKind(StrEnum):

@@ -76,6 +76,9 @@ class CaseContents:
     """Evidence given as web links (files are attachments of their own)."""
     language: str | None = None
     """The language the author wrote in."""
+    channel: str | None = None
+    """Where the author typed it: console, telegram, matrix_encrypted, or
+    matrix_unencrypted (a Matrix room in the clear, by the author's explicit choice)."""
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

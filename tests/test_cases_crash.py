@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from storage.sealing import generate_key
-from tests.harness.case_intake import ReportAnswers, option, text
+from tests.harness.case_intake import ReportAnswers, consent, option, text
 from tests.harness.console_process import BotProcess
 from tests.harness.features import first_line
 
@@ -36,7 +36,7 @@ def intake(answers: ReportAnswers) -> list[tuple[str, str]]:
     done = text("conversation.done")
     story = answers.narrative()
     return [
-        ("/report", text("cases.ask_consent")[:40]),
+        ("/report", consent()[:40]),
         (text("cases.consent_agree"), text("cases.ask_reporter")),
         (option("reporter", "witness"), text("cases.ask_organization")),
         (answers.organization, text("cases.ask_naming")),

@@ -23,6 +23,7 @@ from tests.harness.case_intake import (
     CATALOGS,
     ReportAnswers,
     case_number,
+    consent,
     fill_report,
     option,
     text,
@@ -115,6 +116,23 @@ async def test_declining_consent_stops_and_keeps_nothing(members: Members) -> No
     assert draft(chat) is None
 
 
+async def test_the_consent_names_the_chosen_working_group_and_says_what_is_encrypted_where(
+    two_groups: AppConfig,
+) -> None:
+    chat = ConsoleChat(two_groups, user_id="ana")
+    try:
+        await chat.send("/report")
+        asked = await chat.pick("Land Rights")
+        # The group the report goes to, by name; the bot's own storage sealed; and where
+        # the member is typing (here the console), whose storage the bot does not govern.
+        assert consent(group="Land Rights", channel="console") in asked
+        assert "Land Rights" in asked and "Corporate Accountability" not in asked
+        assert text("cases.consent_platform.console") in asked
+        assert text("cases.consent_platform.telegram") not in asked
+    finally:
+        await chat.close()
+
+
 async def test_cancel_deletes_the_draft_and_the_next_report_starts_afresh(
     members: Members,
 ) -> None:
@@ -122,7 +140,7 @@ async def test_cancel_deletes_the_draft_and_the_next_report_starts_afresh(
     await fill_report(chat, until="title")
     assert text("conversation.cancelled") in await chat.send("/cancel")
     again = await chat.send("/report")
-    assert text("cases.ask_consent") in again
+    assert consent() in again
     assert "continue" not in again.lower()
 
 

@@ -15,7 +15,14 @@ from bot.app import Services
 from bot.evidence import FetchPolicy
 from bot.types import Message, Platform
 from storage.sealing import generate_key
-from tests.harness.case_intake import CATALOGS, ReportAnswers, case_number, fill_report, text
+from tests.harness.case_intake import (
+    CATALOGS,
+    ReportAnswers,
+    case_number,
+    consent,
+    fill_report,
+    text,
+)
 from tests.harness.telegram_emulator import BotApiEmulator
 from tests.harness.telegram_harness import (
     USER_IDS,
@@ -86,6 +93,18 @@ async def test_report_typed_in_a_group_is_answered_with_a_hint_to_write_privatel
     assert text("cases.mine_none", report="/report").split("/")[0] in await member.send(
         "/myreports"
     )
+
+
+async def test_the_consent_on_telegram_says_telegrams_servers_hold_the_chat(
+    telegram: Running,
+) -> None:
+    author = telegram.chat("ana", language="es")
+    await author.send("/language es")
+    asked = await author.send("/report")
+    # A Telegram chat with a bot is not end-to-end encrypted: no question where to go on,
+    # and the consent says who holds what, naming the working group.
+    assert consent("es", channel="telegram") in asked
+    assert text("cases.channel_stay", "es") not in asked
 
 
 async def test_an_urgent_report_alerts_the_coordinator_privately_without_its_content(

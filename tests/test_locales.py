@@ -59,6 +59,8 @@ def _case_report_keys() -> set[str]:
         ("step_taken", case_options.STEPS_TAKEN),
         ("publication", case_options.PUBLICATION),
         ("yes_no", case_options.YES_NO),
+        ("channel", case_options.CHANNELS),
+        ("consent_platform", (*case_options.CHANNELS, "unknown")),
     ):
         keys |= {case_options.option_key(kind, value) for value in values}
     for step in REPORT.steps:

@@ -134,6 +134,8 @@ class ExportRow:
     evidence_files: int
     publication: str
     names_withheld: bool
+    channel: str
+    """Where the author typed the report (``matrix_unencrypted``: in the clear, chosen)."""
 
     def to_data(self) -> dict[str, Json]:
         """The row as the JSON export holds it: lists as lists, companies as objects."""
@@ -202,6 +204,7 @@ def export_row(detail: CaseDetail) -> ExportRow:
         evidence_files=stored_files,
         publication=contents.publication or "",
         names_withheld=not named,
+        channel=contents.channel or "",
     )
 
 

@@ -27,10 +27,20 @@ from bot.conversation import (
     MediaAnswer,
     Step,
 )
-from bot.notices import notify_coordinators
-from bot.registry import Registry
+from bot.notices import notice_address, notify_coordinators
+from bot.registry import Elsewhere, Registry
 from bot.territories import region_of
-from bot.types import Choice, Command, CommandRef, Literal, Message, Reply
+from bot.types import (
+    Choice,
+    Command,
+    CommandRef,
+    Literal,
+    Message,
+    Origin,
+    ParamValue,
+    Platform,
+    Reply,
+)
 from handlers.cases import options
 from handlers.cases.options import choices, shown_option
 from storage.case_contents import CaseContents
@@ -41,6 +51,13 @@ log = logging.getLogger(__name__)
 GROUPS_OFFERED = "groups_offered"
 """Not a step: the working groups the member may report to, known when /report starts."""
 
+TYPED_IN = "typed_in"
+"""Not a step: where the member was talking when /report started (an option of
+:data:`handlers.cases.options.CHANNELS`), known from the platform and the room's state."""
+CHANNEL = "channel"
+"""The step, asked only when /report starts in a Matrix room that is not end-to-end
+encrypted, where the member chooses where to go on: it says where the report is typed."""
+
 
 def register(registry: Registry) -> None:
     registry.conversation(
@@ -49,18 +66,90 @@ def register(registry: Registry) -> None:
         help_key="help.report",
         prepare=prepare_report,
         group_hint="cases.report_in_private",
+        guard=keep_to_a_safe_room,
     )
 
 
 def prepare_report(context: Context, command: Command) -> Mapping[str, Any]:
-    """The working groups to report to; with one, it is chosen without asking."""
+    """The working groups to report to (with one, it is chosen without asking), and where
+    the member is talking, unless that is a room in the clear: then it is asked."""
     groups = context.store.groups.all()
     if not groups:
         raise UserError("cases.no_groups")
     offered = [[str(group.id), group.name] for group in groups]
+    known: dict[str, Any] = {GROUPS_OFFERED: offered}
     if len(groups) == 1:
-        return {GROUPS_OFFERED: offered, "group": str(groups[0].id)}
-    return {GROUPS_OFFERED: offered}
+        known["group"] = str(groups[0].id)
+    known[TYPED_IN] = channel_of(context.origin)
+    return known
+
+
+def channel_of(origin: Origin) -> str:
+    """Where a member is talking to the bot, by what the platform holds of it."""
+    if origin.platform is Platform.MATRIX:
+        if origin.encrypted is True:
+            return options.MATRIX_ENCRYPTED
+        return options.MATRIX_UNENCRYPTED
+    return origin.platform.value
+
+
+def keep_to_a_safe_room(context: Context, state: ConversationState) -> Elsewhere | None:
+    """In a Matrix room in the clear, a report is taken only once the member has chosen to
+    go on there; before that it asks only which group (when there are several) and where
+    to go on. Otherwise its questions go to an end-to-end encrypted room the bot makes
+    with the member."""
+    origin = context.origin
+    if channel_of(origin) != options.MATRIX_UNENCRYPTED:
+        return None
+    if state.step == CHANNEL or state.answers.get(CHANNEL) == options.MATRIX_UNENCRYPTED:
+        return None
+    if state.step == "group" and state.answers.get(TYPED_IN) == options.MATRIX_UNENCRYPTED:
+        return None  # which group to report to comes before the question where to go on
+    safe = Origin(
+        platform=Platform.MATRIX,
+        room_id=notice_address(origin.user_id, encrypted=True),
+        user_id=origin.user_id,
+        is_direct=True,
+        encrypted=True,
+    )
+    return Elsewhere(
+        note=Message.of(
+            "cases.continue_encrypted", report=CommandRef("report"), cancel=CommandRef("cancel")
+        ),
+        to=safe,
+        greeting=Message.of("cases.continued_encrypted"),
+    )
+
+
+def after_group(answers: Answers) -> str:
+    """Where to go on is asked only where /report started in a Matrix room in the clear."""
+    return CHANNEL if answers.get(TYPED_IN) == options.MATRIX_UNENCRYPTED else "consent"
+
+
+def typed_in(answers: Answers) -> str | None:
+    """Where the report is typed: as the member chose, or else where it started."""
+    chosen = answers.get(CHANNEL) or answers.get(TYPED_IN)
+    return str(chosen) if chosen in options.CHANNELS else None
+
+
+def channel_prompt(answers: Answers) -> Mapping[str, ParamValue]:
+    moved = answers.get(CHANNEL) == options.MATRIX_ENCRYPTED
+    return {"situation": Message.of("cases.channel_moved" if moved else "cases.channel_clear")}
+
+
+def consent_prompt(answers: Answers) -> Mapping[str, ParamValue]:
+    """The consent names the working group and says what the chat platform holds."""
+    chosen = str(answers.get("group", ""))
+    name = next(
+        (str(n) for group_id, n in answers.get(GROUPS_OFFERED) or [] if str(group_id) == chosen),
+        "",
+    )
+    # "unknown": a draft begun before the bot told platforms apart.
+    channel = typed_in(answers) or "unknown"
+    return {
+        "group": Literal(name),
+        "platform": Message.of(options.option_key("consent_platform", channel)),
+    }
 
 
 def group_choices(answers: Answers) -> tuple[Choice, ...]:
@@ -126,7 +215,10 @@ def submit_report(context: Context, answers: Answers) -> Sequence[Reply]:
     links, files = _evidence(answers)
     # The confidential answers, sealed, each under its own name; links and language besides.
     contents = replace(
-        CaseContents.from_data(answers), links=tuple(links), language=context.member.language
+        CaseContents.from_data(answers),
+        links=tuple(links),
+        language=context.member.language,
+        channel=typed_in(answers) or channel_of(context.origin),
     )
     urgent = answers.get("safety") == "yes"
     number = context.store.cases.submit(
@@ -241,11 +333,25 @@ REPORT = Conversation(
             prompt="cases.ask_group",
             label="cases.label_group",
             choices=group_choices,
+            next=after_group,
+        ),
+        Step(
+            CHANNEL,
+            prompt="cases.ask_channel",
+            label="cases.label_channel",
+            prompt_params=channel_prompt,
+            choices=(
+                Choice(options.MATRIX_ENCRYPTED, Message.of("cases.channel_move")),
+                Choice(options.MATRIX_UNENCRYPTED, Message.of("cases.channel_stay")),
+            ),
+            show=shown_option("channel"),
+            changeable=False,
         ),
         Step(
             "consent",
             prompt="cases.ask_consent",
             label="cases.label_consent",
+            prompt_params=consent_prompt,
             choices=(
                 Choice("yes", Message.of("cases.consent_agree")),
                 Choice(CANCEL, Message.of("cases.consent_decline")),

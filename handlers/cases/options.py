@@ -88,6 +88,11 @@ STEPS_TAKEN = (
     "none",
 )
 PUBLICATION = ("internal", "network", "anonymous", "named")
+MATRIX_ENCRYPTED = "matrix_encrypted"
+MATRIX_UNENCRYPTED = "matrix_unencrypted"
+CHANNELS = ("console", "telegram", MATRIX_ENCRYPTED, MATRIX_UNENCRYPTED)
+"""Where a report was typed: the console, a Telegram bot chat (not end-to-end encrypted),
+an end-to-end encrypted Matrix room, or one in the clear that the reporter chose."""
 YES_NO = ("yes", "no")
 
 LINE_MAX = 120

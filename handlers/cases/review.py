@@ -305,6 +305,7 @@ def _detail_lines(
     option("cases.label_safety", "yes_no", "yes" if summary.urgent else "no")
     option("cases.label_publication", "publication", contents.publication)
     option("cases.label_follow_up", "yes_no", contents.follow_up)
+    option("cases.label_channel", "channel", contents.channel)
     lines.extend(history_lines(detail, coordinator, names))
     if coordinator:
         following = next_statuses(detail)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.i18n import Catalogs
-from bot.types import Message, Platform
+from bot.types import Literal, Message, Platform
 from tests.harness.chat import Chat
 
 CATALOGS = Catalogs.load()
@@ -25,6 +25,18 @@ def text(key: str, language: str = "en", **params: object) -> str:
 
 def option(kind: str, value: str, language: str = "en") -> str:
     return text(f"cases.{kind}.{value}", language)
+
+
+def consent(
+    language: str = "en", group: str = "Corporate Accountability", channel: str = "console"
+) -> str:
+    """The consent question as the bot asks it for ``group``, typed in ``channel``."""
+    return text(
+        "cases.ask_consent",
+        language,
+        group=Literal(group),
+        platform=Message.of(f"cases.consent_platform.{channel}"),
+    )
 
 
 @dataclass
@@ -127,8 +139,15 @@ async def fill_report(
         # names the next option, or Done, by its text.
         record.said[step] = await chat.send(label)
 
+    async def where(step: str) -> None:
+        # In a Matrix room in the clear the bot asks first where to go on: here, by choice.
+        stay = text("cases.channel_stay", language)
+        if stay in record.said["start"]:
+            await pick(step, stay)
+
     steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
         ("start", lambda: say("start", "/report")),
+        ("channel", lambda: where("channel")),
     ]
     if given.group:
         steps.append(("group", lambda: pick("group", given.group or "")))

@@ -214,6 +214,14 @@ class LazyMatrixChat:
         self._chat: MatrixChat | None = None
         self.user_label = f"@{localpart}:{server.server_name}"
 
+    @classmethod
+    def in_room(cls, server: SynapseServer, bot: MatrixBot, chat: MatrixChat) -> LazyMatrixChat:
+        """The member of ``chat`` in its room (one opened already, or made by the bot)."""
+        localpart = chat.member.user_id.removeprefix("@").partition(":")[0]
+        lazy = cls(server, bot, localpart, encrypted=chat.member.encrypted)
+        lazy._chat = chat
+        return lazy
+
     async def _open(self) -> MatrixChat:
         if self._chat is None:
             self._chat = await MatrixChat.open(

@@ -49,6 +49,8 @@ class RoomState:
     invited: frozenset[str]
     is_direct: bool | None = None
     """What the bot's invitation said (``None``: not said, or not known)."""
+    encrypted: bool = False
+    """Whether it is end-to-end encrypted (``m.room.encryption`` in its state)."""
 
 
 def why_not_private(
@@ -75,7 +77,7 @@ def state_from_events(events: Iterable[Mapping[str, Any]], is_direct: bool | Non
     """The rule's view of a room from its state events (as ``GET /rooms/{id}/state`` gives
     them). A room with no join rule event is invite-only and one with no history event
     ``shared``, as the specification has it."""
-    join_rule, history = "invite", "shared"
+    join_rule, history, encrypted = "invite", "shared", False
     joined: set[str] = set()
     invited: set[str] = set()
     for event in events:
@@ -86,10 +88,14 @@ def state_from_events(events: Iterable[Mapping[str, Any]], is_direct: bool | Non
             join_rule = str(content.get("join_rule", "invite"))
         elif kind == "m.room.history_visibility":
             history = str(content.get("history_visibility", "shared"))
+        elif kind == "m.room.encryption" and content.get("algorithm"):
+            encrypted = True
         elif kind == "m.room.member" and isinstance(event.get("state_key"), str):
             membership = content.get("membership")
             if membership == "join":
                 joined.add(event["state_key"])
             elif membership == "invite":
                 invited.add(event["state_key"])
-    return RoomState(join_rule, history, frozenset(joined), frozenset(invited), is_direct)
+    return RoomState(
+        join_rule, history, frozenset(joined), frozenset(invited), is_direct, encrypted
+    )

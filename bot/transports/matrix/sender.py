@@ -37,7 +37,7 @@ from nio import (
 )
 
 from bot.media import MATRIX_UPLOAD_LIMIT, MediaSource
-from bot.notices import notice_recipient
+from bot.notices import notice_needs_encryption, notice_recipient
 from bot.outbox import DeliveryError, FloodControl, PermanentFailure, TransientFailure
 from bot.transports.matrix.media import (
     UploadRefused,
@@ -107,7 +107,7 @@ class MatrixSender:
                 await self._check_private(room_id, payload.private, tx_id)
             return await self._deliver_into(room_id, payload, tx_id)
         # A notice: into the bot's own room with the member, checked there, once joined.
-        room_id = await self._notice_room(recipient)
+        room_id = await self._notice_room(recipient, encrypted=notice_needs_encryption(room_id))
         try:
             return await self._deliver_into(room_id, payload, tx_id)
         except PermanentFailure as refusal:
@@ -214,9 +214,10 @@ class MatrixSender:
             is_direct = None if not said else said == "1"
         return state_from_events(response.events, is_direct)
 
-    async def _notice_room(self, user_id: str) -> str:
+    async def _notice_room(self, user_id: str, *, encrypted: bool = False) -> str:
         """The private room the bot holds with ``user_id`` for notices, once they have
-        joined it; made (and the wait begun) when there is none, or none still private."""
+        joined it; made (and the wait begun) when there is none, or none still private, or
+        (``encrypted``) none end-to-end encrypted."""
         stored = await asyncio.to_thread(self._store.members.notice_room, Platform.MATRIX, user_id)
         if stored is not None:
             state = await self._room_state(stored, bot_made=True)
@@ -227,29 +228,37 @@ class MatrixSender:
             )
             if reason is None:
                 assert state is not None
-                if user_id in state.joined:
+                if encrypted and not state.encrypted:
+                    # Private, but in the clear: from now on notices go to a new, encrypted
+                    # room (the member keeps this one, where nothing more is said).
+                    log.info("notice_room_replaced reason=unencrypted")
+                elif user_id in state.joined:
                     return stored
-                raise TransientFailure("waiting for the member to join the notice room")
-            # Not to be used again: the next notice makes a new room.
-            await asyncio.to_thread(
-                self._store.members.set_notice_room, Platform.MATRIX, user_id, None
-            )
-            with contextlib.suppress(Exception):
-                await self._client.room_leave(stored)
-            log.warning("notice_room_abandoned reason=%s", reason.value)
-            if reason is NotPrivate.ABSENT:
-                # They left or declined it: one invitation per notice, not one per retry.
-                raise PermanentFailure("the member left the notice room")
-        room_id = await self._create_notice_room(user_id)
+                else:
+                    raise TransientFailure("waiting for the member to join the notice room")
+            else:
+                # Not to be used again: the next notice makes a new room.
+                await asyncio.to_thread(
+                    self._store.members.set_notice_room, Platform.MATRIX, user_id, None
+                )
+                with contextlib.suppress(Exception):
+                    await self._client.room_leave(stored)
+                log.warning("notice_room_abandoned reason=%s", reason.value)
+                if reason is NotPrivate.ABSENT:
+                    # They left or declined it: one invitation per notice, not one per retry.
+                    raise PermanentFailure("the member left the notice room")
+        room_id = await self._create_notice_room(user_id, encrypted=encrypted)
         await asyncio.to_thread(
             self._store.members.set_notice_room, Platform.MATRIX, user_id, room_id
         )
         raise TransientFailure("made a notice room; waiting for the member to join it")
 
-    async def _create_notice_room(self, user_id: str) -> str:
+    async def _create_notice_room(self, user_id: str, *, encrypted: bool = False) -> str:
         """A direct, invite-only room with the member, whose history starts for each at
-        joining; end-to-end encrypted when the bot knows the member's devices (their
-        client encrypts)."""
+        joining; end-to-end encrypted when asked (``encrypted``) or when the bot knows the
+        member's devices (their client encrypts)."""
+        if encrypted and self._client.olm is None:
+            raise PermanentFailure("an encrypted room is needed and encryption is unavailable")
         initial_state: list[dict[str, Any]] = [
             {
                 "type": "m.room.history_visibility",
@@ -257,8 +266,9 @@ class MatrixSender:
                 "content": {"history_visibility": "joined"},
             }
         ]
-        if self._client.olm is not None and list(
-            self._client.device_store.active_user_devices(user_id)
+        if encrypted or (
+            self._client.olm is not None
+            and list(self._client.device_store.active_user_devices(user_id))
         ):
             initial_state.append(
                 {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}

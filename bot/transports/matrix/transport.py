@@ -654,6 +654,8 @@ class MatrixTransport:
             is_direct=direct,
             display_name=clean_line(room.user_name(sender)) or None,
             exposed=exposed,
+            # From the room's state as the sync left it (m.room.encryption), never a guess.
+            encrypted=bool(room.encrypted),
         )
 
     async def _invitation_said_direct(self, room_id: str) -> bool | None:
