@@ -26,7 +26,7 @@ def sealer_for(config: AppConfig) -> Sealer:
     key = read_key_file(config)
     if key is not None:
         return Sealer([key])
-    return Sealer([], make_key=lambda: make_key_file(path))
+    return Sealer([], make_key=lambda: make_key_file(path), find_key=lambda: read_key_file(config))
 
 
 def read_key_file(config: AppConfig) -> str | None:

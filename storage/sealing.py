@@ -57,11 +57,18 @@ class Sealer:
     ``make_key`` then makes (and keeps) one. Until then it opens nothing, since what is
     sealed needs the key it was sealed with."""
 
-    def __init__(self, keys: Sequence[str], *, make_key: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        keys: Sequence[str],
+        *,
+        make_key: Callable[[], str] | None = None,
+        find_key: Callable[[], str | None] | None = None,
+    ) -> None:
         if not keys and make_key is None:
             raise ValueError("a sealer needs at least one key, or a way to make one")
         self._fernet: MultiFernet | None = _fernet_of(keys) if keys else None
         self._make_key = make_key
+        self._find_key = find_key
         self._making = threading.Lock()
 
     @property
@@ -79,6 +86,12 @@ class Sealer:
             return self._fernet
 
     def _opening(self) -> MultiFernet:
+        if self._fernet is None and self._find_key is not None:
+            # Another process on the same data (a command run beside the bot) may have
+            # made the key since this one started: what it sealed needs that key.
+            with self._making:
+                if self._fernet is None and (found := self._find_key()) is not None:
+                    self._fernet = _fernet_of([found])
         if self._fernet is None:
             raise StorageError("sealed data cannot be opened: no encryption key is given")
         return self._fernet

@@ -172,6 +172,32 @@ def test_a_key_made_when_needed_is_made_by_the_first_sealed_value_with_the_check
         assert conversation is not None and conversation.step == "country"
 
 
+def test_a_store_started_before_the_key_was_made_opens_what_another_sealed_with_it(
+    database_url: str,
+) -> None:
+    # A standby bot (or a command beside the bot) started while no key existed yet: the
+    # bot that took over must read what the first one sealed with the key it made.
+    made: list[str] = []
+
+    def make_key() -> str:
+        made.append(generate_key())
+        return made[-1]
+
+    def find_key() -> str | None:
+        return made[-1] if made else None
+
+    with (
+        Store(database_url, sealer=Sealer([], make_key=make_key, find_key=find_key)) as first,
+        Store(database_url, sealer=Sealer([], make_key=make_key, find_key=find_key)) as second,
+    ):
+        first.upgrade()
+        member = first.members.for_identity(Platform.CONSOLE, "author", language="en")
+        first.conversations.save(member.id, "report", "title", {"answers": {"title": SECRET}})
+        conversation = second.conversations.load(member.id)
+        assert conversation is not None and conversation.data["answers"] == {"title": SECRET}
+        assert len(made) == 1
+
+
 def test_a_malformed_key_is_refused_with_its_position() -> None:
     with pytest.raises(BadKey, match="key 2"):
         Sealer([generate_key(), "not-a-key"])
