@@ -32,6 +32,7 @@ from handlers.cases.options import RIGHTS
 from storage.case_records import CaseStatus
 from tests.harness.attentive_member import (
     AttentiveMember,
+    PromptChat,
     files_in,
     send_file,
     syncing_in_background,
@@ -59,17 +60,22 @@ ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 @dataclass
 class Awaited:
-    """Expectations on behaviours of issue 13 built on other branches; every one is
-    checked when the walk-through ends (:meth:`check`), and a missing one fails it."""
+    """Expectations on behaviours of issue 13 built on other branches; all are checked when
+    the walk-through ends (:meth:`check`), and any that does not hold fails it, named once
+    with how often it failed and what was seen the first time."""
 
-    missing: list[str] = field(default_factory=list)
+    missing: dict[str, list[str]] = field(default_factory=dict)
 
     def expect(self, holds: bool, behaviour: str, seen: str = "") -> None:
         if not holds:
-            self.missing.append(f"{behaviour}: {seen[:600]}")
+            self.missing.setdefault(behaviour, []).append(seen[:400])
 
     def check(self) -> None:
-        assert not self.missing, "not yet so:\n- " + "\n- ".join(self.missing)
+        lines = [
+            f"- {behaviour} (not so {len(seen)} time(s)); first seen: {seen[0]!r}"
+            for behaviour, seen in self.missing.items()
+        ]
+        assert not lines, "not yet so:\n" + "\n".join(lines)
 
 
 # -- the six cases -------------------------------------------------------------------------
@@ -598,7 +604,7 @@ private_messages_per_minute = 10000
         member.inviter = bot.user_id
         members.append(member)
         room_id = await member.open_direct_room(bot.user_id, encrypted=encrypted)
-        return MatrixChat(member, bot, room_id)
+        return PromptChat(member, bot, room_id)
 
     try:
         chats = await asyncio.gather(
