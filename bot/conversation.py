@@ -381,7 +381,8 @@ class ConversationEngine:
                         list=Message.of("conversation.show_list"),
                     ),
                 )
-            )
+            ),
+            keeps_choices=True,
         )
 
     def _gather(

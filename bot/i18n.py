@@ -182,6 +182,7 @@ class Catalogs:
             withheld_note=(
                 "" if private_to is None else renderer.text(Message.of("privacy.withheld"))
             ),
+            keeps_choices=reply.keeps_choices,
         )
 
 

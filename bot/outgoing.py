@@ -111,6 +111,8 @@ class BotMessage:
     """The case reports whose contents it carries (every part of it carries them too)."""
     private_to: str | None = None
     withheld_note: str = ""
+    keeps_choices: bool = False
+    """Leaves the room's numbered choices as they were (see :class:`bot.types.Reply`)."""
 
     @classmethod
     def of(cls, outgoing: Outgoing) -> BotMessage:
@@ -121,6 +123,7 @@ class BotMessage:
             outgoing.cases,
             outgoing.private_to,
             outgoing.withheld_note,
+            outgoing.keeps_choices,
         )
 
 

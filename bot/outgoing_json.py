@@ -51,6 +51,8 @@ def to_json(item: OutgoingItem) -> dict[str, Any]:
             if item.private_to is not None:
                 fields["private_to"] = item.private_to
                 fields["withheld_note"] = item.withheld_note
+            if item.keeps_choices:  # absent (false) in rows stored before
+                fields["keeps_choices"] = True
         case RelayedText():
             fields = {
                 "author": _author_json(item.author),
@@ -280,6 +282,7 @@ def _read_bot_message(fields: _Fields) -> BotMessage:
         fields.case_numbers("cases"),
         private_to=private_to,
         withheld_note=fields.text("withheld_note") if private_to is not None else "",
+        keeps_choices=fields.has("keeps_choices") and fields.flag("keeps_choices"),
     )
 
 

@@ -362,6 +362,9 @@ class Reply:
     cases: tuple[int, ...] = ()
     """The case reports whose contents it carries: withdrawing one takes it back unsent."""
     confidential: bool = False
+    keeps_choices: bool = False
+    """Offers no choices of its own and leaves the ones offered before it standing (what a
+    member picks after a pick still picks from the list above)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,3 +391,5 @@ class Outgoing:
     cases: tuple[int, ...] = ()
     private_to: str | None = None
     withheld_note: str = ""
+    keeps_choices: bool = False
+    """See :class:`Reply`: the room's numbered choices stay the ones offered before."""

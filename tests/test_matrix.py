@@ -21,6 +21,8 @@ from bot.outgoing_json import to_json
 from bot.ratelimit import SendLimiter, Window
 from bot.transports.matrix.sender import _delivery_error
 from bot.types import Message, Platform
+from tests.harness.case_intake import fill_report, option
+from tests.harness.features import LazyMatrixChat
 from tests.harness.matrix_harness import (
     MatrixBot,
     MatrixChat,
@@ -103,6 +105,31 @@ async def test_a_keycap_reaction_picks_a_choice(
         assert CATALOGS.template("es", "language.changed").split("{")[0].strip() in changed
     finally:
         await chat.close()
+
+
+async def test_after_a_pick_the_list_above_still_picks_by_reaction(
+    synapse: SynapseServer, tmp_path: Path, sqlite_url: str
+) -> None:
+    # The reply to a pick in a multiple choice offers nothing of its own: the keycaps on
+    # the list above must go on picking (they stopped at the first pick before).
+    group = '[[working_groups]]\nslug = "cawg"\nname = "CAWG"\nlanguages = ["en"]\n'
+    limits = "[limits]\nprivate_messages_per_minute = 10000\n"
+    config = await matrix_config(tmp_path, sqlite_url, synapse, extra=group + limits)
+    bot = MatrixBot(config)
+    await bot.start()
+    chat = await MatrixChat.open(synapse, bot, "Ana", encrypted=True)
+    try:
+        await fill_report(LazyMatrixChat.in_room(synapse, bot, chat), until="sector")
+        listing = list(chat.shown)
+        water, health = option("right", "water"), option("right", "health")
+        assert water in await chat.pick_by_reaction_from(listing, water)
+        both = await chat.pick_by_reaction_from(listing, health)
+        assert water in both and health in both, both
+        done = await chat.send(text("conversation.done"))  # beyond the ten keycaps
+        assert first_words("cases.ask_affected") in done, done
+    finally:
+        await chat.close()
+        await bot.stop()
 
 
 @pytest.mark.parametrize("count", [20, 130], ids=["20", "more-than-one-sync-carries"])

@@ -63,6 +63,7 @@ EVERY_KIND: list[OutgoingItem] = [
     RelayedDeletion(OutboxRef(4), "Ana deleted a message."),
     RelayedDeletion(None, ""),
     LegacyRelay({"relay": "delete", "target": {"outbox": 4}}),
+    BotMessage("Chosen so far (1): Water", keeps_choices=True),
 ]
 
 

@@ -1342,6 +1342,15 @@ class MatrixChat:
         event_id = await self.member.react(self.room_id, reply["event_id"], KEYCAPS[number - 1])
         return await self._answer_to(event_id)
 
+    async def pick_by_reaction_from(self, replies: list[dict[str, Any]], label: str) -> str:
+        """React to an earlier offering message (one of ``replies``), not the latest."""
+        found = find_choice(replies, label)
+        if found is None:
+            raise AssertionError(f"no choice labelled {label!r} in those replies")
+        reply, number = found
+        event_id = await self.member.react(self.room_id, reply["event_id"], KEYCAPS[number - 1])
+        return await self._answer_to(event_id)
+
     async def resume(self) -> str:
         return ""
 

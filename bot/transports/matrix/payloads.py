@@ -31,6 +31,8 @@ class MatrixNotice:
     content: dict[str, Any] = field(hash=False)
     choices: tuple[tuple[str, str], ...] = ()
     private: PrivateTo | None = None
+    keeps_choices: bool = False
+    """Leaves the numbered choices offered before in the room standing."""
 
 
 @dataclass(frozen=True, slots=True)

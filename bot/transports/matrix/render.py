@@ -206,7 +206,12 @@ def render(item: OutgoingItem) -> MatrixPayload:
             private = _private(item)
             if not item.media:
                 choices = tuple((choice.value, choice.label) for choice in item.choices)
-                return MatrixNotice(message_content(item.text, item.choices), choices, private)
+                return MatrixNotice(
+                    message_content(item.text, item.choices),
+                    choices,
+                    private,
+                    keeps_choices=item.keeps_choices,
+                )
             if len(item.media) > 1 or item.text or item.choices:
                 raise OutgoingError("a Matrix file event carries one file: plan the reply first")
             return MatrixBotFile(item.media[0], private)

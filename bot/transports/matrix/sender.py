@@ -124,6 +124,8 @@ class MatrixSender:
         match payload:
             case MatrixNotice():
                 event_id = await self._send(room_id, payload.content, tx_id)
+                if payload.keeps_choices:  # what was offered before still picks
+                    return event_id
                 # A number typed in this room now picks from these choices, or from none.
                 choices = [list(choice) for choice in payload.choices]
                 offered = json.dumps({"event": event_id, "choices": choices})
