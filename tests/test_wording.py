@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from babel.numbers import format_decimal
 
 from bot.config import AppConfig, load_config
 from bot.i18n import Catalogs, MissingMessage
+from bot.moments import day, moment
 from bot.types import Literal, Message, Platform
 from handlers.cases.options import show_people
 from handlers.cases.review import status_now
@@ -127,6 +129,15 @@ def test_a_case_number_is_shown_as_it_is_typed_back_never_grouped() -> None:
     assert "12,345" in shown(Message.counted("cases.files_header", 12345, number=7))
 
 
+def test_a_moment_is_read_in_the_readers_language_and_time_zone() -> None:
+    when = datetime(2026, 12, 7, 14, 5, tzinfo=UTC)
+    assert moment(when, "es", "America/Lima") == "7 dic 2026, 9:05 (America/Lima)"
+    assert moment(when, "fr") == "7 déc. 2026, 14:05 (UTC)"
+    assert moment(when, "pt", "Nowhere/Atlantis").endswith("14:05 (UTC)")
+    assert "ديسمبر" in moment(when, "ar")
+    assert day(when, "en", "Pacific/Kiritimati") == "Dec 8, 2026"  # already tomorrow there
+
+
 def test_the_author_is_told_a_new_status_in_a_sentence_of_their_language() -> None:
     assert shown(status_now(3, CaseStatus.VERIFIED, to_author=True)) == (
         "Your case report 3 is now verified."
@@ -222,7 +233,8 @@ async def test_the_people_affected_are_counted_in_the_readers_number_format(
     assert f"{format_decimal(1200, locale='es')} personas" in spanish
 
 
-STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"
+STAMP = r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}\s?[AP]M \(UTC\)"
+"""When a step was taken, as an English reader who gave no time zone reads it."""
 
 
 async def test_the_history_shows_every_step_with_its_time_and_who_took_it(

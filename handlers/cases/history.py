@@ -7,11 +7,12 @@ its author sees "the coordinators", never a name, and "you" for their own steps.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC
 
 from bot.context import HandlerStore
+from bot.moments import moment
 from bot.types import Literal, Message
 from storage.case_records import CaseDetail
+from storage.records import MemberRecord
 
 HISTORY_KEYS = {
     "question": "cases.history_question",
@@ -20,10 +21,14 @@ HISTORY_KEYS = {
 
 
 def history_lines(
-    detail: CaseDetail, coordinator: bool, names: Mapping[int, str | None]
+    detail: CaseDetail,
+    coordinator: bool,
+    names: Mapping[int, str | None],
+    reader: MemberRecord,
 ) -> list[Message]:
-    """Every step of the report's history, with its time and who took it. Coordinators
-    see which coordinator acted; the author sees "the coordinators", never a name."""
+    """Every step of the report's history, with its time (in the reader's language and time
+    zone) and who took it. Coordinators see which coordinator acted; the author sees "the
+    coordinators", never a name."""
     lines = []
     for event in detail.events:
         if event.kind in HISTORY_KEYS:
@@ -35,7 +40,7 @@ def history_lines(
         lines.append(
             Message.of(
                 key,
-                date=Literal(event.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+                date=Literal(moment(event.created_at, reader.language, reader.time_zone)),
                 who=_actor(detail, event.actor_member_id, coordinator, names),
                 status=Message.of(f"cases.status.{(event.status or detail.summary.status).value}"),
                 text=Literal(event.text or ""),

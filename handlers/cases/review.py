@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from bot.context import Context, UserError
+from bot.moments import day
 from bot.notices import notify_member
 from bot.registry import Registry
 from bot.types import (
@@ -34,6 +35,7 @@ from handlers.cases import options
 from handlers.cases.history import actor_names, history_lines
 from handlers.cases.intake import tell_coordinators
 from storage.case_records import CaseDetail, CaseFilter, CaseStatus, CaseSummary
+from storage.records import MemberRecord
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +251,7 @@ def my_reports(context: Context, command: Command) -> Sequence[Reply]:
 
 
 def _detail_lines(
-    detail: CaseDetail, coordinator: bool, names: Mapping[int, str | None]
+    detail: CaseDetail, coordinator: bool, names: Mapping[int, str | None], reader: MemberRecord
 ) -> list[Message | Literal]:
     summary, contents = detail.summary, detail.contents
     lines: list[Message | Literal] = [
@@ -259,7 +261,10 @@ def _detail_lines(
             title=Literal(summary.title),
             status=_status(summary.status),
         ),
-        Message.of("cases.detail_submitted", date=Literal(summary.submitted_at.date().isoformat())),
+        Message.of(
+            "cases.detail_submitted",
+            date=Literal(day(summary.submitted_at, reader.language, reader.time_zone)),
+        ),
     ]
 
     def field(label: str, value: Message | Literal | Lines) -> None:
@@ -306,7 +311,7 @@ def _detail_lines(
     option("cases.label_publication", "publication", contents.publication)
     option("cases.label_follow_up", "yes_no", contents.follow_up)
     option("cases.label_channel", "channel", contents.channel)
-    lines.extend(history_lines(detail, coordinator, names))
+    lines.extend(history_lines(detail, coordinator, names, reader))
     if coordinator:
         following = next_statuses(detail)
         lines.append(
@@ -335,7 +340,11 @@ def show_case(context: Context, command: Command) -> Sequence[Reply]:
     detail, coordinator = readable_case(context, number, "case")
     log.info("case_read case=%d member=%d", number, context.member.id)
     names = actor_names(context.store, detail) if coordinator else {}
-    return [Reply(Lines(tuple(_detail_lines(detail, coordinator, names))), cases=(number,))]
+    return [
+        Reply(
+            Lines(tuple(_detail_lines(detail, coordinator, names, context.member))), cases=(number,)
+        )
+    ]
 
 
 def send_files(context: Context, command: Command) -> Sequence[Reply]:
