@@ -190,9 +190,13 @@ class ConsoleTransport:
 
     def _show(self, outgoing: list[Outgoing]) -> None:
         if outgoing:
-            # Numbers pick from the latest choices shown; a reply without any clears them.
+            # Numbers pick from the latest choices shown; a reply without any clears them,
+            # unless it leaves the ones above standing (after a pick in a multiple choice).
             offered = [message.choices for message in outgoing if message.choices]
-            self._choices = offered[-1] if offered else ()
+            if offered:
+                self._choices = offered[-1]
+            elif not all(message.keeps_choices for message in outgoing):
+                self._choices = ()
         for message in outgoing:
             self._stdout.write(format_outgoing(message, self._save_files(message)) + "\n\n")
         self._stdout.flush()
