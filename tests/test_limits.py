@@ -90,7 +90,8 @@ async def open_services(tmp_path: Path, database_url: str) -> AsyncIterator[Serv
 
 
 def direct(user_id: str) -> Origin:
-    return Origin(MX, f"!dm-{user_id}", user_id, True, "Bo")
+    # Encrypted: a report is taken only there on Matrix (or after the member chose otherwise).
+    return Origin(MX, f"!dm-{user_id}", user_id, True, "Bo", encrypted=True)
 
 
 def in_group(user_id: str) -> Origin:

@@ -293,7 +293,7 @@ async def test_locations_polls_notices_and_relayed_messages(bridge: Bridge) -> N
     )
     last = await bob.send_text(room, "the end")
     await bridge.event_for(last)
-    origin = Origin(Platform.MATRIX, room, alice.user_id, False, "Alice")
+    origin = Origin(Platform.MATRIX, room, alice.user_id, False, "Alice", encrypted=alice.encrypted)
     assert bridge.events[:2] == [
         Unrelayable(origin, UnrelayableKind.LOCATION, where),
         Unrelayable(origin, UnrelayableKind.POLL, poll),

@@ -239,7 +239,7 @@ def test_a_confidential_item_keeps_its_reader_through_storage_and_matrix_plannin
     assert from_json(to_json(item)) == item
     assert from_json(to_json(BotMessage("hi"))) == BotMessage("hi")  # and rows from before
     parts = [matrix_render.render(part) for part in matrix_render.parts(item, lambda _: 0)]
-    assert [type(part) for part in parts] == [MatrixBotFile, MatrixNotice]
+    assert [type(part) for part in parts] == [MatrixNotice, MatrixBotFile]  # text, then files
     for part in parts:
         assert isinstance(part, MatrixBotFile | MatrixNotice) and part.private is not None
         assert part.private.user_id == ANA and part.private.withheld["body"] == "open a new"
