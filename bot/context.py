@@ -13,6 +13,7 @@ from bot.registry import Registry
 from bot.room_checks import RoomChecks
 from bot.types import Message, Origin, ParamValue, Platform, Role
 from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroupRecord
+from storage.audit import AuditStore
 from storage.cases import CaseStore
 from storage.groups import GroupStore
 from storage.members import MemberStore
@@ -35,7 +36,8 @@ class OutboxReport(Protocol):
 @dataclass(frozen=True)
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
-    reports and their waiting urgent alerts, the outbox's counts and the store's clock.
+    reports and their waiting urgent alerts, the audit log, the outbox's counts and the
+    store's clock.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -47,6 +49,7 @@ class HandlerStore:
     rooms: RoomStore
     cases: CaseStore
     urgent_alerts: UrgentAlertStore
+    audit: AuditStore
     outbox: OutboxReport
     now: Callable[[], datetime]
 
@@ -58,6 +61,7 @@ class HandlerStore:
             rooms=store.rooms,
             cases=store.cases,
             urgent_alerts=store.urgent_alerts,
+            audit=store.audit,
             outbox=store.outbox,
             now=store.now,
         )

@@ -87,6 +87,14 @@ def set_role(context: Context, command: Command) -> Sequence[Reply]:
     if context.store.members.get(number) is None:
         raise UserError("members.no_such_member", number=number)
     effective = context.store.groups.set_role(number, group.id if group else None, role)
+    if effective is role:
+        context.store.audit.record(
+            "role.set",
+            context.member.id,
+            member_id=number,
+            working_group_id=group.id if group else None,
+            detail={"role": role.value},
+        )
     where = Literal(group.name) if group else Message.of("members.network")
     if effective is not role:
         return [

@@ -8,6 +8,7 @@ Importing this package registers every model on ``Base.metadata``.
 """
 
 from storage.models.alerts import WaitingUrgentAlert
+from storage.models.audit import AuditEntry
 from storage.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from storage.models.bridge import BridgedMessage
 from storage.models.cases import CaseAttachment, CaseContent, CaseEvent, CaseReport, CaseRight
@@ -25,6 +26,7 @@ from storage.models.transports import (
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AuditEntry",
     "Base",
     "BridgedMessage",
     "CallbackPayload",
