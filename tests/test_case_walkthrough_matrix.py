@@ -55,14 +55,15 @@ STATUS_NAMES = frozenset(status.value for status in CaseStatus)
 ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
-# -- what other branches bring, checked at the end -----------------------------------------
+# -- wording and flow expectations, all reported together at the end ----------------------
 
 
 @dataclass
 class Awaited:
-    """Expectations on behaviours of issue 13 built on other branches; all are checked when
-    the walk-through ends (:meth:`check`), and any that does not hold fails it, named once
-    with how often it failed and what was seen the first time."""
+    """Expectations on how the bot words and orders what it says (plurals, statuses in
+    sentences, question numbers, text before files...), checked when the walk-through ends
+    (:meth:`check`): one run names every one that does not hold, with how often and what
+    was seen the first time, instead of stopping at the first."""
 
     missing: dict[str, list[str]] = field(default_factory=dict)
 
@@ -75,7 +76,7 @@ class Awaited:
             f"- {behaviour} (not so {len(seen)} time(s)); first seen: {seen[0]!r}"
             for behaviour, seen in self.missing.items()
         ]
-        assert not lines, "not yet so:\n" + "\n".join(lines)
+        assert not lines, "did not hold:\n" + "\n".join(lines)
 
 
 # -- the six cases -------------------------------------------------------------------------
