@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.registry import Registry
 from handlers import audit, cases, core, health, links, members, outbox, profile
 
-CAPABILITIES = (core, profile, members, links, outbox, health, cases, audit)
+CAPABILITIES = (core, profile, members, audit, links, outbox, health, cases)
 """Every capability module; each exposes ``register(registry)``."""
 
 
