@@ -3,9 +3,9 @@
 What the bot keeps is reached by area, each behind methods named for what callers need:
 ``store.members``, ``store.groups``, ``store.rooms``, ``store.conversations``,
 ``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports``, ``store.cases``,
-``store.urgent_alerts`` and ``store.audit``. Each method runs in its own transaction,
-committed before it returns, and answers with frozen records (:mod:`storage.records`); no
-session or ORM object ever leaves.
+``store.urgent_alerts``, ``store.audit`` and ``store.roster``. Each method runs in its own
+transaction, committed before it returns, and answers with frozen records
+(:mod:`storage.records`); no session or ORM object ever leaves.
 Inside ``with store.transaction():`` the methods of every area join one transaction instead
 (a unit of work), committed or rolled back as a whole.
 """
@@ -34,6 +34,7 @@ from storage.models import SealCheck
 from storage.outbox import OutboxStore
 from storage.resealing import reseal_batch_in, sealed_columns
 from storage.rooms import RoomStore
+from storage.roster import RosterStore
 from storage.sealing import Sealer, attach_sealer
 from storage.transports import TransportStore
 from storage.units import TurnGate, UnitsOfWork, errors_wrapped
@@ -97,6 +98,8 @@ class Store:
         """Urgent alerts waiting for a coordinator (:mod:`storage.urgent_alerts`)."""
         self.audit = AuditStore(run, now, self._units.read)
         """Changes to roles, memberships and organizations (:mod:`storage.audit`)."""
+        self.roster = RosterStore(run, now, self._units.read)
+        """Groups' members and role holders, roles by command (:mod:`storage.roster`)."""
 
         self._seal_check_kept = sealer is None or sealer.has_key
         if not self._seal_check_kept:
