@@ -13,6 +13,7 @@ from bot.registry import Registry
 from bot.room_checks import RoomChecks
 from bot.types import Message, Origin, ParamValue, Platform, Role
 from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroupRecord
+from storage.accounts import AccountStore
 from storage.audit import AuditStore
 from storage.cases import CaseStore
 from storage.groups import GroupStore
@@ -36,8 +37,8 @@ class OutboxReport(Protocol):
 @dataclass(frozen=True)
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
-    reports and their waiting urgent alerts, the audit log, the outbox's counts and the
-    store's clock.
+    reports and their waiting urgent alerts, the audit log, the outbox's counts, the
+    store's clock, and connecting a member's accounts.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -51,6 +52,7 @@ class HandlerStore:
     urgent_alerts: UrgentAlertStore
     audit: AuditStore
     outbox: OutboxReport
+    accounts: AccountStore
     now: Callable[[], datetime]
 
     @classmethod
@@ -64,6 +66,7 @@ class HandlerStore:
             audit=store.audit,
             outbox=store.outbox,
             now=store.now,
+            accounts=store.accounts,
         )
 
 
