@@ -133,13 +133,13 @@ def _unique_keys(
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint | PrimaryKeyConstraint):
             columns = tuple(constraint.columns)
-            if column in columns:
+            if column.name in constraint.columns:
                 keys.append((columns, None))
     for index in table.indexes:
-        if index.unique and column in index.columns:
-            where = index.dialect_options["postgresql"].get("where") or index.dialect_options[
-                "sqlite"
-            ].get("where")
+        if index.unique and column.name in index.columns:
+            where = index.dialect_options["postgresql"].get("where")
+            if where is None:
+                where = index.dialect_options["sqlite"].get("where")
             keys.append((tuple(index.columns), where))
     return tuple(keys)
 
