@@ -209,3 +209,15 @@ def test_migration_0015_goes_down_and_up_again(store: Store) -> None:
     assert store.current_revision() == head_revision()
     member = store.members.for_identity(CONSOLE, "ana", language="en").id
     store.accounts.issue_code(member, "0" * 64)
+
+
+def test_audit_entries_by_or_about_the_newer_member_then_name_the_older(store: Store) -> None:
+    older, newer = two_members(store)
+    by = store.audit.record("role.set", newer, member_id=older)
+    about = store.audit.record("role.set", None, member_id=newer)
+    with store._sessions.begin() as session:
+        outcome = merge_members_in(session, older, newer)
+    assert outcome.moved["audit_log"] == 2
+    entries = {entry.id: entry for entry in store.audit.about_member(older)}
+    assert entries[by].actor_member_id == older and entries[by].member_id == older
+    assert entries[about].member_id == older
