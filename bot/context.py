@@ -13,6 +13,7 @@ from bot.registry import Registry
 from bot.room_checks import RoomChecks
 from bot.types import Message, Origin, ParamValue, Platform, Role
 from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroupRecord
+from storage.accounts import AccountStore
 from storage.audit import AuditStore
 from storage.cases import CaseStore
 from storage.groups import GroupStore
@@ -38,7 +39,7 @@ class OutboxReport(Protocol):
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
     reports and their waiting urgent alerts, the audit log, groups' rosters, the outbox's
-    counts and the store's clock.
+    counts, the store's clock, and connecting a member's accounts.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -53,6 +54,7 @@ class HandlerStore:
     audit: AuditStore
     roster: RosterStore
     outbox: OutboxReport
+    accounts: AccountStore
     now: Callable[[], datetime]
 
     @classmethod
@@ -67,6 +69,7 @@ class HandlerStore:
             roster=store.roster,
             outbox=store.outbox,
             now=store.now,
+            accounts=store.accounts,
         )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.registry import Registry
-from handlers import audit, cases, core, health, links, members, outbox, profile
+from handlers import accounts, audit, cases, core, health, links, members, outbox, profile
 
-CAPABILITIES = (core, profile, members, audit, links, outbox, health, cases)
+CAPABILITIES = (core, profile, accounts, members, audit, links, outbox, health, cases)
 """Every capability module; each exposes ``register(registry)``."""
 
 

@@ -3,9 +3,9 @@
 What the bot keeps is reached by area, each behind methods named for what callers need:
 ``store.members``, ``store.groups``, ``store.rooms``, ``store.conversations``,
 ``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports``, ``store.cases``,
-``store.urgent_alerts``, ``store.audit`` and ``store.roster``. Each method runs in its own
-transaction, committed before it returns, and answers with frozen records
-(:mod:`storage.records`); no session or ORM object ever leaves.
+``store.urgent_alerts``, ``store.audit``, ``store.roster`` and ``store.accounts``. Each
+method runs in its own transaction, committed before it returns, and answers with frozen
+records (:mod:`storage.records`); no session or ORM object ever leaves.
 Inside ``with store.transaction():`` the methods of every area join one transaction instead
 (a unit of work), committed or rolled back as a whole.
 """
@@ -21,6 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.accounts import AccountStore
 from storage.audit import AuditStore
 from storage.bridge import BridgeStore
 from storage.cases import CaseStore
@@ -100,6 +101,8 @@ class Store:
         """Changes to roles, memberships and organizations (:mod:`storage.audit`)."""
         self.roster = RosterStore(run, now, self._units.read)
         """Groups' members and role holders, roles by command (:mod:`storage.roster`)."""
+        self.accounts = AccountStore(run, now, self._units.read)
+        """One person's accounts connected and split (:mod:`storage.accounts`)."""
 
         self._seal_check_kept = sealer is None or sealer.has_key
         if not self._seal_check_kept:

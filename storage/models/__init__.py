@@ -7,6 +7,7 @@ Alembic's autogenerate comparison against the migrated database on SQLite and Po
 Importing this package registers every model on ``Base.metadata``.
 """
 
+from storage.models.accounts import ConnectCode, ConnectFailure
 from storage.models.alerts import WaitingUrgentAlert
 from storage.models.audit import AuditEntry
 from storage.models.base import NAMING_CONVENTION, Base, UTCDateTime
@@ -35,6 +36,8 @@ __all__ = [
     "CaseEvent",
     "CaseReport",
     "CaseRight",
+    "ConnectCode",
+    "ConnectFailure",
     "Conversation",
     "Identity",
     "InboundEvent",
