@@ -16,6 +16,7 @@ from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroup
 from storage.audit import AuditStore
 from storage.cases import CaseStore
 from storage.groups import GroupStore
+from storage.joining import JoiningStore
 from storage.members import MemberStore
 from storage.rooms import RoomStore
 from storage.urgent_alerts import UrgentAlertStore
@@ -50,6 +51,7 @@ class HandlerStore:
     cases: CaseStore
     urgent_alerts: UrgentAlertStore
     audit: AuditStore
+    joining: JoiningStore
     outbox: OutboxReport
     now: Callable[[], datetime]
 
@@ -62,6 +64,7 @@ class HandlerStore:
             cases=store.cases,
             urgent_alerts=store.urgent_alerts,
             audit=store.audit,
+            joining=store.joining,
             outbox=store.outbox,
             now=store.now,
         )

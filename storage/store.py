@@ -29,6 +29,7 @@ from storage.database import READ_ONLY, alembic_config, create_engine_for
 from storage.errors import KeysDoNotOpen, StorageError
 from storage.groups import GroupStore
 from storage.inbox import InboxStore
+from storage.joining import JoiningStore
 from storage.members import MemberStore
 from storage.models import SealCheck
 from storage.outbox import OutboxStore
@@ -97,6 +98,8 @@ class Store:
         """Urgent alerts waiting for a coordinator (:mod:`storage.urgent_alerts`)."""
         self.audit = AuditStore(run, now, self._units.read)
         """Changes to roles, memberships and organizations (:mod:`storage.audit`)."""
+        self.joining = JoiningStore(run, now)
+        """Requests to join working groups, and the memberships they make."""
 
         self._seal_check_kept = sealer is None or sealer.has_key
         if not self._seal_check_kept:
