@@ -2,8 +2,11 @@
 
 Handlers are synchronous and run on the dispatcher's thread; the transports' network I/O
 runs on the event loop. :class:`RoomChecks` carries a handler's question over to the loop,
-to the platform's :class:`RoomProbe`, and waits a few seconds for the answer. An admin's
-``/link`` is the one caller: rare enough for that wait.
+to the platform's :class:`RoomProbe`, and waits a few seconds for the answer. The callers are
+rare enough for that wait: an admin's ``/link``, and a coordinator's approval of a request to
+join a working group, which has the platform let the new member in (:class:`RoomInviter`: a
+Telegram invite link, a Matrix invitation). Meanwhile nothing on the event loop may wait for
+the store's write gate, which the dispatcher's unit of work holds.
 """
 
 from __future__ import annotations

@@ -65,6 +65,11 @@ languages = ["fr", "en"]
 join = "open"
 coordinators = ["telegram:1005"]
 description = { fr = "Aide juridique aux défenseurs" }
+
+[[working_groups]]
+slug = "quiet"
+name = "Quiet Group"
+coordinators = ["telegram:1009"]
 """
 
 
@@ -352,6 +357,7 @@ def test_groups_shows_a_member_what_they_can_join_in_their_language(bot: Bot) ->
 
     bot.send(ANA, "/join legal")
     request(bot)
+    bot.send(ANA, "/join quiet")
     listed = to(bot.send(ANA, "/groups"), ANA.room_id)
     assert first_line("join.nothing_to_join", "es") in listed
     assert (
@@ -378,6 +384,17 @@ def test_groups_shows_a_coordinator_the_summary_and_the_requests_waiting(bot: Bo
     assert first_line("join.you_approved") in to(
         bot.handle(ChoicePicked(CARLA, waiting)), CARLA.room_id
     )
+
+
+def test_a_request_nobody_could_be_told_of_waits_in_the_coordinators_groups(bot: Bot) -> None:
+    asked = bot.send(ANA, "/join quiet")
+    assert first_line("join.requested_nobody_reached") in to(asked, ANA.room_id)
+    assert [out.room_id for out in asked] == [ANA.room_id]
+    late = private(TG, "1009")  # the coordinator writes to the bot for the first time
+    answer = bot.send(late, "/groups")
+    assert first_line("join.request_notice") in to(answer, late.room_id)
+    approved = bot.handle(ChoicePicked(late, button(answer, late.room_id, "Approve")))
+    assert text("join.welcome", group=Literal("Quiet Group")) in to(approved, ANA.room_id)
 
 
 # -- the table ------------------------------------------------------------------------------
