@@ -15,6 +15,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -118,6 +119,9 @@ DEMO_GROUP: Mapping[str, Any] = {
 }
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+DESCRIPTION_MAX = 500
+"""The longest description of a working group, per language."""
 
 _TELEGRAM_USER = re.compile(r"[1-9][0-9]{0,19}")
 _MATRIX_USER = re.compile(r"@[^\s:]+:[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
@@ -421,6 +425,12 @@ class WorkingGroupConfig(BaseModel):
     matrix_rooms: tuple[StrictStr, ...] = ()
     coordinators: tuple[IdentityField, ...] = ()
     admins: tuple[IdentityField, ...] = ()
+    description: Mapping[StrictStr, StrictStr] = {}
+    """What the group does, per language code: shown by ``/groups`` in the member's
+    language, or else in the group's first language."""
+    join: Literal["request", "open"] = "request"
+    """How a member joins with ``/join``: a request its coordinators approve ("request"),
+    or at once ("open")."""
 
     @field_validator("slug")
     @classmethod
@@ -438,6 +448,31 @@ class WorkingGroupConfig(BaseModel):
         if not value.strip():
             raise rule("is empty", 'give the group a name, e.g. name = "Legal aid"')
         return value.strip()
+
+    @field_validator("description")
+    @classmethod
+    def _check_description(cls, value: Mapping[str, str]) -> Mapping[str, str]:
+        for language, text in value.items():
+            if language not in SUPPORTED_LANGUAGES:
+                raise rule(
+                    f"unknown language {quote(language)}{suggest(language, SUPPORTED_LANGUAGES)}",
+                    f"key each description by a code from {quoted_list(SUPPORTED_LANGUAGES)}, "
+                    'e.g. description = { en = "Legal aid for defenders" }',
+                    at=(language,),
+                )
+            if not text.strip():
+                raise rule(
+                    "is empty",
+                    "write what the group does in a sentence, or leave the language out",
+                    at=(language,),
+                )
+            if len(text.strip()) > DESCRIPTION_MAX:
+                raise rule(
+                    f"is {len(text.strip())} characters long",
+                    f"keep a description to {DESCRIPTION_MAX} characters",
+                    at=(language,),
+                )
+        return MappingProxyType({language: text.strip() for language, text in value.items()})
 
     @field_validator("languages")
     @classmethod

@@ -184,6 +184,8 @@ _EXAMPLES: dict[str, str] = {
     "working_groups[].matrix_rooms": '["!abcdef:example.org"]',
     "working_groups[].coordinators": '["telegram:123456789"]',
     "working_groups[].admins": '["matrix:@name:example.org"]',
+    "working_groups[].description": '{ en = "Legal support for defenders", es = "…" }',
+    "working_groups[].join": '"request"',
 }
 
 _MISSING_FIX: dict[str, str] = {
@@ -247,6 +249,8 @@ def _explain(
         else:
             fix = f"write it as a list in square brackets, e.g. {leaf} = {example}"
         return loc, f"must be a list{given}", fix
+    if kind == "dict_type" and pattern in _EXAMPLES:
+        return loc, f"must be a table{given}", f"write it as {leaf} = {example}"
     if kind in {"model_type", "dict_type", "model_attributes_type"}:
         section = f"[[{leaf}]]" if isinstance(loc[-1], int) else f"[{_dotted(loc)}]"
         return loc, f"must be a table{given}", f"write it as a {section} section"

@@ -17,6 +17,7 @@ from storage.accounts import AccountStore
 from storage.audit import AuditStore
 from storage.cases import CaseStore
 from storage.groups import GroupStore
+from storage.joining import JoiningStore
 from storage.members import MemberStore
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
@@ -53,6 +54,7 @@ class HandlerStore:
     urgent_alerts: UrgentAlertStore
     audit: AuditStore
     roster: RosterStore
+    joining: JoiningStore
     outbox: OutboxReport
     accounts: AccountStore
     now: Callable[[], datetime]
@@ -67,6 +69,7 @@ class HandlerStore:
             urgent_alerts=store.urgent_alerts,
             audit=store.audit,
             roster=store.roster,
+            joining=store.joining,
             outbox=store.outbox,
             now=store.now,
             accounts=store.accounts,

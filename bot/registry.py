@@ -17,6 +17,8 @@ Preparer: TypeAlias = Callable[["Context", Command], Mapping[str, Any]]
 """Run before a conversation starts: the answers already known (or a UserError)."""
 ChoiceHandler: TypeAlias = Callable[["Context", ChoicePicked, str], Sequence[Reply]]
 """Called with the part of the choice value after its ``prefix:``."""
+StartHandler: TypeAlias = Callable[["Context", Command, str], Sequence[Reply]]
+"""Called for ``/start PREFIX-REST`` (a Telegram deep link's payload) with ``REST``."""
 PrivateMessageHook: TypeAlias = Callable[["Context"], Sequence[Reply]]
 """Called whenever a member writes to the bot privately, before what they wrote is handled:
 what it returns is said first (something the bot owed them until they wrote)."""
@@ -74,6 +76,7 @@ class Registry:
         self._choices: dict[str, ChoiceSpec] = {}
         self._conversations: dict[str, Conversation] = {}
         self._private_message_hooks: list[PrivateMessageHook] = []
+        self._start_payloads: dict[str, StartHandler] = {}
 
         self._guards: dict[str, Guard] = {}
 
@@ -130,6 +133,18 @@ class Registry:
         if prefix in self._choices or ":" in prefix or prefix.startswith("~"):
             raise ValueError(f"choice prefix {prefix!r} is taken or malformed")
         self._choices[prefix] = ChoiceSpec(prefix, handler, role)
+
+    def start_payload(self, prefix: str, handler: StartHandler) -> None:
+        """Route ``/start PREFIX-REST`` to ``handler`` with ``REST``: what a link such as
+        ``t.me/<bot>?start=PREFIX-REST`` opens on Telegram."""
+        if prefix in self._start_payloads or not prefix.isascii() or not prefix.isalpha():
+            raise ValueError(f"start payload prefix {prefix!r} is taken or malformed")
+        self._start_payloads[prefix] = handler
+
+    def find_start_payload(self, payload: str) -> tuple[StartHandler, str] | None:
+        prefix, separator, rest = payload.partition("-")
+        handler = self._start_payloads.get(prefix) if separator else None
+        return (handler, rest) if handler is not None else None
 
     def on_private_message(self, hook: PrivateMessageHook) -> None:
         """Call ``hook`` each time a member writes to the bot in a private chat."""

@@ -2,16 +2,20 @@
 
 Handlers are synchronous and run on the dispatcher's thread; the transports' network I/O
 runs on the event loop. :class:`RoomChecks` carries a handler's question over to the loop,
-to the platform's :class:`RoomProbe`, and waits a few seconds for the answer. An admin's
-``/link`` is the one caller: rare enough for that wait.
+to the platform's :class:`RoomProbe`, and waits a few seconds for the answer. The callers are
+rare enough for that wait: an admin's ``/link``, and a coordinator's approval of a request to
+join a working group, which has the platform let the new member in (:class:`RoomInviter`: a
+Telegram invite link, a Matrix invitation). Meanwhile nothing on the event loop may wait for
+the store's write gate, which the dispatcher's unit of work holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.types import Platform
 
@@ -42,6 +46,31 @@ class RoomProbe(Protocol):
     async def bot_access(self, room_id: str) -> BotAccess: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """What a platform did to let one member into one room: on Matrix the account was
+    ``invited``; on Telegram a ``link`` for one person, valid for a day, was made."""
+
+    invited: bool = False
+    link: str | None = None
+
+
+INVITE_LINK_HOURS = 24
+"""How long a Telegram invite link made for a new member lasts."""
+
+
+@runtime_checkable
+class RoomInviter(Protocol):
+    """A platform that can let a member into its rooms (a transport that may)."""
+
+    async def invite(self, room_id: str, user_id: str) -> Invitation: ...
+
+    def bot_link(self, payload: str) -> str | None:
+        """A link that opens a private chat with the bot and starts it with ``payload``
+        (Telegram's deep links); ``None`` where the platform has none."""
+        ...
+
+
 class RoomChecks:
     """Asks each running platform's probe, from the dispatcher's thread, on the loop."""
 
@@ -66,6 +95,30 @@ class RoomChecks:
             future.cancel()
             log.warning("room_probe_failed platform=%s error=%s", platform, type(error).__name__)
             return BotAccess.UNCHECKED
+
+    def invite(self, platform: Platform, room_id: str, user_id: str) -> Invitation | None:
+        """Let ``user_id`` into ``room_id`` (see :class:`Invitation`); ``None`` when the
+        platform could not be asked."""
+        found = self._probes.get(platform)
+        if found is None or not isinstance(found[0], RoomInviter):
+            return None
+        inviter, loop = found[0], found[1]
+        if loop.is_closed() or _running_loop() is loop:
+            return None
+        future = asyncio.run_coroutine_threadsafe(inviter.invite(room_id, user_id), loop)
+        try:
+            return future.result(timeout=PROBE_SECONDS)
+        except Exception as error:
+            future.cancel()
+            log.warning("room_invite_failed platform=%s error=%s", platform, type(error).__name__)
+            return None
+
+    def bot_link(self, platform: Platform, payload: str) -> str | None:
+        """The platform's link that starts a private chat with the bot with ``payload``."""
+        found = self._probes.get(platform)
+        if found is None or not isinstance(found[0], RoomInviter):
+            return None
+        return found[0].bot_link(payload)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from bot.registry import Registry
-from handlers import accounts, audit, cases, core, health, links, members, outbox, profile
+from handlers import (
+    accounts,
+    audit,
+    cases,
+    core,
+    health,
+    joining,
+    links,
+    members,
+    outbox,
+    profile,
+)
 
-CAPABILITIES = (core, profile, accounts, members, audit, links, outbox, health, cases)
+CAPABILITIES = (core, profile, accounts, members, joining, audit, links, outbox, health, cases)
 """Every capability module; each exposes ``register(registry)``."""
 
 

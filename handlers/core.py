@@ -45,6 +45,10 @@ def language_choices(context: Context) -> tuple[Choice, ...]:
 
 
 def start(context: Context, command: Command) -> Sequence[Reply]:
+    found = context.registry.find_start_payload(command.args[0]) if command.args else None
+    if found is not None:  # a deep link's payload: what the link was made for
+        handler, rest = found
+        return handler(context, command, rest)
     return [
         Reply(Message.of("start.welcome", help=CommandRef("help"))),
         Reply(Message.of("language.choose"), choices=language_choices(context)),

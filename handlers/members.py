@@ -21,14 +21,13 @@ from bot.types import (
     Reply,
     Role,
 )
+from handlers import joining
 from storage import WorkingGroupRecord
 from storage.roster import ROLE_REMOVED, ROLE_SET, RosterEntry
 
 
 def register(registry: Registry) -> None:
-    registry.command(
-        "groups", list_groups, help_key="help.groups", role=Role.COORDINATOR, direct_only=True
-    )
+    registry.command("groups", list_groups, help_key="help.groups", direct_only=True)
     registry.command("role", set_role, help_key="help.role", role=Role.ADMIN)
     registry.command("roles", list_roles, help_key="help.roles", role=Role.ADMIN, direct_only=True)
     registry.command(
@@ -38,15 +37,20 @@ def register(registry: Registry) -> None:
 
 
 def list_groups(context: Context, command: Command) -> Sequence[Reply]:
-    """``/groups``: the working groups the member coordinates or administers (all of them
-    for a network-wide role), with their rooms, members and coordinators counted."""
+    """``/groups``: for every member, the working groups they can join and those they belong
+    to (:func:`handlers.joining.groups_overview`); for a coordinator or admin, also the groups
+    they coordinate or administer (all of them for a network-wide role), with their rooms,
+    members and coordinators counted, and the requests to join them still waiting."""
+    overview = Reply(Lines(tuple(joining.groups_overview(context))))
     summaries = [
         summary
         for summary in context.store.groups.summaries()
         if context.role_in(summary.group.id).includes(Role.COORDINATOR)
     ]
+    if not context.role.includes(Role.COORDINATOR):
+        return [overview]
     if not summaries:
-        return [Reply(Message.of("members.no_groups"))]
+        return [Reply(Message.of("members.no_groups")), overview]
     lines: list[Message | Literal] = [Message.of("members.groups_header", count=len(summaries))]
     for summary in summaries:
         lines.append(
@@ -65,7 +69,7 @@ def list_groups(context: Context, command: Command) -> Sequence[Reply]:
                 coordinators=Message.counted("members.count_coordinators", summary.coordinators),
             )
         )
-    return [Reply(Lines(tuple(lines)))]
+    return [Reply(Lines(tuple(lines))), overview, *joining.pending_for_coordinator(context)]
 
 
 # -- /role: giving and taking roles -------------------------------------------------------

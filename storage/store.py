@@ -30,6 +30,7 @@ from storage.database import READ_ONLY, alembic_config, create_engine_for
 from storage.errors import KeysDoNotOpen, StorageError
 from storage.groups import GroupStore
 from storage.inbox import InboxStore
+from storage.joining import JoiningStore
 from storage.members import MemberStore
 from storage.models import SealCheck
 from storage.outbox import OutboxStore
@@ -103,6 +104,8 @@ class Store:
         """Groups' members and role holders, roles by command (:mod:`storage.roster`)."""
         self.accounts = AccountStore(run, now, self._units.read)
         """One person's accounts connected and split (:mod:`storage.accounts`)."""
+        self.joining = JoiningStore(run, now)
+        """Requests to join working groups, and the memberships they make."""
 
         self._seal_check_kept = sealer is None or sealer.has_key
         if not self._seal_check_kept:

@@ -684,3 +684,47 @@ def test_each_start_names_the_configured_people_on_telegram_the_bot_cannot_write
         assert all("send /start" in line and "100" not in line for line in lines)
     finally:
         store.close()
+
+
+GROUP = '[[working_groups]]\nslug = "cawg"\nname = "C"\nlanguages = ["es", "en"]\n'
+
+
+def test_a_groups_description_per_language_and_its_way_of_joining_are_read(
+    tmp_path: Path,
+) -> None:
+    text = GROUP + 'description = { es = " Casos " }\njoin = "open"\n\n'
+    config = load(tmp_path, text + '[[working_groups]]\nslug = "legal"\nname = "L"\n')
+    cawg, legal = config.working_groups
+    assert dict(cawg.description) == {"es": "Casos"} and cawg.join == "open"
+    assert dict(legal.description) == {} and legal.join == "request"
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (
+            'join = "maybe"',
+            ': working_groups[0].join: must be one of "request", "open" (got "maybe"); '
+            'fix: set working_groups[0].join = "request" or "open"',
+        ),
+        (
+            'description = "Cases"',
+            ': working_groups[0].description: must be a table (got "Cases"); '
+            "fix: write it as description = { en = ",
+        ),
+        (
+            'description = { esp = "Casos" }',
+            ': working_groups[0].description.esp: unknown language "esp" (did you mean "es"?)',
+        ),
+        ('description = { es = "  " }', ": working_groups[0].description.es: is empty; fix: "),
+        (
+            f'description = {{ en = "{"x" * 501}" }}',
+            ": working_groups[0].description.en: is 501 characters long; fix: keep a "
+            "description to 500 characters",
+        ),
+    ],
+)
+def test_a_bad_description_or_way_of_joining_names_the_key_and_the_fix(
+    tmp_path: Path, setting: str, expected: str
+) -> None:
+    assert expected in error(tmp_path, GROUP + setting + "\n")

@@ -58,9 +58,9 @@ async def test_language_can_be_set_by_code_and_a_wrong_code_is_explained(
 async def test_help_lists_the_commands_of_a_member_only(open_chat: ChatFactory) -> None:
     chat = open_chat("local")
     answer = await chat.send("/help")
-    for command in ("/start", "/help", "/language", "/whoami", "/profile"):
+    for command in ("/start", "/help", "/language", "/whoami", "/profile", "/groups", "/join"):
         assert command in answer
-    assert said("help.groups") not in answer
+    assert said("help.joinlink") not in answer
     assert said("help.role") not in answer
 
 
@@ -69,7 +69,7 @@ async def test_help_for_a_coordinator_adds_the_coordinator_commands(
 ) -> None:
     chat = open_chat("coord")
     answer = await chat.send("/help")
-    assert said("help.groups") in answer
+    assert said("help.joinlink") in answer
     assert said("help.role") not in answer
     admin = open_chat("root")
     assert said("help.role") in await admin.send("/help")
@@ -80,7 +80,7 @@ async def test_member_calling_a_coordinator_command_is_refused_and_nothing_chang
 ) -> None:
     chat = open_chat("local")
     number = member_number(await chat.send("/whoami"))
-    refused = await chat.send("/groups")
+    refused = await chat.send("/joinlink cawg")
     assert first_line("router.not_allowed") in refused
     refused_role = await chat.send(f"/role {number} admin cawg")
     assert first_line("router.not_allowed") in refused_role
@@ -89,14 +89,29 @@ async def test_member_calling_a_coordinator_command_is_refused_and_nothing_chang
     whoami = await chat.send("/whoami")
     assert said("role.member") in whoami
     assert said("role.admin") not in whoami
-    assert said("help.groups") not in await chat.send("/help")
+    assert said("help.joinlink") not in await chat.send("/help")
 
 
 async def test_coordinator_sees_the_working_groups(open_chat: ChatFactory) -> None:
     chat = open_chat("coord")
     answer = await chat.send("/groups")
+    assert first_line("members.groups_header") in answer
     assert "Corporate Accountability" in answer
     assert "cawg" in answer
+
+
+async def test_a_member_sees_the_groups_to_join_and_leaves_one_joined(
+    open_chat: ChatFactory,
+) -> None:
+    chat = open_chat("local")
+    listed = await chat.send("/groups")
+    assert first_line("join.joinable_header") in listed
+    assert "Corporate Accountability (cawg)" in listed
+    assert first_line("members.groups_header") not in listed
+    asked = await chat.send("/join cawg")
+    assert first_line("join.requested") in asked
+    assert first_line("join.pending_line").replace("•", "").strip() in await chat.send("/groups")
+    assert first_line("join.request_withdrawn") in await chat.send("/leave cawg")
 
 
 def member_number(whoami: str) -> str:
@@ -110,7 +125,7 @@ async def test_admin_grants_a_role_that_the_member_then_holds(open_chat: ChatFac
     admin = open_chat("root")
     granted = await admin.send(f"/role {number} coordinator cawg")
     assert first_line("members.role_set") in granted
-    assert said("help.groups") in await member.send("/help")
+    assert said("help.joinlink") in await member.send("/help")
 
 
 async def test_admin_role_command_refuses_bad_input_and_changes_nothing(
@@ -125,7 +140,7 @@ async def test_admin_role_command_refuses_bad_input_and_changes_nothing(
     assert first_line("members.role_usage") in await admin.send("/role 1 emperor cawg")
     assert first_line("members.role_usage") in await admin.send("/role ² admin cawg")
     assert first_line("members.role_usage") in await admin.send("/role 99999999999999999999 admin")
-    assert said("help.groups") not in await member.send("/help")
+    assert said("help.joinlink") not in await member.send("/help")
 
 
 async def test_unknown_command_gets_a_hint(open_chat: ChatFactory) -> None:

@@ -16,6 +16,7 @@ from storage.models.cases import CaseAttachment, CaseContent, CaseEvent, CaseRep
 from storage.models.conversations import Conversation
 from storage.models.groups import Membership, Room, WorkingGroup
 from storage.models.inbox import InboundEvent
+from storage.models.joining import JoinRequest
 from storage.models.members import Identity, Member
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
 from storage.models.transports import (
@@ -41,6 +42,7 @@ __all__ = [
     "Conversation",
     "Identity",
     "InboundEvent",
+    "JoinRequest",
     "Member",
     "Membership",
     "OutboxCaseContent",

@@ -10,7 +10,8 @@ animation, video_note, sticker; ``send_photo`` and ``send_document`` are shortha
 other content), ``open_topic``, ``press_button``, ``block_bot`` ... They read what the bot did
 through ``sent(chat_id)`` (SentMessage: kind, raw and shown text or caption, entities, reply_to,
 edits, deleted, file bytes), ``message(chat_id, id)``, ``is_deleted``, ``user``, ``chat``,
-``answered_callbacks()``, ``commands`` and ``requests``. ``age_message`` makes a message older
+``answered_callbacks()``, ``invite_links(chat_id)`` (createChatInviteLink), ``commands`` and
+``requests``. ``age_message`` makes a message older
 (deleteMessage refuses messages past 48 hours).
 
 Size limits are Telegram's and can be lowered per emulator (``download_limit`` 20 MB: getFile
@@ -55,6 +56,7 @@ import json
 import math
 import random
 import re
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
@@ -95,6 +97,7 @@ _METHODS = (
     "stopPoll",
     "getChat",
     "getChatMember",
+    "createChatInviteLink",
     "leaveChat",
     "close",
     "logOut",
@@ -780,6 +783,7 @@ class _Chat:
     bot_status: str = "member"  # "member" | "kicked" | "left"
     is_forum: bool = False
     bot_can_delete: bool = False  # an administrator allowed to delete others' messages
+    bot_can_invite: bool = False  # an administrator allowed to invite users (invite links)
     bot_can_send: bool = True  # groups: False when an admin restricted the bot
     topics: set[int] = field(default_factory=set)  # message ids of forum topics' roots
     started: bool = True  # private chats: has the user ever written to the bot?
@@ -983,6 +987,7 @@ class BotApiEmulator:
         self._files: dict[str, _StoredFile] = {}
         self._files_by_path: dict[str, _StoredFile] = {}
         self._polls: dict[str, _Poll] = {}
+        self._invite_links: dict[int, list[JSON]] = {}
         self._callbacks: dict[str, JSON] = {}  # query id -> the CallbackQuery
         self._answered: dict[str, JSON] = {}
         self._commands_full: dict[tuple[str | None, str], list[tuple[str, str]]] = {}
@@ -1031,6 +1036,7 @@ class BotApiEmulator:
                 "stopPoll": self._stop_poll,
                 "getChat": self._get_chat,
                 "getChatMember": self._get_chat_member,
+                "createChatInviteLink": self._create_chat_invite_link,
                 "leaveChat": self._leave_chat,
                 "close": self._close,
                 "logOut": self._log_out,
@@ -1128,11 +1134,13 @@ class BotApiEmulator:
         supergroup: bool = True,
         forum: bool = False,
         bot_can_delete_messages: bool = False,
+        bot_can_invite_users: bool = False,
     ) -> JSON:
         """Register a group with the bot already in it; returns the Chat. Queues no update.
 
         ``forum``: a supergroup with topics (see ``open_topic``). ``bot_can_delete_messages``:
-        the bot is an administrator that may delete members' messages, not just its own."""
+        the bot is an administrator that may delete members' messages, not just its own.
+        ``bot_can_invite_users``: an administrator that may make invite links."""
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
         chat = _Chat(
@@ -1141,6 +1149,7 @@ class BotApiEmulator:
             title=title,
             is_forum=forum,
             bot_can_delete=bot_can_delete_messages,
+            bot_can_invite=bot_can_invite_users,
         )
         self._chats[chat_id] = chat
         return chat.to_json()
@@ -1929,9 +1938,51 @@ class BotApiEmulator:
             return {"status": "left", "user": self.bot_user}
         if not chat.bot_can_send:
             return _restricted(self.bot_user)
-        if chat.bot_can_delete:
-            return _administrator(self.bot_user)
+        if chat.bot_can_delete or chat.bot_can_invite:
+            return _administrator(
+                self.bot_user, can_delete=chat.bot_can_delete, can_invite=chat.bot_can_invite
+            )
         return {"status": "member", "user": self.bot_user}
+
+    async def _create_chat_invite_link(self, params: _Params) -> JSON:
+        """An additional invite link to a group (ChatInviteLink), as the Bot API makes it:
+        only for an administrator with ``can_invite_users``; ``member_limit`` 1-99999 and
+        never with ``creates_join_request``; ``name`` at most 32 characters. Kept in
+        :meth:`invite_links`."""
+        chat = self._target(params)
+        if chat.type == "private":
+            raise _bad("can't invite members to a private chat")
+        if not chat.bot_can_invite:
+            raise _bad("not enough rights to manage chat invite links")
+        member_limit = params.integer("member_limit")
+        creates_join_request = params.flag("creates_join_request")
+        if member_limit is not None and not 1 <= member_limit <= 99999:
+            raise _bad("invalid member limit specified")
+        if member_limit is not None and creates_join_request:
+            raise _bad("member limit can't be specified for links requiring administrator approval")
+        name = params.string("name")
+        if name is not None and len(name) > 32:
+            raise _bad("invite link name must be at most 32 characters long")
+        expire_date = params.integer("expire_date")
+        link: JSON = {
+            "invite_link": f"https://t.me/+{secrets.token_urlsafe(12)}",
+            "creator": self.bot_user,
+            "creates_join_request": creates_join_request,
+            "is_primary": False,
+            "is_revoked": False,
+        }
+        if expire_date is not None:
+            link["expire_date"] = expire_date
+        if member_limit is not None:
+            link["member_limit"] = member_limit
+        if name is not None:
+            link["name"] = name
+        self._invite_links.setdefault(chat.id, []).append(link)
+        return link
+
+    def invite_links(self, chat_id: int) -> list[JSON]:
+        """The invite links the bot made for a chat, oldest first."""
+        return list(self._invite_links.get(chat_id, []))
 
     def restrict_bot(self, chat_id: int, *, can_send_messages: bool) -> None:
         """An admin of the group restricts (or frees) the bot; Telegram tells the bot no more
@@ -2894,8 +2945,9 @@ def _error_response(error: ApiError) -> web.Response:
     return web.json_response(body, status=error.code)
 
 
-def _administrator(user: JSON) -> JSON:
-    """ChatMemberAdministrator with every field the Bot API gives: may delete messages."""
+def _administrator(user: JSON, *, can_delete: bool = True, can_invite: bool = False) -> JSON:
+    """ChatMemberAdministrator with every field the Bot API gives: may delete messages
+    (``can_delete``), may invite users (``can_invite``)."""
     rights = [
         "can_manage_chat",
         "can_delete_messages",
@@ -2910,7 +2962,12 @@ def _administrator(user: JSON) -> JSON:
     ]
     data: JSON = {"status": "administrator", "user": user, "can_be_edited": False}
     data.update(
-        {"is_anonymous": False, **{right: right == "can_delete_messages" for right in rights}}
+        {
+            "is_anonymous": False,
+            **{right: False for right in rights},
+            "can_delete_messages": can_delete,
+            "can_invite_users": can_invite,
+        }
     )
     return data
 

@@ -44,6 +44,7 @@ from nio import (
     MessageDirection,
     ReactionEvent,
     RoomGetStateResponse,
+    RoomInviteResponse,
     RoomMessagesResponse,
     SyncResponse,
     WhoamiResponse,
@@ -60,7 +61,7 @@ from bot.media import MATRIX_UPLOAD_LIMIT
 from bot.outbox import TransientFailure
 from bot.ratelimit import SendLimiter, Window
 from bot.registry import RESERVED_COMMANDS
-from bot.room_checks import BotAccess
+from bot.room_checks import BotAccess, Invitation
 from bot.transports import PlatformParts, TransportStartError, Wiring
 from bot.transports.matrix import render
 from bot.transports.matrix.events import read_typed, translate
@@ -633,6 +634,17 @@ class MatrixTransport:
         if levels and _power(levels, self.user_id) < _needed(levels, "m.room.message"):
             return BotAccess.CANNOT_SEND
         return BotAccess.READY
+
+    async def invite(self, room_id: str, user_id: str) -> Invitation:
+        """Invite the account ``user_id`` into ``room_id`` (the bot needs the power to)."""
+        response = await self.client.room_invite(room_id, user_id)
+        if not isinstance(response, RoomInviteResponse):
+            log.info("matrix_invite_refused status=%s", getattr(response, "status_code", None))
+            return Invitation()
+        return Invitation(invited=True)
+
+    def bot_link(self, payload: str) -> str | None:
+        return None  # Matrix has no link that starts a chat with a command
 
     # -- translation ------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hmac
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -48,7 +49,7 @@ from bot.i18n import Catalogs
 from bot.inbox import UnreadableEvent
 from bot.ratelimit import SendLimiter, telegram_limiter
 from bot.registry import Registry
-from bot.room_checks import BotAccess
+from bot.room_checks import INVITE_LINK_HOURS, BotAccess, Invitation
 from bot.transports import PlatformParts, TransportStartError, Wiring
 from bot.transports.planning import PLANNING
 from bot.transports.telegram import render
@@ -171,6 +172,26 @@ class TelegramTransport:
             log.warning("telegram_probe_failed error=%s", type(error).__name__)
             return BotAccess.UNCHECKED
         return group_access(chat.type, member)
+
+    async def invite(self, room_id: str, user_id: str) -> Invitation:
+        """An invite link to the group ``room_id`` for one person, valid for a day
+        (createChatInviteLink); none where the bot may not invite users there."""
+        if not room_id.lstrip("-").isdigit():
+            return Invitation()
+        try:
+            link = await self.application.bot.create_chat_invite_link(
+                int(room_id),
+                expire_date=int(time.time()) + INVITE_LINK_HOURS * 3600,
+                member_limit=1,
+            )
+        except TelegramError as error:  # no such right, kicked, or the network
+            log.info("telegram_invite_link_refused error=%s", type(error).__name__)
+            return Invitation()
+        return Invitation(link=link.invite_link)
+
+    def bot_link(self, payload: str) -> str | None:
+        """``https://t.me/<bot>?start=<payload>``: opens a private chat that starts with it."""
+        return f"https://t.me/{self.username}?start={payload}" if self.username else None
 
     async def _start(self) -> None:
         await self.application.initialize()
