@@ -17,6 +17,7 @@ from storage.audit import AuditStore
 from storage.cases import CaseStore
 from storage.groups import GroupStore
 from storage.members import MemberStore
+from storage.organizations import OrganizationStore
 from storage.rooms import RoomStore
 from storage.urgent_alerts import UrgentAlertStore
 
@@ -36,8 +37,8 @@ class OutboxReport(Protocol):
 @dataclass(frozen=True)
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
-    reports and their waiting urgent alerts, the audit log, the outbox's counts and the
-    store's clock.
+    reports and their waiting urgent alerts, the audit log, member organizations, the outbox's
+    counts and the store's clock.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -50,6 +51,7 @@ class HandlerStore:
     cases: CaseStore
     urgent_alerts: UrgentAlertStore
     audit: AuditStore
+    organizations: OrganizationStore
     outbox: OutboxReport
     now: Callable[[], datetime]
 
@@ -62,6 +64,7 @@ class HandlerStore:
             cases=store.cases,
             urgent_alerts=store.urgent_alerts,
             audit=store.audit,
+            organizations=store.organizations,
             outbox=store.outbox,
             now=store.now,
         )

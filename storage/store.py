@@ -3,9 +3,9 @@
 What the bot keeps is reached by area, each behind methods named for what callers need:
 ``store.members``, ``store.groups``, ``store.rooms``, ``store.conversations``,
 ``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports``, ``store.cases``,
-``store.urgent_alerts`` and ``store.audit``. Each method runs in its own transaction,
-committed before it returns, and answers with frozen records (:mod:`storage.records`); no
-session or ORM object ever leaves.
+``store.urgent_alerts``, ``store.audit`` and ``store.organizations``. Each method runs in
+its own transaction, committed before it returns, and answers with frozen records
+(:mod:`storage.records`); no session or ORM object ever leaves.
 Inside ``with store.transaction():`` the methods of every area join one transaction instead
 (a unit of work), committed or rolled back as a whole.
 """
@@ -31,6 +31,7 @@ from storage.groups import GroupStore
 from storage.inbox import InboxStore
 from storage.members import MemberStore
 from storage.models import SealCheck
+from storage.organizations import OrganizationStore
 from storage.outbox import OutboxStore
 from storage.resealing import reseal_batch_in, sealed_columns
 from storage.rooms import RoomStore
@@ -97,6 +98,8 @@ class Store:
         """Urgent alerts waiting for a coordinator (:mod:`storage.urgent_alerts`)."""
         self.audit = AuditStore(run, now, self._units.read)
         """Changes to roles, memberships and organizations (:mod:`storage.audit`)."""
+        self.organizations = OrganizationStore(run, now)
+        """Organizations, members' links to them and signatories (:mod:`storage.organizations`)."""
 
         self._seal_check_kept = sealer is None or sealer.has_key
         if not self._seal_check_kept:

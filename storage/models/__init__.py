@@ -16,6 +16,7 @@ from storage.models.conversations import Conversation
 from storage.models.groups import Membership, Room, WorkingGroup
 from storage.models.inbox import InboundEvent
 from storage.models.members import Identity, Member
+from storage.models.organizations import Organization, OrganizationImport, OrganizationMember
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
 from storage.models.transports import (
     CallbackPayload,
@@ -40,6 +41,9 @@ __all__ = [
     "InboundEvent",
     "Member",
     "Membership",
+    "Organization",
+    "OrganizationImport",
+    "OrganizationMember",
     "OutboxCaseContent",
     "OutboxMessage",
     "Room",
