@@ -221,17 +221,14 @@ def _claim(context: Context, organization: OrganizationRecord) -> Sequence[Reply
     return [Reply(Message.of(key, name=Literal(organization.name))), *notices]
 
 
-def _deciders(context: Context, member_id: int) -> list[int]:
-    """Who may decide this member's claim and is told of it: the coordinators of their
-    groups, or, when none, the network admins."""
+def _group_deciders(context: Context, member_id: int) -> list[int]:
+    """The coordinators and admins of every working group the member belongs to."""
     roles = context.store.groups.roles_of(member_id)
     deciders: list[int] = []
     for group_id in sorted(roles.by_group):
         for coordinator in context.store.groups.coordinators_of(group_id):
             if coordinator not in deciders and coordinator != member_id:
                 deciders.append(coordinator)
-    if not deciders:
-        deciders = [m for m in context.store.organizations.network_admins() if m != member_id]
     return deciders
 
 
@@ -256,12 +253,18 @@ def _tell_deciders(context: Context, organization: OrganizationRecord) -> list[R
         name=Literal(organization.name),
     )
     choices = _claim_choices(context.member.id, organization.id)
+    claimant = context.member.id
+    network_admins = [m for m in context.store.organizations.network_admins() if m != claimant]
     notices: list[Reply] = []
-    for decider in _deciders(context, context.member.id):
-        for notice in notify_member(
-            context.store, decider, text, enabled=context.config.enabled_platforms
-        ):
-            notices.append(replace(notice, choices=choices))
+    # The group's coordinators first; when none of them can be reached, the network admins.
+    for deciders in (_group_deciders(context, claimant), network_admins):
+        for decider in deciders:
+            for notice in notify_member(
+                context.store, decider, text, enabled=context.config.enabled_platforms
+            ):
+                notices.append(replace(notice, choices=choices))
+        if notices:
+            break
     return notices
 
 
