@@ -246,10 +246,12 @@ def _claimant(context: Context, member_id: int) -> Literal:
 
 
 def _tell_deciders(context: Context, organization: OrganizationRecord) -> list[Reply]:
+    # The name the network knows them by, else the one their account shows.
+    shown = context.member.display_name or context.origin.display_name or "—"
     text = Message.of(
         "orgs.claim_notice",
         number=context.member.id,
-        member=_claimant(context, context.member.id),
+        member=Literal(shown),
         name=Literal(organization.name),
     )
     choices = _claim_choices(context.member.id, organization.id)

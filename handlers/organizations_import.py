@@ -81,12 +81,15 @@ def plan_import(
     by_key = {name_key(organization.name): organization for organization in existing}
     seen: dict[str, int] = {}
     reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
+    rows: list[tuple[int, list[str]]] = []
     try:
-        rows = list(reader)
+        ended = 0  # a quoted field may span lines: a record is numbered by its first line
+        for record in reader:
+            rows.append((ended + 1, record))
+            ended = reader.line_num
     except csv.Error:
-        plan.refused.append((reader.line_num, Message.of("orgs.line_unreadable")))
-        return plan
-    for line, cells in enumerate(rows, start=1):
+        plan.refused.append((ended + 1, Message.of("orgs.line_unreadable")))
+    for line, cells in rows:
         cells = [cell.strip() for cell in cells]
         while cells and not cells[-1]:
             cells.pop()

@@ -12,9 +12,10 @@ import pytest
 from bot.app import build_router
 from bot.config import AppConfig, load_config
 from bot.types import ChoicePicked, CommandRef, Message, Origin, Platform, Role
+from handlers.organizations_import import plan_import
 from storage import Store
 from storage.audit import AuditRecord
-from storage.organizations import NameTaken, Standing
+from storage.organizations import NameTaken, OrganizationRecord, Standing
 from tests.harness.chat import ConsoleChat
 from tests.harness.databases import Backend
 from tests.harness.features import first_line, said
@@ -361,6 +362,21 @@ async def test_a_csv_import_shows_a_dry_run_and_applies_only_when_asked(
 KINDS = ("ngo", "movement", "indigenous", "union", "community", "academic", "individual")
 
 
+def test_a_csv_from_a_spreadsheet_in_semicolons_without_a_header_is_read_alike() -> None:
+    existing = [OrganizationRecord(7, "Frente Sindical", "PE", "union", None)]
+    plan = plan_import(
+        'Frente Sindical;PE;union\nRed;CO\nOtra Red;CO;NGO;otra.org\n"Sin cerrar;CO;ngo\n',
+        existing,
+        ("en", "es"),
+    )
+    assert [row.name for row in plan.unchanged] == ["Frente Sindical"]
+    assert [(row.line, row.kind, row.website) for row in plan.added] == [
+        (3, "ngo", "https://otra.org")
+    ]
+    assert [line for line, _ in plan.refused] == [2, 4]
+    assert plan.refused[0][1] == Message.of("orgs.line_columns", columns=2)
+
+
 # -- who may do what --------------------------------------------------------------------
 
 ACTORS = ("member", "other", "gadmin", "root")
@@ -462,7 +478,7 @@ async def test_on_telegram_the_coordinator_confirms_a_claim_with_the_notices_but
             claimed = await member.send("/org etnica")
             assert said("orgs.claimed", "es", name="Red Étnica") in claimed
             notice = emulator.sent(USER_IDS["coord"])[-1]
-            assert said("orgs.claim_notice", number=ana, member="—", name="Red Étnica") in (
+            assert said("orgs.claim_notice", number=ana, member="Ana", name="Red Étnica") in (
                 notice.shown or ""
             )
             buttons = [b for row in notice.reply_markup["inline_keyboard"] for b in row]
