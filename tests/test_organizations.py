@@ -387,7 +387,9 @@ def _not_allowed(role: Role) -> str:
     return said("router.not_allowed", role=Message.of(f"role.{role.value}"))
 
 
-async def test_each_command_does_exactly_what_each_role_allows(chats: Chats) -> None:
+async def test_each_command_does_exactly_what_each_role_allows(
+    chats: Chats, config: AppConfig
+) -> None:
     store = chats("root").store
     red = store.organizations.add("Red Étnica", "CO", "movement")
     target = in_group(store, "ana")
@@ -437,6 +439,31 @@ async def test_each_command_does_exactly_what_each_role_allows(chats: Chats) -> 
             if command == "/orgimport" and actor == "root":
                 await chats(actor).send("/cancel")
     assert store.organizations.get(red.id) is None
+
+    # A claim's buttons: a member may not press them, nor a coordinator of another group;
+    # the claimant's group's admin and a network admin may.
+    frente = store.organizations.add("Frente Sindical", "PE", "union")
+    claimants = {name: in_group(store, name) for name in ("zed", "yan")}
+    for claimant in claimants.values():
+        store.organizations.claim(claimant, frente.id)
+    taps = {
+        "member": ("zed", _not_allowed(Role.COORDINATOR)),
+        "other": ("zed", said("orgs.not_your_claim")),
+        "gadmin": (
+            "zed",
+            said("orgs.decided_confirmed", number=claimants["zed"], name="Frente Sindical"),
+        ),
+        "root": (
+            "yan",
+            said("orgs.decided_confirmed", number=claimants["yan"], name="Frente Sindical"),
+        ),
+    }
+    for actor, (claimant, answer) in taps.items():
+        got = pick_as(config, store, actor, f"orgclaim:y:{claimants[claimant]}:{frente.id}")
+        assert answer in got, (actor, got)
+    for claimant in claimants.values():
+        affiliation = store.organizations.affiliation_of(claimant)
+        assert affiliation is not None and affiliation.standing is Standing.CONFIRMED
 
 
 # -- on Telegram ------------------------------------------------------------------------
