@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.config import AppConfig
+from bot.file_reads import FileReads
 from bot.registry import Registry
 from bot.room_checks import RoomChecks
 from bot.types import Message, Origin, ParamValue, Platform, Role
@@ -95,6 +96,8 @@ class Context:
     languages: tuple[str, ...]
     room_checks: RoomChecks = field(default_factory=RoomChecks)
     """Asks a platform whether the bot is in a room and may send there."""
+    file_reads: FileReads = field(default_factory=FileReads)
+    """Reads a small file a member sent, through its platform (an import's CSV)."""
 
     def groups_where(self, role: Role) -> list[WorkingGroupRecord]:
         """The working groups in which the member holds ``role`` or more: every group for

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from bot.choosing import folded
 from bot.context import Context, UserError
 from bot.conversation import Answers, Conversation, InvalidAnswer, Json, Step
+from bot.file_reads import FileUnreadable
 from bot.registry import Registry
 from bot.types import (
     Choice,
@@ -25,6 +26,7 @@ from bot.types import (
     Lines,
     Literal,
     Message,
+    Platform,
     Reply,
     Role,
 )
@@ -172,9 +174,44 @@ def _prepare(context: Context, command: Command) -> Answers:
     return {}
 
 
-def parse_csv_text(text: str) -> Json:
-    if len(text) > IMPORT_MAX or text.count("\n") >= MAX_LINES:
+def parse_csv_piece(text: str) -> Json:
+    if len(text) > IMPORT_MAX:
         raise InvalidAnswer("orgs.import_too_long", lines=MAX_LINES)
+    return text
+
+
+def _decoded(data: bytes) -> str:
+    """A CSV file's text: UTF-8 (with or without a byte-order mark), else the Windows code
+    page spreadsheets often save in."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise UserError("orgs.import_file_not_text") from None
+
+
+def csv_text(context: Context, pieces: Json) -> str:
+    """The CSV the admin gave: the messages pasted, and the files sent, in order."""
+    parts: list[str] = []
+    for piece in pieces if isinstance(pieces, list) else [pieces]:
+        file = piece.get("file") if isinstance(piece, dict) else None
+        if isinstance(file, dict):
+            platform, ref = file.get("platform"), file.get("ref")
+            if platform not in {p.value for p in Platform} or not isinstance(ref, str):
+                raise UserError("orgs.import_file_unreadable")
+            try:
+                data = context.file_reads.read(Platform(str(platform)), ref, IMPORT_MAX)
+            except FileUnreadable:
+                raise UserError("orgs.import_file_unreadable") from None
+            parts.append(_decoded(data))
+        elif isinstance(piece, str):
+            parts.append(piece)
+    text = "\n".join(part.strip("\r\n") for part in parts)
+    if len(text) > IMPORT_MAX or text.count("\n") >= MAX_LINES:
+        raise UserError("orgs.import_too_long", lines=MAX_LINES)
     return text
 
 
@@ -182,7 +219,7 @@ def dry_run(context: Context, answers: Answers) -> Sequence[Reply]:
     """The conversation's end: what the CSV would change, and the choice to apply it."""
     if context.role_in(None) is not Role.ADMIN:
         raise UserError("orgs.network_admins_only")
-    text = str(answers["csv"])
+    text = csv_text(context, answers["csv"])
     store = context.store.organizations
     plan = plan_import(text, store.all(), context.languages)
     lines: list[Message | Literal] = [_summary("orgs.import_dry_run", plan), *_plan_lines(plan)]
@@ -238,8 +275,11 @@ IMPORT = Conversation(
             "csv",
             prompt="orgs.import_ask",
             label="orgs.import_label",
-            parse=parse_csv_text,
+            parse=parse_csv_piece,
             hint="orgs.import_hint",
+            gather=True,
+            accepts_media=True,
+            max_items=50,
         ),
     ),
     submit=dry_run,

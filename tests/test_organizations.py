@@ -323,7 +323,8 @@ async def test_a_csv_import_shows_a_dry_run_and_applies_only_when_asked(
 
     asked = await root.send("/orgimport")
     assert said("orgs.import_ask") in asked
-    dry = await root.send(CSV)
+    await root.send(CSV)
+    dry = await root.pick(said("conversation.done"))
     assert (
         said(
             "orgs.import_dry_run",
@@ -477,15 +478,18 @@ name = "Corporate Accountability"
 languages = ["en", "es"]
 coordinators = ["telegram:{USER_IDS["coord"]}"]
 """
+ADMIN_CONFIG = f'admins = ["telegram:{USER_IDS["root"]}"]\n'
 
 
 @pytest.mark.backends(Backend.SQLITE)
 @pytest.mark.e2e
-async def test_on_telegram_the_coordinator_confirms_a_claim_with_the_notices_button(
+async def test_on_telegram_a_claim_is_confirmed_with_the_notices_button_and_a_csv_file_imported(
     tmp_path: Path, database_url: str
 ) -> None:
     async with BotApiEmulator(make_token()) as emulator:
-        config = telegram_config(tmp_path, database_url, emulator, extra=TELEGRAM_CONFIG)
+        config = telegram_config(
+            tmp_path, database_url, emulator, extra=ADMIN_CONFIG + TELEGRAM_CONFIG
+        )
         bot = TelegramBot(config)
         await bot.start()
         try:
@@ -523,5 +527,15 @@ async def test_on_telegram_the_coordinator_confirms_a_claim_with_the_notices_but
             affiliation = store.organizations.affiliation_of(ana)
             assert affiliation is not None and affiliation.standing is Standing.CONFIRMED
             assert affiliation.organization.id == red.id
+
+            # A network admin imports a CSV sent as a file (as a spreadsheet saves it).
+            admin = TelegramChat(emulator, bot, "root")
+            await admin.send("/orgimport")
+            data = "name;country;kind;website\r\nFrente Sindical;PE;union;\r\n".encode("cp1252")
+            await admin.send_document(data, "orgs.csv", "text/csv")
+            dry = await admin.pick(said("conversation.done"))
+            assert said("orgs.import_added_line", line=2, name="Frente Sindical") in dry
+            await admin.pick(said("orgs.import_apply"))
+            assert store.organizations.by_name("frente sindical") is not None
         finally:
             await bot.stop()
