@@ -1,7 +1,7 @@
-"""The network's member organizations: network admins keep the list (``/orgadd``,
-``/orgedit``, ``/orgremove``, ``/orgimport``), a member claims theirs (``/org NAME``) and a
+"""The network's member organizations: a member claims theirs (``/org NAME``) and a
 coordinator confirms or declines the claim with a button; coordinators, and an
-organization's own signatories, say who signs for it (``/signatory``).
+organization's own signatories, say who signs for it (``/signatory``). Network admins keep
+the list (:mod:`handlers.organizations_admin`, :mod:`handlers.organizations_import`).
 
 Who decides a claim: a coordinator or admin of any working group the claimant belongs to,
 and a network admin always (the only one who can when the claimant is in no group).
@@ -27,25 +27,10 @@ from bot.types import (
     Message,
     Reply,
     Role,
-    Territory,
 )
-from handlers import organizations_import
-from handlers.organizations_fields import (
-    KIND_LABELS,
-    FieldProblem,
-    kind_label,
-    parse_country,
-    parse_kind,
-    parse_name,
-    parse_website,
-)
-from storage.organizations import (
-    Affiliation,
-    AlreadyConfirmed,
-    NameTaken,
-    OrganizationRecord,
-    Standing,
-)
+from handlers import organizations_admin, organizations_import
+from handlers.organizations_fields import as_number, organization_line
+from storage.organizations import Affiliation, AlreadyConfirmed, OrganizationRecord, Standing
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +38,6 @@ CLAIM_CHOICE = "orgclaim"
 PICK_CHOICE = "orgpick"
 PAGE_SIZE = 10
 MOST_MATCHES = 10
-MAX_NUMBER = 2**31 - 1
-FIELDS = ("name", "country", "kind", "website")
 
 
 def register(registry: Registry) -> None:
@@ -68,19 +51,7 @@ def register(registry: Registry) -> None:
         role=Role.COORDINATOR,
         direct_only=True,
     )
-    registry.command(
-        "orgadd", add_organization, help_key="help.orgadd", role=Role.ADMIN, direct_only=True
-    )
-    registry.command(
-        "orgedit", edit_organization, help_key="help.orgedit", role=Role.ADMIN, direct_only=True
-    )
-    registry.command(
-        "orgremove",
-        remove_organization,
-        help_key="help.orgremove",
-        role=Role.ADMIN,
-        direct_only=True,
-    )
+    organizations_admin.register(registry)
     registry.choice(PICK_CHOICE, organization_picked)
     registry.choice(CLAIM_CHOICE, claim_decided, role=Role.COORDINATOR)
     organizations_import.register(registry)
@@ -89,24 +60,9 @@ def register(registry: Registry) -> None:
 # -- reading ----------------------------------------------------------------------------
 
 
-def _number(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_NUMBER else None
-
-
-def organization_line(organization: OrganizationRecord) -> Message:
-    return Message.of(
-        "orgs.line",
-        number=organization.id,
-        name=Literal(organization.name),
-        country=Territory(organization.country),
-        kind=kind_label(organization.kind),
-        website=Literal(organization.website or "—"),
-    )
-
-
 def list_organizations(context: Context, command: Command) -> Sequence[Reply]:
     """``/orgs [page]``: the member organizations by name, ten a page."""
-    page = _number(command.args[0]) if command.args else 1
+    page = as_number(command.args[0]) if command.args else 1
     if page is None or len(command.args) > 1:
         raise UserError("orgs.list_usage", command=CommandRef("orgs"))
     found = context.store.organizations.page((page - 1) * PAGE_SIZE, PAGE_SIZE)
@@ -176,7 +132,7 @@ def my_organization(context: Context, command: Command) -> Sequence[Reply]:
 
 
 def organization_picked(context: Context, picked: ChoicePicked, payload: str) -> Sequence[Reply]:
-    number = _number(payload)
+    number = as_number(payload)
     organization = context.store.organizations.get(number) if number is not None else None
     if organization is None:
         raise UserError("orgs.gone")
@@ -300,7 +256,7 @@ def waiting_claims(context: Context, command: Command) -> Sequence[Reply]:
 def claim_decided(context: Context, picked: ChoicePicked, payload: str) -> Sequence[Reply]:
     """A coordinator's tap on Confirm or Decline under a claim."""
     parts = payload.split(":")
-    numbers = [_number(part) for part in parts[1:]]
+    numbers = [as_number(part) for part in parts[1:]]
     if len(parts) != 3 or parts[0] not in ("y", "n") or None in numbers:
         raise UserError("orgs.claim_gone")
     member_id, organization_id = (number for number in numbers if number is not None)
@@ -342,7 +298,7 @@ def change_signatory(context: Context, command: Command) -> Sequence[Reply]:
     network admin, or a signatory of that organization."""
     args = command.args
     action = args[0].casefold() if args else ""
-    numbers = [_number(arg) for arg in args[1:]]
+    numbers = [as_number(arg) for arg in args[1:]]
     if len(args) != 3 or action not in ("add", "remove") or None in numbers:
         raise UserError("orgs.signatory_usage", command=CommandRef("signatory"))
     organization_id, member_id = (number for number in numbers if number is not None)
@@ -395,109 +351,3 @@ def change_signatory(context: Context, command: Command) -> Sequence[Reply]:
             )
         )
     return replies
-
-
-# -- the list, by network admins --------------------------------------------------------
-
-
-def require_network_admin(context: Context) -> None:
-    if context.role_in(None) is not Role.ADMIN:
-        raise UserError("orgs.network_admins_only")
-
-
-def _field_refused(problem: FieldProblem) -> UserError:
-    return UserError(problem.key, **problem.params)
-
-
-def add_organization(context: Context, command: Command) -> Sequence[Reply]:
-    """``/orgadd NAME; COUNTRY; KIND[; WEBSITE]``."""
-    require_network_admin(context)
-    pieces = [piece.strip() for piece in " ".join(command.args).split(";")]
-    if not 3 <= len(pieces) <= 4:
-        raise _usage_add()
-    try:
-        name = parse_name(pieces[0])
-        country = parse_country(pieces[1], context.languages)
-        kind = parse_kind(pieces[2])
-        website = parse_website(pieces[3] if len(pieces) == 4 else "")
-    except FieldProblem as problem:
-        raise _field_refused(problem) from None
-    try:
-        organization = context.store.organizations.add(name, country, kind, website)
-    except NameTaken:
-        raise UserError("orgs.name_taken", name=Literal(name)) from None
-    context.store.audit.record(
-        "organization.added",
-        context.member.id,
-        organization_id=organization.id,
-        detail={"country": country, "kind": kind},
-    )
-    return [Reply(Lines((Message.of("orgs.added"), organization_line(organization))))]
-
-
-def _usage_add() -> UserError:
-    return UserError(
-        "orgs.add_usage",
-        command=CommandRef("orgadd"),
-        kinds=Literal(", ".join(KIND_LABELS)),
-    )
-
-
-def edit_organization(context: Context, command: Command) -> Sequence[Reply]:
-    """``/orgedit N FIELD VALUE`` (``website -`` clears the website)."""
-    require_network_admin(context)
-    args = command.args
-    number = _number(args[0]) if args else None
-    field = args[1].casefold() if len(args) > 1 else ""
-    if number is None or field not in FIELDS or len(args) < 3:
-        raise UserError(
-            "orgs.edit_usage",
-            command=CommandRef("orgedit"),
-            fields=Literal(", ".join(FIELDS)),
-            kinds=Literal(", ".join(KIND_LABELS)),
-        )
-    store = context.store.organizations
-    before = store.get(number)
-    if before is None:
-        raise UserError("orgs.no_such_org", number=number, orgs=CommandRef("orgs"))
-    value = " ".join(args[2:])
-    fields = {
-        "name": before.name,
-        "country": before.country,
-        "kind": before.kind,
-        "website": before.website,
-    }
-    try:
-        if field == "name":
-            fields["name"] = parse_name(value)
-        elif field == "country":
-            fields["country"] = parse_country(value, context.languages)
-        elif field == "kind":
-            fields["kind"] = parse_kind(value)
-        else:
-            fields["website"] = None if value == "-" else parse_website(value)
-    except FieldProblem as problem:
-        raise _field_refused(problem) from None
-    name, country, kind = str(fields["name"]), str(fields["country"]), str(fields["kind"])
-    try:
-        after = store.update(number, name, country, kind, fields["website"])
-    except NameTaken:
-        raise UserError("orgs.name_taken", name=Literal(name)) from None
-    assert after is not None
-    context.store.audit.record(
-        "organization.edited", context.member.id, organization_id=number, detail={"field": field}
-    )
-    return [Reply(Lines((Message.of("orgs.edited"), organization_line(after))))]
-
-
-def remove_organization(context: Context, command: Command) -> Sequence[Reply]:
-    """``/orgremove N``: the organization goes, with its members' links and signatories."""
-    require_network_admin(context)
-    number = _number(command.args[0]) if len(command.args) == 1 else None
-    if number is None:
-        raise UserError("orgs.remove_usage", command=CommandRef("orgremove"))
-    removed = context.store.organizations.remove(number)
-    if removed is None:
-        raise UserError("orgs.no_such_org", number=number, orgs=CommandRef("orgs"))
-    context.store.audit.record("organization.removed", context.member.id, organization_id=number)
-    return [Reply(Message.of("orgs.removed", number=number, name=Literal(removed.name)))]

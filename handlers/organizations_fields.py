@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from bot.choosing import folded
 from bot.territories import find_territories, is_country
-from bot.types import Literal, Message, ParamValue
-from storage.organizations import NAME_MAX, WEBSITE_MAX
+from bot.types import Literal, Message, ParamValue, Territory
+from storage.organizations import NAME_MAX, WEBSITE_MAX, OrganizationRecord
 
 KIND_LABELS: Mapping[str, str] = {
     "ngo": "orgs.kind_ngo",
@@ -86,3 +86,22 @@ def parse_website(text: str) -> str | None:
     ):
         raise FieldProblem("orgs.field_website", website=Literal(text.strip()))
     return address
+
+
+MAX_NUMBER = 2**31 - 1
+
+
+def as_number(text: str) -> int | None:
+    """An organization's or a member's number as typed in a command (ASCII digits)."""
+    return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_NUMBER else None
+
+
+def organization_line(organization: OrganizationRecord) -> Message:
+    return Message.of(
+        "orgs.line",
+        number=organization.id,
+        name=Literal(organization.name),
+        country=Territory(organization.country),
+        kind=kind_label(organization.kind),
+        website=Literal(organization.website or "—"),
+    )
