@@ -252,6 +252,7 @@ class Services:
         self.registry = build_registry()
         router = build_router(config, self.store, self.catalogs, self.registry)
         self._room_checks = router.room_checks
+        self._file_reads = router.file_reads
         platforms = config.enabled_platforms
         self.dispatcher = Dispatcher(
             router, self.store, on_enqueued=self.wake, relay_platforms=platforms
@@ -332,6 +333,7 @@ class Services:
                 probe = self._probes.get(transport.platform)
                 if probe is not None:
                     self._room_checks.add(transport.platform, probe, asyncio.get_running_loop())
+                self._file_reads.add(transport.media_source, asyncio.get_running_loop())
         except BaseException:
             await self.stop()
             raise

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.config import AppConfig
+from bot.file_reads import FileReads
 from bot.registry import Registry
 from bot.room_checks import RoomChecks
 from bot.types import Message, Origin, ParamValue, Platform, Role
@@ -19,6 +20,7 @@ from storage.cases import CaseStore
 from storage.groups import GroupStore
 from storage.joining import JoiningStore
 from storage.members import MemberStore
+from storage.organizations import OrganizationStore
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
 from storage.urgent_alerts import UrgentAlertStore
@@ -39,8 +41,8 @@ class OutboxReport(Protocol):
 @dataclass(frozen=True)
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
-    reports and their waiting urgent alerts, the audit log, groups' rosters, the outbox's
-    counts, the store's clock, and connecting a member's accounts.
+    reports and their waiting urgent alerts, the audit log, groups' rosters, member
+    organizations, the outbox's counts, the store's clock, and connecting a member's accounts.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -55,6 +57,7 @@ class HandlerStore:
     audit: AuditStore
     roster: RosterStore
     joining: JoiningStore
+    organizations: OrganizationStore
     outbox: OutboxReport
     accounts: AccountStore
     now: Callable[[], datetime]
@@ -70,6 +73,7 @@ class HandlerStore:
             audit=store.audit,
             roster=store.roster,
             joining=store.joining,
+            organizations=store.organizations,
             outbox=store.outbox,
             now=store.now,
             accounts=store.accounts,
@@ -101,6 +105,8 @@ class Context:
     languages: tuple[str, ...]
     room_checks: RoomChecks = field(default_factory=RoomChecks)
     """Asks a platform whether the bot is in a room and may send there."""
+    file_reads: FileReads = field(default_factory=FileReads)
+    """Reads a small file a member sent, through its platform (an import's CSV)."""
 
     def groups_where(self, role: Role) -> list[WorkingGroupRecord]:
         """The working groups in which the member holds ``role`` or more: every group for

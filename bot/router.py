@@ -28,6 +28,7 @@ from bot.conversation import (
     PickedAnswer,
     TypedAnswer,
 )
+from bot.file_reads import FileReads
 from bot.i18n import Catalogs
 from bot.logs import raised_at
 from bot.private_limit import PrivateLimit, Verdict
@@ -121,6 +122,8 @@ class Router:
         self._config = config
         self.room_checks = RoomChecks()
         """The running platforms' answers about rooms (filled when the transports start)."""
+        self.file_reads = FileReads()
+        """The running platforms' downloads, for handlers (filled when they start)."""
         self._bridge = Bridge(
             store,
             catalogs,
@@ -510,6 +513,7 @@ class Router:
             config=self._config,
             languages=supported,
             room_checks=self.room_checks,
+            file_reads=self.file_reads,
         )
 
     def _refusal(self, context: Context, what: str, needed: Role) -> Reply:

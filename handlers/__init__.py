@@ -12,11 +12,24 @@ from handlers import (
     joining,
     links,
     members,
+    organizations,
     outbox,
     profile,
 )
 
-CAPABILITIES = (core, profile, accounts, members, joining, audit, links, outbox, health, cases)
+CAPABILITIES = (
+    core,
+    profile,
+    accounts,
+    members,
+    organizations,
+    joining,
+    audit,
+    links,
+    outbox,
+    health,
+    cases,
+)
 """Every capability module; each exposes ``register(registry)``."""
 
 

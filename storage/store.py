@@ -3,9 +3,10 @@
 What the bot keeps is reached by area, each behind methods named for what callers need:
 ``store.members``, ``store.groups``, ``store.rooms``, ``store.conversations``,
 ``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports``, ``store.cases``,
-``store.urgent_alerts``, ``store.audit``, ``store.roster`` and ``store.accounts``. Each
-method runs in its own transaction, committed before it returns, and answers with frozen
-records (:mod:`storage.records`); no session or ORM object ever leaves.
+``store.urgent_alerts``, ``store.audit``, ``store.roster``, ``store.joining``,
+``store.organizations`` and ``store.accounts``. Each method runs in its own transaction,
+committed before it returns, and answers with frozen records (:mod:`storage.records`); no
+session or ORM object ever leaves.
 Inside ``with store.transaction():`` the methods of every area join one transaction instead
 (a unit of work), committed or rolled back as a whole.
 """
@@ -33,6 +34,7 @@ from storage.inbox import InboxStore
 from storage.joining import JoiningStore
 from storage.members import MemberStore
 from storage.models import SealCheck
+from storage.organizations import OrganizationStore
 from storage.outbox import OutboxStore
 from storage.resealing import reseal_batch_in, sealed_columns
 from storage.rooms import RoomStore
@@ -106,6 +108,8 @@ class Store:
         """One person's accounts connected and split (:mod:`storage.accounts`)."""
         self.joining = JoiningStore(run, now)
         """Requests to join working groups, and the memberships they make."""
+        self.organizations = OrganizationStore(run, now)
+        """Organizations, members' links to them and signatories (:mod:`storage.organizations`)."""
 
         self._seal_check_kept = sealer is None or sealer.has_key
         if not self._seal_check_kept:

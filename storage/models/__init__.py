@@ -18,6 +18,7 @@ from storage.models.groups import Membership, Room, WorkingGroup
 from storage.models.inbox import InboundEvent
 from storage.models.joining import JoinRequest
 from storage.models.members import Identity, Member
+from storage.models.organizations import Organization, OrganizationImport, OrganizationMember
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
 from storage.models.transports import (
     CallbackPayload,
@@ -45,6 +46,9 @@ __all__ = [
     "JoinRequest",
     "Member",
     "Membership",
+    "Organization",
+    "OrganizationImport",
+    "OrganizationMember",
     "OutboxCaseContent",
     "OutboxMessage",
     "Room",
