@@ -15,6 +15,7 @@ from bot.types import Message, Origin, ParamValue, Platform, Role
 from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroupRecord
 from storage.audit import AuditStore
 from storage.cases import CaseStore
+from storage.erasure import MemberDataStore
 from storage.groups import GroupStore
 from storage.members import MemberStore
 from storage.rooms import RoomStore
@@ -36,8 +37,8 @@ class OutboxReport(Protocol):
 @dataclass(frozen=True)
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
-    reports and their waiting urgent alerts, the audit log, the outbox's counts and the
-    store's clock.
+    reports and their waiting urgent alerts, the audit log, a member's own data as a whole
+    (exported, erased), the outbox's counts and the store's clock.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -52,6 +53,7 @@ class HandlerStore:
     audit: AuditStore
     outbox: OutboxReport
     now: Callable[[], datetime]
+    member_data: MemberDataStore
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -64,6 +66,7 @@ class HandlerStore:
             audit=store.audit,
             outbox=store.outbox,
             now=store.now,
+            member_data=store.member_data,
         )
 
 
