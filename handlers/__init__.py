@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.registry import Registry
-from handlers import cases, core, health, links, members, outbox, profile
+from handlers import cases, core, health, links, members, mydata, outbox, profile
 
-CAPABILITIES = (core, profile, members, links, outbox, health, cases)
+CAPABILITIES = (core, profile, mydata, members, links, outbox, health, cases)
 """Every capability module; each exposes ``register(registry)``."""
 
 
