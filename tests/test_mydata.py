@@ -15,6 +15,7 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table
 
 from bot.app import EXPORTS_DIR, build_router
 from bot.config import AppConfig, load_config
+from bot.moments import day
 from bot.types import Command, CommandRef, Message, Origin, Platform, Role
 from handlers.profile import find_time_zones
 from storage import Store
@@ -178,6 +179,24 @@ async def test_timezone_shows_sets_and_offers_the_zones_a_part_of_a_name_matches
     assert said_counted("timezone.too_many", 13) in too_many
     member = ana.store.members.for_identity(Platform.CONSOLE, ANA, language="en")
     assert member.time_zone == "America/Santo_Domingo"  # bad input changed nothing
+
+
+async def test_a_members_reports_are_dated_in_their_time_zone(chats: Chats) -> None:
+    ana = chats(ANA)
+    await ana.send("/whoami")
+    member = ana.store.members.for_identity(Platform.CONSOLE, ANA, language="en")
+    case = file_report(ana.store, member.id, None)
+    summary = ana.store.cases.summary(case)
+    assert summary is not None
+    # Whatever the hour, one of these two zones is on another day than UTC.
+    zone = next(
+        zone
+        for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+        if day(summary.submitted_at, "en", zone) != day(summary.submitted_at, "en")
+    )
+    await ana.send(f"/timezone {zone}")
+    listed = await ana.send("/myreports")
+    assert f"· {day(summary.submitted_at, 'en', zone)} ·" in listed
 
 
 async def test_the_profile_asks_the_zone_with_the_same_finder(chats: Chats) -> None:
