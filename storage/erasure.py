@@ -106,16 +106,14 @@ def erase_member_in(session: Session, member_id: int, keep_reports: bool, now: d
         raise NotFoundError(f"no member {member_id}")
     identities = list(session.scalars(select(Identity).where(Identity.member_id == member_id)))
     accounts = tuple((row.platform, row.user_id) for row in identities)
-    rooms = {(row.platform, row.user_id) for row in identities}  # a Telegram private chat
-    rooms.update((row.platform, row.direct_room_id) for row in identities if row.direct_room_id)
-    rooms.update((row.platform, row.notice_room_id) for row in identities if row.notice_room_id)
+    rooms = _rooms_of_their_own(session, member_id, identities)
     names = {name for name in (member.display_name,) if name}
     names.update(_names_in_inbox(session, accounts))
     forgetting = Forgetting(
         member_id=member_id,
         keep_reports=keep_reports,
         accounts=accounts,
-        rooms=tuple(sorted(rooms)),
+        rooms=rooms,
         names=tuple(sorted(names)),
         now=now,
     )
@@ -142,6 +140,24 @@ def erase_member_in(session: Session, member_id: int, keep_reports: bool, now: d
         memberships=memberships,
         accounts=len(accounts),
     )
+
+
+def _rooms_of_their_own(
+    session: Session, member_id: int, identities: list[Identity]
+) -> tuple[tuple[str, str], ...]:
+    """Their private chats with the bot (on Telegram a private chat's id is the account's),
+    leaving out any another member writes from too (the console's one room)."""
+    rooms = {(row.platform, row.user_id) for row in identities}
+    rooms.update((row.platform, row.direct_room_id) for row in identities if row.direct_room_id)
+    rooms.update((row.platform, row.notice_room_id) for row in identities if row.notice_room_id)
+    ids = sorted({room_id for _, room_id in rooms})
+    shared: set[tuple[str, str]] = set()
+    for column in (Identity.direct_room_id, Identity.notice_room_id):
+        others = select(Identity.platform, column).where(
+            Identity.member_id != member_id, column.in_(ids)
+        )
+        shared.update((platform, str(room)) for platform, room in session.execute(others))
+    return tuple(sorted(room for room in rooms if room not in shared))
 
 
 def _check_nothing_refers(session: Session, member_id: int) -> None:

@@ -58,7 +58,8 @@ class Forgetting:
     accounts: tuple[tuple[str, str], ...]
     """``(platform, user_id)`` of each of their accounts."""
     rooms: tuple[tuple[str, str], ...]
-    """``(platform, room_id)`` of their private chats with the bot (notices' rooms too)."""
+    """``(platform, room_id)`` of their private chats with the bot (notices' rooms too),
+    those that are theirs alone (the console's one room is everyone's)."""
     names: tuple[str, ...]
     """What they are called: their profile's name, and names their platforms gave."""
     now: datetime
@@ -66,7 +67,6 @@ class Forgetting:
     def needles(self) -> tuple[str, ...]:
         """The strings that must be found nowhere once they are erased."""
         found = {user_id for _, user_id in self.accounts}
-        found.update(room_id for _, room_id in self.rooms)
         found.update(name for name in self.names if len(name.strip()) >= SHORTEST_NEEDLE)
         return tuple(sorted(found))
 

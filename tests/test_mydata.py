@@ -346,6 +346,8 @@ async def test_forgetme_keeping_the_reports_leaves_nothing_of_the_member_anywher
         assert bytes_found(stored_files(config, database_url)) == {}
 
     # Someone else's queued message is untouched; a coordinator still has the case.
+    queued = store.outbox.room_head(Platform.TELEGRAM, CAWG_ROOM)
+    assert [row.payload for row in queued] == [{"kind": "reply", "text": "someone else's"}]
     coordinator = await chats("coord").send(f"/case {case}")
     assert "Tailings in the river" in coordinator
 
