@@ -7,10 +7,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.context import Context
+from bot.context import Context, UserError
 from bot.conversation import CANCEL, Answers, Conversation, Step
 from bot.registry import Registry
-from bot.types import Choice, Command, Media, Message, ParamValue, Reply
+from bot.types import Choice, Command, CommandRef, Media, Message, ParamValue, Reply
 
 EXPORT_FORMAT = "caucus-member-data/1"
 WITHDRAW, KEEP, NO_REPORTS = "withdraw", "keep", "none"
@@ -50,6 +50,9 @@ def send_my_data(context: Context, command: Command) -> Sequence[Reply]:
 
 def count_reports(context: Context, command: Command) -> Mapping[str, Any]:
     """The number of reports the member filed; with none, what to do with them is not asked."""
+    if context.store.member_data.named_in_configuration(context.member.id):
+        # The next start would make the member again from the configuration's account.
+        raise UserError("forget.configured", command=CommandRef("forgetme"))
     count = len(context.store.cases.of_author(context.member.id))
     known: dict[str, Any] = {"report_count": count}
     if count == 0:

@@ -78,6 +78,12 @@ class MemberDataStore(Area):
         check_int("member id", member_id, minimum=1)
         return self._read(export_in, member_id)
 
+    def named_in_configuration(self, member_id: int) -> bool:
+        """Whether the configuration file gives the member a role: it names their account,
+        which the next start would bring back (an admin must take it out first)."""
+        check_int("member id", member_id, minimum=1)
+        return self._read(_named_in_configuration, member_id)
+
     def erase(self, member_id: int, *, keep_reports: bool) -> Erased:
         """Erase the member: accounts, profile, memberships, conversation; their reports
         withdrawn or (``keep_reports``) kept without a link to them; every trace of their
@@ -140,6 +146,16 @@ def erase_member_in(session: Session, member_id: int, keep_reports: bool, now: d
         memberships=memberships,
         accounts=len(accounts),
     )
+
+
+def _named_in_configuration(session: Session, member_id: int) -> bool:
+    configured = select(Membership.id).where(
+        Membership.member_id == member_id, Membership.source == CONFIGURED
+    )
+    return session.scalar(configured.limit(1)) is not None
+
+
+CONFIGURED = "config"
 
 
 def _rooms_of_their_own(
