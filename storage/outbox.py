@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot.types import Platform
 from storage.errors import NotFoundError
 from storage.jsontext import decode_json_object, encode_json_object
-from storage.models import OutboxCaseContent, OutboxMessage
+from storage.models import Identity, OutboxCaseContent, OutboxMessage
 from storage.records import DeliveryStatus, OutboxRecord, OutboxStatus, OutboxTarget
 from storage.units import Area
 from storage.validation import (
@@ -322,8 +322,24 @@ def _mark_delivered(
         row.status = DELIVERED
         row.delivered_at = now
         row.platform_message_id = platform_message_id
+        if _to_an_erased_account(session, row):
+            row.room_id = ERASED_ROOM  # on Telegram a private chat's id is the account's
         row.payload = EMPTY_PAYLOAD
         session.flush()
+
+
+ERASED_ROOM = "erased"
+"""The room of a delivered message whose reader was erased meanwhile (/forgetme's farewell)."""
+
+
+def _to_an_erased_account(session: Session, row: OutboxMessage) -> bool:
+    private_to = decode_json_object("outbox payload", row.payload).get("private_to")
+    if not isinstance(private_to, str):
+        return False
+    account = select(Identity.id).where(
+        Identity.platform == row.platform, Identity.user_id == private_to
+    )
+    return session.scalar(account) is None
 
 
 def _record_failed_attempt(

@@ -407,3 +407,26 @@ async def test_each_command_is_for_anyone_about_themselves_in_private_only(
         assert [answer.text.replace("/", "") for answer in answers] == [hint], name
     member = store.members.for_identity(Platform.TELEGRAM, reader, language="en")
     assert member.time_zone is None  # nothing changed from the room
+
+
+def test_the_farewell_delivered_after_the_erasure_keeps_no_trace_of_the_chat(
+    store: Store,
+) -> None:
+    """On Telegram a private chat's id is the account's: the reply that says the member was
+    erased is queued after the erasure, and its row must not keep that id once sent."""
+    gone, staying = "5550123", "5550999"
+    for account in (gone, staying):
+        store.members.for_identity(Platform.TELEGRAM, account, language="en", direct_room=account)
+    member = store.members.for_identity(Platform.TELEGRAM, gone, language="en")
+    with store.transaction():
+        store.member_data.erase(member.id, keep_reports=False)
+        farewell = store.outbox.enqueue(
+            [
+                (Platform.TELEGRAM, account, {"kind": "bot", "private_to": account})
+                for account in (gone, staying)
+            ]
+        )
+    for outbox_id in farewell:
+        store.outbox.mark_delivered(outbox_id, "sent-1")
+    assert store.member_data.traces([gone]) == []
+    assert "outbox.room_id" in store.member_data.traces([staying])
