@@ -4,7 +4,7 @@ storage a handler may use."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -95,6 +95,12 @@ class Context:
     languages: tuple[str, ...]
     room_checks: RoomChecks = field(default_factory=RoomChecks)
     """Asks a platform whether the bot is in a room and may send there."""
+
+    @property
+    def reader(self) -> MemberRecord:
+        """The member as dates and times are shown to them: in their time zone, or the
+        configuration's for members who have not chosen one."""
+        return replace(self.member, time_zone=self.member.time_zone or self.config.time_zone)
 
     def groups_where(self, role: Role) -> list[WorkingGroupRecord]:
         """The working groups in which the member holds ``role`` or more: every group for

@@ -31,6 +31,7 @@ CAWG_ROOM = "-1001"
 CONFIG = f"""
 data_dir = "data"
 admins = ["console:root"]
+time_zone = "Pacific/Kiritimati"
 
 [[working_groups]]
 slug = "cawg"
@@ -182,21 +183,18 @@ async def test_timezone_shows_sets_and_offers_the_zones_a_part_of_a_name_matches
 
 
 async def test_a_members_reports_are_dated_in_their_time_zone(chats: Chats) -> None:
+    """In the configuration's zone until they choose one (UTC+14 and UTC-11: always two
+    different days, and at least one of them not UTC's)."""
     ana = chats(ANA)
     await ana.send("/whoami")
     member = ana.store.members.for_identity(Platform.CONSOLE, ANA, language="en")
-    case = file_report(ana.store, member.id, None)
-    summary = ana.store.cases.summary(case)
+    summary = ana.store.cases.summary(file_report(ana.store, member.id, None))
     assert summary is not None
-    # Whatever the hour, one of these two zones is on another day than UTC.
-    zone = next(
-        zone
-        for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
-        if day(summary.submitted_at, "en", zone) != day(summary.submitted_at, "en")
-    )
-    await ana.send(f"/timezone {zone}")
     listed = await ana.send("/myreports")
-    assert f"· {day(summary.submitted_at, 'en', zone)} ·" in listed
+    assert f"· {day(summary.submitted_at, 'en', 'Pacific/Kiritimati')} ·" in listed
+    await ana.send("/timezone Pago Pago")
+    listed = await ana.send("/myreports")
+    assert f"· {day(summary.submitted_at, 'en', 'Pacific/Pago_Pago')} ·" in listed
 
 
 async def test_the_profile_asks_the_zone_with_the_same_finder(chats: Chats) -> None:
