@@ -323,7 +323,7 @@ def _mark_delivered(
         row.delivered_at = now
         row.platform_message_id = platform_message_id
         if _to_an_erased_account(session, row):
-            row.room_id = ERASED_ROOM  # on Telegram a private chat's id is the account's
+            row.room_id = ERASED_ROOM
         row.payload = EMPTY_PAYLOAD
         session.flush()
 
@@ -333,13 +333,14 @@ ERASED_ROOM = "erased"
 
 
 def _to_an_erased_account(session: Session, row: OutboxMessage) -> bool:
-    private_to = decode_json_object("outbox payload", row.payload).get("private_to")
-    if not isinstance(private_to, str):
+    """A Telegram private chat's id is its account's (a group's is negative): once the
+    account is erased, no delivered message may keep it."""
+    if row.platform != Platform.TELEGRAM.value or not row.room_id.isdigit():
         return False
     account = select(Identity.id).where(
-        Identity.platform == row.platform, Identity.user_id == private_to
+        Identity.platform == row.platform, Identity.user_id == row.room_id
     )
-    return session.scalar(account) is None
+    return session.scalar(account.limit(1)) is None
 
 
 def _record_failed_attempt(

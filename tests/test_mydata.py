@@ -25,6 +25,8 @@ from storage.member_data import member_references, unaccounted_references, unera
 from tests.harness.chat import ConsoleChat
 from tests.harness.databases import Backend
 from tests.harness.features import CATALOGS, first_line, said
+from tests.harness.telegram_emulator import BotApiEmulator
+from tests.harness.telegram_harness import TelegramBot, TelegramChat, make_token, telegram_config
 
 CAWG_ROOM = "-1001"
 
@@ -279,12 +281,16 @@ NEEDLES = (ANA, ANA_NAME, ANA_PLATFORM_NAME, ANA_ORGANIZATION)
 
 
 def bytes_found(paths: list[Path]) -> dict[str, list[str]]:
+    return bytes_in(paths, NEEDLES)
+
+
+def bytes_in(paths: list[Path], needles: tuple[str, ...]) -> dict[str, list[str]]:
     """Which needles each file holds, byte for byte."""
     found: dict[str, list[str]] = {}
     for path in paths:
         if path.is_file():
             held = path.read_bytes()
-            hits = [needle for needle in NEEDLES if needle.encode("utf-8") in held]
+            hits = [needle for needle in needles if needle.encode("utf-8") in held]
             if hits:
                 found[str(path)] = hits
     return found
@@ -420,7 +426,7 @@ def test_the_farewell_delivered_after_the_erasure_keeps_no_trace_of_the_chat(
         store.member_data.erase(member.id, keep_reports=False)
         farewell = store.outbox.enqueue(
             [
-                (Platform.TELEGRAM, account, {"kind": "bot", "private_to": account})
+                (Platform.TELEGRAM, account, {"kind": "bot", "text": "bye"})
                 for account in (gone, staying)
             ]
         )
@@ -428,3 +434,46 @@ def test_the_farewell_delivered_after_the_erasure_keeps_no_trace_of_the_chat(
         store.outbox.mark_delivered(outbox_id, "sent-1")
     assert store.member_data.traces([gone]) == []
     assert "outbox.room_id" in store.member_data.traces([staying])
+
+
+# -- over the real Telegram library and the Bot API emulator --------------------------------
+
+TELEGRAM_ID = 7391254806
+TELEGRAM_NEEDLES = (str(TELEGRAM_ID), "Ana Quispe", "anaquispe_rq", ANA_NAME)
+
+
+@pytest.mark.e2e
+@pytest.mark.backends(Backend.SQLITE)
+async def test_on_telegram_a_member_sets_a_zone_takes_their_data_and_is_forgotten(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The raw updates the inbox kept, the replies the outbox sent to the private chat (whose
+    id is the account's) and the farewell: afterwards no file of the bot holds their names
+    or account id."""
+    async with BotApiEmulator(make_token()) as emulator:
+        config = telegram_config(tmp_path, database_url, emulator, extra='data_dir = "data"')
+        bot = TelegramBot(config)
+        await bot.start()
+        try:
+            ana = TelegramChat(emulator, bot, "ana")
+            ana.user_id = TELEGRAM_ID
+            emulator.add_user(TELEGRAM_ID, "Ana Quispe", username="anaquispe_rq")
+            assert "America/Lima" in await ana.send("/timezone Lima")
+            member = bot.store.members.for_identity(
+                Platform.TELEGRAM, str(TELEGRAM_ID), language="en"
+            )
+            bot.store.members.set_profile(
+                member.id, display_name=ANA_NAME, organization=None, time_zone="America/Lima"
+            )
+            await ana.send("/mydata")
+            [document] = [m for m in emulator.sent(TELEGRAM_ID) if m.kind == "document"]
+            assert document.file_bytes is not None
+            assert json.loads(document.file_bytes)["profile"]["name"] == ANA_NAME
+            assert bytes_in(stored_files(config, database_url), TELEGRAM_NEEDLES)
+
+            await ana.send("/forgetme")
+            done = await ana.pick("Erase everything now")
+            assert said("forget.done") in done
+        finally:
+            await bot.stop()
+    assert bytes_in(stored_files(config, database_url), TELEGRAM_NEEDLES) == {}
