@@ -267,10 +267,10 @@ def _scrub_transports(session: Session, forgetting: Forgetting) -> None:
     if chats:
         session.execute(delete(UnreachableChat).where(or_(*chats)))
     needles = forgetting.needles()
-    callbacks = session.scalars(select(CallbackPayload))
-    named = [row.id for row in callbacks if _mentions(row.value, needles)]
-    if named:
-        session.execute(delete(CallbackPayload).where(CallbackPayload.id.in_(named)))
+    if needles:  # kept in the clear: searched by the database
+        value = CallbackPayload.value
+        naming = or_(*(value.contains(needle, autoescape=True) for needle in needles))
+        session.execute(delete(CallbackPayload).where(naming))
 
 
 # -- checking -------------------------------------------------------------------------------
