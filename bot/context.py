@@ -4,7 +4,7 @@ storage a handler may use."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -17,6 +17,7 @@ from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroup
 from storage.accounts import AccountStore
 from storage.audit import AuditStore
 from storage.cases import CaseStore
+from storage.erasure import MemberDataStore
 from storage.groups import GroupStore
 from storage.joining import JoiningStore
 from storage.members import MemberStore
@@ -42,7 +43,8 @@ class OutboxReport(Protocol):
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
     reports and their waiting urgent alerts, the audit log, groups' rosters, member
-    organizations, the outbox's counts, the store's clock, and connecting a member's accounts.
+    organizations, a member's own data as a whole (exported, erased), the outbox's counts,
+    the store's clock, and connecting a member's accounts.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -61,6 +63,7 @@ class HandlerStore:
     outbox: OutboxReport
     accounts: AccountStore
     now: Callable[[], datetime]
+    member_data: MemberDataStore
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -77,6 +80,7 @@ class HandlerStore:
             outbox=store.outbox,
             now=store.now,
             accounts=store.accounts,
+            member_data=store.member_data,
         )
 
 
@@ -107,6 +111,12 @@ class Context:
     """Asks a platform whether the bot is in a room and may send there."""
     file_reads: FileReads = field(default_factory=FileReads)
     """Reads a small file a member sent, through its platform (an import's CSV)."""
+
+    @property
+    def reader(self) -> MemberRecord:
+        """The member as dates and times are shown to them: in their time zone, or the
+        configuration's for members who have not chosen one."""
+        return replace(self.member, time_zone=self.member.time_zone or self.config.time_zone)
 
     def groups_where(self, role: Role) -> list[WorkingGroupRecord]:
         """The working groups in which the member holds ``role`` or more: every group for

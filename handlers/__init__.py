@@ -12,6 +12,7 @@ from handlers import (
     joining,
     links,
     members,
+    mydata,
     organizations,
     outbox,
     profile,
@@ -20,6 +21,7 @@ from handlers import (
 CAPABILITIES = (
     core,
     profile,
+    mydata,
     accounts,
     members,
     organizations,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot.types import Platform
 from storage.errors import NotFoundError
 from storage.jsontext import decode_json_object, encode_json_object
-from storage.models import OutboxCaseContent, OutboxMessage
+from storage.models import Identity, OutboxCaseContent, OutboxMessage
 from storage.records import DeliveryStatus, OutboxRecord, OutboxStatus, OutboxTarget
 from storage.units import Area
 from storage.validation import (
@@ -322,8 +322,25 @@ def _mark_delivered(
         row.status = DELIVERED
         row.delivered_at = now
         row.platform_message_id = platform_message_id
+        if _to_an_erased_account(session, row):
+            row.room_id = ERASED_ROOM
         row.payload = EMPTY_PAYLOAD
         session.flush()
+
+
+ERASED_ROOM = "erased"
+"""The room of a delivered message whose reader was erased meanwhile (/forgetme's farewell)."""
+
+
+def _to_an_erased_account(session: Session, row: OutboxMessage) -> bool:
+    """A Telegram private chat's id is its account's (a group's is negative): once the
+    account is erased, no delivered message may keep it."""
+    if row.platform != Platform.TELEGRAM.value or not row.room_id.isdigit():
+        return False
+    account = select(Identity.id).where(
+        Identity.platform == row.platform, Identity.user_id == row.room_id
+    )
+    return session.scalar(account.limit(1)) is None
 
 
 def _record_failed_attempt(

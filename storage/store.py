@@ -4,9 +4,9 @@ What the bot keeps is reached by area, each behind methods named for what caller
 ``store.members``, ``store.groups``, ``store.rooms``, ``store.conversations``,
 ``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports``, ``store.cases``,
 ``store.urgent_alerts``, ``store.audit``, ``store.roster``, ``store.joining``,
-``store.organizations`` and ``store.accounts``. Each method runs in its own transaction,
-committed before it returns, and answers with frozen records (:mod:`storage.records`); no
-session or ORM object ever leaves.
+``store.organizations``, ``store.member_data`` and ``store.accounts``. Each method runs in
+its own transaction, committed before it returns, and answers with frozen records
+(:mod:`storage.records`); no session or ORM object ever leaves.
 Inside ``with store.transaction():`` the methods of every area join one transaction instead
 (a unit of work), committed or rolled back as a whole.
 """
@@ -28,6 +28,7 @@ from storage.bridge import BridgeStore
 from storage.cases import CaseStore
 from storage.conversations import ConversationStore
 from storage.database import READ_ONLY, alembic_config, create_engine_for
+from storage.erasure import MemberDataStore, truncate_log_after_erasure
 from storage.errors import KeysDoNotOpen, StorageError
 from storage.groups import GroupStore
 from storage.inbox import InboxStore
@@ -110,6 +111,9 @@ class Store:
         """Requests to join working groups, and the memberships they make."""
         self.organizations = OrganizationStore(run, now)
         """Organizations, members' links to them and signatories (:mod:`storage.organizations`)."""
+        self.member_data = MemberDataStore(run, now, self._units.read)
+        """One member's data as a whole: exported, erased (:mod:`storage.erasure`)."""
+        truncate_log_after_erasure(self._sessions, self._engine)
 
         self._seal_check_kept = sealer is None or sealer.has_key
         if not self._seal_check_kept:

@@ -160,11 +160,12 @@ def status_now(number: int, status: CaseStatus, *, to_author: bool = False) -> M
     return Message.of(f"cases.now.{status.value}", case=case)
 
 
-def summary_line(summary: CaseSummary) -> Message:
+def summary_line(summary: CaseSummary, reader: MemberRecord) -> Message:
+    """One report in a list, dated in the reader's language and time zone."""
     return Message.of(
         "cases.list_line_urgent" if summary.urgent else "cases.list_line",
         number=summary.id,
-        date=Literal(summary.submitted_at.date().isoformat()),
+        date=Literal(day(summary.submitted_at, reader.language, reader.time_zone)),
         country=Territory(summary.country),
         sector=Message.of(options.option_key("sector", summary.sector)),
         status=_status(summary.status),
@@ -228,7 +229,7 @@ def list_cases(context: Context, command: Command) -> Sequence[Reply]:
     lines: list[Message | Literal] = [
         Message.counted("cases.list_header", total, page=page, pages=pages)
     ]
-    lines.extend(summary_line(summary) for summary in found)
+    lines.extend(summary_line(summary, context.reader) for summary in found)
     if page < pages:
         lines.append(Message.of("cases.list_more", command=CommandRef("cases"), next=page + 1))
     lines.append(Message.of("cases.list_footer", case=CommandRef("case")))
@@ -240,7 +241,7 @@ def my_reports(context: Context, command: Command) -> Sequence[Reply]:
     if not found:
         return [Reply(Message.of("cases.mine_none", report=CommandRef("report")))]
     lines: list[Message | Literal] = [Message.counted("cases.mine_header", len(found))]
-    lines.extend(summary_line(summary) for summary in found)
+    lines.extend(summary_line(summary, context.reader) for summary in found)
     lines.append(
         Message.of("cases.mine_footer", case=CommandRef("case"), withdraw=CommandRef("withdraw"))
     )
@@ -342,7 +343,7 @@ def show_case(context: Context, command: Command) -> Sequence[Reply]:
     names = actor_names(context.store, detail) if coordinator else {}
     return [
         Reply(
-            Lines(tuple(_detail_lines(detail, coordinator, names, context.member))), cases=(number,)
+            Lines(tuple(_detail_lines(detail, coordinator, names, context.reader))), cases=(number,)
         )
     ]
 
