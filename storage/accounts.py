@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.types import Platform
 from storage.errors import NotFoundError
+from storage.member_data import Json, MemberSection, add_section, plain
 from storage.members import existing_member, find_identity
 from storage.merging import MergeOutcome, merge_members_in, older_first
 from storage.models import ConnectCode, ConnectFailure, Identity, Member
@@ -183,3 +184,22 @@ __all__ = [
     "Redemption",
     "Split",
 ]
+
+
+# -- the member's own data (/mydata, /forgetme) ---------------------------------------------
+
+
+def _codes_of(session: Session, member_id: int) -> Json:
+    """The member's unused connection codes, by when they expire (the code itself is kept
+    only as a hash, which says nothing to its owner)."""
+    query = select(ConnectCode.created_at, ConnectCode.expires_at).where(
+        ConnectCode.member_id == member_id
+    )
+    return [
+        {"made_at": plain(made), "expires_at": plain(expires)}
+        for made, expires in session.execute(query)
+    ]
+
+
+# The failed tries hang on the accounts (identities): they go with them.
+add_section(MemberSection("connection_codes", ("connect_codes.member_id",), _codes_of))

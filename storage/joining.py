@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.types import Role
 from storage.errors import NotFoundError
+from storage.member_data import Json, MemberSection, add_section, plain
 from storage.members import existing_member
 from storage.models import JoinRequest, Membership, WorkingGroup
 from storage.units import Area
@@ -228,3 +229,47 @@ def _leave_in(session: Session, member_id: int, working_group_id: int) -> Leavin
     session.delete(row)
     session.flush()
     return Leaving.LEFT
+
+
+# -- the member's own data (/mydata, /forgetme) ---------------------------------------------
+
+
+def _requests_of(session: Session, member_id: int) -> Json:
+    """The member's own requests to join, and the decisions they took on others' (by the
+    group and the outcome: who asked is the asker's data, not theirs)."""
+    own = session.execute(
+        select(JoinRequest, WorkingGroup.slug)
+        .join(WorkingGroup, WorkingGroup.id == JoinRequest.working_group_id)
+        .where(JoinRequest.member_id == member_id)
+        .order_by(JoinRequest.id)
+    )
+    decided = session.execute(
+        select(JoinRequest, WorkingGroup.slug)
+        .join(WorkingGroup, WorkingGroup.id == JoinRequest.working_group_id)
+        .where(JoinRequest.decided_by == member_id)
+        .order_by(JoinRequest.id)
+    )
+    return {
+        "asked": [
+            {
+                "group": slug,
+                "state": request.state,
+                "asked_at": plain(request.created_at),
+                "decided_at": plain(request.decided_at),
+            }
+            for request, slug in own
+        ],
+        "decided": [
+            {"group": slug, "state": request.state, "decided_at": plain(request.decided_at)}
+            for request, slug in decided
+        ],
+    }
+
+
+# Erased by their foreign keys: a member's requests go with them; a decision they took stays,
+# without them.
+add_section(
+    MemberSection(
+        "join_requests", ("join_requests.member_id", "join_requests.decided_by"), _requests_of
+    )
+)

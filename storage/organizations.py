@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.types import Role
 from storage.errors import StorageError
+from storage.member_data import Json, MemberSection, add_section, plain, rows_of
 from storage.members import existing_member
 from storage.models import Membership, Organization, OrganizationImport, OrganizationMember
 from storage.models.organizations import KINDS
@@ -414,3 +415,36 @@ def _take_import_in(session: Session, import_id: int, member_id: int) -> str | N
     session.delete(row)
     session.flush()
     return text
+
+
+# -- the member's own data (/mydata, /forgetme) ---------------------------------------------
+
+
+def _organization_of(session: Session, member_id: int) -> Json:
+    """The organization the member claimed or belongs to, and whether they sign for it."""
+    row = session.execute(
+        select(OrganizationMember, Organization)
+        .join(Organization, Organization.id == OrganizationMember.organization_id)
+        .where(OrganizationMember.member_id == member_id)
+    ).first()
+    if row is None:
+        return None
+    link, organization = row
+    return {
+        "organization": organization.id,
+        "name": organization.name,
+        "status": link.status,
+        "signatory": link.signatory,
+        "claimed_at": plain(link.claimed_at),
+        "decided_at": plain(link.decided_at),
+    }
+
+
+add_section(MemberSection("organization", ("organization_members.member_id",), _organization_of))
+add_section(
+    MemberSection(
+        "organization_imports",
+        ("organization_imports.member_id",),
+        rows_of("organization_imports", "member_id"),
+    )
+)

@@ -128,12 +128,12 @@ def test_a_new_table_referring_to_members_without_a_section_is_named() -> None:
     metadata = MetaData()
     Table("members", metadata, Column("id", Integer, primary_key=True))
     Table(
-        "join_requests",
+        "poll_votes",
         metadata,
         Column("id", Integer, primary_key=True),
         Column("member_id", ForeignKey("members.id")),
     )
-    assert unaccounted_references(metadata) == ["join_requests.member_id"]
+    assert unaccounted_references(metadata) == ["poll_votes.member_id"]
 
 
 # -- /timezone ----------------------------------------------------------------------------
