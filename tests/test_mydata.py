@@ -254,6 +254,30 @@ async def test_mydata_sends_a_file_with_everything_kept_about_the_member(
     assert [c["name"] for c in data["conversations"]] == ["profile"]
 
 
+async def test_mydata_holds_the_organization_join_requests_and_codes_of_issue_14(
+    chats: Chats, config: AppConfig
+) -> None:
+    # The sections other capabilities register (storage/organizations.py, joining.py,
+    # accounts.py) reach the export through the same registry.
+    ana = chats(ANA)
+    await ana.send("/whoami")
+    store = ana.store
+    store.organizations.add(ANA_ORGANIZATION, "PE", "ngo")
+    await ana.send("/org Quispe")
+    await ana.send("/join landrights")
+    await ana.send("/connect")
+    await ana.send("/mydata")
+    [exported] = sorted((config.data_dir / EXPORTS_DIR).glob("caucus-member-*.json"))
+    data = json.loads(exported.read_text(encoding="utf-8"))
+    assert data["organization"]["name"] == ANA_ORGANIZATION
+    assert data["organization"]["status"] == "pending"
+    assert [(r["group"], r["state"]) for r in data["join_requests"]["asked"]] == [
+        ("landrights", "pending")
+    ]
+    [code] = data["connection_codes"]
+    assert set(code) == {"made_at", "expires_at"}  # never the code, nor its hash
+
+
 # -- /forgetme ----------------------------------------------------------------------------
 
 
