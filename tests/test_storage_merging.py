@@ -221,3 +221,31 @@ def test_audit_entries_by_or_about_the_newer_member_then_name_the_older(store: S
     entries = {entry.id: entry for entry in store.audit.about_member(older)}
     assert entries[by].actor_member_id == older and entries[by].member_id == older
     assert entries[about].member_id == older
+
+
+def test_two_members_each_in_an_organization_keep_the_older_ones_and_their_requests(
+    store: Store,
+) -> None:
+    # organization_members is keyed by the member alone, and join_requests holds one
+    # pending request per member and group: both collide when two members become one.
+    older, newer = two_members(store)
+    store.groups.sync_configured(
+        [WorkingGroupSpec("cawg", "Corporate Accountability", ("en",), (), (), ())],
+        [],
+        default_language="en",
+    )
+    cawg = store.groups.by_slug("cawg")
+    assert cawg is not None
+    first = store.organizations.add("Red Andina", "PE", "ngo")
+    second = store.organizations.add("Union Sur", "CL", "union")
+    store.organizations.claim(older, first.id)
+    store.organizations.claim(newer, second.id)
+    store.joining.request(older, cawg.id)
+    store.joining.request(newer, cawg.id)
+    with store._sessions.begin() as session:
+        merge_members_in(session, older, newer)
+    affiliation = store.organizations.affiliation_of(older)
+    assert affiliation is not None and affiliation.organization.id == first.id
+    assert store.organizations.affiliation_of(newer) is None
+    pending = store.joining.pending(older, cawg.id)
+    assert pending is not None and store.joining.pending(newer, cawg.id) is None
