@@ -23,6 +23,7 @@ from bot.types import (
 )
 from handlers import joining
 from storage import WorkingGroupRecord
+from storage.organizations import Standing
 from storage.roster import ROLE_REMOVED, ROLE_SET, RosterEntry
 
 
@@ -344,10 +345,11 @@ def list_members(context: Context, command: Command) -> Sequence[Reply]:
 
 
 def organization_of(context: Context, entry: RosterEntry) -> Message | Literal:
-    """The organization a member is listed with: for now the free text of their profile.
-
-    The seam for confirmed organizations: once a member's organization is confirmed by a
-    coordinator, return its name here instead (and mark an unconfirmed claim as such)."""
+    """The organization a member is listed with: the one a coordinator confirmed, else the
+    free text of their profile (their own wording, not vouched for)."""
+    affiliation = context.store.organizations.affiliation_of(entry.member_id)
+    if affiliation is not None and affiliation.standing is Standing.CONFIRMED:
+        return Literal(affiliation.organization.name)
     if entry.organization:
         return Literal(entry.organization)
     return Message.of("members.no_organization")

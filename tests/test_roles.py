@@ -371,6 +371,22 @@ async def test_members_shows_twenty_a_page_with_organization_platforms_language_
     assert first_line("members.list_empty") in await chats("root").send("/members quiet")
 
 
+async def test_members_shows_the_confirmed_organization_before_the_profiles_own_wording(
+    chats: Chats, store: Store
+) -> None:
+    cawg = group_id(store, "cawg")
+    ana = member(store, "ana", "Ana Pérez", "Justicia Ya (my words)")
+    store.roster.change_role(ana, cawg, Role.MEMBER)
+    red = store.organizations.add("Red Justicia Ya", "PE", "ngo")
+    store.organizations.claim(ana, red.id)
+    coord = chats("coord")
+    claimed = await coord.send("/members cawg")
+    assert "Justicia Ya (my words)" in claimed  # a claim is not vouched for yet
+    store.organizations.decide(ana, red.id, confirm=True)
+    confirmed = await coord.send("/members cawg")
+    assert "Red Justicia Ya" in confirmed and "(my words)" not in confirmed
+
+
 # -- /audit ----------------------------------------------------------------------------------
 
 
