@@ -1,6 +1,9 @@
 """The audit log as admins read it (``/audit``): newest first, ten changes a page, in a
 private chat only. A network admin reads every entry; a group's admin the entries about
-the groups they administer.
+the groups they administer (roles, join requests, joins and leaves there). Entries about no
+group (network-wide roles, organizations, signatories, connected accounts, erasures) are
+the network admins' alone: organizations are the network's, and a member's accounts are
+no single group's business.
 
 Each entry is one localized sentence: known actions (:data:`SENTENCES`) have their own;
 an action this version does not know (another capability's) is shown by its name and
@@ -9,24 +12,241 @@ details, so that nothing recorded is hidden.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from bot.context import Context, UserError
 from bot.moments import moment
 from bot.registry import Registry
-from bot.types import Command, CommandRef, Lines, Literal, Message, Reply, Role
+from bot.types import Command, CommandRef, Lines, Literal, Message, Reply, Role, Territory
+from handlers.organizations_fields import KIND_LABELS, kind_label
 from storage import WorkingGroupRecord
-from storage.audit import AuditRecord
+from storage.audit import AuditRecord, AuditValue
+from storage.organizations import OrganizationRecord
 from storage.roster import ROLE_REMOVED, ROLE_SET
 
 PAGE_SIZE = 10
 MAX_PAGE = 10_000
 
-SENTENCES = {ROLE_SET: "audit.role_set", ROLE_REMOVED: "audit.role_removed"}
-"""Actions with a sentence of their own."""
-ROLE_DETAIL = {ROLE_SET: "role", ROLE_REMOVED: "previous"}
-"""The detail naming the role each of them shows."""
 ROLES = {role.value: role for role in Role}
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What a sentence may name: who made the change, the member it is about, the working
+    group (or the network), the organization, and the entry's details."""
+
+    actor: Message
+    member: Message
+    where: Message | Literal
+    organization: Message | None
+    detail: Mapping[str, AuditValue]
+    organizations: Mapping[int, OrganizationRecord]
+
+    def number(self, name: str) -> int | None:
+        value = self.detail.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def counted(self, key: str, name: str) -> Message | None:
+        count = self.number(name)
+        return None if count is None else Message.counted(key, count)
+
+
+Sentence = Callable[[Parts], Message | None]
+"""An entry's sentence from its parts; ``None`` when its details are not as expected (the
+entry is then shown by its action's name and details)."""
+
+
+def _role(key: str, detail: str) -> Sentence:
+    def sentence(parts: Parts) -> Message | None:
+        role = ROLES.get(str(parts.detail.get(detail)))
+        if role is None:
+            return None
+        return Message.of(
+            key,
+            actor=parts.actor,
+            member=parts.member,
+            role=Message.of(f"role.{role.value}"),
+            where=parts.where,
+        )
+
+    return sentence
+
+
+def _connected(parts: Parts) -> Message | None:
+    merged = parts.number("merged_member")
+    accounts = parts.counted("audit.accounts_moved", "accounts_moved")
+    records = parts.counted("audit.records_moved", "rows_moved")
+    combined = parts.counted("audit.records_combined", "rows_combined")
+    if merged is None or accounts is None or records is None or combined is None:
+        return None
+    return Message.of(
+        "audit.account_connected",
+        member=parts.member,
+        merged=merged,
+        accounts=accounts,
+        records=records,
+        combined=combined,
+    )
+
+
+def _disconnected(parts: Parts) -> Message | None:
+    new = parts.number("new_member")
+    left = parts.counted("audit.accounts_left", "accounts_left")
+    if new is None or left is None:
+        return None
+    return Message.of("audit.account_disconnected", member=parts.member, new=new, left=left)
+
+
+def _membership(key: str, *, request: bool = True) -> Sentence:
+    def sentence(parts: Parts) -> Message | None:
+        number = parts.number("request")
+        if not request:
+            return Message.of(key, actor=parts.actor, member=parts.member, where=parts.where)
+        if number is None:
+            return None
+        return Message.of(
+            key, actor=parts.actor, member=parts.member, where=parts.where, request=number
+        )
+
+    return sentence
+
+
+def _joined(parts: Parts) -> Message | None:
+    if parts.detail.get("how") != "open":
+        return None
+    return Message.of("audit.membership_joined", member=parts.member, where=parts.where)
+
+
+def _imported(key: str) -> Sentence:
+    def sentence(parts: Parts) -> Message | None:
+        batch, line = parts.number("import"), parts.number("line")
+        if parts.organization is None or batch is None or line is None:
+            return None
+        return Message.of(
+            key, actor=parts.actor, organization=parts.organization, batch=batch, line=line
+        )
+
+    return sentence
+
+
+def _org_added(parts: Parts) -> Message | None:
+    if "import" in parts.detail:
+        return _imported("audit.org_imported")(parts)
+    country, kind = parts.detail.get("country"), parts.detail.get("kind")
+    if parts.organization is None or not isinstance(country, str) or kind not in KIND_LABELS:
+        return None
+    return Message.of(
+        "audit.org_added",
+        actor=parts.actor,
+        organization=parts.organization,
+        country=Territory(country),
+        kind=kind_label(str(kind)),
+    )
+
+
+FIELD_KEYS = {
+    "name": "audit.field_name",
+    "country": "audit.field_country",
+    "kind": "audit.field_kind",
+    "website": "audit.field_website",
+}
+"""Each field ``/orgedit`` changes, and the catalog key of its name in a sentence."""
+
+
+def _org_edited(parts: Parts) -> Message | None:
+    if "import" in parts.detail:
+        return _imported("audit.org_import_updated")(parts)
+    field = FIELD_KEYS.get(str(parts.detail.get("field")))
+    if parts.organization is None or field is None:
+        return None
+    return Message.of(
+        "audit.org_edited",
+        actor=parts.actor,
+        organization=parts.organization,
+        field=Message.of(field),
+    )
+
+
+def _about_org(key: str) -> Sentence:
+    def sentence(parts: Parts) -> Message | None:
+        if parts.organization is None:
+            return None
+        return Message.of(
+            key, actor=parts.actor, member=parts.member, organization=parts.organization
+        )
+
+    return sentence
+
+
+def _claimed(parts: Parts) -> Message | None:
+    """``replaced``: the organization of the pending claim this one took the place of."""
+    if parts.organization is None or "replaced" not in parts.detail:
+        return None
+    if parts.detail["replaced"] is None:
+        return Message.of("audit.org_claimed", member=parts.member, organization=parts.organization)
+    earlier = parts.number("replaced")
+    if earlier is None:
+        return None
+    return Message.of(
+        "audit.org_claimed_replacing",
+        member=parts.member,
+        organization=parts.organization,
+        earlier=_organization(earlier, parts.organizations),
+    )
+
+
+def _org_left(parts: Parts) -> Message | None:
+    was, signatory = parts.detail.get("was"), parts.detail.get("signatory")
+    if was == "pending":
+        key = "audit.org_claim_withdrawn"
+    elif was == "confirmed":
+        key = "audit.org_left_signatory" if signatory is True else "audit.org_left"
+    else:
+        return None
+    return _about_org(key)(parts)
+
+
+def _erased(parts: Parts) -> Message | None:
+    counts = {
+        placeholder: parts.counted(key, name)
+        for placeholder, key, name in (
+            ("accounts", "audit.erased_accounts", "accounts"),
+            ("memberships", "audit.erased_memberships", "memberships"),
+            ("withdrawn", "audit.reports_withdrawn", "reports_withdrawn"),
+            ("kept", "audit.reports_kept", "reports_kept"),
+        )
+    }
+    shown = {placeholder: count for placeholder, count in counts.items() if count is not None}
+    if len(shown) < len(counts):
+        return None
+    return Message.of("audit.member_erased", **shown)
+
+
+SENTENCES: Mapping[str, Sentence] = {
+    ROLE_SET: _role("audit.role_set", "role"),
+    ROLE_REMOVED: _role("audit.role_removed", "previous"),
+    "account.connected": _connected,
+    "account.disconnected": _disconnected,
+    "membership.requested": _membership("audit.membership_requested"),
+    "membership.joined": _joined,
+    "membership.approved": _membership("audit.membership_approved"),
+    "membership.declined": _membership("audit.membership_declined"),
+    "membership.cancelled": _membership("audit.membership_cancelled"),
+    "membership.left": _membership("audit.membership_left", request=False),
+    "organization.added": _org_added,
+    "organization.edited": _org_edited,
+    "organization.removed": _about_org("audit.org_removed"),
+    "organization.claimed": _claimed,
+    "organization.confirmed": _about_org("audit.org_confirmed"),
+    "organization.declined": _about_org("audit.org_declined"),
+    "organization.left": _org_left,
+    "signatory.added": _about_org("audit.signatory_added"),
+    "signatory.removed": _about_org("audit.signatory_removed"),
+    "member.erased": _erased,
+}
+"""The actions this version has a sentence for; any other (a later version's) is shown by
+its name and details."""
 
 
 def register(registry: Registry) -> None:
@@ -95,6 +315,11 @@ def show_audit(context: Context, command: Command) -> Sequence[Reply]:
             if number is not None
         ]
     )
+    organizations = {
+        number: organization
+        for number in _organization_ids(found.entries)
+        if (organization := context.store.organizations.get(number)) is not None
+    }
     zone = context.member.time_zone or context.config.time_zone
     lines: list[Message | Literal] = [
         Message.counted("audit.header", found.total, where=where, page=page, pages=pages)
@@ -104,7 +329,7 @@ def show_audit(context: Context, command: Command) -> Sequence[Reply]:
             Message.of(
                 "audit.line",
                 when=Literal(moment(entry.created_at, context.member.language, zone)),
-                what=describe(entry, names, groups),
+                what=describe(entry, names, groups, organizations),
             )
         )
     if page < pages:
@@ -117,18 +342,26 @@ def describe(
     entry: AuditRecord,
     names: Mapping[int, str | None],
     groups: Mapping[int, WorkingGroupRecord],
+    organizations: Mapping[int, OrganizationRecord],
 ) -> Message:
     """One entry as a sentence: who did what, to whom, where."""
-    actor = _who(entry.actor_member_id, names, "audit.actor_none")
-    member = _who(entry.member_id, names, "audit.member_gone")
     group = groups.get(entry.working_group_id) if entry.working_group_id else None
-    where: Message | Literal = Literal(group.name) if group else Message.of("members.network")
-    key = SENTENCES.get(entry.action)
-    role = ROLES.get(str(entry.detail.get(ROLE_DETAIL.get(entry.action, ""))))
-    if key is not None and role is not None:
-        return Message.of(
-            key, actor=actor, member=member, role=Message.of(f"role.{role.value}"), where=where
-        )
+    parts = Parts(
+        actor=_who(entry.actor_member_id, names, "audit.actor_none"),
+        member=_who(entry.member_id, names, "audit.member_gone"),
+        where=Literal(group.name) if group else Message.of("members.network"),
+        organization=(
+            None
+            if entry.organization_id is None
+            else _organization(entry.organization_id, organizations)
+        ),
+        detail=entry.detail,
+        organizations=organizations,
+    )
+    words = SENTENCES.get(entry.action)
+    sentence = words(parts) if words is not None else None
+    if sentence is not None:
+        return sentence
     details = [f"{name}={value}" for name, value in sorted(entry.detail.items())]
     if group is not None:
         details.insert(0, f"group={group.slug}")
@@ -136,14 +369,34 @@ def describe(
         details.insert(0, f"organization={entry.organization_id}")
     shown = Literal(", ".join(details) or "-")
     if entry.member_id is None:
-        return Message.of("audit.other", actor=actor, action=Literal(entry.action), details=shown)
+        return Message.of(
+            "audit.other", actor=parts.actor, action=Literal(entry.action), details=shown
+        )
     return Message.of(
         "audit.other_about",
-        actor=actor,
+        actor=parts.actor,
         action=Literal(entry.action),
-        member=member,
+        member=parts.member,
         details=shown,
     )
+
+
+def _organization_ids(entries: Sequence[AuditRecord]) -> set[int]:
+    """The organizations the entries name: each entry's own, and a claim's earlier one."""
+    found = {entry.organization_id for entry in entries if entry.organization_id}
+    for entry in entries:
+        earlier = entry.detail.get("replaced")
+        if entry.action == "organization.claimed" and isinstance(earlier, int):
+            found.add(earlier)
+    return found
+
+
+def _organization(number: int, organizations: Mapping[int, OrganizationRecord]) -> Message:
+    """An organization by name and number while it exists, by number once removed."""
+    organization = organizations.get(number)
+    if organization is None:
+        return Message.of("audit.organization_gone", number=number)
+    return Message.of("audit.organization_named", number=number, name=Literal(organization.name))
 
 
 def _who(number: int | None, names: Mapping[int, str | None], unknown: str) -> Message:
