@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from bot.conversation import Conversation, ConversationState
-from bot.types import ChoicePicked, Command, Origin, Platform, Reply, Role, Text
+from bot.types import (
+    ChoicePicked,
+    Command,
+    CommandRef,
+    Message,
+    Origin,
+    Platform,
+    Reply,
+    Role,
+    Text,
+)
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -176,6 +186,12 @@ class Registry:
 
     def commands(self) -> tuple[CommandSpec, ...]:
         return tuple(self._commands.values())
+
+    def help_of(self, spec: CommandSpec) -> Message:
+        """What a command does, as its help line says it; a help text may name another
+        command (``{link}``), shown with the platform's own prefix."""
+        named = {other.name: CommandRef(other.name) for other in self._commands.values()}
+        return Message.of(spec.help_key, **named)
 
     def commands_for(self, role: Role, platform: Platform) -> tuple[CommandSpec, ...]:
         """The commands a member with ``role`` may use on ``platform``, in registration order."""

@@ -59,9 +59,10 @@ def show_help(context: Context, command: Command) -> Sequence[Reply]:
     lines: list[Message | Literal] = [
         Message.of("help.header", role=Message.of(f"role.{context.role.value}"))
     ]
-    for spec in context.registry.commands_for(context.role, context.origin.platform):
+    registry = context.registry
+    for spec in registry.commands_for(context.role, context.origin.platform):
         lines.append(
-            Message.of("help.line", command=CommandRef(spec.name), what=Message.of(spec.help_key))
+            Message.of("help.line", command=CommandRef(spec.name), what=registry.help_of(spec))
         )
     lines.append(
         Message.of(

@@ -62,6 +62,8 @@ async def test_help_lists_the_commands_of_a_member_only(open_chat: ChatFactory) 
         assert command in answer
     assert said("help.joinlink") not in answer
     assert said("help.role") not in answer
+    # A line that names another command names it as this platform writes it.
+    assert said("help.connect", link=CommandRef("link")) in answer
 
 
 async def test_help_for_a_coordinator_adds_the_coordinator_commands(

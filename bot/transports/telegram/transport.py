@@ -61,7 +61,7 @@ from bot.transports.telegram.media import (
 from bot.transports.telegram.payloads import TelegramPayload
 from bot.transports.telegram.render import CALLBACK_TOKEN_MARK, decode_callback
 from bot.transports.telegram.sender import TelegramSender
-from bot.types import ChoicePicked, Incoming, Message, Platform, Role
+from bot.types import ChoicePicked, Incoming, Platform, Role
 from storage import InboundRecord, Store
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class TelegramTransport:
                 language or self._default_language, Platform.TELEGRAM
             )
             commands = [
-                BotCommand(spec.name, renderer.label(Message.of(spec.help_key))[:256])
+                BotCommand(spec.name, renderer.label(self._registry.help_of(spec))[:256])
                 for spec in specs
             ]
             await self.application.bot.set_my_commands(commands, language_code=language)
