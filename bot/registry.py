@@ -66,6 +66,9 @@ class CommandSpec:
     prepare: Preparer | None = None
     group_hint: str | None = None
     """Said instead of the usual refusal when a direct-only command is typed in a group."""
+    typed_in_public: CommandHandler | None = None
+    """Run when a direct-only command is typed outside a private chat, before the refusal:
+    what it says is said first (``/connect CODE`` voids the code everyone there has seen)."""
 
     def available_on(self, platform: Platform) -> bool:
         return self.platforms is None or platform in self.platforms
@@ -99,9 +102,19 @@ class Registry:
         role: Role = Role.MEMBER,
         direct_only: bool = False,
         platforms: frozenset[Platform] | None = None,
+        typed_in_public: CommandHandler | None = None,
     ) -> None:
         self._add(
-            CommandSpec(name, help_key, role, handler, None, direct_only, platforms),
+            CommandSpec(
+                name,
+                help_key,
+                role,
+                handler,
+                None,
+                direct_only,
+                platforms,
+                typed_in_public=typed_in_public,
+            ),
         )
 
     def conversation(

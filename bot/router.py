@@ -327,14 +327,15 @@ class Router:
                 )
             ]
         if spec.direct_only and not context.origin.is_direct:
+            said = list(spec.typed_in_public(context, command)) if spec.typed_in_public else []
             if context.origin.exposed:
                 # The member may take it for a private chat: say why it is not one.
                 refusal = Message.of("privacy.room_not_private", command=CommandRef(spec.name))
-                return [Reply(refusal)]
+                return [*said, Reply(refusal)]
             # Before the role: in a group room the role is that group's, and the hint to
             # ask in private shows nothing of what the command would.
             key = spec.group_hint or "router.direct_only"
-            return [Reply(Message.of(key, command=CommandRef(spec.name)))]
+            return [*said, Reply(Message.of(key, command=CommandRef(spec.name)))]
         if not context.role.includes(spec.role):
             return [self._refusal(context, spec.name, spec.role)]
         if spec.conversation is not None:

@@ -42,7 +42,13 @@ FIELD_KEYS = {
 
 
 def register(registry: Registry) -> None:
-    registry.command("connect", connect, help_key="help.connect", direct_only=True)
+    registry.command(
+        "connect",
+        connect,
+        help_key="help.connect",
+        direct_only=True,
+        typed_in_public=void_code_seen,
+    )
     registry.command("disconnect", disconnect, help_key="help.disconnect", direct_only=True)
 
 
@@ -114,7 +120,27 @@ def connect(context: Context, command: Command) -> Sequence[Reply]:
         return [Reply(Message.counted("accounts.code_wrong", redemption.tries_left))]
     if redemption.status is Redeemed.OWN_CODE:
         return [Reply(Message.of("accounts.own_code", whoami=CommandRef("whoami")))]
+    if redemption.status is Redeemed.SAME_PLATFORM:
+        platform = Message.of(f"platform.{context.origin.platform.value}")
+        return [Reply(Message.of("accounts.same_platform", platform=platform))]
     return _connected(context, redemption)
+
+
+def void_code_seen(context: Context, command: Command) -> Sequence[Reply]:
+    """``/connect CODE`` typed where others read it: whoever saw the code could join their
+    account to its owner's and read their reports. The code is voided at once, and its
+    owner told in private; nothing is connected."""
+    typed = read_code(command.args)
+    if typed is None:
+        return []
+    secret = installation_secret(context.config.data_dir)
+    owner = context.store.accounts.void_code(code_digest(secret, typed))
+    if owner is None:
+        return []
+    log.info("connect_code_voided member=%d", owner)
+    told = Message.of("accounts.code_voided", connect=CommandRef("connect"))
+    notices = notify_member(context.store, owner, told, enabled=context.config.enabled_platforms)
+    return [Reply(Message.of("accounts.code_voided_here")), *notices]
 
 
 def _connected(context: Context, redemption: Redemption) -> Sequence[Reply]:

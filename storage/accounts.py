@@ -38,6 +38,9 @@ class Redeemed(StrEnum):
     """Too many wrong tries within the hour: the code was not even looked at."""
     OWN_CODE = "own_code"
     """The code is this member's own: it is for the other account (not counted, kept)."""
+    SAME_PLATFORM = "same_platform"
+    """The code's owner has an account on this platform already: a code is typed on the
+    other platform (not counted, kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,12 @@ class AccountStore(Area):
         check_text("user id", user_id, 255)
         check_text("digest", digest, 64)
         return self._run(_redeem, Platform(platform), user_id, digest, self._now())
+
+    def void_code(self, digest: str) -> int | None:
+        """Delete the code ``digest`` (seen by others); its owner's member id, or ``None``
+        when no such code is waiting."""
+        check_text("digest", digest, 64)
+        return self._run(_void_code, digest)
 
     def split_off(self, member_id: int, platform: Platform, user_id: str) -> Split:
         """Move the member's account to a new member of its own (speaking the same language,
@@ -142,11 +151,29 @@ def _redeem(
     if code.member_id == identity.member_id:
         return Redemption(Redeemed.OWN_CODE, tries_left, code_member_id=code.member_id)
     code_member_id = code.member_id
+    on_this_platform = session.scalar(
+        select(func.count())
+        .select_from(Identity)
+        .where(Identity.member_id == code_member_id, Identity.platform == platform.value)
+    )
+    # The console is one terminal where the operator plays several people (/as): there two
+    # console accounts may be joined, as a person's Telegram and Matrix accounts are.
+    if on_this_platform and platform is not Platform.CONSOLE:
+        return Redemption(Redeemed.SAME_PLATFORM, tries_left, code_member_id=code_member_id)
     kept, other = older_first(session, code_member_id, identity.member_id)
     # Used up: this code and any other of the two members, before anything moves.
     session.execute(delete(ConnectCode).where(ConnectCode.member_id.in_([kept, other])))
     outcome = merge_members_in(session, kept, other)
     return Redemption(Redeemed.CONNECTED, tries_left, outcome, code_member_id)
+
+
+def _void_code(session: Session, digest: str) -> int | None:
+    code = session.scalars(select(ConnectCode).where(ConnectCode.digest == digest)).one_or_none()
+    if code is None:
+        return None
+    owner = code.member_id
+    session.delete(code)
+    return owner
 
 
 def _split_off(

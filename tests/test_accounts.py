@@ -308,7 +308,7 @@ async def test_every_role_may_connect_and_disconnect_only_its_own_accounts(
     gets a code for their own accounts, and none can split off an account of another."""
     chat = bot.chat(user)
     shown = await chat.send("/help")
-    assert said("help.connect") in shown and said("help.disconnect") in shown
+    assert said("help.connect", link="/link") in shown and said("help.disconnect") in shown
     await bot.code_for(chat)
     assert said("accounts.last_account", connect="/connect") in await chat.send("/disconnect")
     assert said("accounts.no_such_account", platform="Matrix") in await chat.send(

@@ -299,3 +299,41 @@ def test_a_room_on_a_platform_not_running_here_cannot_be_checked_so_is_not_linke
 ) -> None:
     assert said("links.bot_unchecked") in link(router, "matrix", "!side:x")
     assert router[1].groups.for_room(MX, "!side:x") is None
+
+
+# -- a connection code seen by others -----------------------------------------------------------
+
+CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}\b")
+
+
+def test_a_connect_code_typed_in_a_group_room_is_voided_and_its_owner_told(router: Any) -> None:
+    # Everyone in the room could type it from their own account and join theirs to Ana's.
+    (given,) = handle(router, Command(Origin(MX, "!dm:x", ANA, is_direct=True), "connect"))
+    found = CODE.search(given.text)
+    assert found is not None
+    seen = handle(
+        router, Command(Origin(TG, "-1001", "5", is_direct=False), "connect", (found[0],))
+    )
+    assert said("accounts.code_voided_here") in seen[0].text
+    told = [reply for reply in seen if reply.private_to == ANA]
+    assert len(told) == 1 and said("accounts.code_voided") in told[0].text
+    # Typed again in private by whoever saw it: a wrong code, nothing connected.
+    handle(router, Command(Origin(TG, "5", "5", is_direct=True), "connect", (found[0],)))
+    _, store = router
+    ana = store.members.for_identity(MX, ANA, language="en")
+    mallory = store.members.for_identity(TG, "5", language="en")
+    assert ana.id != mallory.id
+
+
+def test_a_code_typed_from_the_same_platform_as_its_owner_connects_nothing(router: Any) -> None:
+    (given,) = handle(router, Command(Origin(MX, "!dm:x", ANA, is_direct=True), "connect"))
+    found = CODE.search(given.text)
+    assert found is not None
+    other = Origin(MX, "!dm2:x", "@other:x", is_direct=True)
+    (refused,) = handle(router, Command(other, "connect", (found[0],)))
+    assert said("accounts.same_platform") in refused.text
+    _, store = router
+    assert (
+        store.members.for_identity(MX, ANA, language="en").id
+        != store.members.for_identity(MX, "@other:x", language="en").id
+    )
