@@ -29,7 +29,8 @@ from storage.roster import ROLE_REMOVED, ROLE_SET, RosterEntry
 
 def register(registry: Registry) -> None:
     registry.command("groups", list_groups, help_key="help.groups", direct_only=True)
-    registry.command("role", set_role, help_key="help.role", role=Role.ADMIN)
+    # Private only: its name search answers with members' names and numbers.
+    registry.command("role", set_role, help_key="help.role", role=Role.ADMIN, direct_only=True)
     registry.command("roles", list_roles, help_key="help.roles", role=Role.ADMIN, direct_only=True)
     registry.command(
         "members", list_members, help_key="help.members", role=Role.COORDINATOR, direct_only=True

@@ -317,6 +317,16 @@ def change_signatory(context: Context, command: Command) -> Sequence[Reply]:
         log.info("org_signatory_refused member=%d org=%d", context.member.id, organization_id)
         raise UserError("orgs.not_signatory_here", name=Literal(organization.name))
     adding = action == "add"
+    if (
+        adding
+        and member_id == context.member.id
+        and not own_signatory
+        and context.role_in(None) is not Role.ADMIN
+    ):
+        # Who signs for an organization is decided by someone else: a coordinator does
+        # not make themselves its signatory.
+        log.info("org_signatory_self_refused member=%d org=%d", member_id, organization_id)
+        raise UserError("orgs.no_self_signatory", name=Literal(organization.name))
     changed = store.set_signatory(member_id, organization_id, adding)
     name = Literal(organization.name)
     if changed is None:

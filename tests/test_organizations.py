@@ -216,6 +216,21 @@ async def test_several_matches_are_offered_as_numbered_choices(chats: Chats) -> 
 # -- signatories ------------------------------------------------------------------------
 
 
+async def test_a_coordinator_cannot_make_themselves_a_signatory(chats: Chats) -> None:
+    store = chats("root").store
+    red = store.organizations.add("Red Étnica", "CO", "movement")
+    coord = member_id(store, "coord")
+    store.organizations.claim(coord, red.id)
+    store.organizations.decide(coord, red.id, confirm=True)
+    refused = await chats("coord").send(f"/signatory add {red.id} {coord}")
+    assert said("orgs.no_self_signatory", name="Red Étnica") in refused
+    assert store.organizations.signatories(red.id) == []
+    # A network admin names them: someone else decided.
+    named = await chats("root").send(f"/signatory add {red.id} {coord}")
+    assert said("orgs.signatory_added", number=coord, name="Red Étnica") in named
+    assert store.organizations.signatories(red.id) == [coord]
+
+
 async def test_signatories_are_designated_by_coordinators_and_by_each_other(
     chats: Chats,
 ) -> None:

@@ -337,3 +337,9 @@ def test_a_code_typed_from_the_same_platform_as_its_owner_connects_nothing(route
         store.members.for_identity(MX, ANA, language="en").id
         != store.members.for_identity(MX, "@other:x", language="en").id
     )
+
+
+def test_role_is_private_only_its_name_search_names_members(router: Any) -> None:
+    in_room = Origin(TG, "-1001", "1", is_direct=False)  # a network admin, in the group
+    (refused,) = handle(router, Command(in_room, "role", ("ana", "coordinator", "cawg")))
+    assert said("router.direct_only") in refused.text
