@@ -552,6 +552,27 @@ class LimitsConfig(BaseModel):
         return value
 
 
+class SchedulerConfig(BaseModel):
+    """How often the scheduler looks for due work (reminders, deadlines) besides waking at
+    the next row's time."""
+
+    model_config = _FROZEN
+
+    poll_seconds: StrictInt = 30
+    """Look for due work at least this often (work scheduled by another process shows up
+    within it)."""
+
+    @field_validator("poll_seconds")
+    @classmethod
+    def _check_poll(cls, value: int) -> int:
+        if not 1 <= value <= 3600:
+            raise rule(
+                f"must be from 1 to 3600 seconds (got {value})",
+                "set poll_seconds = 30",
+            )
+        return value
+
+
 class AppConfig(BaseModel):
     """The whole validated configuration the bot runs with."""
 
@@ -568,6 +589,7 @@ class AppConfig(BaseModel):
     working_groups: tuple[WorkingGroupConfig, ...] = ()
     admins: tuple[IdentityField, ...] = ()
     limits: LimitsConfig = LimitsConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     encryption_keys: tuple[SecretStr, ...] = Field(default=(), repr=False)
     """Keys that seal confidential data at rest, newest first; none: a key file in data_dir."""
 
@@ -750,6 +772,7 @@ _FILE_KEYS: tuple[str, ...] = (
     "matrix",
     "working_groups",
     "limits",
+    "scheduler",
 )
 
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -759,6 +782,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "matrix": tuple(MatrixConfig.model_fields),
     "working_groups[]": tuple(WorkingGroupConfig.model_fields),
     "limits": tuple(LimitsConfig.model_fields),
+    "scheduler": tuple(SchedulerConfig.model_fields),
 }
 """The settings each part of the file may hold, for "did you mean" in error lines."""
 

@@ -24,6 +24,7 @@ from storage.members import MemberStore
 from storage.organizations import OrganizationStore
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
+from storage.scheduled import ScheduledStore
 from storage.urgent_alerts import UrgentAlertStore
 
 
@@ -44,7 +45,7 @@ class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
     reports and their waiting urgent alerts, the audit log, groups' rosters, member
     organizations, a member's own data as a whole (exported, erased), the outbox's counts,
-    the store's clock, and connecting a member's accounts.
+    the store's clock, connecting a member's accounts, and scheduled work.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -64,6 +65,8 @@ class HandlerStore:
     accounts: AccountStore
     now: Callable[[], datetime]
     member_data: MemberDataStore
+    scheduled: ScheduledStore
+    """Work due later: reminders, deadlines, announcements (see :mod:`bot.scheduler`)."""
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -81,6 +84,7 @@ class HandlerStore:
             now=store.now,
             accounts=store.accounts,
             member_data=store.member_data,
+            scheduled=store.scheduled,
         )
 
 
