@@ -29,7 +29,9 @@ from bot.transports.planning import PLANNING
 from bot.types import Message, Origin, Platform, Reply
 from storage import Store
 from storage.scheduled import ScheduledRecord, ScheduledState
+from tests.harness.chat import ConsoleChat
 from tests.harness.clock import T0, Clock
+from tests.harness.features import first_line, said
 
 KIND = "test.reminder"
 LATENESS = timedelta(hours=6)
@@ -432,6 +434,39 @@ def test_the_scheduler_section_of_the_configuration_is_checked(tmp_path: Path) -
     path.write_text("[scheduler]\npoll_second = 5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="poll_seconds"):
         load_config(path, env={})
+
+
+async def test_health_tells_network_admins_of_interrupted_and_failed_work(
+    tmp_path: Path, database_url: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('data_dir = "data"\nadmins = ["console:root"]\n', encoding="utf-8")
+    config = load_config(path, env={"CAUCUS_DATABASE_URL": database_url})
+    admin = ConsoleChat(config, "root")
+    store = admin.store
+    try:
+        answer = await admin.send("/health")
+        assert said("health.header") in answer
+        assert first_line("health.scheduled_trouble") not in answer
+        for key in ("r:1", "r:2", "r:3"):
+            store.scheduled.schedule(key, KIND, T0, {"member": 1})
+        store.scheduled.claim_due()
+        failed = store.scheduled.claim_due()
+        assert failed is not None
+        store.scheduled.finish(failed.id, ScheduledState.FAILED, "LookupError")
+        store.scheduled.claim_due()
+        scheduler_for(store, config, Reminders()).recover()
+        answer = await admin.send("/health")
+    finally:
+        await admin.close()
+    assert (
+        said(
+            "health.scheduled_trouble",
+            unknown=Message.counted("health.scheduled_unknown", 2),
+            failed=Message.counted("health.scheduled_failed", 1),
+        )
+        in answer
+    )
 
 
 @pytest.fixture(autouse=True)
