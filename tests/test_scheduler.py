@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.app import Services
 from bot.config import AppConfig, ConfigError, load_config
 from bot.i18n import Catalogs
 from bot.registry import NoLongerUseful, Registry
@@ -31,14 +32,17 @@ from storage import Store
 from storage.scheduled import ScheduledRecord, ScheduledState
 from tests.harness.chat import ConsoleChat
 from tests.harness.clock import T0, Clock
+from tests.harness.databases import Backend
 from tests.harness.features import first_line, said
+from tests.harness.telegram_emulator import BotApiEmulator
+from tests.harness.telegram_harness import USER_IDS, fast_limiter, make_token, telegram_config
 
 KIND = "test.reminder"
 LATENESS = timedelta(hours=6)
 
 
-def notice(member: int) -> Reply:
-    chat = str(500 + member)
+def notice(chat_id: int) -> Reply:
+    chat = str(chat_id)
     return Reply(
         Message.of("router.slow_down"),
         to=Origin(platform=Platform.TELEGRAM, room_id=chat, user_id=chat, is_direct=True),
@@ -48,8 +52,8 @@ def notice(member: int) -> Reply:
 
 
 class Reminders:
-    """The test capability: a reminder to ``target["member"]``; ``fail`` times it fails
-    first; ``useful_until`` (an ISO time): after it, no longer useful."""
+    """The test capability: a reminder into the private chat ``target["chat"]``; it fails
+    ``fail`` times first; after ``useful_until`` (an ISO time) it is no longer useful."""
 
     def __init__(self, fail: int = 0) -> None:
         self.done: list[str] = []
@@ -67,7 +71,7 @@ class Reminders:
                 context.store.scheduled.schedule("side:effect", KIND, T0, {})
                 raise LookupError("the handler failed")
             self.done.append(row.key)
-        return [notice(int(row.target["member"]))]
+        return [notice(int(row.target["chat"]))]
 
 
 def scheduler_for(store: Store, config: AppConfig, handler: Reminders) -> Scheduler:
@@ -115,11 +119,11 @@ def test_scheduling_a_key_again_moves_pending_work_and_leaves_done_work(
 ) -> None:
     scheduled = clocked_store.scheduled
     key = "consultation:7:reminder:P3D"
-    scheduled.schedule(key, KIND, T0 + timedelta(days=1), {"member": 1})
-    moved = scheduled.schedule(key, KIND, T0 + timedelta(days=2), {"member": 2})
+    scheduled.schedule(key, KIND, T0 + timedelta(days=1), {"chat": 501})
+    moved = scheduled.schedule(key, KIND, T0 + timedelta(days=2), {"chat": 502})
     assert (moved.due_at, moved.target, moved.state) == (
         T0 + timedelta(days=2),
-        {"member": 2},
+        {"chat": 502},
         ScheduledState.PENDING,
     )
     clock.advance(days=3)
@@ -127,11 +131,11 @@ def test_scheduling_a_key_again_moves_pending_work_and_leaves_done_work(
         claimed = scheduled.claim_due()
         assert claimed is not None and claimed.key == key
         scheduled.finish(claimed.id, ScheduledState.DONE)
-    again = scheduled.schedule(key, KIND, T0 + timedelta(days=5), {"member": 3})
+    again = scheduled.schedule(key, KIND, T0 + timedelta(days=5), {"chat": 503})
     assert (again.state, again.due_at, again.target) == (
         ScheduledState.DONE,
         T0 + timedelta(days=2),
-        {"member": 2},
+        {"chat": 502},
     )
 
 
@@ -143,7 +147,7 @@ def test_cancelling_removes_pending_work_by_key_or_by_key_prefix(clocked_store: 
         "consultation:70:reminder:P3D",
         "consultation%:reminder:P3D",
     ):
-        scheduled.schedule(key, KIND, T0 + timedelta(days=1), {"member": 1})
+        scheduled.schedule(key, KIND, T0 + timedelta(days=1), {"chat": 501})
     assert scheduled.cancel("consultation:7:reminder:P14D")
     assert not scheduled.cancel("consultation:7:reminder:P14D")
     assert scheduled.cancel_prefix("consultation:7:") == 1
@@ -171,7 +175,7 @@ def test_only_due_pending_work_is_claimed_and_only_once(clocked_store: Store, cl
 def test_work_due_while_the_bot_was_down_is_done_once_at_start_within_its_lateness(
     clocked_store: Store, clock: Clock, config: AppConfig
 ) -> None:
-    clocked_store.scheduled.schedule("r:1", KIND, T0 + timedelta(hours=1), {"member": 1})
+    clocked_store.scheduled.schedule("r:1", KIND, T0 + timedelta(hours=1), {"chat": 501})
     clock.advance(hours=1 + 5)  # down from before its time until 5 h after it
     reminders = Reminders()
     scheduler = scheduler_for(clocked_store, config, reminders)
@@ -186,7 +190,7 @@ def test_work_due_while_the_bot_was_down_is_done_once_at_start_within_its_latene
 def test_work_later_than_its_lateness_is_skipped_with_a_log_line(
     clocked_store: Store, clock: Clock, config: AppConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clocked_store.scheduled.schedule("r:1", KIND, T0 + timedelta(hours=1), {"member": 1})
+    clocked_store.scheduled.schedule("r:1", KIND, T0 + timedelta(hours=1), {"chat": 501})
     clock.advance(hours=1 + 7)
     reminders = Reminders()
     with caplog.at_level(logging.INFO, logger="bot.scheduler"):
@@ -200,7 +204,7 @@ def test_work_its_handler_finds_no_longer_useful_is_skipped(
     clocked_store: Store, clock: Clock, config: AppConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     deadline = T0 + timedelta(hours=2)
-    target = {"member": 1, "useful_until": deadline.isoformat()}
+    target = {"chat": 501, "useful_until": deadline.isoformat()}
     clocked_store.scheduled.schedule("r:1", KIND, T0 + timedelta(hours=1), target)
     clock.advance(hours=3)  # within its lateness, but after the deadline
     with caplog.at_level(logging.INFO, logger="bot.scheduler"):
@@ -215,7 +219,7 @@ def test_work_its_handler_finds_no_longer_useful_is_skipped(
 def test_work_left_sending_by_a_crash_becomes_unknown_and_is_never_repeated(
     clocked_store: Store, clock: Clock, config: AppConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clocked_store.scheduled.schedule("r:1", KIND, T0, {"member": 1})
+    clocked_store.scheduled.schedule("r:1", KIND, T0, {"chat": 501})
     clocked_store.scheduled.claim_due()  # committed as sending, then the process died
     reminders = Reminders()
     scheduler = scheduler_for(clocked_store, config, reminders)
@@ -232,7 +236,7 @@ def test_work_left_sending_by_a_crash_becomes_unknown_and_is_never_repeated(
 def test_a_failing_handler_is_retried_with_back_off_then_failed_with_its_error_class(
     clocked_store: Store, clock: Clock, config: AppConfig
 ) -> None:
-    clocked_store.scheduled.schedule("r:1", KIND, T0, {"member": 1})
+    clocked_store.scheduled.schedule("r:1", KIND, T0, {"chat": 501})
     reminders = Reminders(fail=MAX_ATTEMPTS)
     scheduler = scheduler_for(clocked_store, config, reminders)
     for attempt in range(1, MAX_ATTEMPTS):
@@ -256,9 +260,9 @@ def test_a_moved_deadline_moves_its_reminder_and_a_withdrawn_one_cancels_it(
     clocked_store: Store, clock: Clock, config: AppConfig
 ) -> None:
     scheduled = clocked_store.scheduled
-    scheduled.schedule("consultation:7:reminder:P1D", KIND, T0 + timedelta(days=1), {"member": 1})
-    scheduled.schedule("consultation:8:reminder:P1D", KIND, T0 + timedelta(days=1), {"member": 2})
-    scheduled.schedule("consultation:7:reminder:P1D", KIND, T0 + timedelta(days=3), {"member": 1})
+    scheduled.schedule("consultation:7:reminder:P1D", KIND, T0 + timedelta(days=1), {"chat": 501})
+    scheduled.schedule("consultation:8:reminder:P1D", KIND, T0 + timedelta(days=1), {"chat": 502})
+    scheduled.schedule("consultation:7:reminder:P1D", KIND, T0 + timedelta(days=3), {"chat": 501})
     scheduled.cancel_prefix("consultation:8:")
     reminders = Reminders()
     scheduler = scheduler_for(clocked_store, config, reminders)
@@ -277,7 +281,9 @@ def test_two_processes_on_one_database_do_each_piece_of_work_once(
     stores = [Store(database_url, clock=clock) for _ in range(2)]
     try:
         for n, key in enumerate(keys):
-            stores[0].scheduled.schedule(key, KIND, T0 + timedelta(minutes=n % 3), {"member": n})
+            stores[0].scheduled.schedule(
+                key, KIND, T0 + timedelta(minutes=n % 3), {"chat": 500 + n}
+            )
         clock.advance(minutes=5)
         reminders = [Reminders(), Reminders()]
         schedulers = [scheduler_for(s, config, r) for s, r in zip(stores, reminders, strict=True)]
@@ -315,7 +321,7 @@ def test_repeating_work_done_schedules_its_next_occurrence_on_the_wall_clock(
             KIND,
             "30 2 * * *",
             "Europe/Paris",
-            {"member": 1},
+            {"chat": 501},
             after=clock.now,
         )
         assert first is not None and first.due_at == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)
@@ -332,9 +338,9 @@ def test_repeating_work_done_schedules_its_next_occurrence_on_the_wall_clock(
 def test_the_loop_marks_interrupted_work_does_due_work_and_stops_cleanly(
     clocked_store: Store, clock: Clock, config: AppConfig
 ) -> None:
-    clocked_store.scheduled.schedule("r:1", KIND, T0, {"member": 1})
+    clocked_store.scheduled.schedule("r:1", KIND, T0, {"chat": 501})
     clocked_store.scheduled.claim_due()
-    clocked_store.scheduled.schedule("r:2", KIND, T0, {"member": 2})
+    clocked_store.scheduled.schedule("r:2", KIND, T0, {"chat": 502})
     reminders = Reminders()
     scheduler = scheduler_for(clocked_store, config, reminders)
 
@@ -344,7 +350,7 @@ def test_the_loop_marks_interrupted_work_does_due_work_and_stops_cleanly(
             if reminders.done:
                 break
             await asyncio.sleep(0.02)
-        clocked_store.scheduled.schedule("r:3", KIND, T0 + timedelta(minutes=1), {"member": 3})
+        clocked_store.scheduled.schedule("r:3", KIND, T0 + timedelta(minutes=1), {"chat": 503})
         clock.advance(minutes=1)
         scheduler.wake()
         for _ in range(200):
@@ -449,7 +455,7 @@ async def test_health_tells_network_admins_of_interrupted_and_failed_work(
         assert said("health.header") in answer
         assert first_line("health.scheduled_trouble") not in answer
         for key in ("r:1", "r:2", "r:3"):
-            store.scheduled.schedule(key, KIND, T0, {"member": 1})
+            store.scheduled.schedule(key, KIND, T0, {"chat": 501})
         store.scheduled.claim_due()
         failed = store.scheduled.claim_due()
         assert failed is not None
@@ -467,6 +473,50 @@ async def test_health_tells_network_admins_of_interrupted_and_failed_work(
         )
         in answer
     )
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with BotApiEmulator(make_token()) as running:
+        yield running
+
+
+@pytest.mark.backends(Backend.SQLITE)
+async def test_the_running_bot_marks_interrupted_work_and_sends_due_work_on_telegram(
+    tmp_path: Path, database_url: str, emulator: BotApiEmulator
+) -> None:
+    config = telegram_config(tmp_path, database_url, emulator)
+    ana = USER_IDS["ana"]
+    emulator.add_user(ana, "Ana", language_code="en")
+    services = Services(config, limiters={Platform.TELEGRAM: fast_limiter()})
+    reminders = Reminders()
+    services.registry.scheduled(KIND, reminders, lateness=LATENESS)
+    scheduled = services.store.scheduled
+    now = services.store.now()
+    scheduled.schedule("r:interrupted", KIND, now - timedelta(minutes=5), {"chat": ana})
+    scheduled.claim_due()  # left sending by a process killed mid-work
+    scheduled.schedule("r:due", KIND, now - timedelta(minutes=1), {"chat": ana})
+    wording = CATALOGS.renderer("en", Platform.TELEGRAM).text(Message.of("router.slow_down"))
+    started = False
+    try:
+        await services.start()
+        started = True
+        for _ in range(500):
+            if any(wording[:40] in (m.plain_text or "") for m in emulator.sent(ana)):
+                break
+            await asyncio.sleep(0.02)
+        scheduled.schedule("r:next", KIND, services.store.now(), {"chat": ana})
+        services.scheduler.wake()
+        for _ in range(500):
+            if len(emulator.sent(ana)) == 2:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await services.stop()
+    assert started and reminders.done == ["r:due", "r:next"]
+    assert len(emulator.sent(ana)) == 2
+    with Store(database_url) as store:
+        assert store.scheduled.counts() == {ScheduledState.UNKNOWN: 1, ScheduledState.DONE: 2}
 
 
 @pytest.fixture(autouse=True)
