@@ -322,10 +322,13 @@ class Services:
 
     def wake(self, platform: Platform) -> None:
         """Messages were queued for ``platform``; the event may have been a report's
-        submission too, so the evidence fetcher looks for new files (a cheap query)."""
+        submission too, so the evidence fetcher looks for new files, and the scheduler for
+        work due (cheap queries)."""
         outbox = self.outboxes.get(platform)
         if outbox is not None:
             outbox.wake()
+        # The event may have scheduled work due sooner than the scheduler's next look.
+        self.scheduler.wake()
         if self.evidence is not None:
             self.evidence.wake()
 

@@ -3,10 +3,10 @@ storage a handler may use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.config import AppConfig
 from bot.file_reads import FileReads
@@ -24,7 +24,7 @@ from storage.members import MemberStore
 from storage.organizations import OrganizationStore
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
-from storage.scheduled import ScheduledStore
+from storage.scheduled import ScheduledRecord, ScheduledState
 from storage.urgent_alerts import UrgentAlertStore
 
 
@@ -38,6 +38,33 @@ class OutboxReport(Protocol):
         since: datetime,
         rooms: Collection[str] | None = None,
     ) -> OutboxStatus: ...
+
+
+class ScheduledWork(Protocol):
+    """What a handler may do with scheduled work (:class:`storage.scheduled.ScheduledStore`):
+    schedule, move and cancel it, read it and count it by state; claiming it is the
+    scheduler's."""
+
+    def schedule(
+        self,
+        key: str,
+        kind: str,
+        due_at: datetime,
+        target: Mapping[str, Any],
+        *,
+        rule: str | None = None,
+        time_zone: str | None = None,
+    ) -> ScheduledRecord: ...
+
+    def cancel(self, key: str) -> bool: ...
+
+    def cancel_prefix(self, prefix: str) -> int: ...
+
+    def get(self, key: str) -> ScheduledRecord | None: ...
+
+    def with_prefix(self, prefix: str) -> list[ScheduledRecord]: ...
+
+    def counts(self) -> dict[ScheduledState, int]: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +92,7 @@ class HandlerStore:
     accounts: AccountStore
     now: Callable[[], datetime]
     member_data: MemberDataStore
-    scheduled: ScheduledStore
+    scheduled: ScheduledWork
     """Work due later: reminders, deadlines, announcements (see :mod:`bot.scheduler`)."""
 
     @classmethod

@@ -175,19 +175,20 @@ class Scheduler:
             )
         return found
 
-    def run_due(self, limit: int = 100) -> int:
+    def run_due(self, limit: int = 100, queued: set[Platform] | None = None) -> int:
         """Do the rows due by the store's clock, each in a unit of work of its own, up to
-        ``limit``; how many rows were taken (done, skipped or failed)."""
+        ``limit``; how many rows were taken (done, skipped or failed). ``queued`` gathers
+        the platforms that got messages (their outboxes are woken on the event loop)."""
         taken = 0
         while taken < limit:
-            queued: set[Platform] = set()
             with self._store.transaction():
                 row = self._store.scheduled.claim_due()
                 if row is None:
                     break
-                queued = self._do(row)
+                platforms = self._do(row)
             taken += 1
-            self._wake(queued)
+            if queued is not None:
+                queued |= platforms
         return taken
 
     def _do(self, row: ScheduledRecord) -> set[Platform]:
@@ -301,6 +302,7 @@ class Scheduler:
             self._store.outbox.enqueue(items)
 
     def _wake(self, platforms: set[Platform]) -> None:
+        """On the event loop: the outboxes that got messages."""
         if self._on_enqueued is not None:
             for platform in platforms:
                 self._on_enqueued(platform)
@@ -327,7 +329,11 @@ class Scheduler:
                     if not recovered:
                         await loop.run_in_executor(self._executor, self.recover)
                         recovered = True
-                    await loop.run_in_executor(self._executor, self.run_due)
+                    queued: set[Platform] = set()
+                    try:
+                        await loop.run_in_executor(self._executor, self.run_due, 100, queued)
+                    finally:
+                        self._wake(queued)
                     wait = await loop.run_in_executor(self._executor, self._seconds_to_next)
                 except Exception as error:
                     await backoff.pause(error)
