@@ -562,6 +562,26 @@ class SchedulerConfig(BaseModel):
     """Look for due work at least this often (work scheduled by another process shows up
     within it)."""
 
+    lateness_hours: Mapping[StrictStr, StrictInt] = {}
+    """Per kind of work (``"consultation.reminder"``), how many hours late it may still be
+    done, in place of the lateness its capability registered."""
+
+    @field_validator("lateness_hours")
+    @classmethod
+    def _check_lateness(cls, value: Mapping[str, int]) -> Mapping[str, int]:
+        for kind, hours in value.items():
+            if not kind or len(kind) > 64:
+                raise rule(
+                    f"names a kind of work of 1 to 64 characters (got {kind!r})",
+                    'write e.g. lateness_hours = { "consultation.reminder" = 12 }',
+                )
+            if not 0 <= hours <= 8760:
+                raise rule(
+                    f"gives {kind} a lateness from 0 to 8760 hours (got {hours})",
+                    'write e.g. lateness_hours = { "consultation.reminder" = 12 }',
+                )
+        return MappingProxyType(dict(value))
+
     @field_validator("poll_seconds")
     @classmethod
     def _check_poll(cls, value: int) -> int:

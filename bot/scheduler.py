@@ -10,13 +10,14 @@ both do a row. A row found ``sending`` at start was left by a process that stopp
 way this cannot rule out: it is marked ``unknown``, logged, counted in ``/health``, and not
 repeated.
 
-Lateness is the kind's: a row due while the bot was down is done at start when it is at most
-``lateness`` late, and skipped with a log line beyond it (its handler may also skip it:
-:class:`bot.registry.NoLongerUseful`). A handler that fails is tried again after a growing
-pause, :data:`MAX_ATTEMPTS` times in all, then the row is ``failed`` with the error's class.
+Lateness is the kind's (``[scheduler] lateness_hours`` may change it): a row due while the
+bot was down is done at start when it is at most ``lateness`` late, and skipped with a log
+line beyond it (its handler may also skip it: :class:`bot.registry.NoLongerUseful`). A
+handler that fails is tried again after a growing pause, :data:`MAX_ATTEMPTS` times in all,
+then the row is ``failed`` with the error's class.
 
 Repeating work (a weekly digest) is a row per occurrence: APScheduler's ``CronTrigger``
-computes the next time in a time zone (:func:`next_time`), and the occurrence done schedules
+computes the next time on a time zone's clock (:func:`next_time`), and the occurrence done schedules
 the next under a key of its own (:func:`occurrence_key`).
 """
 
@@ -153,6 +154,9 @@ class Scheduler:
         self._planners = dict(planners or {})
         self._on_enqueued = on_enqueued
         self._poll_seconds = poll_seconds
+        self._lateness = {
+            kind: timedelta(hours=hours) for kind, hours in config.scheduler.lateness_hours.items()
+        }
         self._woken = asyncio.Event()
         self._stopping = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scheduler")
@@ -163,7 +167,11 @@ class Scheduler:
     # -- on the scheduler's thread --------------------------------------------------------
 
     def recover(self) -> list[ScheduledRecord]:
-        """At start: rows left ``sending`` become ``unknown``, each logged (never repeated)."""
+        """At start: rows left ``sending`` become ``unknown``, each logged (never repeated);
+        a configured lateness for a kind no capability registered is logged too."""
+        for kind in sorted(self._lateness):
+            if self._registry.scheduled_kind(kind) is None:
+                log.warning("scheduler_config lateness_hours names unregistered kind=%s", kind)
         found = self._store.scheduled.interrupted()
         for row in found:
             log.warning(
@@ -201,13 +209,14 @@ class Scheduler:
             return set()
         now = self._store.now()
         late = now - row.due_at
-        if late > spec.lateness:
+        lateness = self._lateness.get(row.kind, spec.lateness)
+        if late > lateness:
             log.warning(
                 "scheduled_skipped id=%d kind=%s reason=late late_by=%ds lateness=%ds",
                 row.id,
                 row.kind,
                 late.total_seconds(),
-                spec.lateness.total_seconds(),
+                lateness.total_seconds(),
             )
             scheduled.finish(row.id, ScheduledState.SKIPPED, "late")
             self._repeat(row, now)

@@ -200,6 +200,21 @@ def test_work_later_than_its_lateness_is_skipped_with_a_log_line(
     assert "scheduled_skipped id=1 kind=test.reminder reason=late" in caplog.text
 
 
+@pytest.mark.backends(Backend.SQLITE)
+def test_the_configured_lateness_of_a_kind_replaces_the_registered_one(
+    tmp_path: Path, clocked_store: Store, clock: Clock
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[scheduler]\nlateness_hours = {{ "{KIND}" = 2 }}\n', encoding="utf-8")
+    config = load_config(path, env={})
+    clocked_store.scheduled.schedule("r:1", KIND, T0, {"chat": 501})
+    clocked_store.scheduled.schedule("r:2", KIND, T0 + timedelta(hours=2), {"chat": 502})
+    clock.advance(hours=3)  # within the registered 6 hours; r:1 beyond the configured 2
+    scheduler_for(clocked_store, config, Reminders()).run_due()
+    assert state(clocked_store, "r:1") is ScheduledState.SKIPPED
+    assert state(clocked_store, "r:2") is ScheduledState.DONE
+
+
 def test_work_its_handler_finds_no_longer_useful_is_skipped(
     clocked_store: Store, clock: Clock, config: AppConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -437,6 +452,10 @@ def test_the_scheduler_section_of_the_configuration_is_checked(tmp_path: Path) -
         load_config(path, env={})
     assert "scheduler.poll_seconds" in info.value.line
     assert "must be from 1 to 3600 seconds (got 0); fix: set poll_seconds = 30" in info.value.line
+    path.write_text('[scheduler]\nlateness_hours = { "a.kind" = -1 }\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert "gives a.kind a lateness from 0 to 8760 hours (got -1)" in info.value.line
     path.write_text("[scheduler]\npoll_second = 5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="poll_seconds"):
         load_config(path, env={})
