@@ -32,10 +32,17 @@ from storage import Store
 from storage.scheduled import ScheduledRecord, ScheduledState
 from tests.harness.chat import ConsoleChat
 from tests.harness.clock import T0, Clock
+from tests.harness.console_process import BotProcess
 from tests.harness.databases import Backend
 from tests.harness.features import first_line, said
 from tests.harness.telegram_emulator import BotApiEmulator
-from tests.harness.telegram_harness import USER_IDS, fast_limiter, make_token, telegram_config
+from tests.harness.telegram_harness import (
+    USER_IDS,
+    fast_limiter,
+    make_token,
+    telegram_config,
+    telegram_section,
+)
 
 KIND = "test.reminder"
 LATENESS = timedelta(hours=6)
@@ -536,6 +543,45 @@ async def test_the_running_bot_marks_interrupted_work_and_sends_due_work_on_tele
     assert len(emulator.sent(ana)) == 2
     with Store(database_url) as store:
         assert store.scheduled.counts() == {ScheduledState.UNKNOWN: 1, ScheduledState.DONE: 2}
+
+
+async def test_after_a_kill_9_caucus_run_marks_interrupted_work_and_never_repeats_it(
+    tmp_path: Path, sqlite_url: str, emulator: BotApiEmulator
+) -> None:
+    # No capability registers a kind yet, so the work is left as a killed process would
+    # leave it (sending); rows whose kind nothing registered fail at once.
+    ana = USER_IDS["ana"]
+    emulator.add_user(ana, "Ana")
+    config = tmp_path / "config.toml"
+    config.write_text('data_dir = "data"\n' + telegram_section(emulator, "polling"), "utf-8")
+    token = {"CAUCUS_TELEGRAM_TOKEN": emulator.token}
+    with Store(sqlite_url) as store:
+        store.upgrade()
+        past = store.now() - timedelta(minutes=5)
+        store.scheduled.schedule("r:left", KIND, past, {"chat": ana})
+        store.scheduled.claim_due()
+
+        for run in (1, 2):
+            # Each run meets a row of a kind nothing registered: its failing shows the
+            # scheduler of that process has looked at the table.
+            store.scheduled.schedule(f"r:nobody:{run}", "nobody.registered", past, {})
+            bot = BotProcess(config, sqlite_url, secrets=token)
+            try:
+                emulator.send_text(ana, "/whoami")
+                await emulator.wait_for(lambda n=run: len(emulator.sent(ana)) >= n, timeout=30)
+                await emulator.wait_for(
+                    lambda n=run: state(store, f"r:nobody:{n}") is ScheduledState.FAILED,
+                    timeout=10,
+                )
+            finally:
+                bot.kill_hard()
+            assert state(store, "r:left") is ScheduledState.UNKNOWN
+        record = store.scheduled.get("r:nobody:1")
+        assert record is not None and (record.attempts, record.last_error) == (
+            0,
+            "unregistered kind",
+        )
+    assert len(emulator.sent(ana)) == 2  # the two answers to /whoami, nothing else
 
 
 @pytest.fixture(autouse=True)
