@@ -40,8 +40,7 @@ from bot.config import AppConfig
 from bot.context import HandlerStore
 from bot.i18n import Catalogs
 from bot.logs import raised_at
-from bot.outbox import Planner
-from bot.outgoing import BotMessage
+from bot.outgoing import BotMessage, OutgoingItem
 from bot.outgoing_json import to_json
 from bot.registry import NoLongerUseful, Registry
 from bot.types import Outgoing, Platform, Reply
@@ -49,6 +48,10 @@ from storage import StorageUnavailable, Store
 from storage.scheduled import ScheduledRecord, ScheduledState, ScheduledStore
 
 log = logging.getLogger(__name__)
+
+Planner = Callable[[OutgoingItem], list[OutgoingItem]]
+"""Cuts an item into the parts its platform sends (``bot.outbox.Planner``; not imported, so
+that capabilities may import this module without the delivery machinery)."""
 
 MAX_ATTEMPTS = 3
 """Tries of a failing handler before its row is ``failed``."""
