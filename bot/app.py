@@ -25,6 +25,7 @@ from bot.outbox import OutboxWorker
 from bot.ratelimit import SendLimiter
 from bot.registry import Registry
 from bot.router import Router
+from bot.scheduler import Scheduler
 from bot.standby import serve_alone
 from bot.transports import PlatformParts, Transport, Wiring
 from bot.transports.console import ConsoleTransport
@@ -230,7 +231,8 @@ def _warn_on_stderr(line: str) -> None:
 
 class Services:
     """The bot on every configured platform, in one process: one store (migrated once), one
-    router on one dispatcher thread, one inbox, and per platform a transport and an outbox.
+    router on one dispatcher thread, one inbox, the scheduler (:mod:`bot.scheduler`), and per
+    platform a transport and an outbox.
 
     Events from every platform are handled one at a time, in one order; each outbox is woken
     when an event queued messages for its platform, and each sender can fetch files from
@@ -258,6 +260,14 @@ class Services:
             router, self.store, on_enqueued=self.wake, relay_platforms=platforms
         )
         self.inbox = Inbox(self.store, self.dispatcher)
+        self.scheduler = Scheduler(
+            self.store,
+            self.registry,
+            self.catalogs,
+            config,
+            on_enqueued=self.wake,
+            poll_seconds=config.scheduler.poll_seconds,
+        )
         wiring = Wiring(
             config=config,
             store=self.store,
@@ -276,6 +286,7 @@ class Services:
         }
         for platform, part in parts.items():
             self.dispatcher.add_platform(platform, part.planner)
+            self.scheduler.add_platform(platform, part.planner)
             if part.reader is not None:
                 self.inbox.add_reader(platform, part.reader)
         self.transports: dict[Platform, Transport] = {
@@ -311,10 +322,13 @@ class Services:
 
     def wake(self, platform: Platform) -> None:
         """Messages were queued for ``platform``; the event may have been a report's
-        submission too, so the evidence fetcher looks for new files (a cheap query)."""
+        submission too, so the evidence fetcher looks for new files, and the scheduler for
+        work due (cheap queries)."""
         outbox = self.outboxes.get(platform)
         if outbox is not None:
             outbox.wake()
+        # The event may have scheduled work due sooner than the scheduler's next look.
+        self.scheduler.wake()
         if self.evidence is not None:
             self.evidence.wake()
 
@@ -347,6 +361,7 @@ class Services:
                 for platform, outbox in self.outboxes.items()
             ),
             asyncio.create_task(self.inbox.run(), name="inbox"),
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
         ]
         if self.evidence is not None:
             self._tasks.append(asyncio.create_task(self.evidence.run(), name="evidence"))
@@ -358,6 +373,7 @@ class Services:
         if self.evidence is not None:
             self.evidence.stop()
         self.inbox.stop()
+        self.scheduler.stop()
         for transport in self._started:
             transport.stop()
         for outbox in self.outboxes.values():

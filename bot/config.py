@@ -552,6 +552,47 @@ class LimitsConfig(BaseModel):
         return value
 
 
+class SchedulerConfig(BaseModel):
+    """How often the scheduler looks for due work (reminders, deadlines) besides waking at
+    the next row's time."""
+
+    model_config = _FROZEN
+
+    poll_seconds: StrictInt = 30
+    """Look for due work at least this often (work scheduled by another process shows up
+    within it)."""
+
+    lateness_hours: Mapping[StrictStr, StrictInt] = {}
+    """Per kind of work (``"consultation.reminder"``), how many hours late it may still be
+    done, in place of the lateness its capability registered."""
+
+    @field_validator("lateness_hours")
+    @classmethod
+    def _check_lateness(cls, value: Mapping[str, int]) -> Mapping[str, int]:
+        for kind, hours in value.items():
+            if not kind or len(kind) > 64:
+                raise rule(
+                    f"names a kind of work of 1 to 64 characters (got {kind!r})",
+                    'write e.g. lateness_hours = { "consultation.reminder" = 12 }',
+                )
+            if not 0 <= hours <= 8760:
+                raise rule(
+                    f"gives {kind} a lateness from 0 to 8760 hours (got {hours})",
+                    'write e.g. lateness_hours = { "consultation.reminder" = 12 }',
+                )
+        return MappingProxyType(dict(value))
+
+    @field_validator("poll_seconds")
+    @classmethod
+    def _check_poll(cls, value: int) -> int:
+        if not 1 <= value <= 3600:
+            raise rule(
+                f"must be from 1 to 3600 seconds (got {value})",
+                "set poll_seconds = 30",
+            )
+        return value
+
+
 class AppConfig(BaseModel):
     """The whole validated configuration the bot runs with."""
 
@@ -568,6 +609,7 @@ class AppConfig(BaseModel):
     working_groups: tuple[WorkingGroupConfig, ...] = ()
     admins: tuple[IdentityField, ...] = ()
     limits: LimitsConfig = LimitsConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     encryption_keys: tuple[SecretStr, ...] = Field(default=(), repr=False)
     """Keys that seal confidential data at rest, newest first; none: a key file in data_dir."""
 
@@ -750,6 +792,7 @@ _FILE_KEYS: tuple[str, ...] = (
     "matrix",
     "working_groups",
     "limits",
+    "scheduler",
 )
 
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -759,6 +802,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "matrix": tuple(MatrixConfig.model_fields),
     "working_groups[]": tuple(WorkingGroupConfig.model_fields),
     "limits": tuple(LimitsConfig.model_fields),
+    "scheduler": tuple(SchedulerConfig.model_fields),
 }
 """The settings each part of the file may hold, for "did you mean" in error lines."""
 

@@ -3,10 +3,10 @@ storage a handler may use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.config import AppConfig
 from bot.file_reads import FileReads
@@ -24,6 +24,7 @@ from storage.members import MemberStore
 from storage.organizations import OrganizationStore
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
+from storage.scheduled import ScheduledRecord, ScheduledState
 from storage.urgent_alerts import UrgentAlertStore
 
 
@@ -39,12 +40,39 @@ class OutboxReport(Protocol):
     ) -> OutboxStatus: ...
 
 
+class ScheduledWork(Protocol):
+    """What a handler may do with scheduled work (:class:`storage.scheduled.ScheduledStore`):
+    schedule, move and cancel it, read it and count it by state; claiming it is the
+    scheduler's."""
+
+    def schedule(
+        self,
+        key: str,
+        kind: str,
+        due_at: datetime,
+        target: Mapping[str, Any],
+        *,
+        rule: str | None = None,
+        time_zone: str | None = None,
+    ) -> ScheduledRecord: ...
+
+    def cancel(self, key: str) -> bool: ...
+
+    def cancel_prefix(self, prefix: str) -> int: ...
+
+    def get(self, key: str) -> ScheduledRecord | None: ...
+
+    def with_prefix(self, prefix: str) -> list[ScheduledRecord]: ...
+
+    def counts(self) -> dict[ScheduledState, int]: ...
+
+
 @dataclass(frozen=True)
 class HandlerStore:
     """The storage a handler may use: members, working groups and roles, room links, case
     reports and their waiting urgent alerts, the audit log, groups' rosters, member
     organizations, a member's own data as a whole (exported, erased), the outbox's counts,
-    the store's clock, and connecting a member's accounts.
+    the store's clock, connecting a member's accounts, and scheduled work.
 
     Not the whole :class:`storage.Store`: units of work are the router's (a handler runs
     inside one), and the inbox, outbox queue, conversations, relayed messages, transports'
@@ -64,6 +92,8 @@ class HandlerStore:
     accounts: AccountStore
     now: Callable[[], datetime]
     member_data: MemberDataStore
+    scheduled: ScheduledWork
+    """Work due later: reminders, deadlines, announcements (see :mod:`bot.scheduler`)."""
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -81,6 +111,7 @@ class HandlerStore:
             now=store.now,
             accounts=store.accounts,
             member_data=store.member_data,
+            scheduled=store.scheduled,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from bot.conversation import Conversation, ConversationState
@@ -18,9 +19,11 @@ from bot.types import (
     Role,
     Text,
 )
+from storage.scheduled import ScheduledRecord
 
 if TYPE_CHECKING:
     from bot.context import Context
+    from bot.scheduler import ScheduledContext
 
 CommandHandler: TypeAlias = Callable[["Context", Command], Sequence[Reply]]
 Preparer: TypeAlias = Callable[["Context", Command], Mapping[str, Any]]
@@ -32,6 +35,30 @@ StartHandler: TypeAlias = Callable[["Context", Command, str], Sequence[Reply]]
 PrivateMessageHook: TypeAlias = Callable[["Context"], Sequence[Reply]]
 """Called whenever a member writes to the bot privately, before what they wrote is handled:
 what it returns is said first (something the bot owed them until they wrote)."""
+
+ScheduledHandler: TypeAlias = Callable[["ScheduledContext", ScheduledRecord], Sequence[Reply]]
+"""Does one row of scheduled work when it falls due: the notices to queue (each addressed,
+``Reply.to`` and ``language`` set), in the unit of work that marks the row done. It raises
+:class:`NoLongerUseful` to skip work that came too late to matter (after a deadline)."""
+
+
+class NoLongerUseful(Exception):
+    """Raised by a scheduled handler: the work is no longer worth doing; the row is skipped
+    with a log line. ``reason`` goes to the log and the row: plain words, no personal data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ScheduledKind:
+    """A kind of scheduled work as registered: its handler, and how late it may still run
+    (work due while the bot was down runs at start only within ``lateness``)."""
+
+    kind: str
+    handler: ScheduledHandler
+    lateness: timedelta
 
 
 @dataclass(frozen=True)
@@ -90,6 +117,7 @@ class Registry:
         self._conversations: dict[str, Conversation] = {}
         self._private_message_hooks: list[PrivateMessageHook] = []
         self._start_payloads: dict[str, StartHandler] = {}
+        self._scheduled: dict[str, ScheduledKind] = {}
 
         self._guards: dict[str, Guard] = {}
 
@@ -168,6 +196,19 @@ class Registry:
         prefix, separator, rest = payload.partition("-")
         handler = self._start_payloads.get(prefix) if separator else None
         return (handler, rest) if handler is not None else None
+
+    def scheduled(self, kind: str, handler: ScheduledHandler, *, lateness: timedelta) -> None:
+        """Do rows of scheduled work of ``kind`` with ``handler`` when they fall due
+        (``store.scheduled.schedule(key, kind, due_at, target)``); a row found more than
+        ``lateness`` past its time is skipped with a log line, not done."""
+        if kind in self._scheduled or not kind or len(kind) > 64:
+            raise ValueError(f"scheduled kind {kind!r} is taken or malformed")
+        if lateness < timedelta(0):
+            raise ValueError(f"lateness of {kind!r} must not be negative")
+        self._scheduled[kind] = ScheduledKind(kind, handler, lateness)
+
+    def scheduled_kind(self, kind: str) -> ScheduledKind | None:
+        return self._scheduled.get(kind)
 
     def on_private_message(self, hook: PrivateMessageHook) -> None:
         """Call ``hook`` each time a member writes to the bot in a private chat."""

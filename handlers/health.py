@@ -1,6 +1,7 @@
 """``/health``, for the network's admins in a private chat: whether confidential data's key
 is kept safely, which database the bot uses, how each platform's transport is receiving,
-and the outbox's counts (what ``/outbox`` shows)."""
+the outbox's counts (what ``/outbox`` shows), and scheduled work that was interrupted
+or failed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.health import HEALTH, ReceiveState, key_warning
 from bot.registry import Registry
 from bot.types import Command, Lines, Literal, Message, Platform, Reply, Role
 from handlers.outbox import show_outbox
+from storage.scheduled import ScheduledState
 
 _DATABASES = {"sqlite": "health.database_sqlite", "postgresql": "health.database_postgresql"}
 
@@ -37,7 +39,24 @@ def show_health(context: Context, command: Command) -> Sequence[Reply]:
     for reply in show_outbox(context, command):
         if isinstance(reply.text, Lines):
             lines.extend(item for item in reply.text.items if item != warning)
+    scheduled = _scheduled_line(context)
+    if scheduled is not None:
+        lines.append(scheduled)
     return [Reply(Lines(tuple(lines)))]
+
+
+def _scheduled_line(context: Context) -> Message | None:
+    """Scheduled work an admin should know of: interrupted (not repeated) or failed."""
+    counts = context.store.scheduled.counts()
+    unknown = counts.get(ScheduledState.UNKNOWN, 0)
+    failed = counts.get(ScheduledState.FAILED, 0)
+    if not unknown and not failed:
+        return None
+    return Message.of(
+        "health.scheduled_trouble",
+        unknown=Message.counted("health.scheduled_unknown", unknown),
+        failed=Message.counted("health.scheduled_failed", failed),
+    )
 
 
 def _transport_line(platform: Platform, now: datetime) -> Message:

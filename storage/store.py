@@ -4,9 +4,9 @@ What the bot keeps is reached by area, each behind methods named for what caller
 ``store.members``, ``store.groups``, ``store.rooms``, ``store.conversations``,
 ``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports``, ``store.cases``,
 ``store.urgent_alerts``, ``store.audit``, ``store.roster``, ``store.joining``,
-``store.organizations``, ``store.member_data`` and ``store.accounts``. Each method runs in
-its own transaction, committed before it returns, and answers with frozen records
-(:mod:`storage.records`); no session or ORM object ever leaves.
+``store.organizations``, ``store.member_data``, ``store.accounts`` and ``store.scheduled``.
+Each method runs in its own transaction, committed before it returns, and answers with
+frozen records (:mod:`storage.records`); no session or ORM object ever leaves.
 Inside ``with store.transaction():`` the methods of every area join one transaction instead
 (a unit of work), committed or rolled back as a whole.
 """
@@ -40,6 +40,7 @@ from storage.outbox import OutboxStore
 from storage.resealing import reseal_batch_in, sealed_columns
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
+from storage.scheduled import ScheduledStore
 from storage.sealing import Sealer, attach_sealer
 from storage.transports import TransportStore
 from storage.units import TurnGate, UnitsOfWork, errors_wrapped
@@ -113,6 +114,8 @@ class Store:
         """Organizations, members' links to them and signatories (:mod:`storage.organizations`)."""
         self.member_data = MemberDataStore(run, now, self._units.read)
         """One member's data as a whole: exported, erased (:mod:`storage.erasure`)."""
+        self.scheduled = ScheduledStore(run, now, self._units.read)
+        """Work due at a time, done once: reminders, deadlines (:mod:`storage.scheduled`)."""
         truncate_log_after_erasure(self._sessions, self._engine)
 
         self._seal_check_kept = sealer is None or sealer.has_key

@@ -20,6 +20,7 @@ from storage.models.joining import JoinRequest
 from storage.models.members import Identity, Member
 from storage.models.organizations import Organization, OrganizationImport, OrganizationMember
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
+from storage.models.scheduled import ScheduledWork
 from storage.models.transports import (
     CallbackPayload,
     SealCheck,
@@ -52,6 +53,7 @@ __all__ = [
     "OutboxCaseContent",
     "OutboxMessage",
     "Room",
+    "ScheduledWork",
     "SealCheck",
     "TransportState",
     "UTCDateTime",
