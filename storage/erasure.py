@@ -227,20 +227,67 @@ def _mentions(text: str, needles: tuple[str, ...]) -> bool:
     return any(needle in text for needle in needles)
 
 
+_SENDER_KEYS = ("from", "sender", "user")
+"""Where a raw event names who sent it: Telegram's ``from`` object, Matrix's ``sender``."""
+_ID_KEYS = ("id", "user_id", "sender", "state_key")
+_REDACTED_NAME = ""
+_REDACTED_ID = "forgotten"
+
+
+def _sent_by(payload: Any, ids: set[str]) -> bool:
+    """Whether the raw event was sent by one of ``ids``: its own sender, not a message it
+    quotes or answers (those are nested deeper, under ``reply_to_message`` and the like)."""
+    if not isinstance(payload, dict):
+        return False
+    for top in (payload, *(value for value in payload.values() if isinstance(value, dict))):
+        for key in _SENDER_KEYS:
+            sender = top.get(key)
+            if isinstance(sender, dict):
+                sender = sender.get("id")
+            if sender is not None and str(sender) in ids:
+                return True
+    return False
+
+
+def _redact_references(value: Any, ids: set[str]) -> bool:
+    """Blank, in place, every object of the event that stands for one of ``ids`` (the
+    account a reply quotes, a member a room event names): its names and its id. Whether
+    anything was blanked."""
+    changed = False
+    for found in list(_objects(value)):
+        if not any(str(found.get(key)) in ids for key in _ID_KEYS if key in found):
+            continue
+        for key in (*_NAME_KEYS, "first_name", "last_name", "displayname"):
+            if key in found:
+                found[key] = _REDACTED_NAME
+        for key in _ID_KEYS:
+            if key in found and str(found[key]) in ids:
+                found[key] = 0 if isinstance(found[key], int) else _REDACTED_ID
+        changed = True
+    return changed
+
+
 def _scrub_inbox(session: Session, forgetting: Forgetting) -> None:
-    """Events still unhandled that carry their account or name are settled unread: their
-    payload goes (the one being handled now too; its handling is already under way)."""
-    needles = forgetting.needles()
+    """Events still unhandled that they sent are settled unread: their payload goes (the
+    one being handled now too; its handling is already under way). Others' events are
+    someone else's words and are kept, handled as usual; where one quotes or names their
+    account (a reply to them), that account's id and names are blanked in it."""
+    ids = {user_id for _, user_id in forgetting.accounts}
     for inbound in _unhandled_events(session):
-        if _mentions(inbound.payload, needles):
+        payload = json.loads(inbound.payload)
+        if _sent_by(payload, ids):
             inbound.payload = EMPTY_PAYLOAD
             inbound.handled_at = forgetting.now
             inbound.waiting = False
+        elif _redact_references(payload, ids):
+            inbound.payload = json.dumps(payload, ensure_ascii=False)
 
 
 def _scrub_outbox(session: Session, forgetting: Forgetting) -> None:
     """Messages to their private chats go, sent or not; messages still queued elsewhere that
-    name them (a relayed message of theirs, a notice naming them) are given up, wiped."""
+    are theirs or the bot's words about them (a relayed message of theirs, a notice naming
+    them) are given up, wiped. Another member's relayed message that merely mentions their
+    name is that member's words: it is kept."""
     rooms = [
         (OutboxMessage.platform == platform) & (OutboxMessage.room_id == room_id)
         for platform, room_id in forgetting.rooms
@@ -249,13 +296,27 @@ def _scrub_outbox(session: Session, forgetting: Forgetting) -> None:
         session.execute(delete(OutboxMessage).where(or_(*rooms)))
     needles = forgetting.needles()
     pending = session.scalars(select(OutboxMessage).where(OutboxMessage.status == PENDING))
-    named = [row.id for row in pending if _mentions(row.payload, needles)]
+    named = [row.id for row in pending if _is_about_them(row.payload, needles)]
     if named:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(named))
             .values(status=FAILED, failure_reason=FORGOTTEN_REASON, payload=EMPTY_PAYLOAD)
         )
+
+
+def _is_about_them(payload_text: str, needles: tuple[str, ...]) -> bool:
+    if not _mentions(payload_text, needles):
+        return False
+    try:
+        payload = json.loads(payload_text)
+    except ValueError:
+        return True
+    if not isinstance(payload, dict) or not str(payload.get("kind", "")).startswith("relayed"):
+        return True  # the bot's own words (a notice, a reply): about them
+    author = payload.get("author")
+    header = author.get("header", "") if isinstance(author, dict) else ""
+    return isinstance(header, str) and _mentions(header, needles)
 
 
 def _scrub_transports(session: Session, forgetting: Forgetting) -> None:

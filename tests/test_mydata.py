@@ -501,3 +501,38 @@ async def test_on_telegram_a_member_sets_a_zone_takes_their_data_and_is_forgotte
         finally:
             await bot.stop()
     assert bytes_in(stored_files(config, database_url), TELEGRAM_NEEDLES) == {}
+
+
+def test_forgetting_keeps_other_members_words_that_mention_the_erased_name(
+    store: Store,
+) -> None:
+    """Someone else's message is theirs, even when it names the erased member ("Ana was
+    detained"): it is kept and handled; only where it quotes the erased account (a reply
+    to them) is that account blanked in it. Their own messages go."""
+    ana = store.members.for_identity(Platform.TELEGRAM, "5550123", language="en")
+    store.members.set_profile(ana.id, display_name=ANA_NAME, organization=None, time_zone=None)
+    rosa = {"id": 5550777, "first_name": "Rosa"}
+    quoted = {"from": {"id": 5550123, "first_name": "Ana Q."}, "text": "we marched"}
+    others = {"from": rosa, "text": f"{ANA_NAME} was detained", "reply_to_message": quoted}
+    store.inbox.record(Platform.TELEGRAM, "update-7", 7, {"message": others})
+    store.inbox.record(Platform.TELEGRAM, "update-8", 8, {"message": {"from": {"id": 5550123}}})
+    rosas_relay = {
+        "kind": "relayed_text",
+        "author": {"header": "Rosa (Telegram)", "key": "k1"},
+        "rich": {"text": f"Santa {ANA_NAME} union", "spans": []},
+    }
+    anas_relay = {**rosas_relay, "author": {"header": f"{ANA_NAME} (Telegram)", "key": "k2"}}
+    kept, dropped = store.outbox.enqueue(
+        [(Platform.MATRIX, "!group:x", rosas_relay), (Platform.MATRIX, "!group:x", anas_relay)]
+    )
+    with store.transaction():
+        store.member_data.erase(ana.id, keep_reports=False)
+
+    [left] = store.inbox.pending(Platform.TELEGRAM)
+    assert left.key == "update-7"
+    message = left.payload["message"]
+    assert message["text"] == f"{ANA_NAME} was detained"  # Rosa's words, as she wrote them
+    assert message["reply_to_message"]["from"] == {"id": 0, "first_name": ""}
+    assert message["from"] == rosa
+    pending = [row.id for row in store.outbox.pending(Platform.MATRIX)]
+    assert kept in pending and dropped not in pending
