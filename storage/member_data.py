@@ -369,9 +369,10 @@ never to be contacted (there is no one to contact)."""
 
 
 def _erase_case_reports(session: Session, forgetting: Forgetting) -> None:
-    """Withdraw the member's reports, or keep them with their working group, authored by a
-    stand-in member with no account (so that nothing leads back to them), their
-    organization, naming and contact answers taken out of the sealed contents."""
+    """Withdraw the member's reports, or keep them with their working group, each authored
+    by a stand-in member of its own with no account (so that nothing leads back to them,
+    nor from one report to another), their organization, naming and contact answers taken
+    out of the sealed contents, a publication with their name made anonymous."""
     member_id = forgetting.member_id
     ids = list(
         session.scalars(select(CaseReport.id).where(CaseReport.author_member_id == member_id))
@@ -385,28 +386,35 @@ def _erase_case_reports(session: Session, forgetting: Forgetting) -> None:
                 session.execute(delete(table).where(table.case_id == case_id))
             session.execute(delete(CaseReport).where(CaseReport.id == case_id))
         return
-    stand_in = Member(
-        language=STAND_IN_LANGUAGE,
-        time_zone=None,
-        display_name=None,
-        organization=None,
-        created_at=forgetting.now,
-        last_seen_at=forgetting.now,
-    )
-    session.add(stand_in)
-    session.flush()
     for content in session.scalars(select(CaseContent).where(CaseContent.case_id.in_(ids))):
         data = json.loads(content.contents.decode("utf-8"))
         data.update(UNLINKED)
+        if data.get("publication") == "named":
+            data["publication"] = "anonymous"  # there is no name left to publish
         content.contents = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    session.execute(
-        update(CaseReport).where(CaseReport.id.in_(ids)).values(author_member_id=stand_in.id)
-    )
-    session.execute(
-        update(CaseEvent)
-        .where(CaseEvent.case_id.in_(ids), CaseEvent.actor_member_id == member_id)
-        .values(actor_member_id=stand_in.id)
-    )
+    # One stand-in a report, made as of that report's submission: a shared one would tie the
+    # reports together, and one made now would date the erasure.
+    for case_id, submitted_at in session.execute(
+        select(CaseReport.id, CaseReport.submitted_at).where(CaseReport.id.in_(ids))
+    ).all():
+        stand_in = Member(
+            language=STAND_IN_LANGUAGE,
+            time_zone=None,
+            display_name=None,
+            organization=None,
+            created_at=submitted_at,
+            last_seen_at=submitted_at,
+        )
+        session.add(stand_in)
+        session.flush()
+        session.execute(
+            update(CaseReport).where(CaseReport.id == case_id).values(author_member_id=stand_in.id)
+        )
+        session.execute(
+            update(CaseEvent)
+            .where(CaseEvent.case_id == case_id, CaseEvent.actor_member_id == member_id)
+            .values(actor_member_id=stand_in.id)
+        )
     session.flush()
 
 

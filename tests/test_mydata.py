@@ -86,11 +86,14 @@ def cawg(store: Store) -> int:
     return found.id
 
 
-def file_report(store: Store, author: int, organization: str | None) -> int:
+def file_report(
+    store: Store, author: int, organization: str | None, *, publication: str | None = None
+) -> int:
     contents = CaseContents(
         reporter="affected_person",
         organization=organization,
         naming="network",
+        publication=publication,
         title="Tailings in the river",
         narrative="The dam broke in March.",
         follow_up="yes",
@@ -344,6 +347,7 @@ async def test_forgetme_keeping_the_reports_leaves_nothing_of_the_member_anywher
     member = store.members.for_identity(Platform.CONSOLE, ANA, language="en")
     leave_traces(store, member.id)
     case = file_report(store, member.id, ANA_ORGANIZATION)
+    named = file_report(store, member.id, None, publication="named")
     assert store.member_data.traces(NEEDLES) != []  # the check below can see them
     if backend is Backend.SQLITE:
         assert bytes_found(stored_files(config, database_url))
@@ -361,13 +365,23 @@ async def test_forgetme_keeping_the_reports_leaves_nothing_of_the_member_anywher
     assert detail.contents.follow_up == "no"
     assert detail.contents.narrative == "The dam broke in March."
     assert store.cases.of_author(member.id) == []
+    # Each kept report has a stand-in author of its own, dated as of its submission: nothing
+    # ties the two reports together, nor dates the erasure.
+    first, second = store.cases.summary(case), store.cases.summary(named)
+    assert first is not None and second is not None
+    assert first.author_member_id != second.author_member_id
+    for kept in (first, second):
+        stand_in = store.members.get(kept.author_member_id)
+        assert stand_in is not None and stand_in.created_at == kept.submitted_at
+    named_detail = store.cases.detail(named)
+    assert named_detail is not None and named_detail.contents.publication == "anonymous"
     entries = store.audit.page().entries
     assert [e.action for e in entries] == ["member.erased", "role.granted"]
     assert all(e.member_id is None for e in entries)
     assert entries[0].detail == {
         "accounts": 1,
         "memberships": 1,
-        "reports_kept": 1,
+        "reports_kept": 2,
         "reports_withdrawn": 0,
     }
     if backend is Backend.SQLITE:
