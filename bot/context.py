@@ -17,6 +17,7 @@ from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroup
 from storage.accounts import AccountStore
 from storage.audit import AuditStore
 from storage.cases import CaseStore
+from storage.consultations import ConsultationStore
 from storage.erasure import MemberDataStore
 from storage.groups import GroupStore
 from storage.joining import JoiningStore
@@ -64,6 +65,7 @@ class HandlerStore:
     accounts: AccountStore
     now: Callable[[], datetime]
     member_data: MemberDataStore
+    consultations: ConsultationStore
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -81,6 +83,7 @@ class HandlerStore:
             now=store.now,
             accounts=store.accounts,
             member_data=store.member_data,
+            consultations=store.consultations,
         )
 
 
