@@ -21,6 +21,7 @@ from bot.context import Context, UserError
 from bot.moments import day, moment, reader_zone
 from bot.notices import notify_member
 from bot.registry import Registry
+from bot.territories import region_of
 from bot.types import (
     Choice,
     ChoicePicked,
@@ -305,6 +306,12 @@ def _notice(
     return Lines(tuple(lines))
 
 
+def subscribers(context: Context, record: ConsultationRecord) -> list[int]:
+    """The members alerted of ``record``: a region's subscribers hear of its countries."""
+    regions = {region_of(code).value for code in record.fields.countries}
+    return context.store.consultations.subscribers_of(record, country_regions=regions)
+
+
 def tell_subscribers(
     context: Context,
     record: ConsultationRecord,
@@ -316,7 +323,7 @@ def tell_subscribers(
     """A private notice to each subscriber (or to ``members``), in their language and
     time zone."""
     notices: list[Reply] = []
-    wanted = context.store.consultations.subscribers_of(record) if members is None else members
+    wanted = subscribers(context, record) if members is None else members
     for member_id in wanted:
         member = context.store.members.get(member_id)
         if member is None:
@@ -461,9 +468,7 @@ def reminder_due(context: Context, consultation_id: int, offset: str) -> list[Re
     if offset not in reminder_offsets(record.fields.reminder_days):
         return []
     contributors = set(context.store.consultations.contributions(record.id).contribute)
-    others = [
-        m for m in context.store.consultations.subscribers_of(record) if m not in contributors
-    ]
+    others = [m for m in subscribers(context, record) if m not in contributors]
     return [
         *tell_subscribers(
             context, record, "consult.reminder_contributor", members=sorted(contributors)

@@ -90,7 +90,7 @@ def zone_named(name: str) -> ZoneInfo | None:
 
 
 def read_deadline(text: str) -> dict[str, str | None]:
-    """``2027-01-15``, ``2027-01-15 17:00`` or either with a time zone (``Europe/Geneva``);
+    """``2027-01-15``, ``2027-01-15 17:00`` or either with a time zone (``Europe/Zurich``);
     a day alone means its last minute."""
     found = _WHEN.match(" ".join(text.split()))
     if found is None:
@@ -420,6 +420,9 @@ def prepare(context: Context, command: Command) -> Mapping[str, Any]:
         if "groups" in known and "groups" not in draft:
             draft["groups"] = known["groups"]
         known.update(draft)
+        for step in CONVERSATION.steps:
+            if step.optional and step.name not in known:
+                known[step.name] = None  # left empty: changed from the review
         known[EDITING] = record.id
     return known
 

@@ -11,7 +11,7 @@ groups it concerns, unless they opted out of that group's alerts.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.territories import region_of
 from storage.errors import NotFoundError
 from storage.member_data import MemberSection, add_section, rows_of
 from storage.models import (
@@ -200,9 +199,12 @@ class ConsultationStore(Area):
         check_int("member id", member_id, minimum=1)
         return self._read(_subscriptions_in, member_id)
 
-    def subscribers_of(self, consultation: ConsultationRecord) -> list[int]:
-        """The members to alert of ``consultation``, by id, ascending."""
-        return self._read(_subscribers_in, consultation.fields)
+    def subscribers_of(
+        self, consultation: ConsultationRecord, *, country_regions: Collection[str] = ()
+    ) -> list[int]:
+        """The members to alert of ``consultation``, by id, ascending. ``country_regions``:
+        the regions of its countries (a region's subscribers hear of a country in it)."""
+        return self._read(_subscribers_in, consultation.fields, frozenset(country_regions))
 
     # -- contributions --------------------------------------------------------------------
 
@@ -453,8 +455,8 @@ def _subscriptions_in(session: Session, member_id: int) -> list[SubscriptionReco
     ]
 
 
-def _matches(fields: ConsultationFields) -> set[tuple[str, str]]:
-    regions = set(fields.regions) | {region_of(code).value for code in fields.countries}
+def _matches(fields: ConsultationFields, country_regions: frozenset[str]) -> set[tuple[str, str]]:
+    regions = set(fields.regions) | country_regions
     found = {(SubscriptionKind.ALL.value, "")}
     found |= {(SubscriptionKind.TOPIC.value, topic) for topic in fields.topics}
     found |= {(SubscriptionKind.REGION.value, region) for region in regions}
@@ -463,8 +465,10 @@ def _matches(fields: ConsultationFields) -> set[tuple[str, str]]:
     return found
 
 
-def _subscribers_in(session: Session, fields: ConsultationFields) -> list[int]:
-    wanted = _matches(fields)
+def _subscribers_in(
+    session: Session, fields: ConsultationFields, country_regions: frozenset[str]
+) -> list[int]:
+    wanted = _matches(fields, country_regions)
     chosen: set[int] = set()
     opted_out: set[int] = set()
     for row in session.scalars(select(ConsultationSubscription)):
