@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from storage.errors import NotFoundError
 from storage.member_data import MemberSection, add_section, rows_of
+from storage.merging import COLLISION_RULES, Keep, Row
 from storage.models import (
     Consultation,
     ConsultationContribution,
@@ -572,3 +573,19 @@ add_section(
         rows_of("consultations", "created_by"),
     )
 )
+
+
+def _latest_wish(kept: Row, other: Row) -> Keep:
+    """One subscription (or opt-out) per member and subject: the one made last."""
+    return Keep.OTHER if other["created_at"] > kept["created_at"] else Keep.KEPT
+
+
+def _stronger_intent(kept: Row, other: Row) -> Keep:
+    """One answer per member and consultation: planning to contribute over interest."""
+    if kept["intent"] != other["intent"]:
+        return Keep.KEPT if kept["intent"] == Intent.CONTRIBUTE.value else Keep.OTHER
+    return Keep.KEPT
+
+
+COLLISION_RULES["consultation_subscriptions"] = _latest_wish
+COLLISION_RULES["consultation_contributions"] = _stronger_intent
