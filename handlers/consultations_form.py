@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot.context import Context, UserError
 from bot.conversation import Answers, Conversation, InvalidAnswer, Json, Step
@@ -28,6 +28,14 @@ from bot.types import (
 )
 from handlers.cases import options
 from handlers.cases.options import one_line, parse_title, text_up_to
+from handlers.consultations_alerts import publish
+from handlers.consultations_rules import (
+    consultation_numbered,
+    deadline_at,
+    may_manage,
+    read_deadline,
+    zone_named,
+)
 from locales import SUPPORTED_LANGUAGES
 from storage.consultations import (
     DEFAULT_REMINDER_DAYS,
@@ -54,7 +62,6 @@ TOPICS = tuple(f"sector:{value}" for value in options.SECTORS if value != "other
 REGIONS = tuple(region.value for region in Region if region is not Region.OTHER)
 SUMMARY_MAX = 4000
 LONGEST_OFFSET = 90
-_WHEN = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?(?:\s+(\S+))?$")
 
 
 def topic_label(topic: str) -> Message:
@@ -80,37 +87,6 @@ def kind_label(kind: str) -> Message:
 
 
 # -- parsers -------------------------------------------------------------------------------
-
-
-def zone_named(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def read_deadline(text: str) -> dict[str, str | None]:
-    """``2027-01-15``, ``2027-01-15 17:00`` or either with a time zone (``Europe/Zurich``);
-    a day alone means its last minute."""
-    found = _WHEN.match(" ".join(text.split()))
-    if found is None:
-        raise InvalidAnswer("consult.bad_deadline")
-    day, clock, zone = found.groups()
-    try:
-        moment = datetime.fromisoformat(f"{day}T{clock or '23:59'}")
-    except ValueError as error:
-        raise InvalidAnswer("consult.bad_deadline") from error
-    if zone is not None and zone_named(zone) is None:
-        raise InvalidAnswer("consult.bad_zone", zone=Literal(zone[:60]))
-    return {"local": moment.isoformat(timespec="minutes"), "zone": zone}
-
-
-def deadline_at(answer: Mapping[str, Any], default_zone: str) -> tuple[datetime, str]:
-    """The deadline in UTC terms (aware), and the zone it was given in."""
-    zone_name = str(answer.get("zone") or default_zone or "UTC")
-    zone = zone_named(zone_name) or ZoneInfo("UTC")
-    local = datetime.fromisoformat(str(answer["local"]))
-    return local.replace(tzinfo=zone), zone_name
 
 
 def show_deadline(value: Json) -> Text:
@@ -303,8 +279,6 @@ def _steps() -> tuple[Step, ...]:
 
 
 def submit(context: Context, answers: Answers) -> Sequence[Reply]:
-    from handlers.consultations import may_manage, publish
-
     groups = tuple(int(gid) for gid in answers.get("groups") or ())
     allowed = {group.id for group in context.groups_where(Role.COORDINATOR)}
     if not groups or not set(groups) <= allowed:
@@ -399,8 +373,6 @@ def answers_of(record: ConsultationRecord) -> dict[str, Json]:
 def prepare(context: Context, command: Command) -> Mapping[str, Any]:
     """The groups the coordinator may choose, their time zone, and a draft's answers when
     they complete one (``/newconsultation N``)."""
-    from handlers.consultations import consultation_numbered, may_manage
-
     groups = context.groups_where(Role.COORDINATOR)
     if not groups:
         raise UserError("consult.no_groups")

@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from storage.errors import NotFoundError
@@ -472,9 +472,13 @@ def _subscribers_in(
     wanted = _matches(fields, country_regions)
     chosen: set[int] = set()
     opted_out: set[int] = set()
-    for row in session.scalars(select(ConsultationSubscription)):
-        if (row.kind, row.value) not in wanted:
-            continue
+    matching = or_(
+        *(
+            and_(ConsultationSubscription.kind == kind, ConsultationSubscription.value == value)
+            for kind, value in sorted(wanted)
+        )
+    )
+    for row in session.scalars(select(ConsultationSubscription).where(matching)):
         (opted_out if row.opted_out else chosen).add(row.member_id)
     if fields.working_groups:
         members = session.scalars(

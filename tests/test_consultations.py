@@ -21,6 +21,7 @@ from bot.router import Router
 from bot.types import (
     ChoicePicked,
     Command,
+    CommandRef,
     Incoming,
     Literal,
     Message,
@@ -29,7 +30,7 @@ from bot.types import (
     Platform,
     TextMessage,
 )
-from handlers.consultations import reminder_due, reminder_keys
+from handlers.consultations_alerts import reminder_due, reminder_keys
 from storage import Store
 from storage.consultations import ConsultationDraft, ConsultationState, SubscriptionKind
 from tests.harness.features import CATALOGS, first_line
@@ -241,6 +242,10 @@ def test_a_draft_is_kept_then_completed_and_an_importer_draft_is_made_once(bot: 
     # A member does not see a draft; its coordinator completes and publishes it.
     assert first_line("consult.no_such", "es") in to(
         bot.send(MEMBER, f"/consultation {draft.id}"), MEMBER
+    )
+    pointed = to(bot.send(COORD, f"/consultation {draft.id} edit"), COORD)
+    assert (
+        text("consult.edit_with", command=CommandRef("newconsultation"), number=draft.id) in pointed
     )
     started = bot.send(COORD, f"/newconsultation {draft.id}")
     assert first_line("consult.ask_publish") in to(started, COORD)  # the rest is known
