@@ -179,7 +179,8 @@ def details(context: Context, record: ConsultationRecord) -> list[Message | Lite
     ]
     for label in about:
         lines.append(Message.of("conversation.bullet", item=label))
-    if may_manage(context, record):
+    if may_manage(context, record) and context.origin.is_direct:
+        # Who plans to contribute is for coordinators' eyes: never in a group's room.
         lines.extend(_contributors(context, record))
     elif record.state is ConsultationState.PUBLISHED:
         lines.append(Message.of("consult.answer_hint"))

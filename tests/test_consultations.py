@@ -319,6 +319,9 @@ def test_only_the_coordinators_see_who_plans_to_contribute(bot: Bot) -> None:
     for origin in (MEMBER, OTHER):
         shown = to(bot.send(origin, "/consultation 1"), origin)
         assert "Call for input on mining" in shown and who not in shown
+    in_room = Origin(TG, "-100111", COORD.user_id, is_direct=False)
+    shown = to(bot.send(in_room, "/consultation 1"), "-100111")
+    assert "Call for input on mining" in shown and who not in shown  # not in a group room
 
 
 # -- changes after publishing -----------------------------------------------------------------
