@@ -17,6 +17,7 @@ from storage import MemberRecord, MemberRoles, OutboxStatus, Store, WorkingGroup
 from storage.accounts import AccountStore
 from storage.audit import AuditStore
 from storage.cases import CaseStore
+from storage.consultations import ConsultationStore
 from storage.erasure import MemberDataStore
 from storage.groups import GroupStore
 from storage.joining import JoiningStore
@@ -94,6 +95,7 @@ class HandlerStore:
     member_data: MemberDataStore
     scheduled: ScheduledWork
     """Work due later: reminders, deadlines, announcements (see :mod:`bot.scheduler`)."""
+    consultations: ConsultationStore
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -112,6 +114,7 @@ class HandlerStore:
             accounts=store.accounts,
             member_data=store.member_data,
             scheduled=store.scheduled,
+            consultations=store.consultations,
         )
 
 

@@ -7,6 +7,7 @@ from handlers import (
     accounts,
     audit,
     cases,
+    consultations,
     core,
     health,
     joining,
@@ -31,6 +32,7 @@ CAPABILITIES = (
     outbox,
     health,
     cases,
+    consultations,
 )
 """Every capability module; each exposes ``register(registry)``."""
 

@@ -4,9 +4,10 @@ What the bot keeps is reached by area, each behind methods named for what caller
 ``store.members``, ``store.groups``, ``store.rooms``, ``store.conversations``,
 ``store.inbox``, ``store.outbox``, ``store.bridge``, ``store.transports``, ``store.cases``,
 ``store.urgent_alerts``, ``store.audit``, ``store.roster``, ``store.joining``,
-``store.organizations``, ``store.member_data``, ``store.accounts`` and ``store.scheduled``.
-Each method runs in its own transaction, committed before it returns, and answers with
-frozen records (:mod:`storage.records`); no session or ORM object ever leaves.
+``store.organizations``, ``store.consultations``, ``store.member_data``, ``store.accounts``
+and ``store.scheduled``. Each method runs in its own transaction, committed before it
+returns, and answers with frozen records (:mod:`storage.records`); no session or ORM object
+ever leaves.
 Inside ``with store.transaction():`` the methods of every area join one transaction instead
 (a unit of work), committed or rolled back as a whole.
 """
@@ -26,6 +27,7 @@ from storage.accounts import AccountStore
 from storage.audit import AuditStore
 from storage.bridge import BridgeStore
 from storage.cases import CaseStore
+from storage.consultations import ConsultationStore
 from storage.conversations import ConversationStore
 from storage.database import READ_ONLY, alembic_config, create_engine_for
 from storage.erasure import MemberDataStore, truncate_log_after_erasure
@@ -112,6 +114,8 @@ class Store:
         """Requests to join working groups, and the memberships they make."""
         self.organizations = OrganizationStore(run, now)
         """Organizations, members' links to them and signatories (:mod:`storage.organizations`)."""
+        self.consultations = ConsultationStore(run, now, self._units.read)
+        """Consultations, subscriptions to their alerts, contributions (issue 15)."""
         self.member_data = MemberDataStore(run, now, self._units.read)
         """One member's data as a whole: exported, erased (:mod:`storage.erasure`)."""
         self.scheduled = ScheduledStore(run, now, self._units.read)

@@ -13,6 +13,11 @@ from storage.models.audit import AuditEntry
 from storage.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from storage.models.bridge import BridgedMessage
 from storage.models.cases import CaseAttachment, CaseContent, CaseEvent, CaseReport, CaseRight
+from storage.models.consultations import (
+    Consultation,
+    ConsultationContribution,
+    ConsultationSubscription,
+)
 from storage.models.conversations import Conversation
 from storage.models.groups import Membership, Room, WorkingGroup
 from storage.models.inbox import InboundEvent
@@ -41,6 +46,9 @@ __all__ = [
     "CaseRight",
     "ConnectCode",
     "ConnectFailure",
+    "Consultation",
+    "ConsultationContribution",
+    "ConsultationSubscription",
     "Conversation",
     "Identity",
     "InboundEvent",
