@@ -9,6 +9,7 @@ from handlers import (
     cases,
     core,
     health,
+    imports,
     joining,
     links,
     members,
@@ -31,6 +32,7 @@ CAPABILITIES = (
     outbox,
     health,
     cases,
+    imports,
 )
 """Every capability module; each exposes ``register(registry)``."""
 

@@ -30,6 +30,7 @@ from storage.conversations import ConversationStore
 from storage.database import READ_ONLY, alembic_config, create_engine_for
 from storage.erasure import MemberDataStore, truncate_log_after_erasure
 from storage.errors import KeysDoNotOpen, StorageError
+from storage.feeds import FeedStore
 from storage.groups import GroupStore
 from storage.inbox import InboxStore
 from storage.joining import JoiningStore
@@ -113,6 +114,8 @@ class Store:
         """Organizations, members' links to them and signatories (:mod:`storage.organizations`)."""
         self.member_data = MemberDataStore(run, now, self._units.read)
         """One member's data as a whole: exported, erased (:mod:`storage.erasure`)."""
+        self.feeds = FeedStore(run, now, self._units.read)
+        """Feeds polled for working groups and the items seen in each (:mod:`storage.feeds`)."""
         truncate_log_after_erasure(self._sessions, self._engine)
 
         self._seal_check_kept = sealer is None or sealer.has_key

@@ -14,6 +14,7 @@ from storage.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from storage.models.bridge import BridgedMessage
 from storage.models.cases import CaseAttachment, CaseContent, CaseEvent, CaseReport, CaseRight
 from storage.models.conversations import Conversation
+from storage.models.feeds import Feed, FeedItemSeen
 from storage.models.groups import Membership, Room, WorkingGroup
 from storage.models.inbox import InboundEvent
 from storage.models.joining import JoinRequest
@@ -41,6 +42,8 @@ __all__ = [
     "ConnectCode",
     "ConnectFailure",
     "Conversation",
+    "Feed",
+    "FeedItemSeen",
     "Identity",
     "InboundEvent",
     "JoinRequest",
