@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from bot.config import ConfigError, load_config
 from bot.feed_fetch import url_problem
 from bot.feeds import SUMMARY_MAX, TITLE_MAX, FeedError, parse_any, parse_calendar, parse_feed
 from tests.harness.feed_server import INDICO_ICS, rss
@@ -140,3 +142,39 @@ def test_only_absolute_http_and_https_urls_are_feeds(url: str) -> None:
 def test_http_and_https_urls_are_feeds() -> None:
     assert url_problem("https://indico.un.org/export/event/1234.ics") is None
     assert url_problem("http://127.0.0.1:8080/rss?x=1") is None
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _config_error(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    return str(info.value)
+
+
+GROUP = '[[working_groups]]\nslug = "cawg"\nname = "CAWG"\n'
+
+
+def test_configured_feeds_are_polled_hourly_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(GROUP + 'feeds = ["https://indico.un.org/export/categ/1.ics"]\n')
+    config = load_config(path, env={})
+    assert config.working_groups[0].feeds == ("https://indico.un.org/export/categ/1.ics",)
+    assert (config.feeds.poll_minutes, config.feeds.max_bytes) == (60, 2 * 1024 * 1024)
+
+
+def test_a_feed_that_is_no_http_url_stops_the_start_naming_key_and_fix(tmp_path: Path) -> None:
+    line = _config_error(tmp_path, GROUP + 'feeds = ["ftp://example.org/feed"]\n')
+    assert "working_groups[0].feeds[0]" in line
+    assert "is not an http or https URL" in line
+    assert "e.g. feeds = [" in line
+
+
+def test_a_feed_listed_twice_and_a_poll_too_often_are_refused(tmp_path: Path) -> None:
+    twice = 'feeds = ["https://example.org/a", "https://example.org/a"]\n'
+    assert "listed twice" in _config_error(tmp_path, GROUP + twice)
+    line = _config_error(tmp_path, "[feeds]\npoll_minutes = 1\n")
+    assert "feeds.poll_minutes" in line and "must be from 5" in line
