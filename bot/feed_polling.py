@@ -192,6 +192,9 @@ class FeedPoller:
     async def run(self) -> None:
         while not self._stopping.is_set():
             await self.poll_due()
+            if self._feeds == []:
+                log.info("feeds_none: no feed configured, nothing to poll")
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._sleep_seconds())
 
@@ -201,14 +204,21 @@ class FeedPoller:
         soonest = min(schedule.due for schedule in self._schedules.values())
         return max(1.0, min((soonest - self._store.now()).total_seconds(), 3600.0))
 
-    async def poll_due(self) -> int:
-        """Poll every feed that is due now; how many were polled."""
+    async def poll_due(self, *, every_feed: bool = False) -> int:
+        """Poll every feed that is due now (``every_feed``: due or not); how many were polled."""
         if self._feeds is None:
+            found: list[FeedRecord] = []
+
+            def load() -> set[Platform]:
+                found.extend(configured_feeds(self._config, self._store))
+                return set()
+
             try:
-                self._feeds = configured_feeds(self._config, self._store)
+                await self._turns.between_events(load)
             except Exception as error:  # the database away: try again at the next turn
                 log.warning("feeds_unreadable error=%s", type(error).__name__)
                 return 0
+            self._feeds = found
         polled = 0
         for feed in self._feeds:
             if self._stopping.is_set():
@@ -224,7 +234,7 @@ class FeedPoller:
                     ),
                 ),
             )
-            if schedule.due > self._store.now():
+            if schedule.due > self._store.now() and not every_feed:
                 continue
             polled += 1
             await self._poll_one(feed, schedule)
