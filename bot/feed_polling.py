@@ -38,11 +38,17 @@ class Fetcher(Protocol):
     ) -> Fetched | NotModified: ...
 
 
-Offer = Callable[[FeedRecord, list[ImportedItem]], None]
-"""Called with a feed's new items inside the poll's transaction (never with none)."""
-Report = Callable[[FeedRecord, str], None]
+Offer = Callable[[FeedRecord, list[ImportedItem]], bool]
+"""Called with a feed's new items inside the poll's transaction (never with none); False
+when nobody could be told (no coordinator the bot can write to): the items are then not
+marked seen, and the next poll reads the feed in full and offers them again."""
+Report = Callable[[FeedRecord, str], object]
 """Called with a feed's failure reason inside the transaction that records it, once per run
 of failures."""
+
+
+class _NobodyTold(Exception):
+    """The new items reached nobody: the poll's transaction is rolled back."""
 
 
 class PollFailed(Exception):
@@ -91,17 +97,23 @@ def record_poll(
         raise failure
     assert isinstance(fetched, Fetched)
     by_uid = {item.source_uid: item for item in items}
-    with store.transaction():
-        new_uids = store.feeds.record_items(
-            feed.id,
-            list(by_uid),
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            at=now,
-        )
-        new = [by_uid[uid] for uid in new_uids]
-        if new and offer is not None:
-            offer(feed, new)
+    try:
+        with store.transaction():
+            new_uids = store.feeds.record_items(
+                feed.id,
+                list(by_uid),
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                at=now,
+            )
+            new = [by_uid[uid] for uid in new_uids]
+            if new and offer is not None and not offer(feed, new):
+                raise _NobodyTold
+    except _NobodyTold:
+        # Kept for later: no validators, so the next poll is not answered "not modified".
+        store.feeds.record_items(feed.id, [], etag=None, last_modified=None, at=now)
+        log.warning("feed_items_waiting feed=%d new=%d", feed.id, len(new))
+        return []
     log.info("feed_polled feed=%d items=%d new=%d", feed.id, len(items), len(new))
     return new
 
@@ -253,10 +265,11 @@ class FeedPoller:
         def record() -> set[Platform]:
             queued: set[Platform] = set()
 
-            def queue(replies: Sequence[Reply]) -> None:
+            def queue(replies: Sequence[Reply]) -> bool:
                 rendered = [self._rendered(reply) for reply in replies if reply.to is not None]
                 self._turns.queue(rendered)
                 queued.update(message.platform for message in rendered)
+                return bool(rendered)
 
             try:
                 record_poll(

@@ -1,6 +1,6 @@
 """The import journey over python-telegram-bot and the Bot API emulator, with a real feed
 server on 127.0.0.1 (SQLite only): the running bot polls the group's configured feed and its
-coordinator gets the new items in a notice; an ``.ics`` file sent with ``/importfile`` is
+coordinator gets the new items in a notice (kept until they can be told); an ``.ics`` file sent with ``/importfile`` is
 read through Telegram and its events listed."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ async def test_on_telegram_a_feeds_new_items_reach_the_coordinator_and_an_ics_fi
     coord = USER_IDS["coord"]
     with feed_server() as server:
         url = server.url("/calls.rss")
+        server.put("/calls.rss", rss(3))
         group = (
             '[[working_groups]]\nslug = "cawg"\nname = "Corporate Accountability"\n'
             f'coordinators = ["telegram:{coord}"]\nfeeds = ["{url}"]\n'
@@ -44,9 +45,8 @@ async def test_on_telegram_a_feeds_new_items_reach_the_coordinator_and_an_ics_fi
             try:
                 coordinator = TelegramChat(emulator, bot, "coord")
                 await coordinator.send("/start")
-                # The feed appears once the coordinator can be written to; poll it now
-                # rather than in an hour.
-                server.put("/calls.rss", rss(3))
+                # Polled at start, its items reached nobody (the coordinator had never
+                # written to the bot) and were kept: polled again now, they are offered.
                 assert service.feeds is not None
                 await service.feeds.poll_due(every_feed=True)
                 offered = counted(

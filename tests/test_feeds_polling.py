@@ -44,9 +44,12 @@ class Offers:
     def __init__(self) -> None:
         self.offered: list[list[ImportedItem]] = []
         self.reported: list[str] = []
+        self.reachable = True
+        """Whether a coordinator could be told."""
 
-    def offer(self, feed: FeedRecord, items: list[ImportedItem]) -> None:
+    def offer(self, feed: FeedRecord, items: list[ImportedItem]) -> bool:
         self.offered.append(items)
+        return self.reachable
 
     def report(self, feed: FeedRecord, reason: str) -> None:
         self.reported.append(reason)
@@ -82,6 +85,21 @@ def test_three_polls_offer_each_of_200_items_once_and_only_new_ones_after_a_chan
     kept = store.feeds.get(feed.id)
     assert kept is not None and kept.etag is not None and kept.last_modified is not None
     assert kept.last_success_at == NOW
+
+
+def test_items_nobody_could_be_told_of_are_offered_again_at_the_next_poll(
+    store: Store, group_id: int, server: FeedServer
+) -> None:
+    server.put("/rss", rss(5))
+    feed = store.feeds.configure(group_id, server.url("/rss"))
+    fetcher, offers = FeedFetcher(), Offers()
+    offers.reachable = False
+    assert poll(store, feed.id, fetcher, offers) == []
+    assert store.feeds.seen_count(feed.id) == 0
+    offers.reachable = True
+    assert len(poll(store, feed.id, fetcher, offers)) == 5  # read in full, not "not modified"
+    assert server.answered[("/rss", 304)] == 0
+    assert [len(items) for items in offers.offered] == [5, 5]
 
 
 def test_an_indico_calendar_is_polled_like_a_feed(
