@@ -8,6 +8,7 @@ short reason fit for a log line and a coordinator's notice (never the body).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urljoin, urlsplit
@@ -112,6 +113,8 @@ class FeedFetcher:
     def _follow(
         self, client: httpx.Client, url: str, headers: dict[str, str]
     ) -> Fetched | NotModified:
+        # The timeout bounds each wait; this bounds the whole fetch (a server dripping bytes).
+        deadline = time.monotonic() + self.timeout
         for _ in range(MAX_REDIRECTS + 1):
             problem = url_problem(url)
             if problem is not None:
@@ -133,6 +136,8 @@ class FeedFetcher:
                     body += chunk
                     if len(body) > self.max_bytes:
                         raise FetchFailed(f"larger than {self.max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise FetchFailed("timed out")
                 return Fetched(
                     bytes(body),
                     _header(response, "ETag", 500),

@@ -181,6 +181,15 @@ def test_the_fetcher_stops_reading_past_its_limit_when_no_length_is_declared(
     assert server.unsent["/big"] > 0
 
 
+def test_a_server_too_slow_to_answer_is_a_timeout(server: FeedServer) -> None:
+    server.put("/slow", rss(1))
+    server.stall("/slow", 3)
+    started = time.monotonic()
+    with pytest.raises(FetchFailed, match="timed out"):
+        FeedFetcher(timeout=0.5).fetch(server.url("/slow"))
+    assert time.monotonic() - started < 2
+
+
 def test_non_http_urls_and_redirects_to_them_are_refused(server: FeedServer) -> None:
     fetcher = FeedFetcher()
     for url in ("ftp://127.0.0.1/feed", "file:///etc/passwd"):

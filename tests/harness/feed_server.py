@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ class FeedServer:
     def __init__(self) -> None:
         self._pages: dict[str, _Page] = {}
         self._redirects: dict[str, str] = {}
+        self._stalls: dict[str, float] = {}
         self._versions = 0
         self._lock = threading.Lock()
         self.answered: Counter[tuple[str, int]] = Counter()
@@ -50,6 +52,8 @@ class FeedServer:
                 pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False  # a stalled answer does not hold the test up
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -86,8 +90,14 @@ class FeedServer:
     def redirect(self, path: str, location: str) -> None:
         self._redirects[path] = location
 
+    def stall(self, path: str, seconds: float) -> None:
+        """Wait ``seconds`` before answering for ``path`` (a server too slow to wait for)."""
+        self._stalls[path] = seconds
+
     def _answer(self, request: BaseHTTPRequestHandler) -> None:
         path = request.path
+        if path in self._stalls:
+            time.sleep(self._stalls[path])
         if path in self._redirects:
             self._send(request, path, 302, b"", {"Location": self._redirects[path]})
             return
