@@ -1,7 +1,7 @@
 """The import journey over python-telegram-bot and the Bot API emulator, with a real feed
 server on 127.0.0.1 (SQLite only): the running bot polls the group's configured feed and its
-coordinator gets the new items in a notice (kept until they can be told); an ``.ics`` file sent with ``/importfile`` is
-read through Telegram and its events listed."""
+coordinator gets the new items in a notice (kept until they can be told); an ``.ics`` file
+sent with ``/importfile`` is read through Telegram and its events listed."""
 
 from __future__ import annotations
 
