@@ -18,6 +18,7 @@ from bot.config import (
     WorkingGroupConfig,
 )
 from bot.evidence import EvidenceFetcher, EvidenceQuota, FetchPolicy
+from bot.feed_polling import FeedPoller
 from bot.i18n import Catalogs
 from bot.inbox import Dispatcher, Inbox
 from bot.keys import key_file_notice, sealer_for
@@ -30,6 +31,7 @@ from bot.standby import serve_alone
 from bot.transports import PlatformParts, Transport, Wiring
 from bot.transports.console import ConsoleTransport
 from bot.types import Platform
+from handlers import imports
 from storage import Store, WorkingGroupSpec
 
 log = logging.getLogger(__name__)
@@ -316,6 +318,7 @@ class Services:
             self.evidence = EvidenceFetcher(
                 self.store, sources, policy=evidence_policy, quota=quota
             )
+        self.feeds: FeedPoller | None = None
         self._started: list[Transport] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -365,6 +368,8 @@ class Services:
         ]
         if self.evidence is not None:
             self._tasks.append(asyncio.create_task(self.evidence.run(), name="evidence"))
+        self.feeds = imports.feed_poller(self.config, self.store, self.catalogs, self.dispatcher)
+        self._tasks.append(asyncio.create_task(self.feeds.run(), name="feeds"))
 
     async def stop(self) -> None:
         """Stop receiving first, then let sends under way finish; close the store last."""
@@ -374,6 +379,8 @@ class Services:
             self.evidence.stop()
         self.inbox.stop()
         self.scheduler.stop()
+        if self.feeds is not None:
+            self.feeds.stop()
         for transport in self._started:
             transport.stop()
         for outbox in self.outboxes.values():

@@ -60,6 +60,7 @@ from bot.config_errors import (
     unknown_setting,
     unreadable_file,
 )
+from bot.feed_fetch import url_problem
 from bot.types import Platform
 from locales import SUPPORTED_LANGUAGES
 from storage.sealing import check_key
@@ -431,6 +432,23 @@ class WorkingGroupConfig(BaseModel):
     join: Literal["request", "open"] = "request"
     """How a member joins with ``/join``: a request its coordinators approve ("request"),
     or at once ("open")."""
+    feeds: tuple[StrictStr, ...] = ()
+    """iCalendar, RSS or Atom feeds polled for the group (``[feeds]`` says how often):
+    their new items are offered to the group's coordinators."""
+
+    @field_validator("feeds")
+    @classmethod
+    def _check_feeds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, url in enumerate(value):
+            problem = url_problem(url)
+            if problem is not None:
+                raise rule(
+                    f"{quote(url[:80])} {problem}",
+                    'give the full address of the feed, e.g. feeds = ["https://example.org/events.ics"]',
+                    at=(index,),
+                )
+        _no_duplicates(value, "feed")
+        return value
 
     @field_validator("slug")
     @classmethod
@@ -593,6 +611,42 @@ class SchedulerConfig(BaseModel):
         return value
 
 
+class FeedsConfig(BaseModel):
+    """How the groups' configured feeds are polled and how much of one is read."""
+
+    model_config = _FROZEN
+
+    poll_minutes: StrictInt = 60
+    """Minutes between two polls of a feed (a failing feed is tried again sooner)."""
+    max_bytes: StrictInt = 2 * MB
+    """A feed larger than this is not read (the fetch stops past it) and is reported."""
+    timeout_seconds: StrictInt = 20
+
+    @field_validator("poll_minutes")
+    @classmethod
+    def _check_minutes(cls, value: int) -> int:
+        if not 5 <= value <= 7 * 24 * 60:
+            raise rule(f"must be from 5 to 10080 (a week) (got {value})", "set poll_minutes = 60")
+        return value
+
+    @field_validator("max_bytes")
+    @classmethod
+    def _check_max_bytes(cls, value: int) -> int:
+        if not 64 * 1024 <= value <= 50 * MB:
+            raise rule(
+                f"must be from 65536 (64 KB) to 52428800 (50 MB) (got {value})",
+                "give a number of bytes, e.g. 2097152 for 2 MB",
+            )
+        return value
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _check_timeout(cls, value: int) -> int:
+        if not 1 <= value <= 300:
+            raise rule(f"must be from 1 to 300 (got {value})", "set timeout_seconds = 20")
+        return value
+
+
 class AppConfig(BaseModel):
     """The whole validated configuration the bot runs with."""
 
@@ -610,6 +664,7 @@ class AppConfig(BaseModel):
     admins: tuple[IdentityField, ...] = ()
     limits: LimitsConfig = LimitsConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    feeds: FeedsConfig = FeedsConfig()
     encryption_keys: tuple[SecretStr, ...] = Field(default=(), repr=False)
     """Keys that seal confidential data at rest, newest first; none: a key file in data_dir."""
 
@@ -793,6 +848,7 @@ _FILE_KEYS: tuple[str, ...] = (
     "working_groups",
     "limits",
     "scheduler",
+    "feeds",
 )
 
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -803,6 +859,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "working_groups[]": tuple(WorkingGroupConfig.model_fields),
     "limits": tuple(LimitsConfig.model_fields),
     "scheduler": tuple(SchedulerConfig.model_fields),
+    "feeds": tuple(FeedsConfig.model_fields),
 }
 """The settings each part of the file may hold, for "did you mean" in error lines."""
 

@@ -108,6 +108,16 @@ class Dispatcher:
         """Handle one event, queue its replies and mark it handled, in one transaction."""
         await self.handle_batch([Handover(inbound, event)])
 
+    async def between_events(self, work: Callable[[], set[Platform]]) -> None:
+        """Run ``work`` on the router's thread between two events (a feed's poll, which
+        writes and queues notices with :meth:`queue`), then wake the platforms it names."""
+        loop = asyncio.get_running_loop()
+        self._wake(await loop.run_in_executor(self._executor, work))
+
+    def queue(self, replies: Sequence[Outgoing]) -> None:
+        """Put messages made outside any event in the outbox (in the open unit of work)."""
+        self._enqueue(list(replies))
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 

@@ -10,6 +10,7 @@ from handlers import (
     consultations,
     core,
     health,
+    imports,
     joining,
     links,
     members,
@@ -33,6 +34,7 @@ CAPABILITIES = (
     health,
     cases,
     consultations,
+    imports,
 )
 """Every capability module; each exposes ``register(registry)``."""
 

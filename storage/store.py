@@ -32,6 +32,7 @@ from storage.conversations import ConversationStore
 from storage.database import READ_ONLY, alembic_config, create_engine_for
 from storage.erasure import MemberDataStore, truncate_log_after_erasure
 from storage.errors import KeysDoNotOpen, StorageError
+from storage.feeds import FeedStore
 from storage.groups import GroupStore
 from storage.inbox import InboxStore
 from storage.joining import JoiningStore
@@ -120,6 +121,8 @@ class Store:
         """One member's data as a whole: exported, erased (:mod:`storage.erasure`)."""
         self.scheduled = ScheduledStore(run, now, self._units.read)
         """Work due at a time, done once: reminders, deadlines (:mod:`storage.scheduled`)."""
+        self.feeds = FeedStore(run, now, self._units.read)
+        """Feeds polled for working groups and the items seen in each (:mod:`storage.feeds`)."""
         truncate_log_after_erasure(self._sessions, self._engine)
 
         self._seal_check_kept = sealer is None or sealer.has_key

@@ -220,6 +220,10 @@ RULES = (
         frozenset({"audit.header"}),
         prepare=logged_in("cawg"),
     ),
+    # Importing (issue 15): any coordinator or admin may read a feed; nothing is published.
+    Rule(
+        "/import", everyone("imports.usage", **{MEMBER: NOT_ALLOWED}), frozenset({"imports.usage"})
+    ),
 )
 
 

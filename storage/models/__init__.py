@@ -19,6 +19,7 @@ from storage.models.consultations import (
     ConsultationSubscription,
 )
 from storage.models.conversations import Conversation
+from storage.models.feeds import Feed, FeedItemSeen
 from storage.models.groups import Membership, Room, WorkingGroup
 from storage.models.inbox import InboundEvent
 from storage.models.joining import JoinRequest
@@ -50,6 +51,8 @@ __all__ = [
     "ConsultationContribution",
     "ConsultationSubscription",
     "Conversation",
+    "Feed",
+    "FeedItemSeen",
     "Identity",
     "InboundEvent",
     "JoinRequest",
