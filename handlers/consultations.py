@@ -27,7 +27,15 @@ from bot.types import (
     Territory,
 )
 from handlers import consultations_form, consultations_subscriptions
-from handlers.consultations_alerts import CHOICE, answer_picked, move_deadline, withdraw
+from handlers.consultations_alerts import (
+    CHOICE,
+    REMINDER,
+    REMINDER_LATENESS,
+    answer_picked,
+    move_deadline,
+    remind,
+    withdraw,
+)
 from handlers.consultations_form import kind_label, region_label, topic_label
 from handlers.consultations_rules import consultation_numbered, is_open, may_manage, named, when_due
 from storage.consultations import (
@@ -53,6 +61,7 @@ def register(registry: Registry) -> None:
         prepare=consultations_form.prepare,
     )
     registry.choice(CHOICE, answer_picked)
+    registry.scheduled(REMINDER, remind, lateness=REMINDER_LATENESS)
     consultations_subscriptions.register(registry)
 
 

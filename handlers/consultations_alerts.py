@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from bot.context import Context, UserError
+from bot.config import AppConfig
+from bot.context import Context, HandlerStore, UserError
 from bot.conversation import InvalidAnswer
 from bot.moments import moment
 from bot.notices import notify_member
+from bot.registry import NoLongerUseful
 from bot.territories import region_of
 from bot.types import (
     Choice,
@@ -35,6 +38,25 @@ from storage.consultations import (
     Intent,
     reminder_offsets,
 )
+from storage.scheduled import ScheduledRecord
+
+
+class Telling(Protocol):
+    """What telling members needs: the store and the configuration. A member's request
+    (:class:`bot.context.Context`) has them, and so does the scheduler's context."""
+
+    @property
+    def store(self) -> HandlerStore: ...
+
+    @property
+    def config(self) -> AppConfig: ...
+
+
+REMINDER = "consultation.reminder"
+"""The kind of scheduled work that reminds subscribers of a deadline."""
+REMINDER_LATENESS = timedelta(hours=12)
+"""A reminder that fell due while the bot was down is still sent this late (and only
+before the deadline); later, it is skipped: the next one, or the deadline, is near."""
 
 CHOICE = "consult"
 """The prefix of an alert's buttons: ``consult:contribute:N``, ``consult:interested:N``."""
@@ -54,7 +76,7 @@ def _buttons(record: ConsultationRecord) -> tuple[Choice, ...]:
 
 
 def _notice(
-    context: Context,
+    context: Telling,
     record: ConsultationRecord,
     headline: str,
     *,
@@ -81,14 +103,14 @@ def _notice(
     return Lines(tuple(lines))
 
 
-def subscribers(context: Context, record: ConsultationRecord) -> list[int]:
+def subscribers(context: Telling, record: ConsultationRecord) -> list[int]:
     """The members alerted of ``record``: a region's subscribers hear of its countries."""
     regions = {region_of(code).value for code in record.fields.countries}
     return context.store.consultations.subscribers_of(record, country_regions=regions)
 
 
 def tell_subscribers(
-    context: Context,
+    context: Telling,
     record: ConsultationRecord,
     headline: str,
     *,
@@ -138,6 +160,7 @@ def publish(context: Context, record: ConsultationRecord) -> list[Reply]:
     if record.state is not ConsultationState.DRAFT:
         raise UserError("consult.not_a_draft", number=record.id)
     record = context.store.consultations.set_state(record.id, ConsultationState.PUBLISHED)
+    schedule_reminders(context, record)
     notices = tell_subscribers(context, record, "consult.alert", buttons=True)
     posts = room_posts(context, record)
     alerted = len({notice.to for notice in notices})
@@ -161,6 +184,7 @@ def move_deadline(context: Context, record: ConsultationRecord, typed: str) -> l
     if deadline == record.fields.deadline:
         raise UserError("consult.deadline_same", number=record.id)
     record = context.store.consultations.set_deadline(record.id, deadline, zone_name)
+    schedule_reminders(context, record)  # the same keys, moved to the new times
     reader = context.reader
     said = Reply(
         Message.of(
@@ -186,6 +210,7 @@ def withdraw(context: Context, record: ConsultationRecord) -> list[Reply]:
         raise UserError("consult.not_open", number=record.id)
     was_published = record.state is ConsultationState.PUBLISHED
     record = context.store.consultations.set_state(record.id, ConsultationState.WITHDRAWN)
+    context.store.scheduled.cancel_prefix(f"consultation:{record.id}:")
     said = Reply(Message.of("consult.withdrawn", number=record.id))
     if not was_published:
         return [said]
@@ -226,7 +251,7 @@ def reminder_keys(record: ConsultationRecord) -> list[tuple[str, datetime]]:
     ]
 
 
-def reminder_due(context: Context, consultation_id: int, offset: str) -> list[Reply]:
+def reminder_due(context: Telling, consultation_id: int, offset: str) -> list[Reply]:
     """The reminder notices for one offset (``P3D``): to every subscriber, and to those who
     plan to contribute with a line saying so. Nothing once it is withdrawn, closed or past.
 
@@ -244,3 +269,24 @@ def reminder_due(context: Context, consultation_id: int, offset: str) -> list[Re
         ),
         *tell_subscribers(context, record, "consult.reminder", members=others, buttons=True),
     ]
+
+
+def schedule_reminders(context: Context, record: ConsultationRecord) -> None:
+    """Keep a scheduled row for each of the consultation's reminders, in the unit of work
+    that publishes it or moves its deadline (a row not yet sent moves with the deadline)."""
+    for key, due_at in reminder_keys(record):
+        offset = key.rsplit(":", 1)[1]
+        context.store.scheduled.schedule(
+            key, REMINDER, due_at, {"consultation": record.id, "offset": offset}
+        )
+
+
+def remind(context: Telling, row: ScheduledRecord) -> Sequence[Reply]:
+    """The scheduler's handler of :data:`REMINDER` rows."""
+    consultation_id, offset = row.target.get("consultation"), row.target.get("offset")
+    if not isinstance(consultation_id, int) or not isinstance(offset, str):
+        raise NoLongerUseful("a reminder row without its consultation")
+    record = context.store.consultations.get(consultation_id)
+    if record is None or not is_open(record, context.store.now()):
+        raise NoLongerUseful("the consultation is closed, withdrawn or past its deadline")
+    return reminder_due(context, consultation_id, offset)

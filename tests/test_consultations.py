@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_router, open_store
+from bot.app import build_registry, build_router, open_store
 from bot.config import AppConfig, load_config
+from bot.keys import sealer_for
 from bot.notices import notice_address
 from bot.router import Router
+from bot.scheduler import Scheduler
+from bot.transports.planning import PLANNING
 from bot.types import (
     ChoicePicked,
     Command,
@@ -450,3 +453,60 @@ def test_reminders_go_to_subscribers_and_tell_contributors_so(bot: Bot) -> None:
     assert keys[BEA.user_id] == "consult.reminder_contributor"
     assert keys[CHE.user_id] == "consult.reminder"
     assert reminder_due(context, 1, "P7D") == []
+
+
+# -- reminders, through the scheduler ------------------------------------------------------------
+
+
+def scheduler_at(bot: Bot, later: Store) -> Scheduler:
+    """The bot's scheduler, on ``later``: a store of the same database, with its own clock."""
+    return Scheduler(
+        later,
+        build_registry(),
+        CATALOGS,
+        bot.config,
+        planners={
+            platform: lambda item, p=platform: PLANNING[p].parts(
+                item, later.transports.callback_token
+            )
+            for platform in (TG, MX)
+        },
+    )
+
+
+def test_publishing_schedules_the_reminders_the_scheduler_sends_once_and_a_withdrawal_cancels(
+    bot: Bot,
+) -> None:
+    answer_all(bot)  # deadline 2027-01-15 17:00 Zurich, reminders 10 and 2 days before
+    bot.pick(COORD, "~submit")
+    rows = {row.key: row for row in bot.store.scheduled.with_prefix("consultation:1:")}
+    record = bot.store.consultations.get(1)
+    assert record is not None and record.fields.deadline is not None
+    ten_days = rows["consultation:1:reminder:P10D"]
+    assert set(rows) == {"consultation:1:reminder:P10D", "consultation:1:reminder:P2D"}
+    assert ten_days.due_at == record.fields.deadline - timedelta(days=10)
+
+    before = {row.id for platform in (TG, MX) for row in bot.store.outbox.pending(platform)}
+    when = ten_days.due_at + timedelta(minutes=1)
+    with Store(bot.config.database_url, clock=lambda: when, sealer=sealer_for(bot.config)) as later:
+        scheduler = scheduler_at(bot, later)
+        assert scheduler.run_due() == 1
+        assert scheduler.run_due() == 0  # done once, never again
+    reminded = [
+        row.room_id
+        for platform in (TG, MX)
+        for row in bot.store.outbox.pending(platform)
+        if row.id not in before
+    ]
+    for subscriber in (BEA, CHE):
+        assert reminded.count(room_of(subscriber)) == 1, (subscriber, reminded)
+    for left_out in (DAN, EVE):  # another topic; opted out
+        assert room_of(left_out) not in reminded
+
+    # A moved deadline moves the reminder still to come; a withdrawal cancels it.
+    bot.send(COORD, "/consultation 1 deadline 2027-01-20 17:00 Europe/Zurich")
+    moved = bot.store.scheduled.get("consultation:1:reminder:P2D")
+    assert moved is not None
+    assert moved.due_at == datetime(2027, 1, 18, 16, 0, tzinfo=UTC)
+    bot.send(COORD, "/consultation 1 withdraw")
+    assert bot.store.scheduled.get("consultation:1:reminder:P2D") is None
