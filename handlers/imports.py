@@ -16,7 +16,7 @@ from typing import Protocol
 from bot.config import AppConfig
 from bot.context import Context, HandlerStore, UserError
 from bot.conversation import Answers, Conversation, Json, Step
-from bot.feed_fetch import FeedFetcher, FetchFailed, NotModified, url_problem
+from bot.feed_fetch import FeedFetcher, FetchFailed, NotModified, PrivateAddress, url_problem
 from bot.feed_polling import FeedPoller, Turns, is_calendar
 from bot.feeds import FeedError, ImportedItem, parse_any
 from bot.file_reads import FileUnreadable
@@ -197,7 +197,11 @@ def items_found(
 
 
 def _fetcher(config: AppConfig) -> FeedFetcher:
-    return FeedFetcher(max_bytes=config.feeds.max_bytes, timeout=config.feeds.timeout_seconds)
+    return FeedFetcher(
+        max_bytes=config.feeds.max_bytes,
+        timeout=config.feeds.timeout_seconds,
+        public_only=not config.feeds.allow_private_hosts,
+    )
 
 
 def _read_url(context: Context, url: str) -> tuple[list[ImportedItem], bool]:
@@ -205,6 +209,9 @@ def _read_url(context: Context, url: str) -> tuple[list[ImportedItem], bool]:
         raise UserError("imports.bad_url", example=Literal("https://example.org/events.ics"))
     try:
         fetched = _fetcher(context.config).fetch(url)
+    except PrivateAddress:
+        log.info("import_refused_private member=%d", context.member.id)
+        raise UserError("imports.private_address") from None
     except FetchFailed as failure:
         log.info("import_fetch_failed member=%d reason=%r", context.member.id, failure.reason)
         raise UserError("imports.fetch_failed", reason=Literal(failure.reason)) from None

@@ -1,7 +1,9 @@
 """``/import URL``, ``/importfile`` and the coordinators' notices of a configured feed, by the
-router on SQLite and PostgreSQL, against a real HTTP server on 127.0.0.1: what a calendar or
-feed holds is shown (nothing published), who may ask, bad input refused with a clear
-answer; the poller offers each new item once and reports a failing feed once."""
+router on SQLite and PostgreSQL, against a real HTTP server on 127.0.0.1 (allowed by
+``[feeds] allow_private_hosts``): each new item of a calendar or feed becomes a draft once
+(across imports, polls and restarts) that a coordinator completes and publishes, who may
+ask, bad input and private addresses refused with a clear answer; the poller offers the
+drafts of new items to the group's coordinators once and reports a failing feed once."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_router, open_store
-from bot.config import AppConfig, load_config
+from bot.config import AppConfig, FeedsConfig, load_config
 from bot.conversation import DONE
+from bot.feed_fetch import private_address
 from bot.inbox import Dispatcher
 from bot.outgoing import OutgoingItem
 from bot.router import Router
@@ -44,6 +47,9 @@ data_dir = "data"
 admins = ["telegram:1003"]
 
 [telegram]
+
+[feeds]
+allow_private_hosts = true  # the tests' feed server is on 127.0.0.1
 
 [[working_groups]]
 slug = "cawg"
@@ -224,6 +230,50 @@ def test_import_refuses_what_is_no_http_feed_with_a_clear_answer(
     assert bot.send(COORD, f"/import {server.url('/gone')}") == said(
         "imports.fetch_failed", reason=Literal("HTTP 404")
     )
+
+
+def test_import_refuses_private_and_local_addresses_unless_allowed(
+    bot: Bot, server: FeedServer
+) -> None:
+    strict = bot.config.model_copy(
+        update={"feeds": bot.config.feeds.model_copy(update={"allow_private_hosts": False})}
+    )
+    assert not FeedsConfig().allow_private_hosts  # the default
+    guarded = Bot(strict, build_router(strict, bot.store), bot.store)
+    refused = said("imports.private_address")
+    local = server.url("/forum.ics")
+    by_name = local.replace("127.0.0.1", "localhost")  # resolved (DNS) before it is read
+    for url in (local, by_name, "http://169.254.169.254/latest/meta-data/", "http://[::1]/"):
+        assert guarded.send(COORD, f"/import {url}") == refused
+    assert drafts(bot) == []
+    assert sum(server.answered.values()) == 0  # never asked
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "::1",
+        "fc00::1",
+        "fd12::1",
+        "fe80::1",
+        "0.0.0.0",
+        "100.64.0.1",
+        "::ffff:127.0.0.1",
+        "localhost",
+    ],
+)
+def test_private_loopback_and_link_local_hosts_are_private(host: str) -> None:
+    assert private_address(host)
+
+
+def test_public_hosts_are_not_private() -> None:
+    assert not private_address("93.184.215.14")
+    assert not private_address("2606:4700::6810:84e5")
 
 
 def test_importfile_reads_an_address_pasted_in_the_conversation(
