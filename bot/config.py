@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -621,6 +622,11 @@ class FeedsConfig(BaseModel):
     max_bytes: StrictInt = 2 * MB
     """A feed larger than this is not read (the fetch stops past it) and is reported."""
     timeout_seconds: StrictInt = 20
+    allow_private_hosts: StrictBool = False
+    """Whether ``/import`` may read an address on a private, loopback or link-local network
+    (127.0.0.1, 10/8, 192.168/16, 169.254.169.254, ::1, fc00::/7): false, so that no member
+    makes the bot reach the host's or the cloud's own services; true only for tests and a
+    feed server on one's own network. Configured feeds are the operator's and always read."""
 
     @field_validator("poll_minutes")
     @classmethod

@@ -3,11 +3,17 @@ conditional requests, redirects followed only to ``http``/``https``.
 
 This module waits on the network and nothing else: it answers with bytes and validators
 (:class:`Fetched`), "unchanged" (:data:`NOT_MODIFIED`) or raises :class:`FetchFailed` with a
-short reason fit for a log line and a coordinator's notice (never the body).
+short reason fit for a log line and a coordinator's notice (never the body). A fetcher made
+``public_only`` (for addresses members give) refuses any host that resolves to a private,
+loopback or link-local address, checked again at each redirect; the check resolves the name
+just before the request, so a name whose answers change between the two (DNS rebinding)
+is not fully excluded.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -23,6 +29,8 @@ __all__ = [
     "FetchFailed",
     "Fetched",
     "NotModified",
+    "PrivateAddress",
+    "private_address",
     "url_problem",
 ]
 
@@ -60,6 +68,34 @@ class FetchFailed(Exception):
         self.reason = reason
 
 
+class PrivateAddress(FetchFailed):
+    """The address (or one it redirects to) is on a private, loopback or link-local network,
+    which a member's address may not make the bot reach (the cloud's metadata service, the
+    database, the host's own services)."""
+
+    def __init__(self) -> None:
+        super().__init__("the address is on a private or local network")
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def private_address(host: str, port: int | None = None) -> bool:
+    """Whether ``host`` is, or resolves (DNS) to, any address that is not public: private
+    (10/8, 172.16/12, 192.168/16, fc00::/7), loopback (127/8, ::1), link-local (169.254/16,
+    fe80::/10, where the cloud's metadata service answers), shared, reserved or multicast.
+    A host that does not resolve is left to the fetch to fail."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return any(not _is_public(str(entry[4][0])) for entry in found)
+
+
 @dataclass(frozen=True, slots=True)
 class Fetched:
     """A feed's body, with the validators to send with the next request."""
@@ -88,10 +124,17 @@ class FeedFetcher:
     """Fetches feeds with a blocking HTTP client (run it off the event loop)."""
 
     def __init__(
-        self, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = DEFAULT_TIMEOUT
+        self,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float = DEFAULT_TIMEOUT,
+        public_only: bool = False,
     ) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.public_only = public_only
+        """Refuse (:class:`PrivateAddress`) any address, first or redirected to, that
+        resolves to a private, loopback or link-local one (:func:`private_address`)."""
 
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
@@ -119,6 +162,9 @@ class FeedFetcher:
             problem = url_problem(url)
             if problem is not None:
                 raise FetchFailed(f"the address {problem}")
+            parts = urlsplit(url)
+            if self.public_only and private_address(str(parts.hostname), parts.port):
+                raise PrivateAddress
             with client.stream("GET", url, headers=headers) as response:
                 if response.status_code in _REDIRECTS and "Location" in response.headers:
                     location = response.headers.get("Location", "")

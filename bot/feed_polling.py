@@ -38,13 +38,20 @@ class Fetcher(Protocol):
     ) -> Fetched | NotModified: ...
 
 
-Offer = Callable[[FeedRecord, list[ImportedItem]], bool]
-"""Called with a feed's new items inside the poll's transaction (never with none); False
+Offer = Callable[[FeedRecord, list[ImportedItem], bool], bool]
+"""Called with a feed's new items inside the poll's transaction (never with none), and
+whether the feed is a calendar (its items' dates are events', not publications'); False
 when nobody could be told (no coordinator the bot can write to): the items are then not
 marked seen, and the next poll reads the feed in full and offers them again."""
 Report = Callable[[FeedRecord, str], object]
 """Called with a feed's failure reason inside the transaction that records it, once per run
 of failures."""
+
+
+def is_calendar(body: bytes) -> bool:
+    """Whether ``body`` is read as an iCalendar file (as :func:`bot.feeds.parse_any` does):
+    its items' dates are then events', not articles' publication dates."""
+    return body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").upper().startswith(b"BEGIN:VCALENDAR")
 
 
 class _NobodyTold(Exception):
@@ -83,6 +90,7 @@ def record_poll(
         return []
     failure = fetched if isinstance(fetched, PollFailed) else None
     items: list[ImportedItem] = []
+    calendar = isinstance(fetched, Fetched) and is_calendar(fetched.body)
     if isinstance(fetched, Fetched):
         try:
             items = parse_any(fetched.body)
@@ -107,7 +115,7 @@ def record_poll(
                 at=now,
             )
             new = [by_uid[uid] for uid in new_uids]
-            if new and offer is not None and not offer(feed, new):
+            if new and offer is not None and not offer(feed, new, calendar):
                 raise _NobodyTold
     except _NobodyTold:
         # Kept for later: no validators, so the next poll is not answered "not modified".
@@ -155,7 +163,9 @@ class Turns(Protocol):
     def queue(self, replies: Sequence[Outgoing]) -> None: ...
 
 
-NoticesFor = Callable[[FeedRecord, list[ImportedItem]], Sequence[Reply]]
+NoticesFor = Callable[[FeedRecord, list[ImportedItem], bool], Sequence[Reply] | None]
+"""The notices of a feed's new items; ``None`` when they make nothing new to tell (each
+was drafted before, by an import): they are then kept as seen."""
 FailureNoticesFor = Callable[[FeedRecord, str], Sequence[Reply]]
 
 
@@ -265,7 +275,9 @@ class FeedPoller:
         def record() -> set[Platform]:
             queued: set[Platform] = set()
 
-            def queue(replies: Sequence[Reply]) -> bool:
+            def queue(replies: Sequence[Reply] | None) -> bool:
+                if replies is None:
+                    return True
                 rendered = [self._rendered(reply) for reply in replies if reply.to is not None]
                 self._turns.queue(rendered)
                 queued.update(message.platform for message in rendered)
@@ -277,7 +289,7 @@ class FeedPoller:
                     current,
                     fetched,
                     self._store.now(),
-                    offer=lambda f, items: queue(self._offer(f, items)),
+                    offer=lambda f, items, calendar: queue(self._offer(f, items, calendar)),
                     report=lambda f, reason: queue(self._report(f, reason)),
                 )
             except Exception as error:

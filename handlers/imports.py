@@ -1,30 +1,32 @@
 """Importing consultations from calendars and feeds: ``/import URL``, ``/importfile``, and
 the coordinators' notice of a configured feed's new items.
 
-What is read is only shown here (how many items, their titles and dates): nothing is
-published. :func:`on_new_items` and :func:`items_found` are where drafts will be made of
-the items (``store.consultations.create_draft``) once consultations exist.
+Each item not seen before (its ``source_uid``: across imports, polls and restarts) becomes
+a draft consultation (``store.consultations.create_draft``) that a coordinator completes
+and publishes with ``/newconsultation N``: nothing is published without a coordinator.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.config import AppConfig
 from bot.context import Context, HandlerStore, UserError
 from bot.conversation import Answers, Conversation, Json, Step
-from bot.feed_fetch import FeedFetcher, FetchFailed, NotModified, url_problem
-from bot.feed_polling import FeedPoller, Turns
+from bot.feed_fetch import FeedFetcher, FetchFailed, NotModified, PrivateAddress, url_problem
+from bot.feed_polling import FeedPoller, Turns, is_calendar
 from bot.feeds import FeedError, ImportedItem, parse_any
 from bot.file_reads import FileUnreadable
 from bot.i18n import Catalogs
-from bot.notices import notify_coordinators
+from bot.moments import day
+from bot.notices import notify_coordinators, notify_member
 from bot.registry import Registry
 from bot.types import Command, CommandRef, Lines, Literal, Message, Platform, Reply, Role
 from storage import Store
+from storage.consultations import ConsultationDraft, ConsultationRecord
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +54,61 @@ class FeedNoticeContext:
     config: AppConfig
 
 
-def _when(item: ImportedItem) -> str:
-    return item.starts_at.date().isoformat() if item.starts_at is not None else ""
+def draft_of(item: ImportedItem, *, calendar: bool, source: str) -> ConsultationDraft:
+    """The draft an item starts: an event's start and end are the session's dates; an
+    article's date is when it was published, neither a session nor a deadline (the deadline
+    is the coordinator's to set). Without a link of its own, the item links to its source."""
+    link = item.link or (source if url_problem(source) is None else None)
+    return ConsultationDraft(
+        title=item.title,
+        link=link,
+        summary=item.summary or None,
+        starts_at=item.starts_at if calendar else None,
+        ends_at=item.ends_at if calendar else None,
+        source_uid=item.source_uid,
+    )
 
 
-def _item_lines(items: Sequence[ImportedItem]) -> list[Message | Literal]:
+def make_drafts(
+    store: HandlerStore,
+    items: Sequence[ImportedItem],
+    *,
+    calendar: bool,
+    source: str,
+    group_id: int | None,
+) -> list[ConsultationRecord]:
+    """A draft of each item not drafted before (the same ``source_uid``: by an earlier
+    import or poll), concerning ``group_id`` when one is known; the drafts made."""
+    made = []
+    for item in items:
+        record, new = store.consultations.create_draft(
+            draft_of(item, calendar=calendar, source=source)
+        )
+        if not new:
+            continue
+        if group_id is not None:
+            record = store.consultations.update(
+                record.id, replace(record.fields, working_groups=(group_id,))
+            )
+        made.append(record)
+    return made
+
+
+def _draft_lines(
+    drafts: Sequence[ConsultationRecord], language: str, time_zone: str | None
+) -> list[Message | Literal]:
     lines: list[Message | Literal] = []
-    for item in items[:SHOWN_ITEMS]:
-        when = _when(item)
-        if when:
-            lines.append(Message.of("imports.item_dated", title=Literal(item.title), day=when))
+    for record in drafts[:SHOWN_ITEMS]:
+        title = Literal(record.fields.title)
+        starts = record.fields.starts_at
+        if starts is not None:
+            when = day(starts, language, time_zone)
+            lines.append(Message.of("imports.draft_dated", number=record.id, title=title, day=when))
         else:
-            lines.append(Message.of("imports.item", title=Literal(item.title)))
-    if len(items) > SHOWN_ITEMS:
-        lines.append(Message.counted("imports.more", len(items) - SHOWN_ITEMS))
+            lines.append(Message.of("imports.draft", number=record.id, title=title))
+    if len(drafts) > SHOWN_ITEMS:
+        lines.append(Message.counted("imports.more", len(drafts) - SHOWN_ITEMS))
+    lines.append(Message.of("imports.complete_how", command=CommandRef("newconsultation")))
     return lines
 
 
@@ -75,29 +118,46 @@ def _group_name(store: HandlerStore, group_id: int) -> str:
 
 
 def on_new_items(
-    context: NoticeContext, group_id: int, items: Sequence[ImportedItem], *, source: str
-) -> list[Reply]:
-    """New items of the group's feed ``source``: offered to its coordinators in a notice.
+    context: NoticeContext,
+    group_id: int,
+    items: Sequence[ImportedItem],
+    *,
+    source: str,
+    calendar: bool = False,
+) -> list[Reply] | None:
+    """New items of the group's feed ``source``: each not drafted before becomes a draft
+    of the group, offered to its coordinators in a notice (in each one's language and time
+    zone); ``None`` when every item was drafted before (nothing to tell).
 
     Called in the unit of work that marks the items seen."""
-    if not items:
-        return []
-    text = Lines(
-        (
-            Message.counted(
-                "imports.new_items",
-                len(items),
-                feed=Literal(source),
-                group=Literal(_group_name(context.store, group_id)),
-                command=CommandRef("import"),
-            ),
-            *_item_lines(items),
+    drafts = make_drafts(context.store, items, calendar=calendar, source=source, group_id=group_id)
+    if not drafts:
+        return None
+    group = Literal(_group_name(context.store, group_id))
+    notices: list[Reply] = []
+    for member_id in context.store.groups.coordinators_of(group_id):
+        member = context.store.members.get(member_id)
+        if member is None:
+            continue
+        zone = member.time_zone or context.config.time_zone
+        text = Lines(
+            (
+                Message.counted(
+                    "imports.new_drafts", len(drafts), feed=Literal(source), group=group
+                ),
+                *_draft_lines(drafts, member.language, zone),
+            )
         )
+        notices.extend(
+            notify_member(context.store, member_id, text, enabled=context.config.enabled_platforms)
+        )
+    log.info(
+        "feed_drafts_offered group=%d items=%d drafts=%d notices=%d",
+        group_id,
+        len(items),
+        len(drafts),
+        len(notices),
     )
-    notices = notify_coordinators(
-        context.store, group_id, text, enabled=context.config.enabled_platforms
-    )
-    log.info("feed_items_offered group=%d items=%d notices=%d", group_id, len(items), len(notices))
     return notices
 
 
@@ -116,23 +176,42 @@ def on_feed_failed(
     )
 
 
-def items_found(context: Context, items: Sequence[ImportedItem], source: str) -> list[Reply]:
-    """The answer to an import: how many items, and which (where drafts will be made)."""
+def items_found(
+    context: Context, items: Sequence[ImportedItem], source: str, *, calendar: bool = False
+) -> list[Reply]:
+    """The answer to an import: a draft of each item not drafted before, listed with how
+    to complete one. The drafts concern the coordinator's group when they coordinate one."""
     if not items:
         return [Reply(Message.of("imports.none", source=Literal(source)))]
-    found = Message.counted("imports.found", len(items), source=Literal(source))
-    return [Reply(Lines((found, *_item_lines(items))))]
+    groups = context.groups_where(Role.COORDINATOR)
+    group_id = groups[0].id if len(groups) == 1 else None
+    drafts = make_drafts(context.store, items, calendar=calendar, source=source, group_id=group_id)
+    log.info(
+        "import_drafts member=%d items=%d drafts=%d", context.member.id, len(items), len(drafts)
+    )
+    if not drafts:
+        return [Reply(Message.counted("imports.nothing_new", len(items), source=Literal(source)))]
+    reader = context.reader
+    made = Message.counted("imports.drafts_made", len(drafts), source=Literal(source))
+    return [Reply(Lines((made, *_draft_lines(drafts, reader.language, reader.time_zone))))]
 
 
 def _fetcher(config: AppConfig) -> FeedFetcher:
-    return FeedFetcher(max_bytes=config.feeds.max_bytes, timeout=config.feeds.timeout_seconds)
+    return FeedFetcher(
+        max_bytes=config.feeds.max_bytes,
+        timeout=config.feeds.timeout_seconds,
+        public_only=not config.feeds.allow_private_hosts,
+    )
 
 
-def _read_url(context: Context, url: str) -> list[ImportedItem]:
+def _read_url(context: Context, url: str) -> tuple[list[ImportedItem], bool]:
     if url_problem(url) is not None:
         raise UserError("imports.bad_url", example=Literal("https://example.org/events.ics"))
     try:
         fetched = _fetcher(context.config).fetch(url)
+    except PrivateAddress:
+        log.info("import_refused_private member=%d", context.member.id)
+        raise UserError("imports.private_address") from None
     except FetchFailed as failure:
         log.info("import_fetch_failed member=%d reason=%r", context.member.id, failure.reason)
         raise UserError("imports.fetch_failed", reason=Literal(failure.reason)) from None
@@ -141,9 +220,10 @@ def _read_url(context: Context, url: str) -> list[ImportedItem]:
     return _parsed(fetched.body)
 
 
-def _parsed(data: bytes) -> list[ImportedItem]:
+def _parsed(data: bytes) -> tuple[list[ImportedItem], bool]:
+    """The items, and whether they are a calendar's events."""
     try:
-        return parse_any(data)
+        return parse_any(data), is_calendar(data)
     except FeedError as error:
         raise UserError("imports.unreadable", reason=Literal(error.reason)) from None
 
@@ -161,9 +241,9 @@ def import_command(context: Context, command: Command) -> Sequence[Reply]:
             )
         ]
     url = command.args[0].strip("<>")
-    items = _read_url(context, url)
+    items, calendar = _read_url(context, url)
     log.info("import_read member=%d items=%d", context.member.id, len(items))
-    return items_found(context, items, url)
+    return items_found(context, items, url, calendar=calendar)
 
 
 def _piece(text: str) -> Json:
@@ -187,14 +267,14 @@ def file_imported(context: Context, answers: Answers) -> Sequence[Reply]:
                 )
             except FileUnreadable:
                 raise UserError("imports.file_unreadable") from None
-            items = _parsed(data)
+            items, calendar = _parsed(data)
             source = name if isinstance(name, str) and name else "file"
         elif isinstance(piece, str) and piece:
-            items, source = _read_url(context, piece), piece
+            (items, calendar), source = _read_url(context, piece), piece
         else:
             continue
         log.info("import_read member=%d items=%d", context.member.id, len(items))
-        replies.extend(items_found(context, items, source))
+        replies.extend(items_found(context, items, source, calendar=calendar))
     return replies or [Reply(Message.of("imports.nothing_sent"))]
 
 
@@ -234,8 +314,8 @@ def feed_poller(config: AppConfig, store: Store, catalogs: Catalogs, turns: Turn
         store,
         catalogs,
         turns,
-        offer=lambda feed, items: on_new_items(
-            context, feed.working_group_id, items, source=feed.url
+        offer=lambda feed, items, calendar: on_new_items(
+            context, feed.working_group_id, items, source=feed.url, calendar=calendar
         ),
         report=lambda feed, reason: on_feed_failed(
             context, feed.working_group_id, reason, source=feed.url

@@ -1,7 +1,7 @@
 """The import journey over python-telegram-bot and the Bot API emulator, with a real feed
 server on 127.0.0.1 (SQLite only): the running bot polls the group's configured feed and its
-coordinator gets the new items in a notice (kept until they can be told); an ``.ics`` file
-sent with ``/importfile`` is read through Telegram and its events listed."""
+coordinator gets the drafts made of the new items in a notice (kept until they can be told);
+an ``.ics`` file sent with ``/importfile`` is read through Telegram and its events drafted."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.types import CommandRef, Literal
+from bot.types import Literal
 from tests.harness.databases import Backend
 from tests.harness.features import said
 from tests.harness.feed_server import INDICO_ICS, feed_server, rss
@@ -50,11 +50,10 @@ async def test_on_telegram_a_feeds_new_items_reach_the_coordinator_and_an_ics_fi
                 assert service.feeds is not None
                 await service.feeds.poll_due(every_feed=True)
                 offered = counted(
-                    "imports.new_items",
+                    "imports.new_drafts",
                     3,
                     feed=Literal(url),
                     group=Literal("Corporate Accountability"),
-                    command=CommandRef("import"),
                 )
                 await emulator.wait_for(
                     lambda: any(offered in m.shown for m in emulator.sent(coord)), timeout=15
@@ -74,7 +73,7 @@ async def test_on_telegram_a_feeds_new_items_reach_the_coordinator_and_an_ics_fi
                     return emulator.press_button(coord, coord, asked.message_id, data)
 
                 press_done()
-                found = counted("imports.found", 3, source=Literal("forum.ics"))
+                found = counted("imports.drafts_made", 3, source=Literal("forum.ics"))
                 await emulator.wait_for(
                     lambda: any(found in m.shown for m in emulator.sent(coord)), timeout=20
                 )

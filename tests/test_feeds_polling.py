@@ -47,7 +47,7 @@ class Offers:
         self.reachable = True
         """Whether a coordinator could be told."""
 
-    def offer(self, feed: FeedRecord, items: list[ImportedItem]) -> bool:
+    def offer(self, feed: FeedRecord, items: list[ImportedItem], calendar: bool) -> bool:
         self.offered.append(items)
         return self.reachable
 
