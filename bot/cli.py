@@ -22,10 +22,14 @@ EXIT_CONFIG = 2
 DESCRIPTION = """\
 Caucus coordinates a human-rights network's working groups over Telegram and Matrix: it
 bridges each working group's Telegram groups and Matrix rooms into one conversation,
-answers members on both platforms (and in this terminal), keeps their profiles, roles and
-guided conversations, takes confidential case reports of business-related human-rights
-abuses for the coordinators to review, export and count, and delivers every message
-through a durable outbox. What members confide is encrypted at rest.
+answers members on both platforms (and in this terminal), knows one person across their
+accounts, the network's member organizations and their signatories, who belongs to which
+working group and with what role (every change in an audit log), takes confidential case
+reports of business-related human-rights abuses for the coordinators to review, export and
+count, alerts subscribers of consultations (typed in, or imported from calendars and feeds)
+and reminds them before the deadlines through a durable scheduler, and delivers every
+message through a durable outbox. What members confide is encrypted at rest; each member
+can export or erase their own data.
 
 With no configuration file, `caucus run` is a demo: it chats with you in this terminal
 (the console transport), you being the admin and coordinator of a demo working group,
