@@ -24,12 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.backoff import Backoff
 from bot.outbox import Planner
-from bot.outgoing import BotMessage
-from bot.outgoing_json import to_json
+from bot.outgoing_json import outbox_rows
 from bot.router import Router
 from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import InboundRecord, StorageUnavailable, Store
@@ -212,16 +211,9 @@ class Dispatcher:
 
     def _enqueue(self, replies: list[Outgoing]) -> None:
         assert self._store is not None
-        items: list[tuple[Platform, str, Mapping[str, Any]]] = []
-        for reply in replies:
-            plan = self._planners.get(reply.platform)
-            if plan is None:
-                log.warning("no_sender platform=%s", reply.platform)
-                continue
-            parts = plan(BotMessage.of(reply))
-            items.extend((reply.platform, reply.room_id, to_json(part)) for part in parts)
-        if items:
-            self._store.outbox.enqueue(items)
+        rows = outbox_rows(replies, self._planners)
+        if rows:
+            self._store.outbox.enqueue(rows)
 
 
 class UnreadableEvent(Exception):

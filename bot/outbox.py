@@ -110,6 +110,7 @@ Planner = Callable[[OutgoingItem], list[OutgoingItem]]
 """Cuts an item into the parts its platform sends as one message each, one outbox row each
 (see :mod:`bot.transports.planning`)."""
 
+
 MERGE_AFTER_SECONDS = 2.0
 """A room whose next send must wait this long is under its limit: bursts are merged."""
 

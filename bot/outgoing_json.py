@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, assert_never
 
 from bot.outgoing import (
@@ -30,7 +31,17 @@ from bot.outgoing import (
     RelayedText,
 )
 from bot.stored_json import StoredFields
-from bot.types import Media, MediaKind, Platform, RenderedChoice, RichText, StoredFile
+from bot.types import (
+    Media,
+    MediaKind,
+    Outgoing,
+    Platform,
+    RenderedChoice,
+    RichText,
+    StoredFile,
+)
+
+log = logging.getLogger(__name__)
 
 # -- writing --------------------------------------------------------------------------------
 
@@ -342,3 +353,23 @@ _READERS: Mapping[str, tuple[int, Callable[[_Fields], OutgoingItem]]] = {
     RelayedDeletion.KIND: (RelayedDeletion.VERSION, _read_relayed_deletion),
 }
 """Each kind this version reads: the version it writes, and how to read that version."""
+
+
+# -- the rows that say replies ------------------------------------------------------------
+
+
+def outbox_rows(
+    replies: Sequence[Outgoing],
+    planners: Mapping[Platform, Callable[[OutgoingItem], list[OutgoingItem]]],
+) -> list[tuple[Platform, str, Mapping[str, Any]]]:
+    """The outbox rows that say ``replies``: each cut by its platform's planner, stored as
+    JSON; a reply for a platform without a planner (not running) is logged and left out."""
+    rows: list[tuple[Platform, str, Mapping[str, Any]]] = []
+    for reply in replies:
+        plan = planners.get(reply.platform)
+        if plan is None:
+            log.warning("no_sender platform=%s", reply.platform)
+            continue
+        parts = plan(BotMessage.of(reply))
+        rows.extend((reply.platform, reply.room_id, to_json(part)) for part in parts)
+    return rows

@@ -40,8 +40,8 @@ from bot.config import AppConfig
 from bot.context import HandlerStore
 from bot.i18n import Catalogs
 from bot.logs import raised_at
-from bot.outgoing import BotMessage, OutgoingItem
-from bot.outgoing_json import to_json
+from bot.outgoing import OutgoingItem
+from bot.outgoing_json import outbox_rows
 from bot.registry import NoLongerUseful, Registry
 from bot.types import Outgoing, Platform, Reply
 from storage import StorageUnavailable, Store
@@ -302,16 +302,9 @@ class Scheduler:
         return rendered
 
     def _enqueue(self, replies: list[Outgoing]) -> None:
-        items: list[tuple[Platform, str, Mapping[str, Any]]] = []
-        for reply in replies:
-            plan = self._planners.get(reply.platform)
-            if plan is None:
-                log.warning("no_sender platform=%s", reply.platform)
-                continue
-            parts = plan(BotMessage.of(reply))
-            items.extend((reply.platform, reply.room_id, to_json(part)) for part in parts)
-        if items:
-            self._store.outbox.enqueue(items)
+        rows = outbox_rows(replies, self._planners)
+        if rows:
+            self._store.outbox.enqueue(rows)
 
     def _wake(self, platforms: set[Platform]) -> None:
         """On the event loop: the outboxes that got messages."""
