@@ -84,5 +84,10 @@ bench-cases: $(RUN_STAMP)
 bench-outbox: $(DEV_STAMP)
 	$(BIN)/python bench/outbox.py $(ARGS)
 
+## bench-alerts: a consultation alert to 1,000 Telegram subscribers on the emulator, 0% and 20% faults
+.PHONY: bench-alerts
+bench-alerts: $(DEV_STAMP)
+	$(BIN)/python bench/alerts.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
