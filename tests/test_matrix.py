@@ -332,15 +332,6 @@ class _ClockAhead:
         return getattr(time, name)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known defect, found at the end of the 2026-12-07 session: with the bot's clock three "
-        "minutes ahead, the first message in a freshly joined direct room never reaches the "
-        "inbox in about half the runs (it is dropped before translation); passed 3 of 3 on "
-        "528f836, fails about 1 in 2 since; not yet explained"
-    ),
-)
 async def test_a_bot_clock_minutes_ahead_of_the_homeserver_still_answers_and_logs_the_skew(
     tmp_path: Path,
     database_url: str,

@@ -95,6 +95,8 @@ GAP_LIMIT = 5_000
 JOIN_GRACE_MS = 60_000
 SKEW_PRECISION_MS = 2_000
 """How far the homeserver's Date header may be from our clock by rounding and latency."""
+SKEW_ROUNDING_MS = 1_000
+"""How far a measured skew may be off: the Date header's whole seconds."""
 SKEW_LOGGED_MS = 5_000
 """A difference between the homeserver's clock and ours worth a log line (and a new one
 when it changes by as much again)."""
@@ -547,9 +549,13 @@ class MatrixTransport:
             if joined.timeline.limited and since is not None:
                 # More happened than one sync carries: fetch the gap, oldest first.
                 events = await self._gap(room_id, joined.timeline.prev_batch, since) + events
-            # Our moments on the homeserver's clock, which stamped the events.
+            # Our moments on the homeserver's clock, which stamped the events. A measured skew
+            # is known only to within a second (the Date header is whole seconds), so then
+            # the first start's cutoff moves back by as much: a message sent just after the
+            # start, read against a cutoff that came out late, would be taken for history.
             joined_at = self._joined_at.get(room_id, 0) + self._skew_ms
-            started_at = history_before_ms + self._skew_ms if history_before_ms else 0
+            margin = SKEW_ROUNDING_MS if self._skew_ms else 0
+            started_at = history_before_ms + self._skew_ms - margin if history_before_ms else 0
             for event in events:
                 stamp = getattr(event, "server_timestamp", 0)
                 if stamp < started_at or stamp < joined_at:
