@@ -12,7 +12,7 @@ import pytest
 from bot.app import build_router
 from bot.config import AppConfig, load_config
 from bot.types import Command, CommandRef, Message, Origin, Platform
-from tests.harness.chat import ConsoleChat
+from tests.harness.chat import ConsoleChat, console_chats
 from tests.harness.features import first_line, said
 
 CAWG_ROOM = "-1001"
@@ -53,16 +53,8 @@ Chats = Callable[[str], ConsoleChat]
 
 @pytest.fixture
 async def chats(config: AppConfig) -> AsyncIterator[Chats]:
-    opened: dict[str, ConsoleChat] = {}
-
-    def chat(user_id: str) -> ConsoleChat:
-        if user_id not in opened:
-            opened[user_id] = ConsoleChat(config, user_id=user_id)
-        return opened[user_id]
-
-    yield chat
-    for opened_chat in opened.values():
-        await opened_chat.close()
+    async with console_chats(config) as chat:
+        yield chat
 
 
 @pytest.mark.parametrize("user", ["77", "12"])

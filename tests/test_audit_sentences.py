@@ -21,7 +21,7 @@ from bot.types import Literal, Message, Platform, Territory
 from handlers.audit import SENTENCES
 from storage import Store
 from storage.joining import JoinState
-from tests.harness.chat import ConsoleChat
+from tests.harness.chat import ConsoleChat, console_chats
 from tests.harness.clock import Clock
 from tests.harness.features import CATALOGS, said
 
@@ -74,16 +74,8 @@ Red Étnica de Mujeres,CO,union,redetnica.org
 
 @pytest.fixture
 async def chats(config: AppConfig, store: Store) -> AsyncIterator[Chats]:
-    opened: dict[str, ConsoleChat] = {}
-
-    def chat(user_id: str) -> ConsoleChat:
-        if user_id not in opened:
-            opened[user_id] = ConsoleChat(config, user_id=user_id, store=store)
-        return opened[user_id]
-
-    yield chat
-    for opened_chat in opened.values():
-        await opened_chat.close()
+    async with console_chats(config, store) as chat:
+        yield chat
 
 
 def member(store: Store, user_id: str, name: str | None = None) -> int:

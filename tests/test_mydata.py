@@ -22,7 +22,7 @@ from storage import Store
 from storage.case_contents import CaseContents
 from storage.case_records import NewCase
 from storage.member_data import member_references, unaccounted_references, unerased_references
-from tests.harness.chat import ConsoleChat
+from tests.harness.chat import ConsoleChat, console_chats
 from tests.harness.databases import Backend
 from tests.harness.features import CATALOGS, first_line, said
 from tests.harness.telegram_emulator import BotApiEmulator
@@ -68,16 +68,8 @@ Chats = Callable[[str], ConsoleChat]
 
 @pytest.fixture
 async def chats(config: AppConfig) -> AsyncIterator[Chats]:
-    opened: dict[str, ConsoleChat] = {}
-
-    def chat(user_id: str) -> ConsoleChat:
-        if user_id not in opened:
-            opened[user_id] = ConsoleChat(config, user_id=user_id)
-        return opened[user_id]
-
-    yield chat
-    for opened_chat in opened.values():
-        await opened_chat.close()
+    async with console_chats(config) as chat:
+        yield chat
 
 
 def cawg(store: Store) -> int:

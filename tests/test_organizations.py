@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_router
+from bot.app import build_router, open_store
 from bot.config import AppConfig, load_config
 from bot.types import ChoicePicked, CommandRef, Message, Origin, Platform, Role
 from handlers.organizations_import import plan_import
 from storage import Store
 from storage.audit import AuditRecord
 from storage.organizations import NameTaken, OrganizationRecord, Standing
-from tests.harness.chat import ConsoleChat
+from tests.harness.chat import ConsoleChat, console_chats
 from tests.harness.databases import Backend
 from tests.harness.features import first_line, said
 from tests.harness.telegram_emulator import BotApiEmulator
@@ -61,22 +61,12 @@ Chats = Callable[[str], ConsoleChat]
 
 @pytest.fixture
 async def chats(config: AppConfig) -> AsyncIterator[Chats]:
-    opened: dict[str, ConsoleChat] = {}
-
-    def chat(user_id: str) -> ConsoleChat:
-        if user_id not in opened:
-            first = next(iter(opened.values()), None)
-            opened[user_id] = ConsoleChat(
-                config, user_id=user_id, store=first.store if first else None
-            )
-        return opened[user_id]
-
-    chat("root")  # owns the store, closed last
-    yield chat
-    for name, opened_chat in reversed(opened.items()):
-        if name != "root":
-            await opened_chat.close()
-    await opened["root"].close()
+    store = open_store(config)  # one store for every member's chat, closed last
+    try:
+        async with console_chats(config, store) as chat:
+            yield chat
+    finally:
+        store.close()
 
 
 def member_id(store: Store, name: str) -> int:

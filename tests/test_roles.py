@@ -16,7 +16,7 @@ from bot.moments import day, moment
 from bot.types import Command, CommandRef, Literal, Message, Origin, Platform, Role
 from storage import Store
 from storage.roster import ROLE_REMOVED, ROLE_SET
-from tests.harness.chat import ConsoleChat
+from tests.harness.chat import ConsoleChat, console_chats
 from tests.harness.clock import Clock
 from tests.harness.features import CATALOGS, first_line, said
 
@@ -69,16 +69,8 @@ Chats = Callable[[str], ConsoleChat]
 
 @pytest.fixture
 async def chats(config: AppConfig, store: Store) -> AsyncIterator[Chats]:
-    opened: dict[str, ConsoleChat] = {}
-
-    def chat(user_id: str) -> ConsoleChat:
-        if user_id not in opened:
-            opened[user_id] = ConsoleChat(config, user_id=user_id, store=store)
-        return opened[user_id]
-
-    yield chat
-    for opened_chat in opened.values():
-        await opened_chat.close()
+    async with console_chats(config, store) as chat:
+        yield chat
 
 
 def member(

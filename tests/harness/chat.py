@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from bot.app import EXPORTS_DIR, build_router, open_store
@@ -103,3 +105,23 @@ class ConsoleChat:
         self._dispatcher.close()
         if self._own_store:
             self.store.close()
+
+
+@asynccontextmanager
+async def console_chats(
+    config: AppConfig, store: Store | None = None
+) -> AsyncIterator[Callable[[str], ConsoleChat]]:
+    """Members' console chats with one bot, each opened at its first use and all closed at
+    the end: on ``store`` when given (the test's own, left open), else each on its own."""
+    opened: dict[str, ConsoleChat] = {}
+
+    def chat(user_id: str) -> ConsoleChat:
+        if user_id not in opened:
+            opened[user_id] = ConsoleChat(config, user_id=user_id, store=store)
+        return opened[user_id]
+
+    try:
+        yield chat
+    finally:
+        for opened_chat in reversed(list(opened.values())):
+            await opened_chat.close()
