@@ -26,6 +26,14 @@ from storage.models.joining import JoinRequest
 from storage.models.members import Identity, Member
 from storage.models.organizations import Organization, OrganizationImport, OrganizationMember
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
+from storage.models.polls import (
+    Poll,
+    PollBallot,
+    PollBlock,
+    PollNotice,
+    PollParticipation,
+    PollVote,
+)
 from storage.models.scheduled import ScheduledWork
 from storage.models.transports import (
     CallbackPayload,
@@ -63,6 +71,12 @@ __all__ = [
     "OrganizationMember",
     "OutboxCaseContent",
     "OutboxMessage",
+    "Poll",
+    "PollBallot",
+    "PollBlock",
+    "PollNotice",
+    "PollParticipation",
+    "PollVote",
     "Room",
     "ScheduledWork",
     "SealCheck",
