@@ -96,6 +96,9 @@ class CommandSpec:
     typed_in_public: CommandHandler | None = None
     """Run when a direct-only command is typed outside a private chat, before the refusal:
     what it says is said first (``/connect CODE`` voids the code everyone there has seen)."""
+    with_arguments: CommandHandler | None = None
+    """A conversation's command typed with arguments runs this instead, for any member and
+    in any room (``/poll`` sets one up; ``/poll 7`` shows poll 7)."""
 
     def available_on(self, platform: Platform) -> bool:
         return self.platforms is None or platform in self.platforms
@@ -154,12 +157,14 @@ class Registry:
         prepare: Preparer | None = None,
         group_hint: str | None = None,
         guard: Guard | None = None,
+        with_arguments: CommandHandler | None = None,
     ) -> None:
         """Register a conversation, started (or resumed) by ``command`` in a direct chat.
 
         ``prepare`` supplies answers known before the first question (or refuses);
         ``group_hint`` is what the bot says when the command is typed in a group room;
-        ``guard`` keeps it to the rooms where it may be held."""
+        ``guard`` keeps it to the rooms where it may be held; ``with_arguments`` answers
+        the command typed with arguments instead (any member, any room)."""
         if conversation.name in self._conversations:
             raise ValueError(f"conversation {conversation.name!r} registered twice")
         self._conversations[conversation.name] = conversation
@@ -176,6 +181,7 @@ class Registry:
                 None,
                 prepare,
                 group_hint,
+                with_arguments=with_arguments,
             )
         )
 

@@ -326,6 +326,8 @@ class Router:
                     )
                 )
             ]
+        if spec.with_arguments is not None and command.args:
+            return spec.with_arguments(context, command)
         if spec.direct_only and not context.origin.is_direct:
             said = list(spec.typed_in_public(context, command)) if spec.typed_in_public else []
             if context.origin.exposed:

@@ -223,6 +223,16 @@ def _erased(parts: Parts) -> Message | None:
     return Message.of("audit.member_erased", **shown)
 
 
+def _poll(key: str) -> Sentence:
+    def sentence(parts: Parts) -> Message | None:
+        number = parts.number("poll")
+        if number is None:
+            return None
+        return Message.of(key, actor=parts.actor, number=number, where=parts.where)
+
+    return sentence
+
+
 SENTENCES: Mapping[str, Sentence] = {
     ROLE_SET: _role("audit.role_set", "role"),
     ROLE_REMOVED: _role("audit.role_removed", "previous"),
@@ -244,6 +254,8 @@ SENTENCES: Mapping[str, Sentence] = {
     "signatory.added": _about_org("audit.signatory_added"),
     "signatory.removed": _about_org("audit.signatory_removed"),
     "member.erased": _erased,
+    "poll.created": _poll("audit.poll_created"),
+    "poll.outcome": _poll("audit.poll_outcome"),
 }
 """The actions this version has a sentence for; any other (a later version's) is shown by
 its name and details."""
