@@ -26,6 +26,7 @@ from storage.models.joining import JoinRequest
 from storage.models.members import Identity, Member
 from storage.models.organizations import Organization, OrganizationImport, OrganizationMember
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
+from storage.models.posts import BotPost
 from storage.models.scheduled import ScheduledWork
 from storage.models.transports import (
     CallbackPayload,
@@ -38,6 +39,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "AuditEntry",
     "Base",
+    "BotPost",
     "BridgedMessage",
     "CallbackPayload",
     "CaseAttachment",
