@@ -27,6 +27,14 @@ from storage.models.members import Identity, Member
 from storage.models.organizations import Organization, OrganizationImport, OrganizationMember
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
 from storage.models.posts import BotPost
+from storage.models.polls import (
+    Poll,
+    PollBallot,
+    PollBlock,
+    PollNotice,
+    PollParticipation,
+    PollVote,
+)
 from storage.models.scheduled import ScheduledWork
 from storage.models.transports import (
     CallbackPayload,
@@ -65,6 +73,12 @@ __all__ = [
     "OrganizationMember",
     "OutboxCaseContent",
     "OutboxMessage",
+    "Poll",
+    "PollBallot",
+    "PollBlock",
+    "PollNotice",
+    "PollParticipation",
+    "PollVote",
     "Room",
     "ScheduledWork",
     "SealCheck",
