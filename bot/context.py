@@ -23,6 +23,7 @@ from storage.groups import GroupStore
 from storage.joining import JoiningStore
 from storage.members import MemberStore
 from storage.organizations import OrganizationStore
+from storage.polls import PollsStore
 from storage.posts import PostedRoom
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
@@ -110,6 +111,8 @@ class HandlerStore:
     consultations: ConsultationStore
     posts: Posts
     """The bot's messages named by a capability (``Reply.post``): a poll and its results."""
+    polls: PollsStore
+    """Polls, their votes and secret ballots (:mod:`storage.polls`)."""
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -130,6 +133,7 @@ class HandlerStore:
             scheduled=store.scheduled,
             consultations=store.consultations,
             posts=store.posts,
+            polls=store.polls,
         )
 
 

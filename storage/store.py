@@ -40,8 +40,8 @@ from storage.members import MemberStore
 from storage.models import SealCheck
 from storage.organizations import OrganizationStore
 from storage.outbox import OutboxStore
-from storage.posts import PostStore
 from storage.polls import PollsStore
+from storage.posts import PostStore
 from storage.resealing import reseal_batch_in, sealed_columns
 from storage.rooms import RoomStore
 from storage.roster import RosterStore

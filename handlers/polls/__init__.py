@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.registry import Registry
 from bot.types import Role
-from handlers.polls import closing, create, results, views, voting
+from handlers.polls import closing, create, views, voting
 
 
 def register(registry: Registry) -> None:
@@ -26,4 +26,3 @@ def register(registry: Registry) -> None:
     )
     voting.register(registry)
     closing.register(registry)
-    results.register(registry)

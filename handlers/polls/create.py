@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.context import Context, UserError
-from bot.conversation import Answers, Conversation, InvalidAnswer, Json, Step
+from bot.conversation import Answers, Conversation, Step
 from bot.moments import moment
 from bot.types import (
     Choice,
@@ -24,10 +24,21 @@ from bot.types import (
     Platform,
     Reply,
     Role,
-    Text,
 )
-from handlers.cases.options import one_line
-from handlers.polls.deadlines import LONGEST, deadline_of, read_poll_deadline, show_poll_deadline
+from handlers.polls.answers import (
+    LONGEST,
+    OPTIONS_MAX,
+    OPTIONS_MIN,
+    deadline_of,
+    finish_options,
+    read_option_lines,
+    read_poll_deadline,
+    read_question,
+    read_quorum_share,
+    read_quorum_voters,
+    show_options,
+    show_poll_deadline,
+)
 from handlers.polls.labels import (
     BALLOT_KEYS,
     KIND_KEYS,
@@ -57,10 +68,6 @@ ROOMS_OFFERED = "rooms_offered"
 """Not a step: each of those groups' linked rooms, ``{group id: [[platform, room], ...]}``."""
 ZONE = "zone"
 """Not a step: the groups' time zone, for a deadline typed without one."""
-QUESTION_MAX = 300
-OPTION_MAX = 100
-OPTIONS_MIN, OPTIONS_MAX = 2, 12
-VOTERS_MAX = 100_000
 CLOSE_KIND = "poll.close"
 REMIND_KIND = "poll.reminder"
 ALL_ROOMS, SOME_ROOMS = "all", "some"
@@ -70,61 +77,6 @@ QUORUM_KEYS = {
     QuorumKind.VOTERS: "polls.create.quorum_voters",
     QuorumKind.SHARE: "polls.create.quorum_share",
 }
-
-
-# -- parsers ----------------------------------------------------------------------------------
-
-
-def read_question(text: str) -> Json:
-    return one_line(text, QUESTION_MAX)
-
-
-def read_option_lines(text: str) -> Json:
-    """One message of options: one option, or several, one per line."""
-    lines = [line for line in (" ".join(raw.split()) for raw in text.splitlines()) if line]
-    if not lines:
-        raise InvalidAnswer("conversation.empty_answer")
-    for line in lines:
-        if len(line) > OPTION_MAX:
-            raise InvalidAnswer("polls.create.option_too_long", limit=OPTION_MAX)
-    return lines
-
-
-def finish_options(pieces: list[Json]) -> Json:
-    options: list[str] = []
-    for piece in pieces:
-        options.extend(str(line) for line in (piece if isinstance(piece, list) else [piece]))
-    if len({option.casefold() for option in options}) != len(options):
-        raise InvalidAnswer("polls.create.duplicate_option", back=CommandRef("back"))
-    if not OPTIONS_MIN <= len(options) <= OPTIONS_MAX:
-        raise InvalidAnswer(
-            "polls.create.option_count", least=OPTIONS_MIN, most=OPTIONS_MAX, back=CommandRef("back")
-        )
-    return options
-
-
-def show_options(value: Json) -> Text:
-    return Lines(
-        tuple(
-            Message.of("polls.post.option", number=number, option=Literal(str(option)))
-            for number, option in enumerate(value, start=1)
-        )
-    )
-
-
-def _whole_number(text: str, *, most: int, key: str) -> int:
-    typed = text.strip().removesuffix("%").strip()
-    if not typed.isascii() or not typed.isdigit() or not 1 <= int(typed) <= most:
-        raise InvalidAnswer(key, most=most)
-    return int(typed)
-
-
-def read_quorum_voters(text: str) -> Json:
-    return _whole_number(text, most=VOTERS_MAX, key="polls.create.bad_quorum_voters")
-
-
-def read_quorum_share(text: str) -> Json:
-    return _whole_number(text, most=100, key="polls.create.bad_quorum_share")
 
 
 # -- choices that depend on earlier answers ----------------------------------------------------
@@ -182,9 +134,7 @@ def _after_where(answers: Answers) -> str | None:
 def _steps() -> tuple[Step, ...]:
     return (
         Step("group", "polls.create.ask_group", "polls.field.group", choices=offered_groups),
-        Step(
-            "question", "polls.create.ask_question", "polls.field.question", parse=read_question
-        ),
+        Step("question", "polls.create.ask_question", "polls.field.question", parse=read_question),
         Step(
             "kind",
             "polls.create.ask_kind",
@@ -205,7 +155,10 @@ def _steps() -> tuple[Step, ...]:
         ),
         Step("max", "polls.create.ask_max", "polls.field.max", choices=max_choices),
         Step(
-            "ballot", "polls.create.ask_ballot", "polls.field.ballot", choices=_choices_of(BALLOT_KEYS)
+            "ballot",
+            "polls.create.ask_ballot",
+            "polls.field.ballot",
+            choices=_choices_of(BALLOT_KEYS),
         ),
         Step(
             "deadline",
@@ -237,7 +190,10 @@ def _steps() -> tuple[Step, ...]:
             show=lambda value: Literal(f"{value}%"),
         ),
         Step(
-            "voters", "polls.create.ask_voters", "polls.field.voters", choices=_choices_of(VOTERS_KEYS)
+            "voters",
+            "polls.create.ask_voters",
+            "polls.field.voters",
+            choices=_choices_of(VOTERS_KEYS),
         ),
         Step(
             "results",
@@ -293,17 +249,15 @@ def _group(context: Context, answers: Answers) -> WorkingGroupRecord:
     return group
 
 
-def _rooms(context: Context, group: WorkingGroupRecord, answers: Answers) -> tuple[
-    tuple[Platform, str], ...
-]:
+def _rooms(
+    context: Context, group: WorkingGroupRecord, answers: Answers
+) -> tuple[tuple[Platform, str], ...]:
     linked = [(link.platform, link.room_id) for link in context.store.rooms.links(group.id)]
     if answers.get("where") == SOME_ROOMS:
         wanted = set(answers.get("rooms") or ())
         linked = [room for room in linked if _room_value(room[0].value, room[1]) in wanted]
     if not linked:
-        raise UserError(
-            "polls.create.no_rooms", group=Literal(group.name), link=CommandRef("link")
-        )
+        raise UserError("polls.create.no_rooms", group=Literal(group.name), link=CommandRef("link"))
     return tuple(linked)
 
 
@@ -316,9 +270,11 @@ def fields_of(context: Context, answers: Answers) -> PollFields:
         dict(answers["deadline"]), now=now, zone=str(answers.get(ZONE) or context.config.time_zone)
     )
     if deadline <= now:
-        raise UserError("polls.create.deadline_past")
+        raise UserError("polls.create.deadline_past", review=CommandRef("poll"))
     if deadline > now + LONGEST:
-        raise UserError("polls.create.deadline_range", days=LONGEST.days)
+        raise UserError(
+            "polls.create.deadline_too_far", days=LONGEST.days, review=CommandRef("poll")
+        )
     kind = PollKind(str(answers["kind"]))
     if kind is PollKind.PROPOSAL:
         options: tuple[str, ...] = PROPOSAL_OPTIONS
@@ -327,11 +283,14 @@ def fields_of(context: Context, answers: Answers) -> PollFields:
         options = tuple(str(option) for option in answers["options"])
         most = int(answers.get("max") or 1)
         if most > len(options):
-            raise UserError("polls.create.max_too_many", most=len(options))
+            raise UserError(
+                "polls.create.max_too_many", most=len(options), review=CommandRef("poll")
+            )
     quorum = QuorumKind(str(answers["quorum"]))
-    value = {QuorumKind.VOTERS: answers.get("quorum_voters"), QuorumKind.SHARE: answers.get(
-        "quorum_share"
-    )}.get(quorum)
+    value = {
+        QuorumKind.VOTERS: answers.get("quorum_voters"),
+        QuorumKind.SHARE: answers.get("quorum_share"),
+    }.get(quorum)
     hours = context.config.polls.remind_hours_before
     return PollFields(
         working_group_id=group.id,
@@ -417,7 +376,11 @@ def room_posts(context: Context, record: PollRecord, group: WorkingGroupRecord) 
         else:
             posts.append(
                 Reply(
-                    text, to=where, language=language, poll=poll_view(record), post=start_key(record.id)
+                    text,
+                    to=where,
+                    language=language,
+                    poll=poll_view(record),
+                    post=start_key(record.id),
                 )
             )
     return posts

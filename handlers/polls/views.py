@@ -86,9 +86,7 @@ def _state(context: Context, record: PollRecord) -> Message:
 def list_polls(context: Context, command: Command) -> Sequence[Reply]:
     groups = member_groups(context)
     now = context.store.now()
-    found = context.store.polls.of_groups(
-        [group.id for group in groups], closed_since=now - RECENT
-    )
+    found = context.store.polls.of_groups([group.id for group in groups], closed_since=now - RECENT)
     if not found:
         return [Reply(Message.of("polls.list.none", create=CommandRef("poll")))]
     lines: list[Message | Literal] = [Message.of("polls.list.header")]
@@ -101,7 +99,9 @@ def list_polls(context: Context, command: Command) -> Sequence[Reply]:
                 question=Literal(record.fields.question),
                 group=_group_name(context, record.fields.working_group_id),
                 state=_state(context, record),
-                turnout=Message.counted("polls.list.turnout", tally.voters, eligible=tally.eligible),
+                turnout=Message.counted(
+                    "polls.list.turnout", tally.voters, eligible=tally.eligible
+                ),
             )
         )
     lines.append(Message.of("polls.list.footer", show=CommandRef("poll")))
@@ -174,9 +174,7 @@ def _turnout(tally: Tally) -> Message:
         met = Message.counted("polls.show.quorum_met", tally.needed)
     else:
         met = Message.counted("polls.show.quorum_not_met", tally.needed)
-    return Message.counted(
-        "polls.show.turnout", tally.voters, eligible=tally.eligible, quorum=met
-    )
+    return Message.counted("polls.show.turnout", tally.voters, eligible=tally.eligible, quorum=met)
 
 
 def _who_voted_what(context: Context, record: PollRecord) -> list[Message | Literal]:

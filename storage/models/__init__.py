@@ -26,7 +26,6 @@ from storage.models.joining import JoinRequest
 from storage.models.members import Identity, Member
 from storage.models.organizations import Organization, OrganizationImport, OrganizationMember
 from storage.models.outbox import OutboxCaseContent, OutboxMessage
-from storage.models.posts import BotPost
 from storage.models.polls import (
     Poll,
     PollBallot,
@@ -35,6 +34,7 @@ from storage.models.polls import (
     PollParticipation,
     PollVote,
 )
+from storage.models.posts import BotPost
 from storage.models.scheduled import ScheduledWork
 from storage.models.transports import (
     CallbackPayload,

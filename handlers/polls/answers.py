@@ -1,5 +1,6 @@
-"""A poll's deadline as a coordinator types it: a date and time (``2027-01-15 17:00``, in
-the group's time zone unless another is named), or a duration from now in any of the five
+"""How a coordinator's answers to ``/poll`` read: the question, the options (one per line or
+one per message), a quorum, and the deadline: a date and time (``2027-01-15 17:00``, in the
+group's time zone unless another is named), or a duration from now in any of the five
 languages (``3d``, ``48h``, ``2 weeks``, ``3 días``, ``2 semaines``, ``١٠ أيام``)."""
 
 from __future__ import annotations
@@ -11,18 +12,27 @@ from zoneinfo import ZoneInfo
 
 from bot.choosing import folded
 from bot.conversation import InvalidAnswer, Json
-from bot.types import Literal, Message, Text
 from bot.typed_dates import ascii_digits
+from bot.types import CommandRef, Lines, Literal, Message, Text
+from handlers.cases.options import one_line
 from handlers.consultations_rules import deadline_at, read_deadline
 
 LONGEST = timedelta(days=90)
 """The furthest a poll's deadline may be."""
+QUESTION_MAX = 300
+OPTION_MAX = 100
+OPTIONS_MIN, OPTIONS_MAX = 2, 12
+"""How many options a simple poll has: Telegram's limits."""
+VOTERS_MAX = 100_000
 
 _UNITS: dict[str, timedelta] = {}
 for _unit, _words in (
     (timedelta(hours=1), "h hr hrs hour hours hora horas heure heures ساعة ساعات ساعه"),
     (timedelta(days=1), "d day days dia dias jour jours j يوم ايام أيام يوما يومًا"),
-    (timedelta(weeks=1), "w wk week weeks semana semanas semaine semaines sem اسبوع أسبوع اسابيع أسابيع"),
+    (
+        timedelta(weeks=1),
+        "w wk week weeks semana semanas semaine semaines sem اسبوع أسبوع اسابيع أسابيع",
+    ),
 ):
     for _word in _words.split():
         _UNITS[folded(_word)] = _unit
@@ -88,3 +98,61 @@ def deadline_of(value: dict[str, Any], *, now: datetime, zone: str) -> tuple[dat
         return (now + timedelta(seconds=int(value["after"]))).replace(second=0, microsecond=0), zone
     moment, zone_name = deadline_at(value, zone)
     return moment.astimezone(ZoneInfo("UTC")), zone_name
+
+
+# -- the question, the options, the quorum ---------------------------------------------------
+
+
+def read_question(text: str) -> Json:
+    return one_line(text, QUESTION_MAX)
+
+
+def read_option_lines(text: str) -> Json:
+    """One message of options: one option, or several, one per line."""
+    lines = [line for line in (" ".join(raw.split()) for raw in text.splitlines()) if line]
+    if not lines:
+        raise InvalidAnswer("conversation.empty_answer")
+    for line in lines:
+        if len(line) > OPTION_MAX:
+            raise InvalidAnswer("polls.create.option_too_long", limit=OPTION_MAX)
+    return lines
+
+
+def finish_options(pieces: list[Json]) -> Json:
+    options: list[str] = []
+    for piece in pieces:
+        options.extend(str(line) for line in (piece if isinstance(piece, list) else [piece]))
+    if len({option.casefold() for option in options}) != len(options):
+        raise InvalidAnswer("polls.create.duplicate_option", back=CommandRef("back"))
+    if not OPTIONS_MIN <= len(options) <= OPTIONS_MAX:
+        raise InvalidAnswer(
+            "polls.create.option_count",
+            least=OPTIONS_MIN,
+            most=OPTIONS_MAX,
+            back=CommandRef("back"),
+        )
+    return options
+
+
+def show_options(value: Json) -> Text:
+    return Lines(
+        tuple(
+            Message.of("polls.post.option", number=number, option=Literal(str(option)))
+            for number, option in enumerate(value, start=1)
+        )
+    )
+
+
+def _whole_number(text: str, *, most: int, key: str) -> int:
+    typed = text.strip().removesuffix("%").strip()
+    if not typed.isascii() or not typed.isdigit() or not 1 <= int(typed) <= most:
+        raise InvalidAnswer(key, most=most)
+    return int(typed)
+
+
+def read_quorum_voters(text: str) -> Json:
+    return _whole_number(text, most=VOTERS_MAX, key="polls.create.bad_quorum_voters")
+
+
+def read_quorum_share(text: str) -> Json:
+    return _whole_number(text, most=100, key="polls.create.bad_quorum_share")
