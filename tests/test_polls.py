@@ -396,3 +396,29 @@ async def test_a_coordinator_records_the_outcome_once_closed_and_it_goes_where_t
     assert "We join the campaign as observers." in await chats("ana").send("/poll 1")
     actions = [entry.action for entry in store.audit.page().entries]
     assert actions == ["poll.outcome", "poll.created"]
+
+
+async def test_a_poll_goes_only_to_the_rooms_chosen_and_an_admin_first_chooses_the_group(
+    store: Store, chats: Chats
+) -> None:
+    store.rooms.link(Platform.CONSOLE, "cawg-annex", group(store, "cawg"))
+    root = chats("root")
+    assert first_line("polls.create.ask_group") in await root.send("/poll")
+    await root.pick("Corporate Accountability")
+    await root.send(QUESTION)
+    await root.pick("Proposal")
+    await root.pick("Open ballot")
+    await root.send("48h")
+    await root.pick(said("polls.create.quorum_none"))
+    await root.pick(said("polls.voters.members"))
+    await root.pick("Live")
+    rooms = await root.pick(said("polls.create.where_some"))
+    assert "cawg-annex" in rooms and "legal-room" not in rooms
+    await root.pick("cawg-annex")
+    await root.pick(said("conversation.done"))
+    posted = await root.pick(said("conversation.submit"))
+    assert shown(Message.counted("polls.create.rooms", 1)) in posted
+    record = store.polls.get(1)
+    assert record is not None
+    assert record.fields.rooms == ((Platform.CONSOLE, "cawg-annex"),)
+    assert record.fields.quorum is QuorumKind.NONE
