@@ -28,7 +28,7 @@ from typing import Protocol
 
 from bot.backoff import Backoff
 from bot.outbox import Planner
-from bot.outgoing_json import outbox_rows
+from bot.queueing import queue_replies
 from bot.router import Router
 from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import InboundRecord, StorageUnavailable, Store
@@ -211,9 +211,7 @@ class Dispatcher:
 
     def _enqueue(self, replies: list[Outgoing]) -> None:
         assert self._store is not None
-        rows = outbox_rows(replies, self._planners)
-        if rows:
-            self._store.outbox.enqueue(rows)
+        queue_replies(self._store, replies, self._planners)
 
 
 class UnreadableEvent(Exception):

@@ -18,6 +18,7 @@ from bot.types import (
     Reply,
     Role,
     Text,
+    VoteCast,
 )
 from storage.scheduled import ScheduledRecord
 
@@ -36,6 +37,8 @@ PrivateMessageHook: TypeAlias = Callable[["Context"], Sequence[Reply]]
 """Called whenever a member writes to the bot privately, before what they wrote is handled:
 what it returns is said first (something the bot owed them until they wrote)."""
 
+VoteHandler: TypeAlias = Callable[["Context", VoteCast], Sequence[Reply]]
+"""Called with each answer to a native poll (see :meth:`Registry.on_vote`)."""
 ScheduledHandler: TypeAlias = Callable[["ScheduledContext", ScheduledRecord], Sequence[Reply]]
 """Does one row of scheduled work when it falls due: the notices to queue (each addressed,
 ``Reply.to`` and ``language`` set), in the unit of work that marks the row done. It raises
@@ -118,6 +121,7 @@ class Registry:
         self._private_message_hooks: list[PrivateMessageHook] = []
         self._start_payloads: dict[str, StartHandler] = {}
         self._scheduled: dict[str, ScheduledKind] = {}
+        self._vote_handler: VoteHandler | None = None
 
         self._guards: dict[str, Guard] = {}
 
@@ -216,6 +220,16 @@ class Registry:
 
     def private_message_hooks(self) -> tuple[PrivateMessageHook, ...]:
         return tuple(self._private_message_hooks)
+
+    def on_vote(self, handler: VoteHandler) -> None:
+        """Call ``handler`` with every answer to a native poll (one capability owns them)."""
+        if self._vote_handler is not None:
+            raise ValueError("native poll answers already have a handler")
+        self._vote_handler = handler
+
+    @property
+    def vote_handler(self) -> VoteHandler | None:
+        return self._vote_handler
 
     def _add(self, spec: CommandSpec) -> None:
         if spec.name in self._commands or spec.name in RESERVED_COMMANDS:

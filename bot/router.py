@@ -268,8 +268,11 @@ class Router:
             return [Reply(Message.of("router.media_hint", help=CommandRef("help")))]
         if isinstance(event, PresenceChanged):
             return self._on_presence(context, event)
-        if isinstance(event, MessageEdited | MessageDeleted | VoteCast | Unrelayable):
-            # Edits and native poll answers matter to the bridge and to polls, not here.
+        if isinstance(event, VoteCast):
+            handler = self._registry.vote_handler
+            return [] if handler is None else handler(context, event)
+        if isinstance(event, MessageEdited | MessageDeleted | Unrelayable):
+            # Edits and deletions in a private chat matter to nobody.
             return []
         raise TypeError(f"unknown event {type(event).__name__}")
 
