@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.types import Platform
@@ -201,11 +201,13 @@ def deliveries(draw: st.DrawFn) -> tuple[VotersAre, int, list[tuple[int, tuple[i
 
 
 @settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(deliveries())
+@example((VotersAre.MEMBERS, 1, [(0, (), 0), (0, (), 1), (0, (0,), 0)]))  # found by hypothesis
+@example((VotersAre.MEMBERS, 1, [(0, (1,), 0), (1, (1,), 5), (2, (0,), 3)]))
 def test_what_the_store_keeps_tallies_as_a_recount_of_each_voters_last_vote(
     voters: Voters, delivered: tuple[VotersAre, int, list[tuple[int, tuple[int, ...], int]]]
 ) -> None:
