@@ -125,10 +125,10 @@ class Store:
         """Work due at a time, done once: reminders, deadlines (:mod:`storage.scheduled`)."""
         self.feeds = FeedStore(run, now, self._units.read)
         """Feeds polled for working groups and the items seen in each (:mod:`storage.feeds`)."""
-        self.posts = PostStore(run, now, self._units.read)
-        """The bot's messages named for later edits and answers (:mod:`storage.posts`)."""
         self.polls = PollsStore(run, now, self._units.read)
         """Polls, their votes and secret ballots (:mod:`storage.polls`)."""
+        self.posts = PostStore(run, now, self._units.read)
+        """The bot's messages named for later edits and answers (:mod:`storage.posts`)."""
         truncate_log_after_erasure(self._sessions, self._engine)
 
         self._seal_check_kept = sealer is None or sealer.has_key

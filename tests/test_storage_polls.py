@@ -192,6 +192,17 @@ def test_a_vote_older_than_the_current_one_is_stale_even_after_a_withdrawal(
     ]
 
 
+def test_the_same_vote_again_moves_its_time_on(clocked_store: Store, clock: Clock) -> None:
+    store = clocked_store
+    poll = a_poll(store).id
+    ana = a_member(store, "ana")
+    at = clock.now
+    assert cast(store, poll, ana, (1,), at) is VoteOutcome.RECORDED
+    assert cast(store, poll, ana, (1,), at + timedelta(seconds=5)) is VoteOutcome.UNCHANGED
+    assert cast(store, poll, ana, (0,), at + timedelta(seconds=3)) is VoteOutcome.STALE
+    assert [vote.choices for vote in store.polls.votes(poll)] == [(1,)]
+
+
 def test_choices_the_poll_does_not_offer_are_refused(store: Store) -> None:
     poll = a_poll(store, max_selections=1).id
     ana = a_member(store, "ana")
