@@ -89,5 +89,10 @@ bench-outbox: $(DEV_STAMP)
 bench-alerts: $(DEV_STAMP)
 	$(BIN)/python bench/alerts.py $(ARGS)
 
+## bench-chart: drawing a 12-option poll result PNG (English and Arabic) vs. encoding a blank PNG of its size
+.PHONY: bench-chart
+bench-chart: $(RUN_STAMP)
+	$(BIN)/python bench/chart.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

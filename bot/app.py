@@ -22,7 +22,7 @@ from bot.feed_polling import FeedPoller
 from bot.i18n import Catalogs
 from bot.inbox import Dispatcher, Inbox
 from bot.keys import key_file_notice, sealer_for
-from bot.outbox import OutboxWorker
+from bot.outbox import OutboxWorker, Planner
 from bot.ratelimit import SendLimiter
 from bot.registry import Registry
 from bot.router import Router
@@ -30,6 +30,7 @@ from bot.scheduler import Scheduler
 from bot.standby import serve_alone
 from bot.transports import PlatformParts, Transport, Wiring
 from bot.transports.console import ConsoleTransport
+from bot.transports.planning import PLANNING
 from bot.types import Platform
 from handlers import imports
 from storage import Store, WorkingGroupSpec
@@ -180,7 +181,7 @@ def demo_notice(config: AppConfig, group: WorkingGroupConfig) -> str:
 async def _chat_in_console(config: AppConfig, stdin: TextIO | None, stdout: TextIO | None) -> None:
     source = stdin or sys.stdin
     store = open_store(config)
-    dispatcher = Dispatcher(build_router(config, store), store)
+    dispatcher = Dispatcher(build_router(config, store), store, network_planners(config, store))
     log.info("started transport=console")
     demo = demo_group(config)
     if demo is not None:
@@ -200,6 +201,21 @@ async def _chat_in_console(config: AppConfig, stdin: TextIO | None, stdout: Text
     finally:
         dispatcher.close()
         store.close()
+
+
+def network_planners(config: AppConfig, store: Store) -> dict[Platform, Planner]:
+    """The planning of each configured chat platform, for the console's dispatcher: what a
+    command on the console says to a Telegram or Matrix room (a poll posted to the group's
+    rooms) waits in the outbox for ``caucus run`` to deliver."""
+
+    def planner(platform: Platform) -> Planner:
+        return lambda item: PLANNING[platform].parts(item, store.transports.callback_token)
+
+    return {
+        platform: planner(platform)
+        for platform in config.enabled_platforms
+        if platform is not Platform.CONSOLE
+    }
 
 
 def _build_platform(

@@ -653,6 +653,26 @@ class FeedsConfig(BaseModel):
         return value
 
 
+class PollsConfig(BaseModel):
+    """Working groups' polls (``/poll``)."""
+
+    model_config = _FROZEN
+
+    remind_hours_before: StrictInt = 24
+    """Hours before a poll's deadline at which those who have not voted are reminded, once
+    (0: no reminder)."""
+
+    @field_validator("remind_hours_before")
+    @classmethod
+    def _check_remind(cls, value: int) -> int:
+        if not 0 <= value <= 24 * 30:
+            raise rule(
+                f"must be from 0 (no reminder) to 720 (30 days) (got {value})",
+                "set remind_hours_before = 24",
+            )
+        return value
+
+
 class AppConfig(BaseModel):
     """The whole validated configuration the bot runs with."""
 
@@ -671,6 +691,7 @@ class AppConfig(BaseModel):
     limits: LimitsConfig = LimitsConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     feeds: FeedsConfig = FeedsConfig()
+    polls: PollsConfig = PollsConfig()
     encryption_keys: tuple[SecretStr, ...] = Field(default=(), repr=False)
     """Keys that seal confidential data at rest, newest first; none: a key file in data_dir."""
 
@@ -855,6 +876,7 @@ _FILE_KEYS: tuple[str, ...] = (
     "limits",
     "scheduler",
     "feeds",
+    "polls",
 )
 
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -866,6 +888,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "limits": tuple(LimitsConfig.model_fields),
     "scheduler": tuple(SchedulerConfig.model_fields),
     "feeds": tuple(FeedsConfig.model_fields),
+    "polls": tuple(PollsConfig.model_fields),
 }
 """The settings each part of the file may hold, for "did you mean" in error lines."""
 

@@ -23,6 +23,8 @@ from storage.groups import GroupStore
 from storage.joining import JoiningStore
 from storage.members import MemberStore
 from storage.organizations import OrganizationStore
+from storage.polls import PollsStore
+from storage.posts import PostedRoom
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
 from storage.scheduled import ScheduledRecord, ScheduledState
@@ -39,6 +41,17 @@ class OutboxReport(Protocol):
         since: datetime,
         rooms: Collection[str] | None = None,
     ) -> OutboxStatus: ...
+
+
+class Posts(Protocol):
+    """What a handler may ask of the bot's named messages (:mod:`storage.posts`): which post
+    a platform's message or poll id is, and where a post went."""
+
+    def key_of_message(self, platform: Platform, room_id: str, message_id: str) -> str | None: ...
+
+    def key_of_native(self, platform: Platform, native_id: str) -> str | None: ...
+
+    def rooms_of(self, key: str) -> list[PostedRoom]: ...
 
 
 class ScheduledWork(Protocol):
@@ -96,6 +109,10 @@ class HandlerStore:
     scheduled: ScheduledWork
     """Work due later: reminders, deadlines, announcements (see :mod:`bot.scheduler`)."""
     consultations: ConsultationStore
+    posts: Posts
+    """The bot's messages named by a capability (``Reply.post``): a poll and its results."""
+    polls: PollsStore
+    """Polls, their votes and secret ballots (:mod:`storage.polls`)."""
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -115,6 +132,8 @@ class HandlerStore:
             member_data=store.member_data,
             scheduled=store.scheduled,
             consultations=store.consultations,
+            posts=store.posts,
+            polls=store.polls,
         )
 
 

@@ -29,7 +29,9 @@ from bot.types import (
     Outgoing,
     ParamValue,
     Platform,
+    PollView,
     RenderedChoice,
+    RenderedPoll,
     Reply,
     Territory,
     Text,
@@ -183,6 +185,10 @@ class Catalogs:
                 "" if private_to is None else renderer.text(Message.of("privacy.withheld"))
             ),
             keeps_choices=reply.keeps_choices,
+            poll=None if reply.poll is None else renderer.poll(reply.poll),
+            post=reply.post,
+            edits=reply.edits,
+            ends_poll=reply.ends_poll,
         )
 
 
@@ -206,6 +212,18 @@ class Renderer:
 
     def choice(self, choice: Choice) -> RenderedChoice:
         return RenderedChoice(value=choice.value, label=self.text(choice.label))
+
+    def poll(self, poll: PollView) -> RenderedPoll:
+        """A poll's question and options as the platform shows them: plain text, one line
+        each (a native poll has no formatting)."""
+        return RenderedPoll(
+            question=self._inline(poll.question),
+            options=tuple(self._inline(option) for option in poll.options),
+            choice_values=poll.choice_values,
+            max_selections=poll.max_selections,
+            disclosed=poll.disclosed,
+            closes_at=poll.closes_at,
+        )
 
     def label(self, label: Message | Literal) -> str:
         """The plain text of a choice label, for matching what a member typed."""

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from bot.backoff import Backoff
 from bot.outbox import Planner
-from bot.outgoing_json import outbox_rows
+from bot.queueing import queue_replies
 from bot.router import Router
 from bot.types import Incoming, Origin, Outgoing, Platform
 from storage import InboundRecord, StorageUnavailable, Store
@@ -126,10 +126,21 @@ class Dispatcher:
                 self._on_enqueued(platform)
 
     def _handle_now(self, event: Incoming) -> list[Outgoing]:
+        """The replies to show where the event came from (the console prints them); those
+        for another platform the dispatcher plans for are queued in its outbox instead (a
+        poll created on the console goes to the group's Telegram and Matrix rooms)."""
         if self._store is None:
             return self._router.handle(event)
         with self._store.transaction():
-            return self._router.handle(event)
+            replies = self._router.handle(event)
+            elsewhere = [
+                reply
+                for reply in replies
+                if reply.platform is not event.origin.platform and reply.platform in self._planners
+            ]
+            queue_replies(self._store, elsewhere, self._planners)
+        self._wake({reply.platform for reply in elsewhere})
+        return [reply for reply in replies if reply not in elsewhere]
 
     def _handle_batch_now(self, batch: Sequence[Handover], queued: set[Platform]) -> None:
         """On the router's thread: the batch in one unit of work, or else one at a time.
@@ -211,9 +222,7 @@ class Dispatcher:
 
     def _enqueue(self, replies: list[Outgoing]) -> None:
         assert self._store is not None
-        rows = outbox_rows(replies, self._planners)
-        if rows:
-            self._store.outbox.enqueue(rows)
+        queue_replies(self._store, replies, self._planners)
 
 
 class UnreadableEvent(Exception):

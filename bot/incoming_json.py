@@ -9,6 +9,7 @@ field by field when it is read back: a row this version cannot read raises
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, assert_never
 
 from bot.stored_json import StoredFields
@@ -85,7 +86,11 @@ def to_json(event: Incoming) -> dict[str, Any]:
             }
         case VoteCast():
             kind = "vote"
-            fields = {"poll_id": event.poll_id, "options": list(event.options)}
+            fields = {
+                "poll_id": event.poll_id,
+                "options": list(event.options),
+                "sent_at": None if event.sent_at is None else event.sent_at.isoformat(),
+            }
         case PresenceChanged():
             kind = "presence"
             fields = {"present": event.present}
@@ -200,7 +205,14 @@ def _read_media(fields: _Fields, origin: Origin) -> MediaReceived:
 
 
 def _read_vote(fields: _Fields, origin: Origin) -> VoteCast:
-    return VoteCast(origin, fields.text("poll_id"), fields.texts("options"))
+    sent = fields.optional_text("sent_at")  # absent from events stored before it was kept
+    try:
+        sent_at = None if sent is None else datetime.fromisoformat(sent)
+    except ValueError as error:
+        raise IncomingError(f"{fields.where}: field 'sent_at' is not a time") from error
+    if sent_at is not None and sent_at.tzinfo is None:
+        raise IncomingError(f"{fields.where}: field 'sent_at' has no time zone")
+    return VoteCast(origin, fields.text("poll_id"), fields.texts("options"), sent_at)
 
 
 def _read_presence(fields: _Fields, origin: Origin) -> PresenceChanged:

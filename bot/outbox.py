@@ -79,6 +79,15 @@ Payload = TypeVar("Payload")
 _Taken = TypeVar("_Taken", contravariant=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A delivery whose message carries something the platform names apart: a Telegram
+    poll's id, which is all that poll's answers name (kept with the message's post)."""
+
+    message_id: str | None
+    native_id: str | None = None
+
+
 class Sender(Protocol[_Taken]):
     """A transport's sending half, as the outbox sees it."""
 
@@ -89,8 +98,9 @@ class Sender(Protocol[_Taken]):
         """Which of the limiter's room windows apply ("private", "group", ...)."""
         ...
 
-    async def deliver(self, room_id: str, payload: _Taken, key: str) -> str | None:
-        """Send one rendered message; return the platform's message id. Raises DeliveryError.
+    async def deliver(self, room_id: str, payload: _Taken, key: str) -> str | Delivered | None:
+        """Send one rendered message; return the platform's message id (with the id of the
+        poll it carries, :class:`Delivered`). Raises DeliveryError.
 
         ``key`` is the same for every attempt at one message and another message's only by
         chance (its outbox id and a digest of what it says): a transaction id, where the
@@ -209,14 +219,16 @@ class DeliveryLog:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._waiting: list[tuple[list[int], str | None, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[list[int], str | None, str | None, asyncio.Future[None]]] = []
         self._writing = False
         self._writer: asyncio.Task[None] | None = None
 
-    async def record(self, outbox_ids: list[int], platform_message_id: str | None) -> None:
+    async def record(
+        self, outbox_ids: list[int], platform_message_id: str | None, native_id: str | None = None
+    ) -> None:
         """Record one platform message carrying ``outbox_ids``; raises if the write failed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((outbox_ids, platform_message_id, future))
+        self._waiting.append((outbox_ids, platform_message_id, native_id, future))
         if not self._writing:
             self._writing = True
             self._writer = asyncio.create_task(self._write(), name="outbox-delivery-log")
@@ -231,20 +243,23 @@ class DeliveryLog:
             self._writing = False
 
     async def _write_batch(
-        self, batch: list[tuple[list[int], str | None, asyncio.Future[None]]]
+        self, batch: list[tuple[list[int], str | None, str | None, asyncio.Future[None]]]
     ) -> None:
-        deliveries = [(ids, message_id) for ids, message_id, _ in batch]
+        deliveries = [(ids, message_id) for ids, message_id, _, _ in batch]
+        native_ids = {ids[0]: native for ids, _, native, _ in batch if native is not None}
         try:
-            await asyncio.to_thread(self._store.outbox.mark_delivered_in_batch, deliveries)
+            await asyncio.to_thread(
+                self._store.outbox.mark_delivered_in_batch, deliveries, native_ids
+            )
         except Exception as error:
             if len(batch) == 1:
-                _settle(batch[0][2], error)
+                _settle(batch[0][3], error)
                 return
             # One bad row must not fail the others: each on its own.
             for entry in batch:
                 await self._write_batch([entry])
             return
-        for _, _, future in batch:
+        for _, _, _, future in batch:
             _settle(future, None)
 
 
@@ -484,7 +499,7 @@ class OutboxWorker(Generic[Payload]):
                 carried = list(queue)[:count]
             try:
                 try:
-                    message_id = await self._sender.deliver(room_id, payload, key)
+                    sent = await self._sender.deliver(room_id, payload, key)
                 finally:
                     self._limiter.settle(room_id, loop.time())
             except FloodControl as flood:
@@ -525,7 +540,10 @@ class OutboxWorker(Generic[Payload]):
                 await self._note_attempt(row, reason, delay)
                 await self._pause(delay)
             else:
-                await self._record_delivered(carried, message_id)
+                if isinstance(sent, Delivered):
+                    await self._record_delivered(carried, sent.message_id, sent.native_id)
+                else:
+                    await self._record_delivered(carried, sent)
                 return len(carried)
         return 0
 
@@ -578,7 +596,9 @@ class OutboxWorker(Generic[Payload]):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
 
-    async def _record_delivered(self, rows: list[OutboxRecord], message_id: str | None) -> None:
+    async def _record_delivered(
+        self, rows: list[OutboxRecord], message_id: str | None, native_id: str | None = None
+    ) -> None:
         """The message arrived: record it, retrying the write, never the send."""
         self.counts.delivered += len(rows)
         ids = [row.id for row in rows]
@@ -587,7 +607,7 @@ class OutboxWorker(Generic[Payload]):
         backoff = Backoff(f"outbox {self.platform}: recording a delivery", stopping=self._stopped)
         while True:
             try:
-                await self._deliveries.record(ids, message_id)
+                await self._deliveries.record(ids, message_id, native_id)
             except Exception as error:
                 if self._stopping:
                     break

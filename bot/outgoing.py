@@ -12,8 +12,7 @@ these values; nothing before the outbox builds a platform's payload. On the way 
    makes its references to earlier rows the platform's message ids (:func:`with_references`),
    and the render module turns it into the payload its sender delivers (``render``).
 
-Room for what comes next: a poll's start and end, buttons, progress edits of the bot's own
-message. Each will be a frozen dataclass here with a ``KIND`` and ``VERSION``, a member of
+Each kind is a frozen dataclass here with a ``KIND`` and ``VERSION``, a member of
 :data:`OutgoingItem`, a case in :mod:`bot.outgoing_json` (writing and reading) and in each
 platform's ``parts`` and ``render``; those match every kind with ``assert_never``, so mypy
 names each place a new kind is missing. A change to a kind's fields raises its ``VERSION``
@@ -210,6 +209,51 @@ class RelayedDeletion:
 
 
 @dataclass(frozen=True, slots=True)
+class PollStart:
+    """A question as the platform's own poll (Telegram ``sendPoll``, a Matrix poll start).
+
+    ``text`` introduces it and is what a client without polls shows (the question and the
+    numbered options); ``choice_values`` are what a pick by number sends back, one per
+    option. ``closes_at``: ISO 8601 in UTC, when the platform may close it by itself.
+    """
+
+    KIND: ClassVar[str] = "poll_start"
+    VERSION: ClassVar[int] = 1
+
+    text: str
+    question: str
+    options: tuple[str, ...]
+    choice_values: tuple[str, ...]
+    max_selections: int = 1
+    disclosed: bool = True
+    closes_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotEdit:
+    """The bot's own message ``target`` is to say ``text`` now (live results). ``None``: that
+    message was never delivered, and the text goes as a new message."""
+
+    KIND: ClassVar[str] = "bot_edit"
+    VERSION: ClassVar[int] = 1
+
+    target: Ref | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollEnd:
+    """The bot's poll ``target`` closes; ``text`` says so where the platform shows an end
+    (a Matrix poll end's fallback). ``None``: the poll never went out; nothing to close."""
+
+    KIND: ClassVar[str] = "poll_end"
+    VERSION: ClassVar[int] = 1
+
+    target: Ref | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class LegacyRelay:
     """A relayed message queued before outgoing items were typed: the payload that version
     rendered for its platform and stored (``{"relay": ...}``, no ``kind``). Each render module
@@ -226,6 +270,9 @@ OutgoingItem = Union[  # noqa: UP007  (a runtime alias)
     RelayedMedia,
     RelayedEdit,
     RelayedDeletion,
+    PollStart,
+    BotEdit,
+    PollEnd,
     LegacyRelay,
 ]
 
@@ -259,9 +306,9 @@ def with_references(item: OutgoingItem, found: Mapping[int, MessageRef | None]) 
             return dataclasses.replace(item, reply_to=_resolved(item.reply_to, found))
         case RelayedEdit():
             return dataclasses.replace(item, target=_resolved(item.target, found))
-        case RelayedDeletion():
+        case RelayedDeletion() | BotEdit() | PollEnd():
             return dataclasses.replace(item, target=_resolved(item.target, found))
-        case BotMessage():
+        case BotMessage() | PollStart():
             return item
         case LegacyRelay():
             payload = dict(item.payload)
@@ -283,9 +330,9 @@ def _references(item: OutgoingItem) -> list[tuple[str, Ref | None]]:
     match item:
         case RelayedText() | RelayedNote() | RelayedMedia():
             return [("reply_to", item.reply_to)]
-        case RelayedEdit() | RelayedDeletion():
+        case RelayedEdit() | RelayedDeletion() | BotEdit() | PollEnd():
             return [("target", item.target)]
-        case BotMessage() | LegacyRelay():
+        case BotMessage() | PollStart() | LegacyRelay():
             return []
         case _:
             assert_never(item)

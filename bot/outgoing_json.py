@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, assert_never
 
 from bot.outgoing import (
     Author,
+    BotEdit,
     BotMessage,
     FileSource,
     LegacyRelay,
@@ -23,6 +24,8 @@ from bot.outgoing import (
     OutboxRef,
     OutgoingError,
     OutgoingItem,
+    PollEnd,
+    PollStart,
     Ref,
     RelayedDeletion,
     RelayedEdit,
@@ -34,7 +37,6 @@ from bot.stored_json import StoredFields
 from bot.types import (
     Media,
     MediaKind,
-    Outgoing,
     Platform,
     RenderedChoice,
     RichText,
@@ -101,6 +103,18 @@ def to_json(item: OutgoingItem) -> dict[str, Any]:
             }
         case RelayedDeletion():
             fields = {"target": _ref_json(item.target), "fallback": item.fallback}
+        case PollStart():
+            fields = {
+                "text": item.text,
+                "question": item.question,
+                "options": list(item.options),
+                "choice_values": list(item.choice_values),
+                "max_selections": item.max_selections,
+                "disclosed": item.disclosed,
+                "closes_at": item.closes_at,
+            }
+        case BotEdit() | PollEnd():
+            fields = {"target": _ref_json(item.target), "text": item.text}
         case LegacyRelay():
             return dict(item.payload)
         case _:
@@ -344,6 +358,32 @@ def _read_relayed_deletion(fields: _Fields) -> RelayedDeletion:
     return RelayedDeletion(target=fields.ref("target"), fallback=fields.text("fallback"))
 
 
+def _read_poll_start(fields: _Fields) -> PollStart:
+    options = fields.texts("options")
+    values = fields.texts("choice_values")
+    if len(values) != len(options):
+        raise OutgoingError(
+            f"{fields.where}: {len(values)} choice values for {len(options)} options"
+        )
+    return PollStart(
+        text=fields.text("text"),
+        question=fields.text("question"),
+        options=options,
+        choice_values=values,
+        max_selections=fields.integer("max_selections"),
+        disclosed=fields.flag("disclosed"),
+        closes_at=fields.optional_text("closes_at"),
+    )
+
+
+def _read_bot_edit(fields: _Fields) -> BotEdit:
+    return BotEdit(target=fields.ref("target"), text=fields.text("text"))
+
+
+def _read_poll_end(fields: _Fields) -> PollEnd:
+    return PollEnd(target=fields.ref("target"), text=fields.text("text"))
+
+
 _READERS: Mapping[str, tuple[int, Callable[[_Fields], OutgoingItem]]] = {
     BotMessage.KIND: (BotMessage.VERSION, _read_bot_message),
     RelayedText.KIND: (RelayedText.VERSION, _read_relayed_text),
@@ -351,25 +391,8 @@ _READERS: Mapping[str, tuple[int, Callable[[_Fields], OutgoingItem]]] = {
     RelayedMedia.KIND: (RelayedMedia.VERSION, _read_relayed_media),
     RelayedEdit.KIND: (RelayedEdit.VERSION, _read_relayed_edit),
     RelayedDeletion.KIND: (RelayedDeletion.VERSION, _read_relayed_deletion),
+    PollStart.KIND: (PollStart.VERSION, _read_poll_start),
+    BotEdit.KIND: (BotEdit.VERSION, _read_bot_edit),
+    PollEnd.KIND: (PollEnd.VERSION, _read_poll_end),
 }
 """Each kind this version reads: the version it writes, and how to read that version."""
-
-
-# -- the rows that say replies ------------------------------------------------------------
-
-
-def outbox_rows(
-    replies: Sequence[Outgoing],
-    planners: Mapping[Platform, Callable[[OutgoingItem], list[OutgoingItem]]],
-) -> list[tuple[Platform, str, Mapping[str, Any]]]:
-    """The outbox rows that say ``replies``: each cut by its platform's planner, stored as
-    JSON; a reply for a platform without a planner (not running) is logged and left out."""
-    rows: list[tuple[Platform, str, Mapping[str, Any]]] = []
-    for reply in replies:
-        plan = planners.get(reply.platform)
-        if plan is None:
-            log.warning("no_sender platform=%s", reply.platform)
-            continue
-        parts = plan(BotMessage.of(reply))
-        rows.extend((reply.platform, reply.room_id, to_json(part)) for part in parts)
-    return rows

@@ -18,6 +18,7 @@ from bot.types import (
     Reply,
     Role,
     Text,
+    VoteCast,
 )
 from storage.scheduled import ScheduledRecord
 
@@ -36,6 +37,8 @@ PrivateMessageHook: TypeAlias = Callable[["Context"], Sequence[Reply]]
 """Called whenever a member writes to the bot privately, before what they wrote is handled:
 what it returns is said first (something the bot owed them until they wrote)."""
 
+VoteHandler: TypeAlias = Callable[["Context", VoteCast], Sequence[Reply]]
+"""Called with each answer to a native poll (see :meth:`Registry.on_vote`)."""
 ScheduledHandler: TypeAlias = Callable[["ScheduledContext", ScheduledRecord], Sequence[Reply]]
 """Does one row of scheduled work when it falls due: the notices to queue (each addressed,
 ``Reply.to`` and ``language`` set), in the unit of work that marks the row done. It raises
@@ -96,6 +99,9 @@ class CommandSpec:
     typed_in_public: CommandHandler | None = None
     """Run when a direct-only command is typed outside a private chat, before the refusal:
     what it says is said first (``/connect CODE`` voids the code everyone there has seen)."""
+    with_arguments: CommandHandler | None = None
+    """A conversation's command typed with arguments runs this instead, for any member and
+    in any room (``/poll`` sets one up; ``/poll 7`` shows poll 7)."""
 
     def available_on(self, platform: Platform) -> bool:
         return self.platforms is None or platform in self.platforms
@@ -118,6 +124,7 @@ class Registry:
         self._private_message_hooks: list[PrivateMessageHook] = []
         self._start_payloads: dict[str, StartHandler] = {}
         self._scheduled: dict[str, ScheduledKind] = {}
+        self._vote_handler: VoteHandler | None = None
 
         self._guards: dict[str, Guard] = {}
 
@@ -154,12 +161,14 @@ class Registry:
         prepare: Preparer | None = None,
         group_hint: str | None = None,
         guard: Guard | None = None,
+        with_arguments: CommandHandler | None = None,
     ) -> None:
         """Register a conversation, started (or resumed) by ``command`` in a direct chat.
 
         ``prepare`` supplies answers known before the first question (or refuses);
         ``group_hint`` is what the bot says when the command is typed in a group room;
-        ``guard`` keeps it to the rooms where it may be held."""
+        ``guard`` keeps it to the rooms where it may be held; ``with_arguments`` answers
+        the command typed with arguments instead (any member, any room)."""
         if conversation.name in self._conversations:
             raise ValueError(f"conversation {conversation.name!r} registered twice")
         self._conversations[conversation.name] = conversation
@@ -176,6 +185,7 @@ class Registry:
                 None,
                 prepare,
                 group_hint,
+                with_arguments=with_arguments,
             )
         )
 
@@ -216,6 +226,16 @@ class Registry:
 
     def private_message_hooks(self) -> tuple[PrivateMessageHook, ...]:
         return tuple(self._private_message_hooks)
+
+    def on_vote(self, handler: VoteHandler) -> None:
+        """Call ``handler`` with every answer to a native poll (one capability owns them)."""
+        if self._vote_handler is not None:
+            raise ValueError("native poll answers already have a handler")
+        self._vote_handler = handler
+
+    @property
+    def vote_handler(self) -> VoteHandler | None:
+        return self._vote_handler
 
     def _add(self, spec: CommandSpec) -> None:
         if spec.name in self._commands or spec.name in RESERVED_COMMANDS:

@@ -268,8 +268,11 @@ class Router:
             return [Reply(Message.of("router.media_hint", help=CommandRef("help")))]
         if isinstance(event, PresenceChanged):
             return self._on_presence(context, event)
-        if isinstance(event, MessageEdited | MessageDeleted | VoteCast | Unrelayable):
-            # Edits and native poll answers matter to the bridge and to polls, not here.
+        if isinstance(event, VoteCast):
+            handler = self._registry.vote_handler
+            return [] if handler is None else handler(context, event)
+        if isinstance(event, MessageEdited | MessageDeleted | Unrelayable):
+            # Edits and deletions in a private chat matter to nobody.
             return []
         raise TypeError(f"unknown event {type(event).__name__}")
 
@@ -326,6 +329,8 @@ class Router:
                     )
                 )
             ]
+        if spec.with_arguments is not None and command.args:
+            return spec.with_arguments(context, command)
         if spec.direct_only and not context.origin.is_direct:
             said = list(spec.typed_in_public(context, command)) if spec.typed_in_public else []
             if context.origin.exposed:

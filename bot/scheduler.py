@@ -41,7 +41,7 @@ from bot.context import HandlerStore
 from bot.i18n import Catalogs
 from bot.logs import raised_at
 from bot.outgoing import OutgoingItem
-from bot.outgoing_json import outbox_rows
+from bot.queueing import queue_replies
 from bot.registry import NoLongerUseful, Registry
 from bot.types import Outgoing, Platform, Reply
 from storage import StorageUnavailable, Store
@@ -302,9 +302,7 @@ class Scheduler:
         return rendered
 
     def _enqueue(self, replies: list[Outgoing]) -> None:
-        rows = outbox_rows(replies, self._planners)
-        if rows:
-            self._store.outbox.enqueue(rows)
+        queue_replies(self._store, replies, self._planners)
 
     def _wake(self, platforms: set[Platform]) -> None:
         """On the event loop: the outboxes that got messages."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Union
 
@@ -223,8 +224,14 @@ class VoteCast:
 
     origin: Origin
     poll_id: str
+    """Telegram's poll id; on Matrix, the event id of the poll's start."""
     options: tuple[str, ...]
-    """The chosen options as the platform names them (Telegram: their positions)."""
+    """The chosen answers as the platform names them: Telegram's 0-based positions, or the
+    Matrix answer ids, which the bot gives as the same strings (``"0"``, ``"1"``, ...).
+    Empty: the voter took their vote back."""
+    sent_at: datetime | None = None
+    """When the platform says it was sent (Matrix ``origin_server_ts``); ``None`` on
+    Telegram, whose answers carry no time and arrive in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +352,37 @@ class Media:
 
 
 @dataclass(frozen=True, slots=True)
+class PollView:
+    """A question offered as the platform's own poll where it has one (Telegram, Matrix),
+    and as numbered choices elsewhere (the console; Matrix clients without polls, whose
+    members answer with an option's number).
+
+    ``choice_values``: one per option, what a pick by number or button sends back
+    (:class:`ChoicePicked`). ``disclosed``: the platform may show the results as they come.
+    ``closes_at``: aware UTC; the platform closes the poll itself then, where it can.
+    """
+
+    question: Text
+    options: tuple[Message | Literal, ...]
+    choice_values: tuple[str, ...]
+    max_selections: int = 1
+    disclosed: bool = True
+    closes_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPoll:
+    """A :class:`PollView` in one language."""
+
+    question: str
+    options: tuple[str, ...]
+    choice_values: tuple[str, ...]
+    max_selections: int
+    disclosed: bool
+    closes_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What the bot says back: localized text, optional choices, optional media.
 
@@ -365,6 +403,18 @@ class Reply:
     keeps_choices: bool = False
     """Offers no choices of its own and leaves the ones offered before it standing (what a
     member picks after a pick still picks from the list above)."""
+    poll: PollView | None = None
+    """Sent as the platform's own poll; ``text`` introduces it and is what a client without
+    polls shows instead."""
+    post: str | None = None
+    """Names this message in its room (``"poll:7:results"``) for later replies to change."""
+    edits: str | None = None
+    """This reply's text replaces that of the message posted as ``edits`` in the same room
+    (sent as a new message, which becomes that post, where there is none). A newer edit of
+    a message replaces one still waiting to be sent."""
+    ends_poll: str | None = None
+    """Closes the native poll posted as ``ends_poll`` in the same room; ``text`` says so
+    where the platform shows an end (Matrix)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,3 +443,19 @@ class Outgoing:
     withheld_note: str = ""
     keeps_choices: bool = False
     """See :class:`Reply`: the room's numbered choices stay the ones offered before."""
+    poll: RenderedPoll | None = None
+    post: str | None = None
+    edits: str | None = None
+    ends_poll: str | None = None
+    """See :class:`Reply`."""
+
+    @property
+    def offered_choices(self) -> tuple[RenderedChoice, ...]:
+        """What a member may pick by number: the choices, or a poll's options where the
+        platform shows no poll of its own."""
+        if self.poll is not None and not self.choices:
+            return tuple(
+                RenderedChoice(value, label)
+                for value, label in zip(self.poll.choice_values, self.poll.options, strict=True)
+            )
+        return self.choices

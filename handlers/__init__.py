@@ -17,6 +17,7 @@ from handlers import (
     mydata,
     organizations,
     outbox,
+    polls,
     profile,
 )
 
@@ -35,6 +36,7 @@ CAPABILITIES = (
     cases,
     consultations,
     imports,
+    polls,
 )
 """Every capability module; each exposes ``register(registry)``."""
 

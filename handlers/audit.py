@@ -223,11 +223,14 @@ def _erased(parts: Parts) -> Message | None:
     return Message.of("audit.member_erased", **shown)
 
 
-def _poll_closed(parts: Parts) -> Message | None:
-    number = parts.number("poll")
-    if number is None:
-        return None
-    return Message.of("audit.poll_closed", actor=parts.actor, number=number, where=parts.where)
+def _poll(key: str) -> Sentence:
+    def sentence(parts: Parts) -> Message | None:
+        number = parts.number("poll")
+        if number is None:
+            return None
+        return Message.of(key, actor=parts.actor, number=number, where=parts.where)
+
+    return sentence
 
 
 SENTENCES: Mapping[str, Sentence] = {
@@ -251,7 +254,9 @@ SENTENCES: Mapping[str, Sentence] = {
     "signatory.added": _about_org("audit.signatory_added"),
     "signatory.removed": _about_org("audit.signatory_removed"),
     "member.erased": _erased,
-    "poll.closed": _poll_closed,
+    "poll.created": _poll("audit.poll_created"),
+    "poll.outcome": _poll("audit.poll_outcome"),
+    "poll.closed": _poll("audit.poll_closed"),
 }
 """The actions this version has a sentence for; any other (a later version's) is shown by
 its name and details."""

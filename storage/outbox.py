@@ -20,6 +20,7 @@ from bot.types import Platform
 from storage.errors import NotFoundError
 from storage.jsontext import decode_json_object, encode_json_object
 from storage.models import Identity, OutboxCaseContent, OutboxMessage
+from storage.posts import record_delivery_in
 from storage.records import DeliveryStatus, OutboxRecord, OutboxStatus, OutboxTarget
 from storage.units import Area
 from storage.validation import (
@@ -103,16 +104,22 @@ class OutboxStore(Area):
         self._run(_mark_delivered, [outbox_id], platform_message_id, self._now())
 
     def mark_delivered_in_batch(
-        self, deliveries: Sequence[tuple[Sequence[int], str | None]]
+        self,
+        deliveries: Sequence[tuple[Sequence[int], str | None]],
+        native_ids: Mapping[int, str] | None = None,
     ) -> None:
         """Several deliveries that finished together, recorded in one transaction: each
-        the ids one platform message carried (several for a merged burst) and its id."""
+        the ids one platform message carried (several for a merged burst) and its id.
+        ``native_ids``: by outbox id, the platform's id of what a message carried (a
+        Telegram poll's), kept with the message's post (:mod:`storage.posts`)."""
         for outbox_ids, platform_message_id in deliveries:
             for outbox_id in outbox_ids:
                 check_int("outbox id", outbox_id, minimum=1, maximum=MAX_ID)
             check_optional_text("platform message id", platform_message_id, 255)
+        for native_id in (native_ids or {}).values():
+            check_text("native id", native_id, 255)
         if deliveries:
-            self._run(_mark_delivered_batch, deliveries, self._now())
+            self._run(_mark_delivered_batch, deliveries, self._now(), dict(native_ids or {}))
 
     def mark_delivered_together(self, outbox_ids: Sequence[int], platform_message_id: str) -> None:
         """Several messages arrived as one platform message (a merged burst)."""
@@ -298,10 +305,14 @@ def _room_head(
 
 
 def _mark_delivered_batch(
-    session: Session, deliveries: Sequence[tuple[Sequence[int], str | None]], now: datetime
+    session: Session,
+    deliveries: Sequence[tuple[Sequence[int], str | None]],
+    now: datetime,
+    native_ids: Mapping[int, str],
 ) -> None:
     for outbox_ids, platform_message_id in deliveries:
-        _mark_delivered(session, outbox_ids, platform_message_id, now)
+        native = next((native_ids[i] for i in outbox_ids if i in native_ids), None)
+        _mark_delivered(session, outbox_ids, platform_message_id, now, native)
 
 
 def _locked_message(session: Session, outbox_id: int) -> OutboxMessage:
@@ -312,7 +323,11 @@ def _locked_message(session: Session, outbox_id: int) -> OutboxMessage:
 
 
 def _mark_delivered(
-    session: Session, outbox_ids: Sequence[int], platform_message_id: str | None, now: datetime
+    session: Session,
+    outbox_ids: Sequence[int],
+    platform_message_id: str | None,
+    now: datetime,
+    native_id: str | None = None,
 ) -> None:
     for outbox_id in outbox_ids:
         row = _locked_message(session, outbox_id)
@@ -326,6 +341,7 @@ def _mark_delivered(
             row.room_id = ERASED_ROOM
         row.payload = EMPTY_PAYLOAD
         session.flush()
+    record_delivery_in(session, list(outbox_ids), platform_message_id, native_id)
 
 
 ERASED_ROOM = "erased"

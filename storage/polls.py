@@ -529,14 +529,16 @@ def _cast_in(
         return VoteOutcome.RECORDED if choices else VoteOutcome.UNCHANGED
     if cast_at < current.cast_at:
         return VoteOutcome.STALE
-    if current.choices == text:
-        return VoteOutcome.UNCHANGED
-    had_vote = bool(current.choices)
+    had_vote, unchanged = bool(current.choices), current.choices == text
+    # The same choice again still moves the time on: a vote cast between the two, arriving
+    # late, is older than this one.
     current.choices = text
     current.platform = platform.value
     current.cast_at = cast_at
     current.member_id = member_id  # an organization's vote is its latest signatory's
     session.flush()
+    if unchanged:
+        return VoteOutcome.UNCHANGED
     if not choices:
         return VoteOutcome.WITHDRAWN
     return VoteOutcome.CHANGED if had_vote else VoteOutcome.RECORDED

@@ -41,6 +41,7 @@ from storage.models import SealCheck
 from storage.organizations import OrganizationStore
 from storage.outbox import OutboxStore
 from storage.polls import PollsStore
+from storage.posts import PostStore
 from storage.resealing import reseal_batch_in, sealed_columns
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
@@ -126,6 +127,8 @@ class Store:
         """Feeds polled for working groups and the items seen in each (:mod:`storage.feeds`)."""
         self.polls = PollsStore(run, now, self._units.read)
         """Polls, their votes and secret ballots (:mod:`storage.polls`)."""
+        self.posts = PostStore(run, now, self._units.read)
+        """The bot's messages named for later edits and answers (:mod:`storage.posts`)."""
         truncate_log_after_erasure(self._sessions, self._engine)
 
         self._seal_check_kept = sealer is None or sealer.has_key

@@ -4,6 +4,7 @@ version cannot read is refused with a reason."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 import pytest
@@ -60,6 +61,7 @@ EVERY_KIND: list[Incoming] = [
     ),
     MediaReceived(ROOM, MediaKind.OTHER, "mxc://example.org/x"),
     VoteCast(ROOM, "poll-1", ("0", "2")),
+    VoteCast(ROOM, "$start", (), datetime(2027, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)),
     PresenceChanged(ROOM, present=False),
     Unrelayable(ROOM, UnrelayableKind.UNDECRYPTABLE, "$secret"),
     Unrelayable(ROOM, UnrelayableKind.LOCATION),
@@ -99,6 +101,19 @@ def test_a_row_this_version_cannot_read_is_refused_with_a_reason(
     row: dict[str, Any], reason: str
 ) -> None:
     with pytest.raises(IncomingError, match=reason):
+        from_json(row)
+
+
+def test_a_vote_stored_before_its_time_was_kept_reads_without_one() -> None:
+    row = to_json(VoteCast(ROOM, "p", ("1",)))
+    del row["sent_at"]
+    assert from_json(row) == VoteCast(ROOM, "p", ("1",))
+
+
+@pytest.mark.parametrize("sent_at", ["yesterday", "2027-01-02T03:04:05"])
+def test_a_vote_whose_time_is_not_an_aware_time_is_refused(sent_at: str) -> None:
+    row = {**to_json(VoteCast(ROOM, "p", ("1",))), "sent_at": sent_at}
+    with pytest.raises(IncomingError, match="sent_at"):
         from_json(row)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.outgoing import (
     Author,
+    BotEdit,
     BotMessage,
     FileSource,
     LegacyRelay,
@@ -18,6 +19,8 @@ from bot.outgoing import (
     OutboxRef,
     OutgoingError,
     OutgoingItem,
+    PollEnd,
+    PollStart,
     RelayedDeletion,
     RelayedEdit,
     RelayedMedia,
@@ -64,6 +67,17 @@ EVERY_KIND: list[OutgoingItem] = [
     RelayedDeletion(None, ""),
     LegacyRelay({"relay": "delete", "target": {"outbox": 4}}),
     BotMessage("Chosen so far (1): Water", keeps_choices=True),
+    PollStart(
+        "Poll 7: Join the campaign?\n1. Yes\n2. No\n3. \u0631\u0628\u0645\u0627",
+        "Join the campaign?",
+        ("Yes", "No", "\u0631\u0628\u0645\u0627"),
+        ("poll:7:0", "poll:7:1", "poll:7:2"),
+        max_selections=2,
+        disclosed=False,
+        closes_at="2027-01-15T17:00:00+00:00",
+    ),
+    BotEdit(OutboxRef(12), "Results so far: Yes 2, No 1"),
+    PollEnd(MessageRef("$poll:x"), "The poll has ended."),
 ]
 
 
@@ -89,7 +103,11 @@ def test_a_reply_becomes_a_bot_message_with_its_choices_and_files() -> None:
 @pytest.mark.parametrize(
     ("stored", "complaint"),
     [
-        ({"kind": "poll_start", "version": 1}, "unknown outgoing kind 'poll_start'"),
+        ({"kind": "poll_begin", "version": 1}, "unknown outgoing kind 'poll_begin'"),
+        (
+            {**to_json(EVERY_KIND[-3]), "choice_values": ["poll:7:0"]},
+            "1 choice values for 3 options",
+        ),
         ({"kind": 5, "version": 1}, "unknown outgoing kind 5"),
         ({"kind": "relayed_deletion", "version": 2, "fallback": ""}, "version 2"),
         ({"kind": "relayed_deletion", "fallback": ""}, "version None"),
@@ -180,6 +198,13 @@ def test_references_to_earlier_messages_resolve_to_the_platforms_ids_or_to_none(
     assert with_references(edit, {3: MessageRef("$e")}) == RelayedEdit(
         ANA, "edited", Platform.MATRIX, RICH, MessageRef("$e")
     )
+    results = BotEdit(OutboxRef(8), "Yes 3")
+    assert outbox_references(results) == (8,)
+    assert with_references(results, {8: None}) == BotEdit(None, "Yes 3")
+    end = PollEnd(OutboxRef(9), "ended")
+    assert with_references(end, {9: MessageRef("$p")}) == PollEnd(MessageRef("$p"), "ended")
+    start = PollStart("q", "q", ("a", "b"), ("v:0", "v:1"))
+    assert outbox_references(start) == () and with_references(start, {}) == start
     assert outbox_references(BotMessage("hi")) == ()
 
 

@@ -65,7 +65,7 @@ def format_outgoing(outgoing: Outgoing, saved: dict[int, Path | str] | None = No
     """The message as printed; a file shows as its name, or as what became of it (its path
     where it was saved), by its place among the message's files."""
     lines = [outgoing.text]
-    for number, choice in enumerate(outgoing.choices, start=1):
+    for number, choice in enumerate(outgoing.offered_choices, start=1):
         lines.append(f"  {number}. {choice.label}")
     for index, media in enumerate(outgoing.media):
         where = (saved or {}).get(index)
@@ -192,7 +192,7 @@ class ConsoleTransport:
         if outgoing:
             # Numbers pick from the latest choices shown; a reply without any clears them,
             # unless it leaves the ones above standing (after a pick in a multiple choice).
-            offered = [message.choices for message in outgoing if message.choices]
+            offered = [message.offered_choices for message in outgoing if message.offered_choices]
             if offered:
                 self._choices = offered[-1]
             elif not all(message.keeps_choices for message in outgoing):

@@ -34,6 +34,7 @@ from storage.models.polls import (
     PollParticipation,
     PollVote,
 )
+from storage.models.posts import BotPost
 from storage.models.scheduled import ScheduledWork
 from storage.models.transports import (
     CallbackPayload,
@@ -46,6 +47,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "AuditEntry",
     "Base",
+    "BotPost",
     "BridgedMessage",
     "CallbackPayload",
     "CaseAttachment",

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from bot.app import EXPORTS_DIR, build_router, open_store
+from bot.app import EXPORTS_DIR, build_router, network_planners, open_store
 from bot.config import AppConfig
 from bot.conversation import strip_direction_marks
 from bot.inbox import Dispatcher
@@ -52,7 +52,9 @@ class ConsoleChat:
         """``store``: one opened by the test (with its own clock), left open at close."""
         self._own_store = store is None
         self.store = open_store(config) if store is None else store
-        self._dispatcher = Dispatcher(build_router(config, self.store))
+        self._dispatcher = Dispatcher(
+            build_router(config, self.store), self.store, network_planners(config, self.store)
+        )
         self._output = io.StringIO()
         self._transport = ConsoleTransport(
             self._dispatcher.handle,
