@@ -67,26 +67,6 @@ def register(registry: Registry) -> None:
     log_layout_once()
 
 
-def close_key(poll_id: int) -> str:
-    return f"poll:{poll_id}:close"
-
-
-def reminder_key(poll_id: int) -> str:
-    return f"poll:{poll_id}:reminder"
-
-
-def schedule_poll(store: HandlerStore, record: PollRecord) -> None:
-    """Schedule a posted poll's closing at its deadline and, if it has one still to come,
-    its reminder; in the unit of work that posts it."""
-    target = {"poll": record.id}
-    store.scheduled.schedule(close_key(record.id), CLOSE, record.fields.deadline, target)
-    before = record.fields.remind_before
-    if before is not None and record.fields.deadline - before > store.now():
-        store.scheduled.schedule(
-            reminder_key(record.id), REMINDER, record.fields.deadline - before, target
-        )
-
-
 # -- closing ------------------------------------------------------------------------------
 
 

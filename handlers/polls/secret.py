@@ -30,7 +30,7 @@ from bot.types import (
     Message,
     Reply,
 )
-from handlers.polls.labels import option_labels, vote_value
+from handlers.polls.labels import option_labels, parse_ballot_value, vote_value
 from handlers.polls.telling import admitted, late, privately
 from storage.polls import BallotKind, PollClosed, PollKind, PollRecord
 
@@ -47,8 +47,9 @@ def register(registry: Registry) -> None:
     registry.start_payload(BALLOT_LINK, ballot_linked)
 
 
-def _poll(context: Context, number: str) -> PollRecord:
-    record = context.store.polls.get(int(number)) if number.isdigit() else None
+def _poll(context: Context, payload: str) -> PollRecord:
+    number = parse_ballot_value(payload)
+    record = context.store.polls.get(number) if number is not None else None
     if record is None:
         raise UserError("router.choice_expired", help=CommandRef("help"))
     return record
@@ -79,8 +80,10 @@ def offer_ballot(context: Context, record: PollRecord) -> list[Reply]:
     if not notices:
         hint = Message.of("polls.vote.write_me_first", command=CommandRef("vote"), number=record.id)
         return [Reply(hint)]
-    return [Reply(n.text, choices=ballot.choices, to=n.to, language=n.language, confidential=True)
-            for n in notices]
+    return [
+        Reply(n.text, choices=ballot.choices, to=n.to, language=n.language, confidential=True)
+        for n in notices
+    ]
 
 
 def _ballot(context: Context, record: PollRecord) -> Reply:
@@ -128,17 +131,12 @@ def typed_options(record: PollRecord, words: Sequence[str]) -> list[int]:
     return [number - 1 for number in numbers]
 
 
-def ballot_picked(context: Context, record: PollRecord, rest: str) -> list[Reply]:
-    """A secret ballot's button ``poll:<id>:<index>``, pressed in the private chat."""
-    if not rest.isdigit() or int(rest) >= len(record.fields.options):
-        raise UserError("router.choice_expired", help=CommandRef("help"))
-    return cast_typed(context, record, [int(rest)])
-
-
 def cast_typed(context: Context, record: PollRecord, indexes: Sequence[int]) -> list[Reply]:
     """Cast a secret vote for ``indexes``; only in a private chat."""
     if not context.origin.is_direct:
-        raise UserError("polls.vote.secret_in_private", command=CommandRef("vote"), number=record.id)
+        raise UserError(
+            "polls.vote.secret_in_private", command=CommandRef("vote"), number=record.id
+        )
     voter, refused = admitted(context, record, context.store.now(), once=False)
     if voter is None:
         return refused

@@ -20,8 +20,7 @@ from bot.context import Context, UserError
 from bot.registry import Registry
 from bot.types import ChoicePicked, Command, CommandRef, Literal, Message, Platform, Reply, VoteCast
 from handlers.polls import blocks, secret
-from handlers.polls.telling import admitted, late, privately
-from handlers.polls.labels import results_key
+from handlers.polls.labels import parse_vote_value, results_key, start_key
 from handlers.polls.results import (
     current_tally,
     group_language,
@@ -30,6 +29,7 @@ from handlers.polls.results import (
     poll_rooms,
     results_text,
 )
+from handlers.polls.telling import admitted, late, privately
 from storage.polls import BallotKind, PollRecord, ResultsShown, VoteOutcome
 
 log = logging.getLogger(__name__)
@@ -119,10 +119,11 @@ def poll_of_post(key: str | None) -> int | None:
     """The poll a post key names, when it is a poll's start (``poll:7:start``)."""
     if key is None:
         return None
-    prefix, number, part = (key.split(":") + ["", ""])[:3]
-    if prefix != VOTE_CHOICE or part != "start" or not number.isdigit():
+    parts = key.split(":")
+    if len(parts) != 3 or not parts[1].isascii() or not parts[1].isdigit():
         return None
-    return int(number)
+    number = int(parts[1])
+    return number if key == start_key(number) else None
 
 
 def read_answers(answers: Sequence[str], options: int, most: int) -> tuple[int, ...] | None:
@@ -171,15 +172,13 @@ def vote_cast(context: Context, event: VoteCast) -> Sequence[Reply]:
 def number_picked(context: Context, picked: ChoicePicked, payload: str) -> Sequence[Reply]:
     """``poll:<id>:<index>``: a vote for one option; in a poll of several selections, a
     pick adds the option or takes it away again."""
-    number, _, rest = payload.partition(":")
-    record = context.store.polls.get(int(number)) if number.isdigit() else None
-    if record is None:
+    parsed = parse_vote_value(payload)
+    record = context.store.polls.get(parsed[0]) if parsed is not None else None
+    if parsed is None or record is None or parsed[1] >= len(record.fields.options):
         raise UserError("router.choice_expired", help=CommandRef("help"))
     if record.fields.ballot is BallotKind.SECRET:
-        return secret.ballot_picked(context, record, rest)
-    if not rest.isdigit() or int(rest) >= len(record.fields.options):
-        raise UserError("router.choice_expired", help=CommandRef("help"))
-    return pick(context, record, int(rest))
+        return secret.cast_typed(context, record, [parsed[1]])
+    return pick(context, record, parsed[1])
 
 
 def pick(context: Context, record: PollRecord, index: int) -> list[Reply]:
