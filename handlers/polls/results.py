@@ -155,7 +155,12 @@ def results_text(
     else:
         headline = Message.of("polls.result.live", number=record.id)
     lines: list[Message | Literal] = [headline, Literal(record.fields.question)]
-    bars = text_bars(labels_in(record, language), counted.counts, counted.shares)
+    bars = text_bars(
+        labels_in(record, language),
+        counted.counts,
+        counted.shares,
+        right_to_left=renderer(language).right_to_left,
+    )
     lines.extend(Literal(bar) for bar in bars)
     lines.append(turnout_line(record, counted))
     quorum = quorum_line(counted)
