@@ -6,6 +6,7 @@ decision taken and posts it where the poll went and to its creator."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -25,6 +26,8 @@ from handlers.polls.results import current_tally
 from handlers.polls.tally import Tally
 from storage import WorkingGroupRecord
 from storage.polls import BallotKind, PollRecord, PollState, ResultsShown
+
+log = logging.getLogger(__name__)
 
 RECENT = timedelta(days=30)
 """How long a closed poll stays in ``/polls``."""
@@ -220,6 +223,7 @@ def record_outcome(context: Context, command: Command) -> Sequence[Reply]:
         working_group_id=record.fields.working_group_id,
         detail={"poll": record.id},
     )
+    log.info("poll_outcome poll=%d member=%d", record.id, context.member.id)
     notice = Message.of(
         "polls.outcome.notice",
         number=record.id,
