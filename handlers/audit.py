@@ -256,6 +256,7 @@ SENTENCES: Mapping[str, Sentence] = {
     "member.erased": _erased,
     "poll.created": _poll("audit.poll_created"),
     "poll.outcome": _poll("audit.poll_outcome"),
+    "poll.closed": _poll("audit.poll_closed"),
 }
 """The actions this version has a sentence for; any other (a later version's) is shown by
 its name and details."""
