@@ -15,7 +15,7 @@ import pytest
 from bot.app import open_store
 from bot.config import AppConfig, load_config
 from bot.types import Literal, Message, Platform
-from handlers.polls.answers import read_duration
+from handlers.polls.answers import READ_DEADLINE, read_duration
 from handlers.polls.labels import (
     ballot_value,
     parse_ballot_value,
@@ -422,3 +422,18 @@ async def test_a_poll_goes_only_to_the_rooms_chosen_and_an_admin_first_chooses_t
     assert record is not None
     assert record.fields.rooms == ((Platform.CONSOLE, "cawg-annex"),)
     assert record.fields.quorum is QuorumKind.NONE
+
+
+@pytest.mark.parametrize(
+    ("typed", "language", "local"),
+    [
+        ("2027-01-15 17:00", "en", "2027-01-15T17:00"),
+        ("15 de enero de 2027 a las 17:00", "es", "2027-01-15T17:00"),
+        ("3 mars 2027 à 9h30", "fr", "2027-03-03T09:30"),
+        ("١٥ يناير ٢٠٢٧", "ar", "2027-01-15T23:59"),
+    ],
+)
+def test_a_deadline_reads_as_a_date_with_the_month_named_in_the_coordinators_language(
+    typed: str, language: str, local: str
+) -> None:
+    assert READ_DEADLINE.read(typed, language) == {"local": local, "zone": None}
