@@ -437,3 +437,26 @@ def test_a_deadline_reads_as_a_date_with_the_month_named_in_the_coordinators_lan
     typed: str, language: str, local: str
 ) -> None:
     assert READ_DEADLINE.read(typed, language) == {"local": local, "zone": None}
+
+
+async def test_coordinators_read_an_open_proposals_blocks_with_their_reasons_members_do_not(
+    store: Store, chats: Chats, clock: Clock
+) -> None:
+    await post_poll(chats("coord"), kind="Proposal")
+    ana = member(store, "ana")
+    store.members.set_profile(ana, display_name="Ana Pérez", organization=None, time_zone=None)
+    store.polls.cast(
+        1,
+        voter=f"member:{ana}",
+        member_id=ana,
+        organization_id=None,
+        choices=(3,),
+        platform=Platform.CONSOLE,
+        cast_at=clock.now,
+    )
+    store.polls.record_block(1, ana, "It puts our partners at risk.")
+    to_coord = await chats("coord").send("/poll 1")
+    assert shown(Message.counted("polls.show.blocks_header", 1)) in to_coord
+    assert "It puts our partners at risk." in to_coord
+    to_bob = await chats("bob").send("/poll 1")
+    assert "It puts our partners at risk." not in to_bob and "Ana Pérez" not in to_bob

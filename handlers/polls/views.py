@@ -25,7 +25,7 @@ from handlers.polls.labels import (
 from handlers.polls.results import current_tally
 from handlers.polls.tally import Tally
 from storage import WorkingGroupRecord
-from storage.polls import BallotKind, PollRecord, PollState, ResultsShown
+from storage.polls import BallotKind, PollKind, PollRecord, PollState, ResultsShown
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ def show_poll(context: Context, command: Command) -> Sequence[Reply]:
         lines.append(Message.of("polls.show.outcome", outcome=Literal(record.outcome)))
     if coordinator and fields.ballot is BallotKind.OPEN:
         lines.extend(_who_voted_what(context, record))
+        if fields.kind is PollKind.PROPOSAL:
+            lines.extend(_blocks(context, record))
     elif coordinates(context, record) and fields.ballot is BallotKind.OPEN:
         lines.append(Message.of("polls.show.who_in_private", command=CommandRef("poll")))
     return [Reply(Lines(tuple(lines)))]
@@ -197,6 +199,25 @@ def _who_voted_what(context: Context, record: PollRecord) -> list[Message | Lite
             who = Message.of("audit.member_gone")
         chosen = Literal(", ".join(str(index + 1) for index in vote.choices))
         lines.append(Message.of("polls.show.vote_line", who=who, choices=chosen))
+    return lines
+
+
+def _blocks(context: Context, record: PollRecord) -> list[Message | Literal]:
+    """An open proposal's blocks with their reasons (a secret ballot's are never named)."""
+    blocks = context.store.polls.blocks(record.id)
+    if not blocks:
+        return []
+    lines: list[Message | Literal] = [Message.counted("polls.show.blocks_header", len(blocks))]
+    for block in blocks:
+        who = (
+            named(context, block.member_id)
+            if block.member_id is not None
+            else Message.of("audit.member_gone")
+        )
+        if block.reason:
+            lines.append(Message.of("polls.show.block_line", who=who, reason=Literal(block.reason)))
+        else:
+            lines.append(Message.of("polls.show.block_no_reason", who=who))
     return lines
 
 
