@@ -15,7 +15,7 @@ import pytest
 from bot.app import open_store
 from bot.config import AppConfig, load_config
 from bot.types import Literal, Message, Platform
-from handlers.polls.answers import read_duration
+from handlers.polls.answers import READ_DEADLINE, read_duration
 from handlers.polls.labels import (
     ballot_value,
     parse_ballot_value,
@@ -422,3 +422,41 @@ async def test_a_poll_goes_only_to_the_rooms_chosen_and_an_admin_first_chooses_t
     assert record is not None
     assert record.fields.rooms == ((Platform.CONSOLE, "cawg-annex"),)
     assert record.fields.quorum is QuorumKind.NONE
+
+
+@pytest.mark.parametrize(
+    ("typed", "language", "local"),
+    [
+        ("2027-01-15 17:00", "en", "2027-01-15T17:00"),
+        ("15 de enero de 2027 a las 17:00", "es", "2027-01-15T17:00"),
+        ("3 mars 2027 à 9h30", "fr", "2027-03-03T09:30"),
+        ("١٥ يناير ٢٠٢٧", "ar", "2027-01-15T23:59"),
+    ],
+)
+def test_a_deadline_reads_as_a_date_with_the_month_named_in_the_coordinators_language(
+    typed: str, language: str, local: str
+) -> None:
+    assert READ_DEADLINE.read(typed, language) == {"local": local, "zone": None}
+
+
+async def test_coordinators_read_an_open_proposals_blocks_with_their_reasons_members_do_not(
+    store: Store, chats: Chats, clock: Clock
+) -> None:
+    await post_poll(chats("coord"), kind="Proposal")
+    ana = member(store, "ana")
+    store.members.set_profile(ana, display_name="Ana Pérez", organization=None, time_zone=None)
+    store.polls.cast(
+        1,
+        voter=f"member:{ana}",
+        member_id=ana,
+        organization_id=None,
+        choices=(3,),
+        platform=Platform.CONSOLE,
+        cast_at=clock.now,
+    )
+    store.polls.record_block(1, ana, "It puts our partners at risk.")
+    to_coord = await chats("coord").send("/poll 1")
+    assert shown(Message.counted("polls.show.blocks_header", 1)) in to_coord
+    assert "It puts our partners at risk." in to_coord
+    to_bob = await chats("bob").send("/poll 1")
+    assert "It puts our partners at risk." not in to_bob and "Ana Pérez" not in to_bob

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot.types import Platform
 from storage import Store, WorkingGroupSpec
@@ -333,6 +333,20 @@ def test_no_table_holds_both_a_voter_and_a_choice(clocked_store: Store, clock: C
     assert shared == {"id", "poll_id"}  # ids of their own: a number there, random text here
     ids = [row[0] for row in raw_rows(store, "SELECT id FROM poll_ballots")]
     assert len(ids) == 3 and all(len(ballot) == 32 for ballot in ids)
+    # And row by row, in every table, the open ballot's included: no row of this poll
+    # holds choices beside anything that names a voter.
+    with store._engine.connect() as connection:
+        for table in Base.metadata.tables.values():
+            if "poll_id" not in table.c or "choices" not in table.c:
+                continue
+            naming_columns = [
+                column
+                for column in table.columns
+                if any(key.column.table.name in naming for key in column.foreign_keys)
+            ]
+            rows = connection.execute(select(table).where(table.c.poll_id == poll)).mappings()
+            for row in rows:
+                assert all(row[column.name] is None for column in naming_columns), table.name
 
 
 # -- closing ----------------------------------------------------------------------------------

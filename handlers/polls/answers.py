@@ -11,8 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.choosing import folded
-from bot.conversation import InvalidAnswer, Json
-from bot.typed_dates import ascii_digits
+from bot.conversation import InLanguage, InvalidAnswer, Json
+from bot.typed_dates import ascii_digits, read_month_date
 from bot.types import CommandRef, Lines, Literal, Message, Text
 from handlers.cases.options import one_line
 from handlers.consultations_rules import deadline_at, read_deadline
@@ -62,20 +62,52 @@ def read_duration(text: str) -> timedelta | None:
     return total
 
 
-def read_poll_deadline(text: str) -> Json:
+def read_poll_deadline(text: str, language: str = "en") -> Json:
     """The deadline as kept until the poll is made: ``{"after": seconds}`` from the moment
-    it is posted, or ``{"local": "2027-01-15T17:00", "zone": None | "Europe/Zurich"}``."""
+    it is posted, or ``{"local": "2027-01-15T17:00", "zone": None | "Europe/Zurich"}``
+    (the month may be named in the coordinator's language: ``15 de enero de 2027 17:00``)."""
     duration = read_duration(text)
     if duration is not None:
         if not timedelta(hours=1) <= duration <= LONGEST:
             raise InvalidAnswer("polls.create.deadline_range", days=LONGEST.days)
         return {"after": int(duration.total_seconds())}
     try:
-        return read_deadline(text)
+        return read_deadline(ascii_digits(text))
     except InvalidAnswer as refused:
         if refused.message.key == "consult.bad_zone":
             raise
-        raise InvalidAnswer("polls.create.bad_deadline") from refused
+        named = _named_month_deadline(text, language)
+        if named is None:
+            raise InvalidAnswer("polls.create.bad_deadline") from refused
+        return named
+
+
+_AT = frozenset(folded(word) for word in ("at", "a", "las", "la", "à", "às", "الساعة"))
+"""Words before a time of day ("a las 17:00", "à 17h00")."""
+_CLOCK = re.compile(r"(?:^|\s)(\d{1,2})[:h](\d{2})(?:\s|$)")
+
+
+def _named_month_deadline(text: str, language: str) -> Json:
+    """``15 de enero de 2027 17:00``, ``3 mars 2027``: a day, a named month and a year, and
+    a time if any (a day alone means its last minute)."""
+    typed = ascii_digits(text)
+    clock = _CLOCK.search(typed)
+    hour, minute = (int(clock.group(1)), int(clock.group(2))) if clock else (23, 59)
+    if clock is not None:
+        typed = typed[: clock.start()] + " " + typed[clock.end() :]
+    words = [word for word in typed.split() if folded(word) not in _AT]
+    found = read_month_date(" ".join(words), language)
+    if found is None or found.day is None:
+        return None
+    try:
+        moment = datetime(found.year, found.month, found.day, hour, minute)
+    except ValueError:
+        return None
+    return {"local": moment.isoformat(timespec="minutes"), "zone": None}
+
+
+READ_DEADLINE = InLanguage(read_poll_deadline)
+"""The deadline step's parser: it is given the coordinator's language (month names)."""
 
 
 def show_poll_deadline(value: Json) -> Text:

@@ -6,6 +6,7 @@ native poll for an open ballot, a notice with a private-vote button for a secret
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -29,10 +30,10 @@ from handlers.polls.answers import (
     LONGEST,
     OPTIONS_MAX,
     OPTIONS_MIN,
+    READ_DEADLINE,
     deadline_of,
     finish_options,
     read_option_lines,
-    read_poll_deadline,
     read_question,
     read_quorum_share,
     read_quorum_voters,
@@ -60,6 +61,8 @@ from storage.polls import (
     ResultsShown,
     VotersAre,
 )
+
+log = logging.getLogger(__name__)
 
 NEW_POLL = "poll"
 GROUPS_OFFERED = "groups_offered"
@@ -164,7 +167,7 @@ def _steps() -> tuple[Step, ...]:
             "deadline",
             "polls.create.ask_deadline",
             "polls.field.deadline",
-            parse=read_poll_deadline,
+            parse=READ_DEADLINE,
             show=show_poll_deadline,
             prompt_params=lambda answers: {"zone": Literal(str(answers.get(ZONE) or "UTC"))},
         ),
@@ -319,6 +322,13 @@ def submit(context: Context, answers: Answers) -> Sequence[Reply]:
         context.member.id,
         working_group_id=fields.working_group_id,
         detail={"poll": record.id, "ballot": fields.ballot.value, "rooms": len(fields.rooms)},
+    )
+    log.info(
+        "poll_created poll=%d group=%d member=%d rooms=%d",
+        record.id,
+        fields.working_group_id,
+        context.member.id,
+        len(fields.rooms),
     )
     group = _group(context, answers)
     reader = context.reader

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.types import Platform
-from storage.polls import QuorumKind
+from storage.poll_records import QuorumKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ decision taken and posts it where the poll went and to its creator."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -24,7 +25,9 @@ from handlers.polls.labels import (
 from handlers.polls.results import current_tally
 from handlers.polls.tally import Tally
 from storage import WorkingGroupRecord
-from storage.polls import BallotKind, PollRecord, PollState, ResultsShown
+from storage.polls import BallotKind, PollKind, PollRecord, PollState, ResultsShown
+
+log = logging.getLogger(__name__)
 
 RECENT = timedelta(days=30)
 """How long a closed poll stays in ``/polls``."""
@@ -147,6 +150,8 @@ def show_poll(context: Context, command: Command) -> Sequence[Reply]:
         lines.append(Message.of("polls.show.outcome", outcome=Literal(record.outcome)))
     if coordinator and fields.ballot is BallotKind.OPEN:
         lines.extend(_who_voted_what(context, record))
+        if fields.kind is PollKind.PROPOSAL:
+            lines.extend(_blocks(context, record))
     elif coordinates(context, record) and fields.ballot is BallotKind.OPEN:
         lines.append(Message.of("polls.show.who_in_private", command=CommandRef("poll")))
     return [Reply(Lines(tuple(lines)))]
@@ -197,6 +202,25 @@ def _who_voted_what(context: Context, record: PollRecord) -> list[Message | Lite
     return lines
 
 
+def _blocks(context: Context, record: PollRecord) -> list[Message | Literal]:
+    """An open proposal's blocks with their reasons (a secret ballot's are never named)."""
+    blocks = context.store.polls.blocks(record.id)
+    if not blocks:
+        return []
+    lines: list[Message | Literal] = [Message.counted("polls.show.blocks_header", len(blocks))]
+    for block in blocks:
+        who = (
+            named(context, block.member_id)
+            if block.member_id is not None
+            else Message.of("audit.member_gone")
+        )
+        if block.reason:
+            lines.append(Message.of("polls.show.block_line", who=who, reason=Literal(block.reason)))
+        else:
+            lines.append(Message.of("polls.show.block_no_reason", who=who))
+    return lines
+
+
 # -- /outcome N TEXT ----------------------------------------------------------------------------
 
 
@@ -220,6 +244,7 @@ def record_outcome(context: Context, command: Command) -> Sequence[Reply]:
         working_group_id=record.fields.working_group_id,
         detail={"poll": record.id},
     )
+    log.info("poll_outcome poll=%d member=%d", record.id, context.member.id)
     notice = Message.of(
         "polls.outcome.notice",
         number=record.id,
