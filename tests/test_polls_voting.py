@@ -353,6 +353,23 @@ def test_two_accounts_of_one_person_vote_once(bot: Bot) -> None:
     assert tally_of(bot) == ((0, 1, 0), 1)
 
 
+def test_an_organization_votes_once_through_its_latest_signatory(bot: Bot) -> None:
+    with bot.store.transaction():
+        red = bot.store.organizations.add("Red Étnica de Mujeres", "CO", "union")
+        for origin in (BOB, CARL):
+            signatory = bot.member_id(origin)
+            bot.store.organizations.claim(signatory, red.id)
+            bot.store.organizations.decide(signatory, red.id, confirm=True)
+            bot.store.organizations.set_signatory(signatory, red.id, True)
+    post_poll(bot, voters=VotersAre.ORGANIZATIONS)
+    bot.vote(BOB, TG_POLL, "0")
+    live = bot.vote(CARL_IN_ROOM, MX_POLL, "1")
+    assert tally_of(bot) == ((0, 1, 0), 1)
+    assert "1 of 1 organizations voted (100%)" in to(live, TG_ROOM)
+    refused = bot.pick(ANA, vote_value(1, 0))  # a member, but signs for no organization
+    assert said("polls.vote.not_signatory", number=1) in to(refused, ANA)
+
+
 # -- blocks --------------------------------------------------------------------------------------
 
 
