@@ -306,10 +306,11 @@ def test_a_vote_changes_and_is_withdrawn_and_a_stale_response_changes_nothing(bo
     assert tally_of(bot) == ((1, 0, 0), 1)
     bot.handle(VoteCast(CARL_IN_ROOM, MX_POLL, ("0", "7"), sent_at=later + timedelta(minutes=1)))
     assert tally_of(bot) == ((1, 0, 0), 1)  # an unknown answer spoils the response
-    bot.handle(
+    cut = bot.handle(
         VoteCast(CARL_IN_ROOM, MX_POLL, ("2", "1", "0"), sent_at=later + timedelta(minutes=2))
     )
-    assert tally_of(bot) == ((0, 1, 1), 1)  # more than two: cut to the first two
+    assert tally_of(bot) == ((0, 1, 1), 1)  # more than two: the first two count
+    assert counted("polls.vote.cut", 2, number=1, choices="No, Later") in to(cut, CARL)
 
 
 def test_a_non_member_is_not_counted_and_told_once_privately(bot: Bot) -> None:

@@ -27,6 +27,7 @@ from handlers.polls.results import (
     labels_in,
     organization_of_key,
     poll_rooms,
+    renderer,
     results_text,
 )
 from handlers.polls.telling import admitted, late, privately
@@ -94,9 +95,16 @@ def vote_now(context: Context, record: PollRecord, choices: tuple[int, ...]) -> 
     """What the member's vote now is, privately."""
     if not choices:
         return privately(context, Message.of("polls.vote.withdrawn", number=record.id))
-    labels = labels_in(record, context.member.language)
-    chosen = Literal(", ".join(labels[index] for index in choices))
+    chosen = shown(context, record, choices)
     return privately(context, Message.of("polls.vote.now", number=record.id, choices=chosen))
+
+
+def shown(context: Context, record: PollRecord, choices: tuple[int, ...]) -> Literal:
+    """The chosen options by their labels, in the member's language."""
+    language = context.member.language
+    labels = labels_in(record, language)
+    comma = "، " if renderer(language).right_to_left else ", "
+    return Literal(comma.join(labels[index] for index in choices))
 
 
 def live_results(context: Context, record: PollRecord) -> list[Reply]:
@@ -126,10 +134,10 @@ def poll_of_post(key: str | None) -> int | None:
     return number if key == start_key(number) else None
 
 
-def read_answers(answers: Sequence[str], options: int, most: int) -> tuple[int, ...] | None:
-    """The options a native answer names (0-based), or ``None`` when it names one the poll
-    does not have (MSC3381: an unknown answer spoils the response); more than ``most``
-    are cut to the first ``most``."""
+def read_answers(answers: Sequence[str], options: int) -> list[int] | None:
+    """The options a native answer names (0-based, in its order, each once), or ``None``
+    when it names one the poll does not have (MSC3381: an unknown answer spoils the
+    response)."""
     picked: list[int] = []
     for answer in answers:
         if not answer.isascii() or not answer.isdigit() or str(int(answer)) != answer:
@@ -139,7 +147,7 @@ def read_answers(answers: Sequence[str], options: int, most: int) -> tuple[int, 
             return None
         if index not in picked:
             picked.append(index)
-    return tuple(sorted(picked[:most]))
+    return picked
 
 
 def vote_cast(context: Context, event: VoteCast) -> Sequence[Reply]:
@@ -155,15 +163,24 @@ def vote_cast(context: Context, event: VoteCast) -> Sequence[Reply]:
     record = context.store.polls.get(poll_id) if poll_id is not None else None
     if record is None or record.fields.ballot is BallotKind.SECRET:
         return []
-    choices = read_answers(event.options, len(record.fields.options), record.fields.max_selections)
-    if choices is None:
+    picked = read_answers(event.options, len(record.fields.options))
+    if picked is None:
         log.info("poll_vote_spoiled poll=%d member=%d", record.id, context.member.id)
         return []
     cast_at = event.sent_at or context.store.now()
     voter, refused = admitted(context, record, cast_at)
     if voter is None:
-        return refused if choices else []
-    return count(context, record, voter, choices, cast_at, tell=False)
+        return refused if picked else []
+    # More than the poll allows (a Telegram poll cannot say how many): the first ones count.
+    most = record.fields.max_selections
+    choices = tuple(sorted(picked[:most]))
+    replies = count(context, record, voter, choices, cast_at, tell=False)
+    if len(picked) > most:
+        cut = Message.counted(
+            "polls.vote.cut", most, number=record.id, choices=shown(context, record, choices)
+        )
+        replies = [*privately(context, cut), *replies]
+    return replies
 
 
 # -- picks by number or button ------------------------------------------------------------
