@@ -466,8 +466,9 @@ def test_closepoll_closes_once_posting_the_results_in_every_room_and_to_the_crea
     )
     closed = bot.send(COORD, "/closepoll 1")
     assert said("polls.close.done", number=1) in to(closed, COORD)
-    ends = sorted((out.platform, out.room_id) for out in closed if out.ends_poll == start_key(1))
-    assert ends == sorted(ROOMS)
+    ends = [out for out in closed if out.ends_poll == start_key(1)]
+    assert sorted((out.platform, out.room_id) for out in ends) == sorted(ROOMS)
+    assert all("3 of 4 members voted (75%)" in out.text for out in ends)  # Matrix's fallback
     with_picture = [out for out in closed if out.media]
     assert sorted(out.room_id for out in with_picture) == sorted(
         [TG_ROOM, MX_ROOM, CONSOLE_ROOM, COORD.room_id]

@@ -18,7 +18,7 @@ from bot.context import Context, HandlerStore, UserError
 from bot.moments import moment
 from bot.notices import notify_member
 from bot.registry import NoLongerUseful, Registry
-from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Reply, Role
+from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Platform, Reply, Role
 from handlers.polls import blocks
 from handlers.polls.labels import ballot_value, results_key, start_key
 from handlers.polls.results import (
@@ -119,7 +119,8 @@ def close_poll(context: Telling, record: PollRecord, *, now: datetime) -> list[R
     zone = closed.fields.time_zone
     text = results_text(closed, counted, language=language, zone=zone)
     picture = results_picture(closed, counted, language=language)
-    ended = Message.of("polls.close.ended", number=closed.id)
+    # Matrix shows the end event's text where a client has no polls: the results, then.
+    ended = Lines((Message.of("polls.close.ended", number=closed.id), *text.items[1:]))
     replies: list[Reply] = []
     live = closed.fields.results is ResultsShown.LIVE and closed.fields.ballot is BallotKind.OPEN
     with_live_results = _rooms_with_post(store, results_key(closed.id)) if live else set()
@@ -135,8 +136,8 @@ def close_poll(context: Telling, record: PollRecord, *, now: datetime) -> list[R
     return replies
 
 
-def _rooms_with_post(store: HandlerStore, key: str) -> set[tuple[str, str]]:
-    return {(str(room.platform), room.room_id) for room in store.posts.rooms_of(key)}
+def _rooms_with_post(store: HandlerStore, key: str) -> set[tuple[Platform, str]]:
+    return {(room.platform, room.room_id) for room in store.posts.rooms_of(key)}
 
 
 def _to_creator(context: Telling, record: PollRecord, counted: Tally) -> list[Reply]:
