@@ -282,6 +282,17 @@ def test_numbered_picks_and_native_answers_count_once_each_and_edit_the_live_res
     assert bot.vote(BOB, "unknown-poll", "0") == []
 
 
+def test_results_shown_only_after_closing_are_not_posted_while_it_is_open(bot: Bot) -> None:
+    post_poll(bot, results=ResultsShown.AFTER_CLOSE)
+    picked = bot.pick(ANA, vote_value(1, 0))
+    voted = bot.vote(BOB, TG_POLL, "1")
+    assert [
+        out for out in (*picked, *voted) if out.edits or out.room_id in dict(ROOMS).values()
+    ] == []
+    assert bot.store.posts.rooms_of(results_key(1)) == []
+    assert tally_of(bot) == ((1, 1, 0), 2)
+
+
 def test_a_vote_changes_and_is_withdrawn_and_a_stale_response_changes_nothing(bot: Bot) -> None:
     post_poll(bot, max_selections=2)
     bot.pick(ANA, vote_value(1, 0))
