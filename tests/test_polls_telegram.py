@@ -175,6 +175,11 @@ async def test_live_results_are_edited_in_place_and_a_burst_sends_fewer_edits(
     await owe(emulator, running, said("Turnout: 3", edits="poll:2:results"))
     assert [sent.plain_text for sent in emulator.sent(GROUP_ID)][1:] == ["Turnout: 3"]
 
+    # One an administrator deleted: no copy is posted in its place, at each edit.
+    emulator.delete_by_admin(GROUP_ID, results.message_id)
+    await owe(emulator, running, said("Results: 6 votes", edits="poll:1:results"))
+    assert len(emulator.sent(GROUP_ID)) == 2 and failed(running) == 1  # the refused "Turnout: 0"
+
 
 async def test_ending_stops_the_poll_once_and_ending_again_or_after_telegram_closed_it_is_harmless(
     emulator: BotApiEmulator, votes: tuple[TelegramBot, list[VoteCast]]

@@ -12,7 +12,8 @@ through ``sent(chat_id)`` (SentMessage: kind, raw and shown text or caption, ent
 edits, deleted, file bytes), ``message(chat_id, id)``, ``is_deleted``, ``user``, ``chat``,
 ``answered_callbacks()``, ``invite_links(chat_id)`` (createChatInviteLink), ``commands`` and
 ``requests``. ``age_message`` makes a message older
-(deleteMessage refuses messages past 48 hours). The bot's polls: ``answer_poll`` (a member
+(deleteMessage refuses messages past 48 hours); ``delete_by_admin`` deletes one as a group
+administrator would. The bot's polls: ``answer_poll`` (a member
 votes or, with no options, takes the vote back), ``poll`` and ``poll_votes`` (a poll as it
 stands and who chose what), ``expire_poll`` (its ``close_date`` arrives now); a poll closes
 at its ``close_date`` or ``open_period`` by the wall clock, as Telegram closes it.
@@ -1431,6 +1432,16 @@ class BotApiEmulator:
         if stored is None:
             raise ValueError(f"no message {message_id} in chat {chat_id}")
         stored.data["date"] -= int(hours * 3600)
+
+    def delete_by_admin(self, chat_id: int, message_id: int) -> None:
+        """A group administrator deletes a message (the bot's too); Telegram tells bots of
+        no deletion, so no update is queued."""
+        stored = self._known_chat(chat_id).messages.get(message_id)
+        if stored is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id}")
+        stored.deleted = True
+        if stored.sent is not None:
+            stored.sent.deleted = True
 
     def press_button(
         self,
