@@ -12,7 +12,11 @@ through ``sent(chat_id)`` (SentMessage: kind, raw and shown text or caption, ent
 edits, deleted, file bytes), ``message(chat_id, id)``, ``is_deleted``, ``user``, ``chat``,
 ``answered_callbacks()``, ``invite_links(chat_id)`` (createChatInviteLink), ``commands`` and
 ``requests``. ``age_message`` makes a message older
-(deleteMessage refuses messages past 48 hours).
+(deleteMessage refuses messages past 48 hours); ``delete_by_admin`` deletes one as a group
+administrator would. The bot's polls: ``answer_poll`` (a member
+votes or, with no options, takes the vote back), ``poll`` and ``poll_votes`` (a poll as it
+stands and who chose what), ``expire_poll`` (its ``close_date`` arrives now); a poll closes
+at its ``close_date`` or ``open_period`` by the wall clock, as Telegram closes it.
 
 Size limits are Telegram's and can be lowered per emulator (``download_limit`` 20 MB: getFile
 answers "file is too big"; ``upload_limit`` 50 MB: 413 "Request Entity Too Large";
@@ -39,6 +43,9 @@ Deliberate differences from Telegram:
   dimensions are fixed too, and any file is accepted as a voice message.
 * Only deleteMessage knows about message age; bots may edit their messages at any age.
 * With ``enforce_limits`` only new messages (sendMessage/Photo/Document/Poll) count.
+* A poll's ``close_date`` or ``open_period`` outside 5 to 2,628,000 seconds is refused in
+  the emulator's own words (Telegram's server clamps it); ``hide_results_until_closes`` and
+  ``allows_revoting`` are kept on the poll, other Bot API 9.6+ poll options are ignored.
 
 Conventions of the helpers: ``add_user`` and ``add_group`` register and return the User or
 Chat and queue nothing (a group starts with the bot in it). Every other helper returns the
@@ -141,6 +148,8 @@ PHOTO_LIMIT = 10 * MB
 """sendPhoto refuses larger uploads."""
 DELETE_WINDOW = 48 * 3600
 """Seconds after which a message can no longer be deleted."""
+POLL_OPEN_PERIOD = (5, 2_628_000)
+"""Seconds a poll may stay open (open_period, or close_date from now), since Bot API 9.6."""
 WEBHOOK_RETRY_DELAY = 0.2
 
 _CONFLICT_WEBHOOK = (
@@ -777,7 +786,7 @@ class _Message:
 @dataclass
 class _Chat:
     id: int
-    type: str  # "private" | "group" | "supergroup"
+    type: str  # "private" | "group" | "supergroup" | "channel"
     title: str | None = None
     user: _User | None = None
     bot_status: str = "member"  # "member" | "kicked" | "left"
@@ -832,6 +841,7 @@ class _Poll:
     message_id: int
     data: JSON
     votes: dict[int, list[int]] = field(default_factory=dict)
+    closes_at: float | None = None  # Unix time of its close_date or open_period's end
 
 
 @dataclass
@@ -1154,6 +1164,15 @@ class BotApiEmulator:
         self._chats[chat_id] = chat
         return chat.to_json()
 
+    def add_channel(self, chat_id: int, title: str) -> JSON:
+        """Register a channel with the bot as an administrator that may post; returns the
+        Chat. Queues no update."""
+        if chat_id >= 0:
+            raise ValueError("channel chat ids are negative")
+        chat = _Chat(chat_id, "channel", title=title)
+        self._chats[chat_id] = chat
+        return chat.to_json()
+
     def open_topic(self, user_id: int, chat_id: int, name: str) -> JSON:
         """The user creates a forum topic: returns the Update of its "forum_topic_created"
         service message, whose message_id is the topic's ``message_thread_id``."""
@@ -1414,6 +1433,16 @@ class BotApiEmulator:
             raise ValueError(f"no message {message_id} in chat {chat_id}")
         stored.data["date"] -= int(hours * 3600)
 
+    def delete_by_admin(self, chat_id: int, message_id: int) -> None:
+        """A group administrator deletes a message (the bot's too); Telegram tells bots of
+        no deletion, so no update is queued."""
+        stored = self._known_chat(chat_id).messages.get(message_id)
+        if stored is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id}")
+        stored.deleted = True
+        if stored.sent is not None:
+            stored.sent.deleted = True
+
     def press_button(
         self,
         user_id: int,
@@ -1497,9 +1526,12 @@ class BotApiEmulator:
         poll = self._polls.get(poll_id)
         if poll is None:
             raise ValueError(f"no poll {poll_id!r}; the bot sent {sorted(self._polls)!r}")
+        self._close_if_due(poll)
         data = poll.data
         if data["is_closed"]:
             raise ValueError(f"poll {poll_id} is closed")
+        if user_id in poll.votes and not data["allows_revoting"]:
+            raise ValueError(f"poll {poll_id} allows no change of an answer")
         options = data["options"]
         if any(not 0 <= option < len(options) for option in option_ids):
             raise ValueError(f"poll {poll_id} has options 0..{len(options) - 1}")
@@ -1522,6 +1554,45 @@ class BotApiEmulator:
             "option_persistent_ids": [options[i]["persistent_id"] for i in option_ids],
         }
         return self._emit("poll_answer", answer)
+
+    def expire_poll(self, poll_id: str) -> JSON:
+        """The poll's close_date (or open_period) arrives now: Telegram closes it, and tells
+        the bot with a "poll" update (when asked for)."""
+        poll = self._known_poll(poll_id)
+        if poll.closes_at is None or poll.data["is_closed"]:
+            raise ValueError(f"poll {poll_id} has no closing time to arrive, or is closed")
+        poll.closes_at = time.time()
+        return self._close_if_due(poll) or {}
+
+    def poll(self, poll_id: str) -> JSON:
+        """The bot's poll as it stands now (closed once its closing time passed)."""
+        poll = self._known_poll(poll_id)
+        self._close_if_due(poll)
+        return copy.deepcopy(poll.data)
+
+    def poll_votes(self, poll_id: str) -> dict[int, list[int]]:
+        """Who chose what in the bot's poll: user id -> 0-based options (no entry: no vote)."""
+        return copy.deepcopy(self._known_poll(poll_id).votes)
+
+    def _known_poll(self, poll_id: str) -> _Poll:
+        poll = self._polls.get(poll_id)
+        if poll is None:
+            raise ValueError(f"no poll {poll_id!r}; the bot sent {sorted(self._polls)!r}")
+        return poll
+
+    def _close_if_due(self, poll: _Poll) -> JSON | None:
+        """Close the poll if its closing time has passed; the "poll" update, if any."""
+        if poll.data["is_closed"] or poll.closes_at is None or time.time() < poll.closes_at:
+            return None
+        self._close_poll(poll)
+        return self._emit("poll", copy.deepcopy(poll.data))
+
+    def _close_poll(self, poll: _Poll) -> None:
+        poll.data["is_closed"] = True
+        # An open poll shows when it closes; a closed one no longer does.
+        poll.data.pop("close_date", None)
+        poll.data.pop("open_period", None)
+        self._refresh_poll_message(poll)
 
     # ---------------------------------------------------------------- reading what the bot did
 
@@ -2404,19 +2475,31 @@ class BotApiEmulator:
         return copy.deepcopy(message)
 
     async def _send_poll(self, params: _Params) -> JSON:
+        closes_at = self._poll_closing_time(params)
         chat = self._target(params)
-        question = params.string("question") or ""
-        if not 1 <= len(question) <= 300:
-            raise _bad("poll question length must be between 1 and 300")
+        # Checked as TDLib checks a bot's poll, in its words and order; lengths in characters.
+        question = (params.string("question") or "").strip()
+        if not question:
+            raise _bad("text must be non-empty")
+        if len(question) > 300:
+            raise _bad("poll question length must not exceed 300")
         options = params.parsed("options", "can't parse options JSON object")
-        if not isinstance(options, list) or not 1 <= len(options) <= 12:
-            raise _bad("poll must have between 1 and 12 options")
+        if not isinstance(options, list) or not options:
+            raise _bad("poll must have at least one answer option")
+        if len(options) > 12:
+            raise _bad("poll can't have more than 12 options")
         texts: list[str] = []
         for option in options:
             text = option.get("text") if isinstance(option, dict) else option
-            if not isinstance(text, str) or not 1 <= len(text) <= 100:
-                raise _bad("poll option length must be between 1 and 100")
+            text = text.strip() if isinstance(text, str) else ""
+            if not text:
+                raise _bad("text must be non-empty")
+            if len(text) > 100:
+                raise _bad("poll options length must not exceed 100")
             texts.append(text)
+        anonymous = params.flag("is_anonymous", default=True)
+        if chat.type == "channel" and not anonymous:
+            raise _bad("non-anonymous polls can't be sent to channel chats")
         poll_type = params.string("type") or "regular"
         if poll_type not in ("regular", "quiz"):
             raise _bad("poll type is invalid")
@@ -2437,12 +2520,19 @@ class BotApiEmulator:
             ],
             "total_voter_count": 0,
             "is_closed": False,
-            "is_anonymous": params.flag("is_anonymous", default=True),
+            "is_anonymous": anonymous,
             "type": poll_type,
             "allows_multiple_answers": params.flag("allows_multiple_answers"),
-            "allows_revoting": poll_type != "quiz",
+            "allows_revoting": params.flag("allows_revoting", default=poll_type != "quiz"),
             "members_only": False,
         }
+        if params.flag("hide_results_until_closes"):
+            poll["hide_results_until_closes"] = True
+        if closes_at is not None:
+            poll["close_date"] = int(closes_at)
+            open_period = params.integer("open_period")
+            if open_period is not None:
+                poll["open_period"] = open_period
         if correct is not None:
             poll["correct_option_id"] = correct
         explanation = params.string("explanation")
@@ -2451,7 +2541,9 @@ class BotApiEmulator:
         message = self._new_bot_message(chat, thread_id)
         message["poll"] = poll
         _attach(message, markup, reply)
-        self._polls[poll_id] = _Poll(poll_id, chat.id, message["message_id"], poll)
+        self._polls[poll_id] = _Poll(
+            poll_id, chat.id, message["message_id"], poll, closes_at=closes_at
+        )
         self._record(
             chat,
             message,
@@ -2468,6 +2560,26 @@ class BotApiEmulator:
         )
         return copy.deepcopy(message)
 
+    @staticmethod
+    def _poll_closing_time(params: _Params) -> float | None:
+        """When a poll sent now closes by itself (Unix time): its close_date, or now plus
+        its open_period, each 5 to 2,628,000 seconds ahead (checked before the chat)."""
+        open_period = params.integer("open_period")
+        close_date = params.integer("close_date")
+        if open_period is not None and close_date is not None:
+            raise _bad("open_period and close_date can't be used together")
+        now = time.time()
+        least, most = POLL_OPEN_PERIOD
+        if open_period is not None:
+            if not least <= open_period <= most:
+                raise _bad(f"open_period must be from {least} to {most} seconds")
+            return now + open_period
+        if close_date is not None:
+            if not least <= close_date - now <= most:
+                raise _bad(f"close_date must be from {least} to {most} seconds in the future")
+            return float(close_date)
+        return None
+
     def _refresh_poll_message(self, poll: _Poll) -> None:
         chat = self._chats[poll.chat_id]
         stored = chat.messages.get(poll.message_id)
@@ -2478,15 +2590,18 @@ class BotApiEmulator:
         chat = self._target(params)
         message_id = params.integer("message_id")
         stored = chat.messages.get(message_id or 0)
-        if stored is None or stored.deleted or "poll" not in stored.data:
+        if stored is None or stored.deleted:
             raise _bad("message with poll to stop not found")
+        if "poll" not in stored.data:
+            raise _bad("message is not a poll")
         if not stored.from_bot:
             raise _bad("poll can't be stopped")
         poll = self._polls[stored.data["poll"]["id"]]
+        self._close_if_due(poll)
         if poll.data["is_closed"]:
             raise _bad("poll has already been closed")
         markup = self._markup(params)
-        poll.data["is_closed"] = True
+        self._close_poll(poll)
         if markup is not None:
             stored.data["reply_markup"] = markup
         else:

@@ -274,6 +274,16 @@ class TelegramGroup:
             raise AssertionError(f"the bot posted nothing in {self.chat_id}")
         return posts[-1]
 
+    def polls(self) -> list[JSON]:
+        """The bot's native polls here, oldest first, each as it stands now (``id``,
+        ``options`` with their ``voter_count``, ``is_closed``, ``close_date`` ...); who chose
+        what: ``emulator.poll_votes(poll_id)``."""
+        return [
+            self.emulator.poll(str(sent.poll["id"]))
+            for sent in self.bot_posts()
+            if sent.kind == "poll" and sent.poll is not None
+        ]
+
     def is_deleted(self, message_id: int) -> bool:
         """True once the bot deleted this message (its own or a member's)."""
         return self.emulator.is_deleted(self.chat_id, message_id)
@@ -417,6 +427,11 @@ class TelegramGroupMember:
                 self.user_id, question, list(options), chat_id=self._chat
             )
         )
+
+    def vote(self, poll_id: str, *options: int) -> JSON:
+        """Answer the bot's poll with 0-based options (none: take the vote back); returns
+        the "poll_answer" update the bot gets."""
+        return self.emulator.answer_poll(self.user_id, poll_id, list(options))
 
     def throw_dice(self) -> Posted:
         return _posted(self.emulator.send_dice(self.user_id, chat_id=self._chat))

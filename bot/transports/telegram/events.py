@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from telegram import ChatMember, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
@@ -30,7 +31,9 @@ from bot.types import (
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "poll_answer", "my_chat_member")
-"""The update kinds the bot asks Telegram for."""
+"""The update kinds the bot asks Telegram for (the full list: Telegram keeps the last one
+asked for when none is given). ``poll_answer`` carries each answer to the bot's polls;
+``poll`` (a poll's counts) is left out: the bot keeps its own tally."""
 
 _PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
 
@@ -191,6 +194,17 @@ def _edited(edited: Message) -> MessageEdited | None:
     return MessageEdited(origin, message_id, caption, _formatting(caption, edited.caption_entities))
 
 
+def stored_update(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An update as stored, made whole again for ``Update.de_json``: python-telegram-bot's
+    ``to_dict`` (how polled updates are stored) leaves out empty lists, and a poll answer
+    whose ``option_ids`` are empty, a vote taken back, cannot be read without them."""
+    update = dict(payload)
+    answer = update.get("poll_answer")
+    if isinstance(answer, Mapping):
+        update["poll_answer"] = {"option_ids": [], "option_persistent_ids": [], **answer}
+    return update
+
+
 def translate_update(update: Update, bot_username: str) -> Incoming | None:
     """The neutral event for one update, or ``None`` when it is nothing the bot acts on."""
     if update.callback_query is not None:
@@ -207,9 +221,13 @@ def translate_update(update: Update, bot_username: str) -> Incoming | None:
         return None if present == was_present else PresenceChanged(origin, present)
     if update.poll_answer is not None:
         answer = update.poll_answer
-        if answer.user is None:
+        # Someone answering as a chat (an anonymous administrator, a channel) is no one
+        # person: no member's vote, and no one to tell so. ``user`` is then Telegram's
+        # stand-in account, which must not become a member either.
+        if answer.user is None or answer.voter_chat is not None:
             return None
         origin = _origin(answer.user, answer.user.id, ChatType.PRIVATE)
+        # Options by their 0-based position; none: the vote was taken back.
         return VoteCast(origin, answer.poll_id, tuple(str(i) for i in answer.option_ids))
     if update.edited_message is not None:
         return _edited(update.edited_message)

@@ -7,6 +7,7 @@ HTML is already escaped and formatted (``parse_mode=HTML``); message ids are the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Union
 
 from bot.outgoing import FileSource
@@ -75,6 +76,47 @@ class TelegramDeletion:
     shared: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TelegramPoll:
+    """A native poll (sendPoll), never anonymous: only then does Telegram tell the bot each
+    answer. ``closes_at``: when the bot's deadline is; Telegram is asked to close the poll
+    itself then if, at sending time, that is within its limits. Where Telegram takes no
+    such poll (a channel), ``fallback_html`` (the question and numbered options) is sent
+    instead, with ``buttons`` that pick the options."""
+
+    question: str
+    options: tuple[str, ...]
+    multiple_answers: bool
+    hide_results: bool
+    closes_at: datetime | None
+    fallback_html: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramBotEdit:
+    """New text for the bot's own message ``target`` (live results); ``None``: that message
+    was never sent, and the text goes as a new one."""
+
+    target: int | None
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramPollStop:
+    """Close the bot's poll in message ``target`` (stopPoll); ``None``: it never went out,
+    and nothing is sent."""
+
+    target: int | None
+
+
 TelegramPayload = Union[  # noqa: UP007  (a runtime alias)
-    TelegramText, TelegramDocument, TelegramRelayFile, TelegramEdit, TelegramDeletion
+    TelegramText,
+    TelegramDocument,
+    TelegramRelayFile,
+    TelegramEdit,
+    TelegramDeletion,
+    TelegramPoll,
+    TelegramBotEdit,
+    TelegramPollStop,
 ]

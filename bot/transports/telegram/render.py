@@ -8,6 +8,11 @@ A relayed message names its sender in a bold header before the text. Nothing a m
 becomes markup: the text is escaped and only the formatting the bridge understood is rebuilt.
 Telegram counts text length in UTF-16 code units after entity parsing: at most 4,096 for
 a message and 1,024 for a caption. A button's callback data is at most 64 bytes.
+
+A question goes as Telegram's own poll (``sendPoll``), not anonymous, so that each answer
+reaches the bot (``poll_answer``); its introduction (the question and numbered options) is
+not sent beside it: the poll is the message. Live results are edits of the bot's own
+message, and the poll is closed with ``stopPoll``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import html
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeGuard, assert_never
 
 from bot.outgoing import (
@@ -41,10 +46,13 @@ from bot.richtext import to_telegram_html
 from bot.transports.telegram.legacy import legacy_payload
 from bot.transports.telegram.payloads import (
     Button,
+    TelegramBotEdit,
     TelegramDeletion,
     TelegramDocument,
     TelegramEdit,
     TelegramPayload,
+    TelegramPoll,
+    TelegramPollStop,
     TelegramRelayFile,
     TelegramText,
 )
@@ -60,6 +68,18 @@ DELETE_WINDOW = timedelta(hours=48)
 CALLBACK_LIMIT = 64
 CALLBACK_TOKEN_MARK = "#"  # noqa: S105  (a prefix, not a secret)
 """Callback data starting with this names a stored value too long to send as it is."""
+POLL_QUESTION_LIMIT = 300
+POLL_OPTION_LIMIT = 100
+POLL_OPTION_COUNT = 12
+"""A poll's question and options in characters, and how many options (since Bot API 9.1)."""
+POLL_CLOSE_EARLIEST = timedelta(seconds=5)
+POLL_CLOSE_LATEST = timedelta(seconds=2_628_000)
+"""How far ahead a poll's ``close_date`` may be: 5 s to 2,628,000 s (about 30 days) since
+Bot API 9.6 (python-telegram-bot 22.8's ``PollLimit.MIN/MAX_OPEN_PERIOD``; 600 s before)."""
+POLL_CLOSE_MARGIN = timedelta(minutes=1)
+"""Kept clear of both ends: the request takes time on its way, and Telegram's clock is not
+ours. A deadline outside is left to the bot's own closing (``stopPoll``)."""
+ELLIPSIS = "\u2026"
 
 
 def utf16_length(text: str) -> int:
@@ -221,10 +241,32 @@ def parts(item: OutgoingItem, token_for: Callable[[str], int]) -> list[OutgoingI
             return _edit_parts(item)
         case RelayedNote() | RelayedDeletion() | LegacyRelay():
             return [item]
-        case PollStart() | BotEdit() | PollEnd():
+        case PollStart():
+            return _poll_parts(item, token_for)
+        case BotEdit() | PollEnd():
             return [item]
         case _:
             assert_never(item)
+
+
+def _poll_parts(poll: PollStart, token_for: Callable[[str], int]) -> list[OutgoingItem]:
+    """A question Telegram takes as a poll stays one, its choice values made callback data
+    for the buttons of its fallback (a channel takes no poll that tells who answered). One
+    it would refuse (no option or more than 12, an empty one) goes as its text, with a
+    button per option: answered by a press instead."""
+    options = poll.options
+    if (
+        1 <= len(options) <= POLL_OPTION_COUNT
+        and poll.question.strip()
+        and all(option.strip() for option in options)
+    ):
+        values = tuple(encode_callback(value, token_for) for value in poll.choice_values)
+        return [dataclasses.replace(poll, choice_values=values)]
+    choices = tuple(
+        RenderedChoice(value, label)
+        for value, label in zip(poll.choice_values, options, strict=True)
+    )
+    return _message_parts(BotMessage(poll.text, choices=choices), token_for)
 
 
 def _message_parts(message: BotMessage, token_for: Callable[[str], int]) -> list[OutgoingItem]:
@@ -334,11 +376,64 @@ def render(item: OutgoingItem) -> TelegramPayload:
             )
         case LegacyRelay():
             return legacy_payload(item.payload)
-        case PollStart() | BotEdit() | PollEnd():
-            # Rendered by the platform's polls (issue 16), under way.
-            raise OutgoingError(f"{item.KIND} is not rendered on this platform yet")
+        case PollStart():
+            return _poll(item)
+        case BotEdit():
+            # One message: the capability keeps live results short; a longer text is cut.
+            return TelegramBotEdit(_message_id(item.target), escape_html(split_text(item.text)[0]))
+        case PollEnd():
+            # Telegram shows a poll's end on the poll itself: the text is not sent.
+            return TelegramPollStop(_message_id(item.target))
         case _:
             assert_never(item)
+
+
+def _poll(poll: PollStart) -> TelegramPoll:
+    """A question and options too long for Telegram are cut (the capability keeps them
+    within its limits: this is a last defence, not a way to say more)."""
+    return TelegramPoll(
+        question=_cut(poll.question, POLL_QUESTION_LIMIT),
+        options=tuple(_cut(option, POLL_OPTION_LIMIT) for option in poll.options),
+        multiple_answers=poll.max_selections > 1,
+        hide_results=not poll.disclosed,
+        closes_at=_closing_time(poll.closes_at),
+        fallback_html=escape_html(poll.text),
+        buttons=tuple(
+            Button(value, label)
+            for value, label in zip(poll.choice_values, poll.options, strict=True)
+        ),
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters (Telegram counts a poll's in characters), an ellipsis
+    saying where it was cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def _closing_time(stored: str | None) -> datetime | None:
+    if stored is None:
+        return None
+    try:
+        when = datetime.fromisoformat(stored)
+    except ValueError as error:
+        raise OutgoingError(f"a poll's closing time is not ISO 8601: {stored!r}") from error
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def close_date(closes_at: datetime | None, now: datetime) -> datetime | None:
+    """When Telegram is to close a poll sent ``now`` by itself: the bot's deadline, if it
+    falls within Telegram's limits (with a margin); else ``None``, and the bot's own closing
+    stops the poll."""
+    if closes_at is None:
+        return None
+    ahead = closes_at - now
+    if (
+        ahead < POLL_CLOSE_EARLIEST + POLL_CLOSE_MARGIN
+        or ahead > POLL_CLOSE_LATEST - POLL_CLOSE_MARGIN
+    ):
+        return None
+    return closes_at
 
 
 def _bot_message(message: BotMessage) -> TelegramPayload:

@@ -8,6 +8,7 @@ items (HTML, buttons as inline keyboards, relayed files through
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from telegram import (
@@ -25,17 +26,21 @@ from telegram.error import (
 from telegram.ext import Application
 
 from bot.media import MediaSource
-from bot.outbox import PermanentFailure
+from bot.outbox import Delivered, PermanentFailure
 from bot.transports.telegram.media import delivery_error, reply_parameters, send_file
 from bot.transports.telegram.payloads import (
     Button,
+    TelegramBotEdit,
     TelegramDeletion,
     TelegramDocument,
     TelegramEdit,
     TelegramPayload,
+    TelegramPoll,
+    TelegramPollStop,
     TelegramRelayFile,
     TelegramText,
 )
+from bot.transports.telegram.render import close_date
 from bot.transports.telegram.repair import Repair, mended, refusal_reason, repair_for
 from bot.types import Platform
 
@@ -44,7 +49,8 @@ log = logging.getLogger(__name__)
 
 class TelegramSender:
     """Delivers rendered payloads (:mod:`bot.transports.telegram.payloads`) to Telegram
-    chats: the bot's replies and files, and relayed texts, files, edits and deletions."""
+    chats: the bot's replies, files, polls and their results, and relayed texts, files,
+    edits and deletions."""
 
     platform = Platform.TELEGRAM
 
@@ -57,7 +63,9 @@ class TelegramSender:
         # Telegram gives groups and channels negative ids, users positive ones.
         return "group" if room_id.startswith("-") else "private"
 
-    async def deliver(self, room_id: str, payload: TelegramPayload, key: str) -> str | None:
+    async def deliver(
+        self, room_id: str, payload: TelegramPayload, key: str
+    ) -> str | Delivered | None:
         # Telegram has no transaction ids: ``key`` cannot make a retry idempotent here.
         chat_id = int(room_id)
         try:
@@ -77,6 +85,12 @@ class TelegramSender:
                     return await self._edit(chat_id, payload)
                 case TelegramDeletion():
                     return await self._delete(chat_id, payload)
+                case TelegramPoll():
+                    return await self._send_poll(chat_id, payload)
+                case TelegramBotEdit():
+                    return await self._edit_own(chat_id, payload)
+                case TelegramPollStop():
+                    return await self._stop_poll(chat_id, payload)
                 case _:
                     assert_never(payload)
         except TelegramError as error:
@@ -201,6 +215,87 @@ class TelegramSender:
                 return await self._send_html(chat_id, deletion.fallback_html, target)
             raise
         return None
+
+    async def _send_poll(self, chat_id: int, poll: TelegramPoll) -> Delivered | str:
+        """The poll, and its id with the message's: the id is all its answers name."""
+        try:
+            sent = await self._bot.send_poll(
+                chat_id,
+                poll.question,
+                list(poll.options),
+                is_anonymous=False,
+                type="regular",
+                allows_multiple_answers=poll.multiple_answers,
+                close_date=close_date(poll.closes_at, datetime.now(UTC)),
+                hide_results_until_closes=True if poll.hide_results else None,
+            )
+        except BadRequest as error:
+            if "non-anonymous polls can't be sent" not in error.message.lower():
+                raise
+            # A channel: an anonymous poll would tell the bot no answer. The question and
+            # its options go as text, each option a button.
+            log.warning("telegram_poll_as_text reason=channel")
+            return await self._send_text(
+                chat_id, TelegramText(poll.fallback_html, buttons=poll.buttons, link_preview=False)
+            )
+        if sent.poll is None:
+            raise PermanentFailure("Telegram answered sendPoll with a message without a poll")
+        return Delivered(str(sent.message_id), sent.poll.id)
+
+    async def _edit_own(self, chat_id: int, edit: TelegramBotEdit) -> str | None:
+        """Edit the bot's message in place. Where it was never sent, the text goes as a new
+        message; where it is gone (deleted by an administrator) or Telegram will not edit
+        it, nothing is sent: each later edit would post yet another copy, and the capability
+        posts its final word as a message of its own anyway."""
+        target = edit.target
+        text = TelegramText(edit.html, link_preview=False)
+        if target is None:
+            return await self._send_text(chat_id, text)
+        preview_off = LinkPreviewOptions(is_disabled=True)
+        try:
+            try:
+                await self._bot.edit_message_text(
+                    edit.html,
+                    chat_id,
+                    target,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=preview_off,
+                )
+            except BadRequest as error:
+                if "no text in the message" not in error.message.lower():
+                    raise
+                # A file with its caption (a chart): the caption says it.
+                await self._bot.edit_message_caption(
+                    chat_id, target, caption=edit.html, parse_mode=ParseMode.HTML
+                )
+        except BadRequest as error:
+            reason = error.message.lower()
+            if "not modified" in reason:  # it says so already
+                return str(target)
+            if "message to edit not found" in reason or "can't be edited" in reason:
+                log.warning("telegram_edit_target_gone message=%d", target)
+                return None
+            raise
+        return str(target)
+
+    async def _stop_poll(self, chat_id: int, stop: TelegramPollStop) -> str | None:
+        """Close the poll; one Telegram closed already (its close_date) is closed, and one
+        that is gone (deleted) or never went out has nothing left to close."""
+        target = stop.target
+        if target is None:
+            return None
+        try:
+            await self._bot.stop_poll(chat_id, target)
+        except BadRequest as error:
+            reason = error.message.lower()
+            if "already been closed" in reason:
+                return str(target)
+            if "poll to stop not found" in reason or "not a poll" in reason:
+                # Deleted, or sent as text (a channel): no poll to close.
+                log.info("telegram_poll_stop_nothing message=%d", target)
+                return None
+            raise
+        return str(target)
 
 
 def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:

@@ -53,7 +53,7 @@ from bot.room_checks import INVITE_LINK_HOURS, BotAccess, Invitation
 from bot.transports import PlatformParts, TransportStartError, Wiring
 from bot.transports.planning import PLANNING
 from bot.transports.telegram import render
-from bot.transports.telegram.events import ALLOWED_UPDATES, translate_update
+from bot.transports.telegram.events import ALLOWED_UPDATES, stored_update, translate_update
 from bot.transports.telegram.media import (
     TelegramMediaSource,
     retry_seconds,
@@ -376,7 +376,7 @@ class TelegramTransport:
         """A stored update as a neutral event; a pressed button is answered here, so that
         Telegram stops showing its spinner."""
         try:
-            update = Update.de_json(dict(record.payload), self.application.bot)
+            update = Update.de_json(stored_update(record.payload), self.application.bot)
         except Exception as error:
             raise UnreadableEvent(type(error).__name__) from error
         try:
