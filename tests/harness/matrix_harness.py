@@ -7,7 +7,8 @@ Pieces, from the outside in:
   homeserver of :mod:`synapse_server` for a synchronous, session-scoped pytest fixture. The
   server is a subprocess, independent of event loops, so every test's loop may use it.
 * :func:`matrix_config` registers a fresh bot account (admin, rate limits lifted) and returns
-  the bot's :class:`~bot.config.AppConfig`; :class:`MatrixBot` starts and stops the bot on it.
+  the bot's :class:`~bot.config.AppConfig`; :class:`MatrixBot` starts and stops the bot on it
+  and keeps the neutral events its inbox read from Matrix (``events``), as the router got them.
 * :class:`MatrixMember` is one test member: a nio ``AsyncClient`` of its own, syncing only
   when asked (short long-polls), keeping a running timeline per room.
 * :class:`MatrixChat` drives a member's direct room with the bot through the shared
@@ -15,10 +16,12 @@ Pieces, from the outside in:
 * For the bridge, a member also opens group rooms (:meth:`MatrixMember.open_group_room`),
   posts what Element posts (``send_formatted``, ``reply``, ``send_emote``, ``edit``,
   ``redact``, ``send_media`` for every file kind with encrypted uploads in encrypted rooms,
-  ``send_location``, ``send_poll``, ``send_undecryptable``) and reads a room as a client
-  shows it: :meth:`MatrixMember.posts` / :meth:`MatrixMember.wait_for_posts` give
-  :class:`PostedMessage` values (latest edit applied, redactions marked, profile, reply
-  target, relay marker), and :meth:`MatrixMember.download` a file's bytes, decrypted.
+  ``send_location``, ``send_poll``, ``send_poll_response``, ``send_undecryptable``) and reads
+  a room as a client shows it: :meth:`MatrixMember.posts` / :meth:`MatrixMember.wait_for_posts`
+  give :class:`PostedMessage` values (latest edit applied, redactions marked, profile, reply
+  target, relay marker; poll starts among them), :meth:`MatrixMember.events_of_type` the
+  events of one type (a poll's end), and :meth:`MatrixMember.download` a file's bytes,
+  decrypted.
 
 When is the bot done with a member's event (:func:`settle`)? There is no store getter for a
 single inbound row, so "settled" is read from the outside, in this order:
@@ -77,7 +80,7 @@ from nio.crypto.attachments import decrypt_attachment
 
 from bot.config import AppConfig, load_config
 from bot.conversation import strip_direction_marks
-from bot.inbox import InboxReader
+from bot.inbox import InboundRecord, InboxReader
 from bot.ratelimit import SendLimiter, Window
 from bot.types import Incoming, Platform
 from storage import Store
@@ -103,6 +106,8 @@ PROFILE_KEYS = ("com.beeper.per_message_profile", "m.per_message_profile")
 """Where a message names its sender's per-message profile (MSC4144, unstable then stable)."""
 VOICE_KEY = "org.matrix.msc3245.voice"
 POLL_START = "org.matrix.msc3381.poll.start"
+POLL_RESPONSE = "org.matrix.msc3381.poll.response"
+POLL_END = "org.matrix.msc3381.poll.end"
 MEDIA_MSGTYPES = {
     "image": "m.image",
     "file": "m.file",
@@ -246,6 +251,9 @@ class MatrixBot:
         self._limiter = limiter
         self.warnings = warnings if warnings is not None else []
         self.service: Services | None = None
+        self.events: list[Incoming] = []
+        """The neutral events the bot's inbox read from Matrix, in order, across restarts:
+        what the router was handed (a vote, a pick by number)."""
 
     @property
     def user_id(self) -> str:
@@ -258,6 +266,9 @@ class MatrixBot:
         service = Services(
             self.config, limiters={Platform.MATRIX: self._limiter()}, warn=self.warnings.append
         )
+        transport = service.transports.get(Platform.MATRIX)
+        if transport is not None:
+            service.inbox.add_reader(Platform.MATRIX, _Watched(transport, self.events))
         await service.start()
         self.service = service
         return service
@@ -271,6 +282,20 @@ class MatrixBot:
     def store(self) -> Store:
         assert self.service is not None, "the bot is not running"
         return self.service.store
+
+
+class _Watched:
+    """The transport's reading of stored events, each kept as it is handed to the router."""
+
+    def __init__(self, reader: Any, seen: list[Incoming]) -> None:
+        self._reader: InboxReader = reader
+        self._seen = seen
+
+    async def read_inbound(self, record: InboundRecord) -> Incoming | None:
+        event = await self._reader.read_inbound(record)
+        if event is not None:
+            self._seen.append(event)
+        return event
 
 
 # -- a member --------------------------------------------------------------------------------
@@ -987,6 +1012,24 @@ class MatrixMember:
             },
         )
 
+    async def send_poll_response(
+        self,
+        room_id: str,
+        poll_event_id: str,
+        answer_ids: Sequence[str],
+        *,
+        stable: bool = False,
+    ) -> str:
+        """Answer a poll as a client does (encrypted in an encrypted room, the reference in
+        the clear): the unstable shape Element sends, or (``stable``) ``m.poll.response``
+        with ``m.selections``. No answer ids take the vote back."""
+        relation = {"rel_type": "m.reference", "event_id": poll_event_id}
+        if stable:
+            content = {"m.relates_to": relation, "m.selections": list(answer_ids)}
+            return await self.send_event(room_id, "m.poll.response", content)
+        unstable = {"m.relates_to": relation, POLL_RESPONSE: {"answers": list(answer_ids)}}
+        return await self.send_event(room_id, POLL_RESPONSE, unstable)
+
     async def send_undecryptable(self, room_id: str) -> str:
         """Send an ``m.room.encrypted`` event under a Megolm session nobody has the key of:
         no client (the bot included) can ever decrypt it."""
@@ -1103,6 +1146,39 @@ class MatrixMember:
         return await self.wait_until(
             enough,
             what=f"{count} event(s) from {user_id} after {since_event_id}",
+            timeout=timeout,
+            room_id=room_id,
+        )
+
+    def events_of_type(
+        self, room_id: str, event_type: str, sender: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The room's events of ``event_type`` (by ``sender`` if given) this member has
+        seen, decrypted ones by their own type (see :func:`event_record`)."""
+        return [
+            record
+            for record in self.timeline(room_id)
+            if record["type"] == event_type and (sender is None or record["sender"] == sender)
+        ]
+
+    async def wait_for_events(
+        self,
+        room_id: str,
+        event_type: str,
+        sender: str | None = None,
+        *,
+        count: int = 1,
+        timeout: float = REPLY_TIMEOUT,  # noqa: ASYNC109 - bounds the whole wait
+    ) -> list[dict[str, Any]]:
+        """Sync until ``count`` events of ``event_type`` (by ``sender``) are there."""
+
+        def enough() -> list[dict[str, Any]] | None:
+            found = self.events_of_type(room_id, event_type, sender)
+            return found if len(found) >= count else None
+
+        return await self.wait_until(
+            enough,
+            what=f"{count} {event_type} event(s) from {sender or 'anyone'}",
             timeout=timeout,
             room_id=room_id,
         )

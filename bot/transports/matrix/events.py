@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.richtext import from_matrix_html
@@ -39,6 +40,9 @@ VOICE_KEY = "org.matrix.msc3245.voice"
 HTML_FORMAT = "org.matrix.custom.html"
 POLL_START_TYPES = ("m.poll.start", "org.matrix.msc3381.poll.start")
 POLL_RESPONSE_TYPES = ("m.poll.response", "org.matrix.msc3381.poll.response")
+SPOILED_ANSWER = ""
+"""A poll response's selection that is no list of answer ids comes through as this id,
+which no answer has: the handler spoils the response."""
 MEDIA_KINDS = {
     "m.image": MediaKind.PHOTO,
     "m.file": MediaKind.DOCUMENT,
@@ -66,7 +70,7 @@ def translate(origin: Origin, source: Mapping[str, Any]) -> Incoming | None:
     if event_type in POLL_START_TYPES:
         return Unrelayable(origin, UnrelayableKind.POLL, event_id)
     if event_type in POLL_RESPONSE_TYPES:
-        return _vote(origin, content)
+        return _vote(origin, content, source.get("origin_server_ts"))
     if event_type == "m.sticker":
         return media_received(origin, MediaKind.STICKER, content, event_id)
     if event_type != "m.room.message":
@@ -210,13 +214,44 @@ def _edit(
     return MessageEdited(origin, target, rich.text, rich.spans)
 
 
-def _vote(origin: Origin, content: Mapping[str, Any]) -> VoteCast:
+def _vote(origin: Origin, content: Mapping[str, Any], stamp: Any) -> VoteCast | None:
+    """A poll response, in the stable shape (``m.selections``) or the unstable one
+    (``org.matrix.msc3381.poll.response: {answers}``; also under ``m.poll.response``, as an
+    earlier draft named it), referencing the poll's start. The answer ids come as sent, in
+    order: judging them (unknown ids, too many, repeats) needs the poll, so it is the
+    handler's. An empty selection takes the vote back; a selection that is no list of ids
+    comes through as one empty id, which no answer has, so the response counts as spoiled
+    (as the MSC has it) rather than as a vote taken back on purpose."""
     relates = _mapping(content.get("m.relates_to"))
-    answers = content.get("m.selections") or _mapping(
-        content.get("org.matrix.msc3381.poll.response")
-    ).get("answers", [])
-    options = tuple(str(answer) for answer in answers if isinstance(answer, str))
-    return VoteCast(origin, str(relates.get("event_id")), options)
+    start = relates.get("event_id")
+    if relates.get("rel_type") != "m.reference" or not isinstance(start, str) or not start:
+        return None  # answers nothing: not a vote
+    selections = _selections(content)
+    if isinstance(selections, list) and all(isinstance(answer, str) for answer in selections):
+        options = tuple(selections)
+    else:
+        options = (SPOILED_ANSWER,)
+    return VoteCast(origin, start, options, _sent_at(stamp))
+
+
+def _selections(content: Mapping[str, Any]) -> Any:
+    if "m.selections" in content:
+        return content["m.selections"]
+    for block in ("org.matrix.msc3381.poll.response", "m.poll.response"):
+        response = content.get(block)
+        if isinstance(response, Mapping):
+            return response.get("answers")
+    return None
+
+
+def _sent_at(stamp: Any) -> datetime | None:
+    """``origin_server_ts`` (milliseconds) as an aware UTC time."""
+    if isinstance(stamp, bool) or not isinstance(stamp, int) or stamp <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(stamp / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _formatted_body(content: Mapping[str, Any]) -> str | None:

@@ -1,8 +1,8 @@
 """What :mod:`bot.transports.matrix.render` makes of an outgoing item and
 :class:`bot.transports.matrix.sender.MatrixSender` sends: one event (or redaction) each.
 
-``content`` is an ``m.room.message`` event's content as the homeserver takes it; event ids
-are the room's own.
+``content`` is an event's content as the homeserver takes it (an ``m.room.message``'s, but
+for a poll's start and end); event ids are the room's own.
 """
 
 from __future__ import annotations
@@ -79,6 +79,32 @@ class MatrixRelayFile:
     reply_to: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MatrixPollStart:
+    """The bot's poll (an ``org.matrix.msc3381.poll.start`` event); ``choices`` (value,
+    label), one per answer in order, are what a number typed in the room picks from next,
+    for members whose clients show the poll as its text."""
+
+    content: dict[str, Any] = field(hash=False)
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixPollEnd:
+    """Closes the bot's poll ``start`` (an ``org.matrix.msc3381.poll.end`` event
+    referencing it); numbers typed in the room no longer pick its answers."""
+
+    content: dict[str, Any] = field(hash=False)
+    start: str
+
+
 MatrixPayload = Union[  # noqa: UP007  (a runtime alias)
-    MatrixNotice, MatrixBotFile, MatrixMessage, MatrixEdit, MatrixRedaction, MatrixRelayFile
+    MatrixNotice,
+    MatrixBotFile,
+    MatrixMessage,
+    MatrixEdit,
+    MatrixRedaction,
+    MatrixRelayFile,
+    MatrixPollStart,
+    MatrixPollEnd,
 ]

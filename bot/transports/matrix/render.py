@@ -8,6 +8,11 @@ read here too.
 A relayed message names its sender in a way every client shows: a per-message profile
 (MSC4144, unstable prefix) with a plain-text fallback. Nothing a member wrote becomes markup:
 the text is escaped and only the formatting the bridge understood is rebuilt.
+
+The bot's polls are MSC3381 events in the unstable shape Element sends (its stable names
+need extensible events, which no stable room version has): a start whose answers are named
+``"0"``, ``"1"``, ... (their 0-based positions, which is what the handler reads back from a
+response), and an end referencing the start, each with its text as the fallback.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from bot.transports.matrix.payloads import (
     MatrixMessage,
     MatrixNotice,
     MatrixPayload,
+    MatrixPollEnd,
+    MatrixPollStart,
     MatrixRedaction,
     MatrixRelayFile,
     PrivateTo,
@@ -57,6 +64,18 @@ PROFILE = "com.beeper.per_message_profile"
 """MSC4144's unstable name for a per-message profile."""
 DELETE_WINDOW: timedelta | None = None
 """The bot may redact its own events at any time."""
+
+POLL_START = "org.matrix.msc3381.poll.start"
+"""A poll's start: the event type, and the content block describing the poll."""
+POLL_END = "org.matrix.msc3381.poll.end"
+"""A poll's end: the event type, and the (empty) content block marking it."""
+TEXT = "org.matrix.msc1767.text"
+"""MSC1767's plain text block (unstable name): a poll's fallback, question and answers."""
+POLL_KINDS = {
+    True: "org.matrix.msc3381.poll.disclosed",
+    False: "org.matrix.msc3381.poll.undisclosed",
+}
+"""The poll's kind by whether results may show while it is open."""
 
 COMMAND_PREFIX = "!"
 KEYCAPS = (*(f"{n}\ufe0f\u20e3" for n in range(1, 10)), "\N{KEYCAP TEN}")
@@ -144,6 +163,42 @@ def edit_content(content: Mapping[str, Any], target: str) -> dict[str, Any]:
     return edit
 
 
+def poll_start_content(item: PollStart) -> dict[str, Any]:
+    """An ``org.matrix.msc3381.poll.start`` event's content as Element sends it, answers
+    named by their 0-based positions. The text (the introduction with the options numbered)
+    is the fallback a client without polls shows, in MSC1767's block and in ``body``; the
+    question carries ``body`` and ``msgtype`` too, as Element's does."""
+    if not item.options:
+        raise OutgoingError("a poll needs options")
+    if len(item.choice_values) != len(item.options):
+        raise OutgoingError("a poll needs one choice value per option")
+    most = max(1, min(item.max_selections, len(item.options)))
+    return {
+        TEXT: item.text,
+        "body": item.text,
+        POLL_START: {
+            "kind": POLL_KINDS[item.disclosed],
+            "max_selections": most,
+            "question": {TEXT: item.question, "body": item.question, "msgtype": "m.text"},
+            "answers": [
+                {"id": str(index), TEXT: label} for index, label in enumerate(item.options)
+            ],
+        },
+    }
+
+
+def poll_end_content(text: str, start: str) -> dict[str, Any]:
+    """An ``org.matrix.msc3381.poll.end`` of the poll ``start``, as Element sends it: the
+    reference, the empty end block, and ``text`` as its fallback."""
+    return {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": start},
+        POLL_END: {},
+        TEXT: text,
+        "body": text,
+        "msgtype": "m.text",
+    }
+
+
 # -- planning: the events an item becomes ------------------------------------------------------
 
 _MSGTYPES = {
@@ -192,9 +247,10 @@ def parts(item: OutgoingItem, token_for: Callable[[str], int]) -> list[OutgoingI
             | RelayedEdit()
             | RelayedDeletion()
             | LegacyRelay()
+            | PollStart()
+            | BotEdit()
+            | PollEnd()
         ):
-            return [item]
-        case PollStart() | BotEdit() | PollEnd():
             return [item]
         case _:
             assert_never(item)
@@ -235,9 +291,20 @@ def render(item: OutgoingItem) -> MatrixPayload:
             return MatrixRedaction(_event_id(item.target))
         case LegacyRelay():
             return legacy_payload(item.payload)
-        case PollStart() | BotEdit() | PollEnd():
-            # Rendered by the platform's polls (issue 16), under way.
-            raise OutgoingError(f"{item.KIND} is not rendered on this platform yet")
+        case PollStart():
+            content = poll_start_content(item)  # refuses options and values that do not pair
+            choices = tuple(zip(item.choice_values, item.options, strict=True))
+            return MatrixPollStart(content, choices)
+        case BotEdit():
+            # The bot's message says the text now; never delivered: the text goes anew.
+            return MatrixEdit(message_content(item.text), _event_id(item.target))
+        case PollEnd():
+            start = _event_id(item.target)
+            if start is None:
+                # The poll never showed here: its end is said as a message of its own, and
+                # the numbers offered in the room (not this poll's) stay as they are.
+                return MatrixNotice(message_content(item.text), keeps_choices=True)
+            return MatrixPollEnd(poll_end_content(item.text, start), start)
         case _:
             assert_never(item)
 

@@ -1,10 +1,10 @@
 """Sending to Matrix: the bot's replies and the bridge's relayed messages.
 
 :class:`MatrixSender` delivers what :mod:`bot.transports.matrix.render` made of outbox items:
-the bot's replies as ``m.notice`` (its files as ``m.image`` or ``m.file``), relayed messages,
-edits, redactions and files (through :mod:`bot.transports.matrix.media`), each under a
-transaction id made of the outbox's key, so a retried send or redaction is the same event
-to the homeserver.
+the bot's replies as ``m.notice`` (its files as ``m.image`` or ``m.file``), its polls' starts
+and ends (MSC3381) and edits of its messages, and relayed messages, edits, redactions and
+files (through :mod:`bot.transports.matrix.media`), each under a transaction id made of the
+outbox's key, so a retried send or redaction is the same event to the homeserver.
 
 Confidential items (a reply in a private chat, a notice: ``private`` set) go only into a
 room still private between the bot and their reader, by the room's state fetched right
@@ -51,12 +51,14 @@ from bot.transports.matrix.payloads import (
     MatrixMessage,
     MatrixNotice,
     MatrixPayload,
+    MatrixPollEnd,
+    MatrixPollStart,
     MatrixRedaction,
     MatrixRelayFile,
     PrivateTo,
 )
 from bot.transports.matrix.privacy import NotPrivate, RoomState, state_from_events, why_not_private
-from bot.transports.matrix.render import edit_content, with_reply
+from bot.transports.matrix.render import POLL_END, POLL_START, edit_content, with_reply
 from bot.types import Media, Platform
 from storage import Store
 
@@ -124,17 +126,18 @@ class MatrixSender:
         match payload:
             case MatrixNotice():
                 event_id = await self._send(room_id, payload.content, tx_id)
-                if payload.keeps_choices:  # what was offered before still picks
-                    return event_id
-                # A number typed in this room now picks from these choices, or from none.
-                choices = [list(choice) for choice in payload.choices]
-                offered = json.dumps({"event": event_id, "choices": choices})
-                await asyncio.to_thread(
-                    self._store.transports.set_state,
-                    Platform.MATRIX,
-                    CHOICES_STATE + room_id,
-                    offered if choices else "",
-                )
+                if not payload.keeps_choices:  # else what was offered before still picks
+                    await self._offer_choices(room_id, event_id, payload.choices)
+                return event_id
+            case MatrixPollStart():
+                # Encrypted in an encrypted room, like any event (nio's room_send).
+                event_id = await self._send(room_id, payload.content, tx_id, POLL_START)
+                # A client without polls shows the text: its members answer by number.
+                await self._offer_choices(room_id, event_id, payload.choices)
+                return event_id
+            case MatrixPollEnd():
+                event_id = await self._send(room_id, payload.content, tx_id, POLL_END)
+                await self._withdraw_choices(room_id, payload.start)
                 return event_id
             # Relayed messages and the bot's files leave the room's numbered choices as they are.
             case MatrixBotFile():
@@ -161,6 +164,25 @@ class MatrixSender:
             case _:
                 assert_never(payload)
         return await self._send(room_id, content, tx_id)
+
+    async def _offer_choices(
+        self, room_id: str, event_id: str, choices: tuple[tuple[str, str], ...]
+    ) -> None:
+        """A number typed in the room (or a keycap on ``event_id``) now picks from
+        ``choices``, or from none."""
+        listed = [list(choice) for choice in choices]
+        offered = json.dumps({"event": event_id, "choices": listed}) if listed else ""
+        await asyncio.to_thread(
+            self._store.transports.set_state, Platform.MATRIX, CHOICES_STATE + room_id, offered
+        )
+
+    async def _withdraw_choices(self, room_id: str, event_id: str) -> None:
+        """The choices offered by ``event_id`` (a poll now closed) pick no more; others
+        offered since stay."""
+        name = CHOICES_STATE + room_id
+        saved = await asyncio.to_thread(self._store.transports.state, Platform.MATRIX, name)
+        if saved and json.loads(saved).get("event") == event_id:
+            await asyncio.to_thread(self._store.transports.set_state, Platform.MATRIX, name, "")
 
     # -- privacy ------------------------------------------------------------------------
 
@@ -313,11 +335,17 @@ class MatrixSender:
         }
         return attach_upload(content, uri, keys, len(data))
 
-    async def _send(self, room_id: str, content: Mapping[str, Any], tx_id: str) -> str:
+    async def _send(
+        self,
+        room_id: str,
+        content: Mapping[str, Any],
+        tx_id: str,
+        event_type: str = "m.room.message",
+    ) -> str:
         try:
             response = await self._client.room_send(
                 room_id,
-                "m.room.message",
+                event_type,
                 dict(content),
                 tx_id=tx_id,
                 ignore_unverified_devices=self._ignore_unverified,
