@@ -362,7 +362,8 @@ def truncate_log_after_erasure(sessions: sessionmaker[Session], engine: Engine) 
         return
 
     def truncate(session: Session) -> None:
-        if not session.info.pop(_ERASED, False) or session.in_nested_transaction():
+        # A savepoint's release is a commit too: the mark waits for the unit's own commit.
+        if session.in_nested_transaction() or not session.info.pop(_ERASED, False):
             return
         connection = engine.raw_connection()
         try:
