@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from bot.outgoing import BotEdit, BotMessage, OutboxRef, OutgoingItem, PollEnd, PollStart
 from bot.outgoing_json import to_json
 from bot.types import Outgoing, Platform
-from storage import Store
+from storage import DeliveryStatus, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,11 @@ def queue_replies(
         ids = store.outbox.enqueue(rows)
         if not ids:
             continue
-        named = reply.post or (reply.edits if isinstance(item, BotMessage) else None)
-        if named is not None:
-            store.posts.record(named, reply.platform, reply.room_id, ids[0])
+        if reply.post is not None:
+            store.posts.record(reply.post, reply.platform, reply.room_id, ids[0])
+        elif reply.edits is not None and isinstance(item, BotMessage):
+            # Said anew: it is the post from now on, also in place of one that never arrived.
+            store.posts.record(reply.edits, reply.platform, reply.room_id, ids[0], replace=True)
         if isinstance(item, BotEdit) and reply.edits is not None:
             store.posts.replace_pending_edit(reply.edits, reply.platform, reply.room_id, ids[0])
 
@@ -52,9 +54,9 @@ def _item(store: Store, reply: Outgoing) -> OutgoingItem | None:
         return PollEnd(OutboxRef(started), reply.text)
     if reply.edits is not None:
         posted = store.posts.outbox_id_of(reply.edits, reply.platform, reply.room_id)
-        if posted is not None:
+        if posted is not None and not _failed(store, posted):
             return BotEdit(OutboxRef(posted), reply.text)
-        # Never posted here: said as a new message, which becomes the post.
+        # Never posted here, or it never arrived: said as a new message, the post from now on.
     if reply.poll is not None:
         poll = reply.poll
         return PollStart(
@@ -67,3 +69,9 @@ def _item(store: Store, reply: Outgoing) -> OutgoingItem | None:
             closes_at=None if poll.closes_at is None else poll.closes_at.isoformat(),
         )
     return BotMessage.of(reply)
+
+
+def _failed(store: Store, outbox_id: int) -> bool:
+    """Whether the outbox gave up on the message (an edit of it would edit nothing)."""
+    target = store.outbox.targets([outbox_id]).get(outbox_id)
+    return target is not None and target.status is DeliveryStatus.FAILED

@@ -36,16 +36,19 @@ class PostedRoom:
 class PostStore(Area):
     """Named messages of the bot (``store.posts``)."""
 
-    def record(self, key: str, platform: Platform, room_id: str, outbox_id: int) -> None:
+    def record(
+        self, key: str, platform: Platform, room_id: str, outbox_id: int, *, replace: bool = False
+    ) -> None:
         """``outbox_id`` (its first part) is the message posted as ``key`` in the room; a
-        key already posted there keeps its message."""
+        key already posted there keeps its message, unless ``replace`` (it never arrived,
+        and this message stands in for it)."""
         check_text("post key", key, KEY_LIMIT)
         check_text("room id", room_id, 255)
         check_int("outbox id", outbox_id, minimum=1)
         now = self._now()
 
         def record_in(session: Session) -> None:
-            insert_unless_present(
+            inserted = insert_unless_present(
                 session,
                 BotPost,
                 {
@@ -57,6 +60,18 @@ class PostStore(Area):
                 },
                 ["key", "platform", "room_id"],
             )
+            if not inserted and replace:
+                session.execute(
+                    update(BotPost)
+                    .where(
+                        BotPost.key == key,
+                        BotPost.platform == platform.value,
+                        BotPost.room_id == room_id,
+                    )
+                    .values(
+                        outbox_id=outbox_id, message_id=None, native_id=None, pending_edit_id=None
+                    )
+                )
 
         self._run(record_in)
 

@@ -81,3 +81,21 @@ def test_the_core_reaches_transports_only_through_wiring_and_planning(path: Path
         and name not in ("bot.transports", "bot.transports.planning")
     ]
     assert reached == []
+
+
+def test_every_package_is_installed_with_the_project() -> None:
+    """A package missing from pyproject's list works from the checkout and is absent from an
+    installed bot (``pip install .``): its capability would vanish without an error."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    found = {
+        init.parent.relative_to(ROOT).as_posix().replace("/", ".")
+        for top in ("bot", "handlers", "storage", "locales")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert found - listed == set()

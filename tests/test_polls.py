@@ -365,6 +365,9 @@ async def test_coordinators_never_see_who_chose_what_in_a_secret_ballot(
     )
     assert shown(Message.counted("polls.show.who_header", 1)) not in to_coord
     assert "Ana Pérez" not in to_coord
+    # Nor the counts while it is open: they would tell her choice to whoever saw her vote.
+    assert first_line("polls.show.secret_until_close") in to_coord
+    assert "(100%)" not in to_coord
 
 
 # -- the outcome ----------------------------------------------------------------------------------

@@ -137,3 +137,17 @@ def test_a_delivered_post_is_found_by_its_message_and_by_the_poll_it_carries(
         (room.platform, room.room_id, room.message_id)
         for room in store.posts.rooms_of("poll:7:start")
     } == {(TG, GROUP, "77"), (MX, ROOM, "$start:example.org")}
+
+
+def test_an_edit_of_a_post_that_never_arrived_is_said_anew_and_stands_in_for_it(
+    store: Store,
+) -> None:
+    planners = _planners(store)
+    queue_replies(store, [_say(TG, GROUP, "No votes yet", post="poll:7:results")], planners)
+    lost = store.outbox.room_head(TG, GROUP)[0].id
+    store.outbox.mark_failed(lost, "chat not found")
+    queue_replies(store, [_say(TG, GROUP, "Yes 1", edits="poll:7:results")], planners)
+    [anew] = store.outbox.room_head(TG, GROUP)
+    assert from_json(anew.payload) == BotMessage("Yes 1")
+    queue_replies(store, [_say(TG, GROUP, "Yes 2", edits="poll:7:results")], planners)
+    assert _pending(store, TG, GROUP)[1] == BotEdit(OutboxRef(anew.id), "Yes 2")

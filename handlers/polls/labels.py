@@ -126,9 +126,10 @@ def poll_view(record: PollRecord) -> PollView:
 
 
 def introduction(record: PollRecord, *, group: str, language: str) -> Lines:
-    """A poll's post in a room, in ``language``: what is asked, the options numbered, how
-    to vote and until when (in the group's time zone), who votes, when results show, the
-    quorum; for a secret ballot, plainly who can see what."""
+    """A poll's post in a room, in ``language``: what is asked (the options numbered for a
+    secret ballot, which is no platform's poll), how to vote and until when (in the group's
+    time zone), who votes, when results show, the quorum; for a secret ballot, plainly who
+    can see what."""
     fields = record.fields
     lines: list[Message | Literal] = [
         Message.of(
@@ -138,11 +139,18 @@ def introduction(record: PollRecord, *, group: str, language: str) -> Lines:
             question=Literal(fields.question),
         )
     ]
-    for number, label in enumerate(option_labels(record), start=1):
-        lines.append(Message.of("polls.post.option", number=number, option=label))
+    if fields.ballot is BallotKind.SECRET:
+        # No poll of the platform's own lists them (each platform numbers a poll's options
+        # as it shows them: the console and Matrix's text for clients without polls).
+        for number, label in enumerate(option_labels(record), start=1):
+            lines.append(Message.of("polls.post.option", number=number, option=label))
     lines.append(Message.of("polls.post.kind", kind=Message.of(KIND_KEYS[fields.kind])))
     if fields.kind is PollKind.PROPOSAL:
-        lines.append(Message.of("polls.post.block_reported"))
+        lines.append(
+            Message.of("polls.post.block_reported")
+            if fields.ballot is BallotKind.OPEN
+            else Message.of("polls.vote.ballot_secret_blocks")
+        )
     elif fields.max_selections > 1:
         lines.append(Message.counted("polls.post.up_to", fields.max_selections))
     if fields.voters is VotersAre.ORGANIZATIONS:

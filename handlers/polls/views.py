@@ -137,10 +137,15 @@ def show_poll(context: Context, command: Command) -> Sequence[Reply]:
     ]
     hidden = record.state is PollState.OPEN and fields.results is ResultsShown.AFTER_CLOSE
     tally = current_tally(context.store, record)
-    if hidden and not coordinator:
+    # A secret ballot's counts while it is open would tell, to anyone who knows when someone
+    # voted, what they chose: nobody sees them before it closes, coordinators included.
+    secret_open = record.state is PollState.OPEN and fields.ballot is BallotKind.SECRET
+    if secret_open or (hidden and not coordinator):
         for number, label in enumerate(option_labels(record), start=1):
             lines.append(Message.of("polls.post.option", number=number, option=label))
-        lines.append(Message.of("polls.show.hidden"))
+        lines.append(
+            Message.of("polls.show.secret_until_close" if secret_open else "polls.show.hidden")
+        )
     else:
         lines.extend(_tally_lines(record, tally))
         if hidden:

@@ -117,7 +117,12 @@ def live_results(context: Context, record: PollRecord) -> list[Reply]:
     language = group_language(context, record)
     text = results_text(record, counted, language=language, zone=record.fields.time_zone)
     key = results_key(record.id)
-    return [Reply(text, to=room, language=language, edits=key) for room in poll_rooms(record)]
+    # Keeps the room's numbered choices: on Matrix they are the poll's options, by which a
+    # member whose client shows no polls votes.
+    return [
+        Reply(text, to=room, language=language, edits=key, keeps_choices=True)
+        for room in poll_rooms(record)
+    ]
 
 
 # -- native poll answers ------------------------------------------------------------------

@@ -165,17 +165,19 @@ def edit_content(content: Mapping[str, Any], target: str) -> dict[str, Any]:
 
 def poll_start_content(item: PollStart) -> dict[str, Any]:
     """An ``org.matrix.msc3381.poll.start`` event's content as Element sends it, answers
-    named by their 0-based positions. The text (the introduction with the options numbered)
-    is the fallback a client without polls shows, in MSC1767's block and in ``body``; the
+    named by their 0-based positions. The text (the introduction) followed by the options
+    numbered is the fallback a client without polls shows, in MSC1767's block and in ``body``; the
     question carries ``body`` and ``msgtype`` too, as Element's does."""
     if not item.options:
         raise OutgoingError("a poll needs options")
     if len(item.choice_values) != len(item.options):
         raise OutgoingError("a poll needs one choice value per option")
     most = max(1, min(item.max_selections, len(item.options)))
+    numbered = "\n".join(f"{n}. {label}" for n, label in enumerate(item.options, start=1))
+    fallback = f"{item.text}\n{numbered}" if item.text else numbered
     return {
-        TEXT: item.text,
-        "body": item.text,
+        TEXT: fallback,
+        "body": fallback,
         POLL_START: {
             "kind": POLL_KINDS[item.disclosed],
             "max_selections": most,
