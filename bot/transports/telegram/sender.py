@@ -47,6 +47,12 @@ from bot.types import Platform
 log = logging.getLogger(__name__)
 
 
+SHOWN_INLINE = frozenset({"image/png", "image/jpeg"})
+"""The bot's own files Telegram shows as photos."""
+PHOTO_LIMIT = 10 * 1024 * 1024
+"""The largest photo the Bot API takes by upload; a larger picture goes as a document."""
+
+
 class TelegramSender:
     """Delivers rendered payloads (:mod:`bot.transports.telegram.payloads`) to Telegram
     chats: the bot's replies, files, polls and their results, and relayed texts, files,
@@ -159,6 +165,21 @@ class TelegramSender:
 
     async def _send_document(self, chat_id: int, document: TelegramDocument) -> str:
         media = document.media
+        if (
+            media.stored is None
+            and media.content_type in SHOWN_INLINE
+            and len(media.data) <= PHOTO_LIMIT
+        ):
+            # A picture the bot drew (a poll's results) is shown in the chat, not as a file
+            # to open. Never a report's evidence: Telegram would recompress it as a photo.
+            shown = await self._bot.send_photo(
+                chat_id=chat_id,
+                photo=InputFile(media.data, filename=media.filename),
+                caption=document.caption_html or None,
+                parse_mode=ParseMode.HTML,
+                reply_markup=_keyboard(document.buttons),
+            )
+            return str(shown.message_id)
         sent = await self._bot.send_document(
             chat_id=chat_id,
             document=InputFile(media.data, filename=media.filename),
