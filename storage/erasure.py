@@ -54,7 +54,17 @@ log = logging.getLogger(__name__)
 
 FORGOTTEN_REASON = "the member asked to be forgotten"
 _ERASED = "caucus_member_erased"
-"""Set in a session's ``info`` by an erasure: after its commit, SQLite's log is truncated."""
+"""Set in a session's ``info`` by an erasure, or by anything else whose earlier states must
+not outlive its unit of work (a secret vote): after its commit, SQLite's log is truncated."""
+
+
+def truncate_log_after_commit(session: Session) -> None:
+    """Once the unit of work ``session`` belongs to commits, SQLite's write-ahead log is
+    checkpointed and truncated: its frames, which hold the pages as they were written
+    (a handled event before its payload was forgotten, rows side by side as they were
+    inserted), leave the disk."""
+    session.info[_ERASED] = True
+
 
 _NAME_KEYS = ("display_name", "username", "full_name", "name")
 """Where a platform's raw event names the account that sent it."""
@@ -138,7 +148,7 @@ def erase_member_in(session: Session, member_id: int, keep_reports: bool, now: d
     session.delete(member)
     session.flush()
     _check_nothing_refers(session, member_id)
-    session.info[_ERASED] = True
+    truncate_log_after_commit(session)
     log.info("member_erased member=%d kept_reports=%s", member_id, keep_reports)
     return Erased(
         reports_withdrawn=0 if keep_reports else reports,

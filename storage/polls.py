@@ -41,6 +41,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.types import Platform
+from storage.erasure import truncate_log_after_commit
 from storage.errors import NotFoundError, StorageError
 from storage.member_data import Forgetting, MemberSection, add_section, plain, rows_of
 from storage.merging import COLLISION_RULES, Keep, Row
@@ -528,6 +529,9 @@ def _cast_secret_in(
         PollBallot(id=secrets.token_hex(16), poll_id=poll_id, choices=_choices_text(choices))
     )
     session.flush()
+    # The log's frames would keep this unit's pages together (the participation beside the
+    # ballot, the event that carried the choice before it was forgotten).
+    truncate_log_after_commit(session)
     return True
 
 
