@@ -56,6 +56,26 @@ def complex_layout() -> bool:
     return bool(features.check("raqm"))
 
 
+def drawable(texts: Sequence[str]) -> bool:
+    """Whether a chart of ``texts`` comes out readable here: always with complex text layout;
+    without it, only when no text needs shaping (right-to-left scripts, which the basic
+    layout draws unjoined and in the wrong order, and scripts whose letters combine)."""
+    if complex_layout():
+        return True
+    return not any(_needs_shaping(char) for text in texts for char in text)
+
+
+def _needs_shaping(char: str) -> bool:
+    if unicodedata.bidirectional(char) in ("R", "AL"):
+        return True
+    # Indic, Thai, Lao, Tibetan, Myanmar and Khmer letters join and reorder.
+    return (
+        0x0900 <= ord(char) <= 0x0FFF
+        or 0x1000 <= ord(char) <= 0x109F
+        or 0x1780 <= ord(char) <= 0x17FF
+    )
+
+
 def bar_chart_png(
     *,
     title: str,

@@ -331,3 +331,14 @@ def test_text_bars_take_the_messages_direction_whatever_the_labels_script(
             # the label isolated, so that its script cannot move the bar and the numbers
             assert f"\u2068{label}\u2069 " in line
             assert line.endswith(("2 (67%)", "1 (33%)"))
+
+
+def test_without_complex_layout_only_charts_of_unshaped_scripts_are_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert charts.drawable(["هل ننضم إلى الحملة؟", "نعم"])  # raqm is here
+    monkeypatch.setattr(charts, "complex_layout", lambda: False)
+    assert charts.drawable(["Do we join?", "Sí", "Não", "Oui, à Genève", "Да"])
+    assert not charts.drawable(["Do we join?", "نعم"])
+    assert not charts.drawable(["क्या हम जुड़ें?"])
+    assert not charts.drawable(["האם נצטרף?"])

@@ -129,7 +129,7 @@ def close_poll(context: Telling, record: PollRecord, *, now: datetime) -> list[R
             replies.append(Reply(ended, to=room, language=language, ends_poll=start_key(closed.id)))
         if (room.platform, room.room_id) in with_live_results:
             replies.append(Reply(text, to=room, language=language, edits=results_key(closed.id)))
-        replies.append(Reply(text, media=(picture,), to=room, language=language))
+        replies.append(Reply(text, media=picture, to=room, language=language))
     replies.extend(_to_creator(context, closed, counted))
     if closed.fields.ballot is BallotKind.SECRET and closed.fields.kind is PollKind.PROPOSAL:
         replies.extend(blocks.secret_blocks_at_close(context, closed, counted.counts[blocks.BLOCK]))
@@ -151,7 +151,7 @@ def _to_creator(context: Telling, record: PollRecord, counted: Tally) -> list[Re
     notices = notify_member(
         context.store, member.id, text, enabled=context.config.enabled_platforms
     )
-    return [replace(notice, media=(picture,)) for notice in notices]
+    return [replace(notice, media=picture) for notice in notices]
 
 
 # -- reminding ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Collection
 from typing import Protocol
 
-from bot.charts import bar_chart_png, complex_layout, text_bars
+from bot.charts import bar_chart_png, complex_layout, drawable, text_bars
 from bot.config import AppConfig
 from bot.context import HandlerStore
 from bot.i18n import Catalogs, Renderer
@@ -191,22 +191,27 @@ def quorum_line(counted: Tally) -> Message | None:
     return Message.counted(key, counted.needed)
 
 
-def results_picture(record: PollRecord, counted: Tally, *, language: str) -> Media:
-    """The results as a bar chart, labelled in ``language``."""
+def results_picture(record: PollRecord, counted: Tally, *, language: str) -> tuple[Media, ...]:
+    """The results as a bar chart, labelled in ``language``; none where this machine cannot
+    draw its words readably (Arabic without complex text layout: the text bars say it all,
+    and the start-up log says why)."""
     shown = renderer(language)
+    labels = labels_in(record, language)
+    if not drawable([record.fields.question, *labels]):
+        return ()
     footer = shown.label(turnout_line(record, counted))
     quorum = quorum_line(counted)
     if quorum is not None:
         footer = f"{footer} · {shown.label(quorum)}"
     data = bar_chart_png(
         title=record.fields.question,
-        labels=labels_in(record, language),
+        labels=labels,
         counts=counted.counts,
         shares=counted.shares,
         footer=footer,
         right_to_left=shown.right_to_left,
     )
-    return Media(f"poll-{record.id}-results.png", "image/png", data)
+    return (Media(f"poll-{record.id}-results.png", "image/png", data),)
 
 
 # -- where results go ---------------------------------------------------------------------
@@ -240,4 +245,7 @@ def log_layout_once() -> None:
     if complex_layout():
         log.info("poll_charts complex_layout=yes")
     else:
-        log.warning("poll_charts complex_layout=no: right-to-left labels drawn unjoined")
+        log.warning(
+            "poll_charts complex_layout=no: results in a right-to-left or joining script go as"
+            " text bars only (Pillow finds no libraqm: install libraqm0 or libfribidi0)"
+        )
