@@ -27,8 +27,10 @@ accounts, the network's member organizations and their signatories, who belongs 
 working group and with what role (every change in an audit log), takes confidential case
 reports of business-related human-rights abuses for the coordinators to review, export and
 count, alerts subscribers of consultations (typed in, or imported from calendars and feeds)
-and reminds them before the deadlines through a durable scheduler, and delivers every
-message through a durable outbox. What members confide is encrypted at rest; each member
+and reminds them before the deadlines through a durable scheduler, runs the groups' polls
+as one ballot across both platforms (each platform's own poll, or a secret ballot voted in
+private chats; closed at the deadline with the results as text and a chart), and delivers
+every message through a durable outbox. What members confide is encrypted at rest; each member
 can export or erase their own data.
 
 With no configuration file, `caucus run` is a demo: it chats with you in this terminal
