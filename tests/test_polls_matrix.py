@@ -32,7 +32,7 @@ from bot.transports.matrix.payloads import (
     MatrixPollStart,
 )
 from bot.transports.matrix.render import render
-from bot.transports.matrix.sender import CHOICES_STATE
+from bot.transports.matrix.sender import CHOICES_STATE, POLL_CHOICES_STATE
 from bot.transports.planning import PLANNING
 from bot.types import (
     ChoicePicked,
@@ -201,10 +201,15 @@ async def test_a_poll_goes_out_as_a_poll_start_and_responses_come_back_as_votes(
     )
     assert [vote.options for vote in alices] == [("1",), ("2",), ()]
 
-    # A member whose client shows the poll as its text answers with a number.
-    typed = await bob.send_text(room_id, "2")
+    # A member whose client shows the poll as its text answers it with a number; a "2" said
+    # in the room's conversation is no vote (and goes on to the group's other rooms).
+    said = await bob.send_text(room_id, "2")
+    assert isinstance(await room.event_for(said), TextMessage)
+    typed = await bob.reply(room_id, poll_id, "2")
     picked = await room.event_for(typed)
     assert isinstance(picked, ChoicePicked) and picked.value == "poll:1:1"
+    worded = await bob.reply(room_id, poll_id, "Salad")
+    assert isinstance(await room.event_for(worded), TextMessage)
 
 
 async def test_live_results_are_edited_in_place_and_the_end_references_the_start(
@@ -230,8 +235,9 @@ async def test_live_results_are_edited_in_place_and_the_end_references_the_start
     assert (edit["rel_type"], edit["relates_to"]) == ("m.replace", results.event_id)
     assert edit["body"] == "* Pizza 1, Soup 0"
     assert await room.post_key(results.event_id) == "poll:1:results"
-    offered = room.bot.store.transports.state(MX, CHOICES_STATE + room_id)
-    assert offered and json.loads(offered)["event"] == start["event_id"]  # numbers still vote
+    offered = room.bot.store.transports.state(MX, POLL_CHOICES_STATE + start["event_id"])
+    assert offered and len(json.loads(offered)) == 3  # numbered replies still vote
+    assert not room.bot.store.transports.state(MX, CHOICES_STATE + room_id)
 
     room.queue(text="The poll has ended.", ends_poll="poll:1:start")
     [end] = await room.from_bot(POLL_END)
@@ -242,8 +248,8 @@ async def test_live_results_are_edited_in_place_and_the_end_references_the_start
         "body": "The poll has ended.",
         "msgtype": "m.text",
     }
-    # Closed: a number typed now is just words in the room.
-    late = await alice.send_text(room_id, "2")
+    # Closed: a number in reply to it now is just words in the room.
+    late = await alice.reply(room_id, start["event_id"], "2")
     assert isinstance(await room.event_for(late), TextMessage)
     # The bot's own poll, results and end are never read back as members' events.
     assert all(event.origin.user_id != bot_id for event in room.bot.events)

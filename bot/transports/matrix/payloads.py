@@ -92,7 +92,7 @@ class MatrixPollStart:
 @dataclass(frozen=True, slots=True)
 class MatrixPollEnd:
     """Closes the bot's poll ``start`` (an ``org.matrix.msc3381.poll.end`` event
-    referencing it); numbers typed in the room no longer pick its answers."""
+    referencing it); numbered replies to it no longer pick its answers."""
 
     content: dict[str, Any] = field(hash=False)
     start: str

@@ -133,6 +133,15 @@ def pick_choice(answer: str, choices: Sequence[Sequence[str]]) -> str | None:
     return None
 
 
+def pick_numbered(answer: str, choices: Sequence[Sequence[str]]) -> str | None:
+    """The value of the choice a typed answer names by its number alone (a reply to a
+    poll: a word there is conversation, not a vote)."""
+    number = typed_number(strip_direction_marks(answer).strip())
+    if number is not None and 1 <= number <= len(choices):
+        return choices[number - 1][0]
+    return None
+
+
 def pick_by_reaction(key: str, choices: Sequence[Sequence[str]]) -> str | None:
     """The value of the choice whose keycap emoji a member reacted with."""
     if key in KEYCAPS:

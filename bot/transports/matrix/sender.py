@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 CHOICES_STATE = "choices:"
 """Transport state naming the numbered choices last offered in a room."""
+POLL_CHOICES_STATE = "poll-choices:"
+"""Transport state naming, by a poll's start event, the choices a numbered reply to it picks."""
 INVITED_DIRECT_STATE = "invited-direct:"
 """Transport state: what the bot's invitation to a room said of ``is_direct`` ("1"/"0")."""
 WITHHELD_EVERY_SECONDS = 60.0
@@ -132,12 +134,14 @@ class MatrixSender:
             case MatrixPollStart():
                 # Encrypted in an encrypted room, like any event (nio's room_send).
                 event_id = await self._send(room_id, payload.content, tx_id, POLL_START)
-                # A client without polls shows the text: its members answer by number.
-                await self._offer_choices(room_id, event_id, payload.choices)
+                # A client without polls shows the text: its members answer by replying to
+                # it with a number (or by a keycap reaction on it). The room's own numbered
+                # choices stay as they were: a "2" said in the conversation is no vote.
+                await self._offer_poll_choices(event_id, payload.choices)
                 return event_id
             case MatrixPollEnd():
                 event_id = await self._send(room_id, payload.content, tx_id, POLL_END)
-                await self._withdraw_choices(room_id, payload.start)
+                await self._offer_poll_choices(payload.start, ())
                 return event_id
             # Relayed messages and the bot's files leave the room's numbered choices as they are.
             case MatrixBotFile():
@@ -176,13 +180,15 @@ class MatrixSender:
             self._store.transports.set_state, Platform.MATRIX, CHOICES_STATE + room_id, offered
         )
 
-    async def _withdraw_choices(self, room_id: str, event_id: str) -> None:
-        """The choices offered by ``event_id`` (a poll now closed) pick no more; others
-        offered since stay."""
-        name = CHOICES_STATE + room_id
-        saved = await asyncio.to_thread(self._store.transports.state, Platform.MATRIX, name)
-        if saved and json.loads(saved).get("event") == event_id:
-            await asyncio.to_thread(self._store.transports.set_state, Platform.MATRIX, name, "")
+    async def _offer_poll_choices(
+        self, event_id: str, choices: tuple[tuple[str, str], ...]
+    ) -> None:
+        """A reply to the poll ``event_id`` with a number (or a keycap reaction on it) now
+        picks from ``choices``; none once the poll has ended."""
+        listed = json.dumps([list(choice) for choice in choices]) if choices else ""
+        await asyncio.to_thread(
+            self._store.transports.set_state, Platform.MATRIX, POLL_CHOICES_STATE + event_id, listed
+        )
 
     # -- privacy ------------------------------------------------------------------------
 

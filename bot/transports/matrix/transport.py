@@ -71,8 +71,14 @@ from bot.transports.matrix.privacy import RoomState, why_not_private
 from bot.transports.matrix.render import (
     message_content,
     pick_by_reaction,
+    pick_numbered,
 )
-from bot.transports.matrix.sender import CHOICES_STATE, INVITED_DIRECT_STATE, MatrixSender
+from bot.transports.matrix.sender import (
+    CHOICES_STATE,
+    INVITED_DIRECT_STATE,
+    POLL_CHOICES_STATE,
+    MatrixSender,
+)
 from bot.transports.planning import PLANNING
 from bot.types import (
     ChoicePicked,
@@ -711,18 +717,34 @@ class MatrixTransport:
         if isinstance(event, ReactionEvent):
             choices = await self._choices(room.room_id)
             if choices is None or choices[0] != event.reacts_to:
-                return None
-            value = pick_by_reaction(event.key, choices[1])
+                offered = await self._poll_choices(event.reacts_to)
+            else:
+                offered = choices[1]
+            value = pick_by_reaction(event.key, offered)
             return None if value is None else ChoicePicked(origin, value, event.event_id)
         source = getattr(event, "source", None)
         if not isinstance(source, dict):
             return None
         incoming = translate(origin, source)
         if isinstance(incoming, TextMessage) and source["content"].get("msgtype") == "m.text":
+            if incoming.reply_to is not None:
+                # A number in reply to the bot's poll votes (clients without polls).
+                answers = await self._poll_choices(incoming.reply_to)
+                value = pick_numbered(incoming.text, answers) if answers else None
+                if value is not None:
+                    return ChoicePicked(origin, value, incoming.message_id)
             choices = await self._choices(room.room_id)
             offered = choices[1] if choices is not None else []
             return read_typed(incoming, known=self._known_commands, choices=offered)
         return incoming
+
+    async def _poll_choices(self, event_id: str) -> list[list[str]]:
+        """The answers a numbered reply to the bot's poll ``event_id`` picks (none: no poll
+        of the bot's, or one that has ended)."""
+        saved = await asyncio.to_thread(
+            self._store.transports.state, Platform.MATRIX, POLL_CHOICES_STATE + event_id
+        )
+        return [list(pair) for pair in json.loads(saved)] if saved else []
 
     async def _choices(self, room_id: str) -> tuple[str, list[list[str]]] | None:
         saved = await asyncio.to_thread(
