@@ -228,6 +228,22 @@ class PollsStore(Area):
         check_text("reason", reason, REASON_MAX)
         self._run(_record_block_in, poll_id, member_id, reason, self._now(), True)
 
+    def withdraw_block(self, poll_id: int, member_id: int) -> bool:
+        """The member no longer blocks the proposal (their vote changed): their block and
+        its reason go. False when there was none."""
+        check_int("poll id", poll_id, minimum=1)
+        check_int("member id", member_id, minimum=1)
+
+        def withdraw_in(session: Session) -> bool:
+            gone = session.execute(
+                delete(PollBlock).where(
+                    PollBlock.poll_id == poll_id, PollBlock.member_id == member_id
+                )
+            )
+            return bool(getattr(gone, "rowcount", 0))
+
+        return self._run(withdraw_in)
+
     def blocks(self, poll_id: int) -> list[BlockRecord]:
         """The blocks of a proposal, first first."""
         check_int("poll id", poll_id, minimum=1)

@@ -76,6 +76,11 @@ telegram_chats = [-100111]
 matrix_rooms = ["!cawg:x"]
 coordinators = ["telegram:1002"]
 
+[[working_groups]]
+slug = "land"
+name = "Land and Territory"
+languages = ["es"]
+
 [limits]
 private_messages_per_minute = 10000
 """
@@ -413,6 +418,46 @@ def test_a_block_is_reported_to_the_coordinators_at_once_and_the_reason_follows(
     ]
     withdrawn = bot.vote(BOB, TG_POLL, "0")
     assert "no longer blocks" in to(withdrawn, COORD)
+    # Taken back, the block and its reason are gone: from /poll N, and no reason is asked.
+    assert bot.store.polls.blocks(1) == []
+    assert said("polls.vote.no_block", number=1) in to(bot.send(BOB, "/blockreason 1"), BOB)
+
+
+@pytest.mark.parametrize("typed", ["²", "99999999999999999999", "-1", "#", "1.5"])
+def test_a_poll_number_that_is_no_number_gets_the_usage_and_changes_nothing(
+    bot: Bot, typed: str
+) -> None:
+    post_poll(bot)
+    assert said("polls.vote.usage", command="/vote") in to(bot.send(BOB, f"/vote {typed}"), BOB)
+    closing = bot.send(COORD, f"/closepoll {typed}")
+    assert said("polls.close.usage", command="/closepoll") in to(closing, COORD)
+    reason = bot.send(BOB, f"/blockreason {typed}")
+    assert said("polls.vote.reason_usage", command="/blockreason") in to(reason, BOB)
+    record = bot.store.polls.get(1)
+    assert record is not None and record.state is PollState.OPEN
+    # Any script's digits are a number: an Arabic reader's one is poll 1.
+    assert said("polls.vote.usage", command="/vote") not in to(bot.send(BOB, "/vote ١"), BOB)
+
+
+def test_polls_asked_for_in_a_group_room_are_that_groups_alone(bot: Bot) -> None:
+    """A member of two groups asking in one group's room does not show the other's polls
+    to that room."""
+    post_poll(bot)
+    land = bot.store.groups.by_slug("land")
+    assert land is not None
+    bob = bot.member_id(BOB)
+    bot.store.joining.add_member(bob, land.id)
+    bot.store.polls.create(
+        replace(bot.store.polls.get(1).fields, working_group_id=land.id, question="Land only?"),  # type: ignore[union-attr]
+        bob,
+    )
+    in_private = "\n".join(out.text for out in bot.send(BOB, "/polls"))
+    assert "Land only?" in in_private and "mining" in in_private
+    in_room = bot.send(Origin(TG, TG_ROOM, "1001", is_direct=False), "/polls")
+    shown = "\n".join(out.text for out in in_room)
+    assert "mining" in shown and "Land only?" not in shown
+    other = bot.send(Origin(TG, TG_ROOM, "1001", is_direct=False), "/poll 2")
+    assert "Land only?" not in "\n".join(out.text for out in other)
 
 
 # -- secret ballots ------------------------------------------------------------------------------

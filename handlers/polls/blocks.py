@@ -20,6 +20,7 @@ from bot.conversation import Answers, Conversation, InvalidAnswer, Step
 from bot.notices import notify_coordinators
 from bot.registry import Registry
 from bot.types import Command, CommandRef, Lines, Literal, Message, ParamValue, Reply, Text
+from handlers.polls.labels import poll_number
 from handlers.polls.results import Telling
 from handlers.polls.telling import privately
 from storage.polls import PROPOSAL_OPTIONS, PollKind, PollRecord, VotersAre
@@ -76,6 +77,7 @@ def changed(
     who = voter_named(context, record)
     question = Literal(record.fields.question)
     if not now:
+        context.store.polls.withdraw_block(record.id, context.member.id)
         log.info("poll_block_withdrawn poll=%d member=%d", record.id, context.member.id)
         notice = Message.of("polls.vote.block_withdrawn", number=record.id, who=who)
         return to_coordinators(context, record, Lines((notice, question)))
@@ -101,11 +103,12 @@ def secret_blocks_at_close(context: Telling, record: PollRecord, blocks: int) ->
 
 def prepare_reason(context: Context, command: Command) -> Mapping[str, Any]:
     """``/blockreason N``: only by a voter who blocked proposal N on an open ballot."""
-    if len(command.args) != 1 or not command.args[0].isdigit():
+    number = poll_number(command.args[0]) if len(command.args) == 1 else None
+    if number is None:
         raise UserError("polls.vote.reason_usage", command=CommandRef("blockreason"))
-    record = context.store.polls.get(int(command.args[0]))
+    record = context.store.polls.get(number)
     if record is None or record.fields.kind is not PollKind.PROPOSAL:
-        raise UserError("polls.vote.no_such_proposal", number=int(command.args[0]))
+        raise UserError("polls.vote.no_such_proposal", number=number)
     blocks = context.store.polls.blocks(record.id)
     if not any(block.member_id == context.member.id for block in blocks):
         raise UserError("polls.vote.no_block", number=record.id)

@@ -20,7 +20,7 @@ from bot.notices import notify_member
 from bot.registry import NoLongerUseful, Registry
 from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Platform, Reply, Role
 from handlers.polls import blocks
-from handlers.polls.labels import ballot_value, results_key, start_key
+from handlers.polls.labels import ballot_value, poll_number, results_key, start_key
 from handlers.polls.results import (
     Telling,
     current_tally,
@@ -72,11 +72,12 @@ def register(registry: Registry) -> None:
 
 def close_command(context: Context, command: Command) -> Sequence[Reply]:
     """``/closepoll N``: close an open poll before its deadline."""
-    if len(command.args) != 1 or not command.args[0].isdigit():
+    number = poll_number(command.args[0]) if len(command.args) == 1 else None
+    if number is None:
         raise UserError("polls.close.usage", command=CommandRef("closepoll"))
-    record = context.store.polls.get(int(command.args[0]))
+    record = context.store.polls.get(number)
     if record is None:
-        raise UserError("polls.close.no_such_poll", number=int(command.args[0]))
+        raise UserError("polls.close.no_such_poll", number=number)
     group_id = record.fields.working_group_id
     if not context.role_in(group_id).includes(Role.COORDINATOR):
         raise UserError("polls.close.not_yours", number=record.id)

@@ -4,6 +4,7 @@ of its post (the introduction, which is also what a client without polls shows).
 
 from __future__ import annotations
 
+from bot.choosing import typed_number
 from bot.moments import moment
 from bot.types import Choice, CommandRef, Lines, Literal, Message, PollView
 from storage.polls import (
@@ -64,6 +65,13 @@ def ballot_value(poll_id: int) -> str:
 
 def _number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+
+
+def poll_number(typed: str) -> int | None:
+    """The poll number a member typed (``7``, ``#7``, ``٧``): decimal digits of any script
+    (``²`` is a digit to Python, not a number), within what the store keeps."""
+    number = typed_number(typed.removeprefix("#"))
+    return number if number is not None and 0 < number < 2**31 else None
 
 
 def parse_vote_value(value: str) -> tuple[int, int] | None:

@@ -38,13 +38,22 @@ OUTCOME_MAX = 2000
 
 
 def member_groups(context: Context) -> list[WorkingGroupRecord]:
-    """The groups whose polls the member reads: their own; every group for a network role."""
+    """The groups whose polls the member reads: their own; every group for a network role.
+    In a group's room, that group's alone: what is said there every member of it reads,
+    and they need not belong to the member's other groups."""
+    if not context.origin.is_direct:
+        group = context.working_group
+        return [group] if group is not None and group.id in _readable(context) else []
+    return [group for group in context.store.groups.all() if group.id in _readable(context)]
+
+
+def _readable(context: Context) -> set[int]:
     everything = context.roles.network is not None or context.origin.trusted_role is not None
-    return [
-        group
+    return {
+        group.id
         for group in context.store.groups.all()
         if everything or group.id in context.roles.by_group
-    ]
+    }
 
 
 def coordinates(context: Context, record: PollRecord) -> bool:

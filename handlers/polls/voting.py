@@ -20,7 +20,7 @@ from bot.context import Context, UserError
 from bot.registry import Registry
 from bot.types import ChoicePicked, Command, CommandRef, Literal, Message, Platform, Reply, VoteCast
 from handlers.polls import blocks, secret
-from handlers.polls.labels import parse_vote_value, results_key, start_key
+from handlers.polls.labels import parse_vote_value, poll_number, results_key, start_key
 from handlers.polls.results import (
     current_tally,
     group_language,
@@ -233,11 +233,12 @@ def choose(context: Context, record: PollRecord, indexes: Sequence[int]) -> list
 def vote_command(context: Context, command: Command) -> Sequence[Reply]:
     """``/vote N``: the poll's ballot, privately; ``/vote N 1 3``: vote for those options
     (a secret ballot only in a private chat: typed in a room, a choice is no secret)."""
-    if not command.args or not command.args[0].isdigit():
+    number = poll_number(command.args[0]) if command.args else None
+    if number is None:
         raise UserError("polls.vote.usage", command=CommandRef("vote"))
-    record = context.store.polls.get(int(command.args[0]))
+    record = context.store.polls.get(number)
     if record is None:
-        raise UserError("polls.vote.no_such_poll", number=int(command.args[0]))
+        raise UserError("polls.vote.no_such_poll", number=number)
     if len(command.args) == 1:
         return secret.offer_ballot(context, record)
     indexes = secret.typed_options(record, command.args[1:])
