@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 import handlers
+from bot.charts import complex_layout
 from bot.config import (
     DEMO_GROUP,
     DEMO_OPERATOR,
@@ -386,6 +387,7 @@ class Services:
             self._tasks.append(asyncio.create_task(self.evidence.run(), name="evidence"))
         self.feeds = imports.feed_poller(self.config, self.store, self.catalogs, self.dispatcher)
         self._tasks.append(asyncio.create_task(self.feeds.run(), name="feeds"))
+        log_chart_layout()
 
     async def stop(self) -> None:
         """Stop receiving first, then let sends under way finish; close the store last."""
@@ -409,6 +411,19 @@ class Services:
             self._closed = True
             self.dispatcher.close()
             self.store.close()
+
+
+def log_chart_layout() -> None:
+    """Say at start whether poll results can be drawn in every script: without Pillow's
+    complex text layout (libraqm, which loads the system's libfribidi), results in Arabic
+    and other joining or right-to-left scripts go as text bars only."""
+    if complex_layout():
+        log.info("poll_charts complex_layout=yes")
+    else:
+        log.warning(
+            "poll_charts complex_layout=no: results in a right-to-left or joining script go"
+            " as text bars only (Pillow finds no libraqm; install libfribidi0)"
+        )
 
 
 async def run_services(config: AppConfig) -> None:

@@ -13,10 +13,14 @@ but freed pages and the write-ahead log may still hold earlier layouts for a whi
 (``secure_delete`` zeroes deleted content, not the WAL before a checkpoint). PostgreSQL
 writes each row with the id of the transaction that made it (``xmin``) and at the end of
 the table (``ctid``), and a ballot is written in the same transaction as its voter's
-participation: while the poll is open, someone who can read the database's system columns
-or its files can pair them. Closing the poll rewrites its ballots, in a random order, in
-the closing transaction (:meth:`PollsStore.close`); the old row versions stay in the files
-until PostgreSQL vacuums them.
+participation. So every secret vote writes all of the poll's ballots again, in a random
+order with new random ids, in its own transaction (and closing does once more): every
+ballot a query can see carries the latest vote's transaction and no place of its own. What
+is left: the first voter's ballot is alone until a second votes; someone who watches the
+database while people vote sees which ballot each vote added (as the tally would tell them,
+which is why it shows only at the close); and the old row versions stay in PostgreSQL's
+files until it vacuums them, as frames stay in SQLite's log until it is truncated (which a
+secret vote's unit asks for).
 
 A secret vote is final: nothing links it back to be changed. Two accounts of one person
 not yet connected can each cast one; merging the two members later keeps one
@@ -545,6 +549,9 @@ def _cast_secret_in(
         PollBallot(id=secrets.token_hex(16), poll_id=poll_id, choices=_choices_text(choices))
     )
     session.flush()
+    # Every ballot of the poll written again with this one: none keeps the transaction, or
+    # the place in the table, of the vote that cast it (see the module).
+    _rewrite_ballots(session, poll_id)
     # The log's frames would keep this unit's pages together (the participation beside the
     # ballot, the event that carried the choice before it was forgotten).
     truncate_log_after_commit(session)

@@ -123,7 +123,8 @@ async def walk_to_review(
     await chat.pick(said("polls.create.quorum_voters"))
     await chat.send("2")
     await chat.pick(said("polls.voters.members"))
-    await chat.pick(results)
+    if ballot != "Secret ballot":  # a secret ballot's results show at the close alone
+        await chat.pick(results)
     return await chat.pick(said("polls.create.where_all"))
 
 
@@ -222,7 +223,9 @@ async def test_a_secret_ballot_is_announced_with_who_sees_what_and_a_private_vot
     assert record is not None
     assert record.fields.options == ("agree", "abstain", "disagree", "block")
     assert record.fields.ballot is BallotKind.SECRET
+    assert record.fields.results is ResultsShown.AFTER_CLOSE  # never asked, never live
     assert shown(Message.of("polls.post.secret_who_sees")) in posted
+    assert shown(Message.of("polls.post.after_close")) in posted
     assert "/vote 1" in posted
     assert f"  1. {said('polls.post.vote_privately')}" in posted
     # No poll: the proposal's options are in the text only, never choices that vote.

@@ -349,6 +349,26 @@ def test_no_table_holds_both_a_voter_and_a_choice(clocked_store: Store, clock: C
                 assert all(row[column.name] is None for column in naming_columns), table.name
 
 
+@pytest.mark.backends("postgresql")
+def test_every_secret_vote_writes_all_ballots_again_so_no_query_pairs_one_with_its_voter(
+    store: Store,
+) -> None:
+    """PostgreSQL stamps each row with the transaction that wrote it (``xmin``), and the
+    participation is written in the ballot's transaction: every vote rewrites the poll's
+    ballots, so that all carry the latest vote's stamp."""
+    poll = a_poll(store, ballot=BallotKind.SECRET).id
+    for name, choice in (("ana", 0), ("ben", 1), ("eva", 1)):
+        member = a_member(store, name)
+        store.polls.cast_secret(poll, voter=f"member:{member}", member_id=member, choices=(choice,))
+    stamps = raw_rows(store, f"SELECT DISTINCT xmin::text FROM poll_ballots WHERE poll_id = {poll}")
+    voters = raw_rows(
+        store, f"SELECT xmin::text FROM poll_participation WHERE poll_id = {poll} ORDER BY id"
+    )
+    assert len(stamps) == 1 and len(voters) == 3
+    assert stamps[0] == voters[-1]  # the last voter's: that one vote's ballot is not told apart
+    assert sorted(store.polls.secret_ballots(poll)) == [(0,), (1,), (1,)]
+
+
 # -- closing ----------------------------------------------------------------------------------
 
 

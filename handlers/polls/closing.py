@@ -27,7 +27,6 @@ from handlers.polls.results import (
     eligible_voters,
     group_language,
     group_members,
-    log_layout_once,
     organization_signatories,
     poll_rooms,
     results_picture,
@@ -63,8 +62,6 @@ def register(registry: Registry) -> None:
     registry.scheduled(CLOSE, close_due, lateness=CLOSE_LATENESS)
     registry.scheduled(REMINDER, remind_due, lateness=REMINDER_LATENESS)
     registry.command("closepoll", close_command, help_key="polls.close.help", role=Role.COORDINATOR)
-    # Registered once at start: whether the results picture can shape Arabic is said then.
-    log_layout_once()
 
 
 # -- closing ------------------------------------------------------------------------------

@@ -127,6 +127,12 @@ def _after_quorum(answers: Answers) -> str:
     }.get(str(answers.get("quorum")), "voters")
 
 
+def _after_voters(answers: Answers) -> str:
+    # A secret ballot's results show only at the close: counts that change with each vote
+    # would tell what someone chose to whoever knows when they voted.
+    return "where" if answers.get("ballot") == BallotKind.SECRET.value else "results"
+
+
 def _after_where(answers: Answers) -> str | None:
     return "rooms" if answers.get("where") == SOME_ROOMS else None
 
@@ -197,6 +203,7 @@ def _steps() -> tuple[Step, ...]:
             "polls.create.ask_voters",
             "polls.field.voters",
             choices=_choices_of(VOTERS_KEYS),
+            next=_after_voters,
         ),
         Step(
             "results",
@@ -303,7 +310,11 @@ def fields_of(context: Context, answers: Answers) -> PollFields:
         max_selections=most,
         ballot=BallotKind(str(answers["ballot"])),
         voters=VotersAre(str(answers["voters"])),
-        results=ResultsShown(str(answers["results"])),
+        results=(
+            ResultsShown.AFTER_CLOSE
+            if answers["ballot"] == BallotKind.SECRET.value
+            else ResultsShown(str(answers.get("results") or ResultsShown.AFTER_CLOSE.value))
+        ),
         quorum=quorum,
         quorum_value=int(value or 0),
         deadline=deadline,

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Collection
 from typing import Protocol
 
-from bot.charts import bar_chart_png, complex_layout, drawable, text_bars
+from bot.charts import bar_chart_png, drawable, text_bars
 from bot.config import AppConfig
 from bot.context import HandlerStore
 from bot.i18n import Catalogs, Renderer
@@ -231,21 +231,3 @@ def poll_rooms(record: PollRecord) -> list[Origin]:
         Origin(platform=Platform(platform), room_id=room_id, user_id="", is_direct=False)
         for platform, room_id in record.fields.rooms
     ]
-
-
-_layout_logged = False
-
-
-def log_layout_once() -> None:
-    """Say once per process whether the picture shapes Arabic (Pillow with raqm)."""
-    global _layout_logged
-    if _layout_logged:
-        return
-    _layout_logged = True
-    if complex_layout():
-        log.info("poll_charts complex_layout=yes")
-    else:
-        log.warning(
-            "poll_charts complex_layout=no: results in a right-to-left or joining script go as"
-            " text bars only (Pillow finds no libraqm: install libraqm0 or libfribidi0)"
-        )
