@@ -381,13 +381,34 @@ class Services:
                 for platform, outbox in self.outboxes.items()
             ),
             asyncio.create_task(self.inbox.run(), name="inbox"),
-            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self._schedule_once_caught_up(), name="scheduler"),
         ]
         if self.evidence is not None:
             self._tasks.append(asyncio.create_task(self.evidence.run(), name="evidence"))
         self.feeds = imports.feed_poller(self.config, self.store, self.catalogs, self.dispatcher)
         self._tasks.append(asyncio.create_task(self.feeds.run(), name="feeds"))
         log_chart_layout()
+
+    async def _schedule_once_caught_up(self) -> None:
+        """Run the scheduler once what members sent while the bot was down is fetched and
+        handled (at most :data:`CATCH_UP_SECONDS` each): a vote cast before a poll's
+        deadline, answered while the bot was away, counts before the deadline's close."""
+        platforms = tuple(self.transports)
+
+        async def handled() -> bool:
+            pending = await asyncio.to_thread(self.store.inbox.pending_of, platforms, 1)
+            return not any(pending.values())
+
+        async def fetched() -> bool:
+            return all(transport.caught_up for transport in self.transports.values())
+
+        for done in (fetched, handled):
+            until = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
+            while True:
+                if await done() or asyncio.get_running_loop().time() >= until:
+                    break
+                await asyncio.sleep(CATCH_UP_POLL)
+        await self.scheduler.run()
 
     async def stop(self) -> None:
         """Stop receiving first, then let sends under way finish; close the store last."""
@@ -411,6 +432,12 @@ class Services:
             self._closed = True
             self.dispatcher.close()
             self.store.close()
+
+
+CATCH_UP_SECONDS = 30.0
+"""How long the scheduler waits at start, at most, for the platforms' backlog to be fetched,
+and again for it to be handled."""
+CATCH_UP_POLL = 0.2
 
 
 def log_chart_layout() -> None:

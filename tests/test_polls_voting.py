@@ -27,6 +27,11 @@ from bot.queueing import queue_replies
 from bot.registry import Registry
 from bot.router import Router
 from bot.scheduler import Scheduler
+from bot.transports.telegram.render import (
+    POLL_CLOSE_EARLIEST,
+    POLL_CLOSE_LATEST,
+    POLL_CLOSE_MARGIN,
+)
 from bot.types import (
     ChoicePicked,
     Command,
@@ -42,6 +47,7 @@ from bot.types import (
 from handlers.polls import create
 from handlers.polls.labels import results_key, start_key, vote_value
 from handlers.polls.results import current_tally
+from handlers.polls.voting import TELEGRAM_CLOSES_ITSELF
 from storage import Store
 from storage.polls import (
     BallotKind,
@@ -352,6 +358,26 @@ def test_a_vote_after_the_deadline_is_refused_once_and_one_sent_before_it_counts
     sent = DEADLINE - timedelta(minutes=1)
     bot.handle(VoteCast(CARL_IN_ROOM, MX_POLL, ("2",), sent_at=sent))
     assert tally_of(bot) == ((0, 0, 1), 1)
+
+
+def test_an_answer_to_a_poll_telegram_closed_itself_counts_however_late_it_is_read(
+    bot: Bot, clock: Clock
+) -> None:
+    """Telegram refuses answers after the poll's close_date: one the bot reads after the
+    deadline (it was down), before its own close, was cast in time. A Matrix response says
+    when it was sent, and a homeserver's clock running fast cannot push it past now."""
+    post_poll(bot)  # a deadline three days ahead: Telegram's poll closes itself
+    clock.now = DEADLINE + timedelta(hours=5)
+    bot.handle(VoteCast(BOB, TG_POLL, ("1",)))
+    assert tally_of(bot) == ((0, 1, 0), 1)
+    bot.handle(VoteCast(CARL_IN_ROOM, MX_POLL, ("0",), sent_at=clock.now + timedelta(days=9)))
+    assert tally_of(bot) == ((0, 1, 0), 1)  # late, by the time it arrived
+
+
+def test_the_polls_idea_of_when_telegram_closes_a_poll_is_the_renderers() -> None:
+    shortest, longest = TELEGRAM_CLOSES_ITSELF
+    assert shortest == POLL_CLOSE_EARLIEST + POLL_CLOSE_MARGIN
+    assert longest == POLL_CLOSE_LATEST - POLL_CLOSE_MARGIN
 
 
 def test_two_accounts_of_one_person_vote_once(bot: Bot) -> None:

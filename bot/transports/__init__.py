@@ -73,6 +73,12 @@ class Transport(Protocol):
 
     def stop(self) -> None: ...
 
+    @property
+    def caught_up(self) -> bool:
+        """Whether what the platform held for the bot when it started (answers sent while
+        it was down) has been fetched and stored."""
+        ...
+
     async def close(self) -> None:
         """Release connections; called after :meth:`run` returned (or :meth:`start` failed)."""
         ...

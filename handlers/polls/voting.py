@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.context import Context, UserError
 from bot.registry import Registry
@@ -31,7 +31,7 @@ from handlers.polls.results import (
     results_text,
 )
 from handlers.polls.telling import admitted, late, privately
-from storage.polls import BallotKind, PollRecord, ResultsShown, VoteOutcome
+from storage.polls import BallotKind, PollRecord, PollState, ResultsShown, VoteOutcome
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def vote_cast(context: Context, event: VoteCast) -> Sequence[Reply]:
     if picked is None:
         log.info("poll_vote_spoiled poll=%d member=%d", record.id, context.member.id)
         return []
-    cast_at = event.sent_at or context.store.now()
+    cast_at = answered_at(record, event, context.store.now())
     voter, refused = admitted(context, record, cast_at)
     if voter is None:
         return refused if picked else []
@@ -186,6 +186,33 @@ def vote_cast(context: Context, event: VoteCast) -> Sequence[Reply]:
         )
         replies = [*privately(context, cut), *replies]
     return replies
+
+
+TELEGRAM_CLOSES_ITSELF = (timedelta(seconds=65), timedelta(seconds=2_628_000 - 60))
+"""The deadlines, from a poll's posting, for which Telegram's own poll carries them as its
+``close_date`` and refuses answers after it (the Telegram renderer's bounds: Bot API's 5 s
+to 2,628,000 s, a minute's margin each side)."""
+
+
+def answered_at(record: PollRecord, event: VoteCast, now: datetime) -> datetime:
+    """When a native answer counts as cast. Matrix: the homeserver's time of sending, never
+    after it arrived (a homeserver whose clock runs fast cannot push a vote ahead). Telegram
+    says no time: it is when the bot reads it, except for a poll Telegram closed itself at
+    the deadline and the bot has not yet: an answer from it was cast in time, however late
+    it is read (sent while the bot was down)."""
+    if event.sent_at is not None:
+        return min(event.sent_at, now)
+    deadline = record.fields.deadline
+    shortest, longest = TELEGRAM_CLOSES_ITSELF
+    closed_by_telegram = shortest <= deadline - record.created_at <= longest
+    if (
+        event.origin.platform is Platform.TELEGRAM
+        and record.state is PollState.OPEN
+        and now > deadline
+        and closed_by_telegram
+    ):
+        return deadline
+    return now
 
 
 # -- picks by number or button ------------------------------------------------------------

@@ -172,6 +172,7 @@ class MatrixTransport:
         self._warn = warn
         self._encryption = ENCRYPTION_ENABLED
         self._stopping = asyncio.Event()
+        self._caught_up = False
         self._joined_at: dict[str, int] = {}
         self._started_ms = 0
         # The homeserver's clock minus ours (its answers' Date), so that our moments
@@ -306,6 +307,11 @@ class MatrixTransport:
         log.info("matrix_upload_limit bytes=%s", limit or "unknown")
         return int(limit or MATRIX_UPLOAD_LIMIT)
 
+    @property
+    def caught_up(self) -> bool:
+        """Once the first sync after start (what happened while the bot was away) is stored."""
+        return self._caught_up
+
     def stop(self) -> None:
         self._stopping.set()
 
@@ -364,6 +370,7 @@ class MatrixTransport:
             backoff.succeeded()
             token = response.next_batch
             first = False
+            self._caught_up = True
 
     async def _sync_unless_stopped(self, token: str | None, *, first: bool) -> Any:
         """One sync, abandoned when the transport stops (a long poll lasts 30 s)."""

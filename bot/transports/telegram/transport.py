@@ -121,6 +121,7 @@ class TelegramTransport:
         self.sender = TelegramSender(self.application)
         self.media_source = TelegramMediaSource(self.application.bot)
         self._stopping = asyncio.Event()
+        self._caught_up = False
         self._webhook_runner: web.AppRunner | None = None
         self.username = ""
 
@@ -225,6 +226,12 @@ class TelegramTransport:
                 task.cancel()
             await asyncio.gather(polling, stopping, return_exceptions=True)
 
+    @property
+    def caught_up(self) -> bool:
+        """Polling: once the updates Telegram held at start are stored. A webhook is sent
+        them by Telegram, whenever it does: there is nothing to wait for."""
+        return self._caught_up or self._config.mode == "webhook"
+
     def stop(self) -> None:
         self._stopping.set()
 
@@ -271,7 +278,8 @@ class TelegramTransport:
                 updates = await self.application.bot.get_updates(
                     offset=offset,
                     limit=UPDATES_PER_CALL,
-                    timeout=0 if more else POLL_TIMEOUT,
+                    # At start, what Telegram holds is asked for at once: no long poll.
+                    timeout=0 if more or not self._caught_up else POLL_TIMEOUT,
                     allowed_updates=list(ALLOWED_UPDATES),
                 )
                 if updates:
@@ -282,6 +290,7 @@ class TelegramTransport:
                 # private command among them found) before the inbox handles more.
                 more = len(updates) >= UPDATES_PER_CALL
                 self._inbox_backlog(Platform.TELEGRAM, more)
+                self._caught_up = self._caught_up or not more
             except RetryAfter as error:
                 more = False
                 self._inbox_backlog(Platform.TELEGRAM, False)
