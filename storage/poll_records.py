@@ -97,6 +97,10 @@ class PollRecord:
     """How many could vote, counted at closing."""
     outcome: str | None
     outcome_at: datetime | None
+    final_counts: tuple[int, ...] | None = None
+    """The votes for each option when it closed, and how many voted: the results as they
+    were posted, whoever has left the group since."""
+    final_voters: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

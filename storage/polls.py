@@ -195,12 +195,22 @@ class PollsStore(Area):
 
     # -- closing --------------------------------------------------------------------------
 
-    def close(self, poll_id: int, *, now: datetime, eligible: int) -> PollRecord | None:
-        """Close the poll, once: None when it was closed already (by another caller)."""
+    def close(
+        self,
+        poll_id: int,
+        *,
+        now: datetime,
+        eligible: int,
+        counts: tuple[int, ...] | None = None,
+        voters: int | None = None,
+    ) -> PollRecord | None:
+        """Close the poll, once: None when it was closed already (by another caller).
+        ``counts`` and ``voters``: the results as they are posted, kept with it."""
         check_int("poll id", poll_id, minimum=1)
         check_aware("now", now)
         check_int("eligible", eligible, minimum=0)
-        return self._run(_close_in, poll_id, now, eligible)
+        final = None if counts is None else _choices_text(counts)
+        return self._run(_close_in, poll_id, now, eligible, final, voters)
 
     def set_outcome(self, poll_id: int, text: str, *, by: int | None, now: datetime) -> PollRecord:
         """Record the decision taken (replacing an earlier one)."""
@@ -359,6 +369,8 @@ def _record(row: Poll) -> PollRecord:
         eligible_at_close=row.eligible_at_close,
         outcome=row.outcome,
         outcome_at=row.outcome_at,
+        final_counts=None if row.final_counts is None else _choices_of(row.final_counts),
+        final_voters=row.final_voters,
     )
 
 
@@ -599,11 +611,24 @@ def _voters_in(session: Session, poll_id: int) -> set[str]:
     return found
 
 
-def _close_in(session: Session, poll_id: int, now: datetime, eligible: int) -> PollRecord | None:
+def _close_in(
+    session: Session,
+    poll_id: int,
+    now: datetime,
+    eligible: int,
+    final_counts: str | None = None,
+    final_voters: int | None = None,
+) -> PollRecord | None:
     closed = session.execute(
         update(Poll)
         .where(Poll.id == poll_id, Poll.state == PollState.OPEN.value)
-        .values(state=PollState.CLOSED.value, closed_at=now, eligible_at_close=eligible)
+        .values(
+            state=PollState.CLOSED.value,
+            closed_at=now,
+            eligible_at_close=eligible,
+            final_counts=final_counts,
+            final_voters=final_voters,
+        )
         .execution_options(synchronize_session=False)
     )
     if closed.rowcount != 1:  # type: ignore[attr-defined]

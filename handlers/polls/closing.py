@@ -108,11 +108,17 @@ def close_poll(context: Telling, record: PollRecord, *, now: datetime) -> list[R
     room the poll went to and to its creator. Nothing when it was closed already."""
     store = context.store
     eligible = eligible_voters(store, record)
-    closed = store.polls.close(record.id, now=now, eligible=len(eligible))
+    counted = current_tally(store, record, eligible)
+    closed = store.polls.close(
+        record.id,
+        now=now,
+        eligible=len(eligible),
+        counts=counted.counts,
+        voters=counted.voters,
+    )
     if closed is None:
         return []
     store.scheduled.cancel_prefix(f"poll:{record.id}:")
-    counted = current_tally(store, closed, eligible)
     language = group_language(context, closed)
     zone = closed.fields.time_zone
     text = results_text(closed, counted, language=language, zone=zone)

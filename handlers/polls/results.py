@@ -21,7 +21,7 @@ from bot.i18n import Catalogs, Renderer
 from bot.moments import moment
 from bot.types import Lines, Literal, Media, Message, Origin, Platform
 from handlers.polls.labels import option_labels
-from handlers.polls.tally import Quorum, Tally, tally
+from handlers.polls.tally import Quorum, Tally, largest_remainder, needed_voters, tally
 from storage.polls import (
     BallotKind,
     PollRecord,
@@ -108,12 +108,27 @@ def current_tally(
     """The poll's tally: of an open ballot, each eligible voter's current vote (a vote of
     someone who has since left the group does not count); of a secret ballot, the ballots.
     A closed poll counts against those who could vote when it closed."""
+    quorum = Quorum(record.fields.quorum, record.fields.quorum_value)
+    if (
+        record.final_counts is not None
+        and record.final_voters is not None
+        and record.eligible_at_close is not None
+    ):
+        # Closed: the results as they were posted, whoever has left the group since.
+        needed = needed_voters(quorum, record.eligible_at_close)
+        return Tally(
+            counts=record.final_counts,
+            shares=largest_remainder(record.final_counts),
+            voters=record.final_voters,
+            eligible=record.eligible_at_close,
+            needed=needed,
+            quorum_met=None if needed is None else record.final_voters >= needed,
+        )
     keys = set(eligible_voters(store, record) if eligible is None else eligible)
     if record.state is PollState.CLOSED and record.eligible_at_close is not None:
         count = record.eligible_at_close
     else:
         count = len(keys)
-    quorum = Quorum(record.fields.quorum, record.fields.quorum_value)
     options = len(record.fields.options)
     if record.fields.ballot is BallotKind.SECRET:
         ballots: list[tuple[int, ...]] = list(store.polls.secret_ballots(record.id))

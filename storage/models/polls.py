@@ -72,6 +72,9 @@ class Poll(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     eligible_at_close: Mapped[int | None] = mapped_column(Integer)
+    final_counts: Mapped[str | None] = mapped_column(Text())
+    """JSON: the votes for each option when it closed."""
+    final_voters: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str | None] = mapped_column(Text())
     outcome_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

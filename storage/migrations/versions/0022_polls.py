@@ -94,6 +94,8 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         _at("closed_at"),
         sa.Column("eligible_at_close", sa.Integer(), nullable=True),
+        sa.Column("final_counts", sa.Text(), nullable=True),
+        sa.Column("final_voters", sa.Integer(), nullable=True),
         sa.Column("outcome", sa.Text(), nullable=True),
         sa.Column("outcome_by", sa.Integer(), nullable=True),
         _at("outcome_at"),
