@@ -196,17 +196,8 @@ class TelegramSender:
         if edit.shared:  # a merged burst: answer it, do not rewrite it
             return await self._send_html(chat_id, edit.fallback_html, target)
         try:
-            try:
-                await self._bot.edit_message_text(
-                    edit.html, chat_id, target, parse_mode=ParseMode.HTML
-                )
-            except BadRequest as error:
-                if "no text in the message" not in error.message.lower():
-                    raise
-                # A relayed file: its caption is what the member edited.
-                await self._bot.edit_message_caption(
-                    chat_id, target, caption=edit.html, parse_mode=ParseMode.HTML
-                )
+            # A relayed file: its caption is what the member edited.
+            await self._rewrite(chat_id, target, edit.html)
         except BadRequest as error:
             reason = error.message.lower()
             if "not modified" in reason:
@@ -263,6 +254,26 @@ class TelegramSender:
             raise PermanentFailure("Telegram answered sendPoll with a message without a poll")
         return Delivered(str(sent.message_id), sent.poll.id)
 
+    async def _rewrite(
+        self,
+        chat_id: int,
+        target: int,
+        html: str,
+        preview: LinkPreviewOptions | None = None,
+    ) -> None:
+        """Make a sent message say ``html``: its text, or where it has none (a file) its
+        caption. Raises Telegram's refusal (``BadRequest``) for the caller to read."""
+        try:
+            await self._bot.edit_message_text(
+                html, chat_id, target, parse_mode=ParseMode.HTML, link_preview_options=preview
+            )
+        except BadRequest as error:
+            if "no text in the message" not in error.message.lower():
+                raise
+            await self._bot.edit_message_caption(
+                chat_id, target, caption=html, parse_mode=ParseMode.HTML
+            )
+
     async def _edit_own(self, chat_id: int, edit: TelegramBotEdit) -> str | None:
         """Edit the bot's message in place. Where it was never sent, the text goes as a new
         message; where it is gone (deleted by an administrator) or Telegram will not edit
@@ -272,23 +283,9 @@ class TelegramSender:
         text = TelegramText(edit.html, link_preview=False)
         if target is None:
             return await self._send_text(chat_id, text)
-        preview_off = LinkPreviewOptions(is_disabled=True)
         try:
-            try:
-                await self._bot.edit_message_text(
-                    edit.html,
-                    chat_id,
-                    target,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=preview_off,
-                )
-            except BadRequest as error:
-                if "no text in the message" not in error.message.lower():
-                    raise
-                # A file with its caption (a chart): the caption says it.
-                await self._bot.edit_message_caption(
-                    chat_id, target, caption=edit.html, parse_mode=ParseMode.HTML
-                )
+            # A file with its caption (a chart): the caption says it.
+            await self._rewrite(chat_id, target, edit.html, LinkPreviewOptions(is_disabled=True))
         except BadRequest as error:
             reason = error.message.lower()
             if "not modified" in reason:  # it says so already
