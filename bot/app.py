@@ -339,6 +339,7 @@ class Services:
         self._started: list[Transport] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        self._stopping = asyncio.Event()
 
     def wake(self, platform: Platform) -> None:
         """Messages were queued for ``platform``; the event may have been a report's
@@ -405,6 +406,8 @@ class Services:
         for done in (fetched, handled):
             until = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
             while True:
+                if self._stopping.is_set():
+                    return
                 if await done() or asyncio.get_running_loop().time() >= until:
                     break
                 await asyncio.sleep(CATCH_UP_POLL)
@@ -413,6 +416,7 @@ class Services:
     async def stop(self) -> None:
         """Stop receiving first, then let sends under way finish; close the store last."""
         tasks, self._tasks = self._tasks, []
+        self._stopping.set()
         # The fetcher first: it uses the transports' media sources.
         if self.evidence is not None:
             self.evidence.stop()
