@@ -113,7 +113,7 @@ def _draft_lines(
 
 
 def _group_name(store: HandlerStore, group_id: int) -> str:
-    group = next((g for g in store.groups.all() if g.id == group_id), None)
+    group = store.groups.get(group_id)
     return group.name if group is not None else ""
 
 

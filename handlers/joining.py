@@ -264,9 +264,7 @@ def decision_picked(context: Context, picked: ChoicePicked, payload: str) -> Seq
 
 
 def _group_by_id(context: Context, working_group_id: int) -> WorkingGroupRecord | None:
-    return next(
-        (group for group in context.store.groups.all() if group.id == working_group_id), None
-    )
+    return context.store.groups.get(working_group_id)
 
 
 def _already_decided(

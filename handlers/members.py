@@ -190,7 +190,7 @@ def role_picked(context: Context, picked: ChoicePicked, payload: str) -> Sequenc
         raise _usage()
     group = None
     if group_text != "0":
-        group = next((g for g in context.store.groups.all() if g.id == int(group_text)), None)
+        group = context.store.groups.get(int(group_text))
         if group is None:
             raise _usage()
     if not _may_manage_roles(context, group):

@@ -19,7 +19,7 @@ from storage.members import existing_member, member_for_identity_in
 from storage.models import Membership, Room, WorkingGroup
 from storage.records import GroupSummary, MemberRoles, WorkingGroupRecord, WorkingGroupSpec
 from storage.units import Area
-from storage.validation import check_text
+from storage.validation import MAX_ID, check_text
 
 CONFIG = "config"
 COMMAND = "command"
@@ -60,6 +60,17 @@ class GroupStore(Area):
 
     def by_slug(self, slug: str) -> WorkingGroupRecord | None:
         return self._run(_by_slug, slug)
+
+    def get(self, working_group_id: int) -> WorkingGroupRecord | None:
+        """The working group with this id, if any."""
+        if not 0 < working_group_id <= MAX_ID:
+            return None  # typed by someone: no such group, not an error of the database
+
+        def get_in(session: Session) -> WorkingGroupRecord | None:
+            group = session.get(WorkingGroup, working_group_id)
+            return None if group is None else _group_record(group)
+
+        return self._run(get_in)
 
     def all(self) -> list[WorkingGroupRecord]:
         """All working groups, by slug (including ones no longer configured)."""

@@ -132,3 +132,11 @@ def test_the_bridge_migration_keeps_the_outbox_and_downgrades_cleanly(database_u
         assert ids == [pending.id, after]
         store.upgrade()
         assert store.current_revision() == head_revision()
+
+
+def test_a_group_is_found_by_its_id_and_an_id_out_of_range_finds_none(store: Store) -> None:
+    cawg, land = _groups(store)
+    found = store.groups.get(land)
+    assert found is not None and (found.slug, found.languages) == ("land", ("es",))
+    assert store.groups.get(cawg + land + 100) is None
+    assert store.groups.get(10**20) is None  # typed by someone; beyond what a column holds

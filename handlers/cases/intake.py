@@ -270,7 +270,7 @@ def tell_coordinators(
 
     It carries the report's number only, never its contents."""
     chosen = key or ("cases.urgent_alert" if urgent else "cases.new_report_notice")
-    group = next((g for g in context.store.groups.all() if g.id == group_id), None)
+    group = context.store.groups.get(group_id)
     name = Literal(group.name if group is not None else "")
     notices = notify_coordinators(
         context.store,

@@ -253,7 +253,7 @@ def prepare(context: Context, command: Command) -> Mapping[str, Any]:
 
 def _group(context: Context, answers: Answers) -> WorkingGroupRecord:
     group_id = int(answers["group"])
-    group = next((g for g in context.store.groups.all() if g.id == group_id), None)
+    group = context.store.groups.get(group_id)
     if group is None or not context.role_in(group_id).includes(Role.COORDINATOR):
         raise UserError("polls.create.not_coordinator")
     return group

@@ -234,10 +234,8 @@ def results_picture(record: PollRecord, counted: Tally, *, language: str) -> tup
 
 def group_language(context: Telling, record: PollRecord) -> str:
     """The language a poll's rooms read: its group's first, else the configuration's."""
-    for group in context.store.groups.all():
-        if group.id == record.fields.working_group_id and group.languages:
-            return group.languages[0]
-    return context.config.default_language
+    group = context.store.groups.get(record.fields.working_group_id)
+    return group.languages[0] if group and group.languages else context.config.default_language
 
 
 def poll_rooms(record: PollRecord) -> list[Origin]:

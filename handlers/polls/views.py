@@ -22,7 +22,7 @@ from handlers.polls.labels import (
     option_labels,
     quorum_label,
 )
-from handlers.polls.results import current_tally
+from handlers.polls.results import current_tally, group_language
 from handlers.polls.tally import Tally
 from storage import WorkingGroupRecord
 from storage.polls import BallotKind, PollKind, PollRecord, PollState, ResultsShown
@@ -75,7 +75,7 @@ def poll_numbered(context: Context, typed: str) -> PollRecord:
 
 
 def _group_name(context: Context, group_id: int) -> Literal:
-    group = next((g for g in context.store.groups.all() if g.id == group_id), None)
+    group = context.store.groups.get(group_id)
     return Literal(group.name if group else str(group_id))
 
 
@@ -265,10 +265,7 @@ def record_outcome(context: Context, command: Command) -> Sequence[Reply]:
         question=Literal(record.fields.question),
         outcome=Literal(text),
     )
-    group = next(
-        (g for g in context.store.groups.all() if g.id == record.fields.working_group_id), None
-    )
-    language = group.languages[0] if group and group.languages else context.config.default_language
+    language = group_language(context, record)
     posts = [
         Reply(
             notice,
