@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from bot.types import Platform
 from storage.errors import NotFoundError
 from storage.jsontext import decode_json_object, encode_json_object
-from storage.models import Identity, OutboxCaseContent, OutboxMessage
-from storage.posts import record_delivery_in
+from storage.models import BotPost, Identity, OutboxCaseContent, OutboxMessage
 from storage.records import DeliveryStatus, OutboxRecord, OutboxStatus, OutboxTarget
 from storage.units import Area
 from storage.validation import (
@@ -513,3 +512,25 @@ def files_waiting_in(
         )
     )
     return {attachment_id for attachment_id in rows if attachment_id is not None}
+
+
+def supersede_pending_in(session: Session, outbox_id: int, now: datetime) -> None:
+    """An edit still waiting whose words a newer edit of the same message says: counted as
+    delivered, with no message of its own, and not sent. One the outbox already took goes
+    (or went), and the newer edit follows it."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == PENDING)
+        .values(status=DELIVERED, delivered_at=now, platform_message_id=None, payload=EMPTY_PAYLOAD)
+    )
+
+
+def record_delivery_in(
+    session: Session, outbox_ids: list[int], message_id: str | None, native_id: str | None
+) -> None:
+    """The posts among delivered outbox rows learn the platform's ids (in the unit of work
+    that marks them delivered)."""
+    values: dict[str, str | None] = {"message_id": message_id}
+    if native_id is not None:
+        values["native_id"] = native_id
+    session.execute(update(BotPost).where(BotPost.outbox_id.in_(outbox_ids)).values(**values))

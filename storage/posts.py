@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.types import Platform
-from storage.models import BotPost, OutboxMessage
+from storage.models import BotPost
+from storage.outbox import supersede_pending_in
 from storage.units import Area
 from storage.upserts import insert_unless_present
 from storage.validation import check_int, check_text
@@ -158,24 +159,6 @@ def _replace_pending_edit_in(
         return
     earlier = post.pending_edit_id
     if earlier is not None and earlier != edit_outbox_id:
-        # Said by the newer edit: counted as delivered, with no message of its own, and not
-        # sent. Only if it still waits: one the outbox already took goes (or went), and the
-        # newer edit follows it.
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == earlier, OutboxMessage.status == "pending")
-            .values(status="delivered", delivered_at=now, platform_message_id=None, payload="{}")
-        )
+        supersede_pending_in(session, earlier, now)
     post.pending_edit_id = edit_outbox_id
     session.flush()
-
-
-def record_delivery_in(
-    session: Session, outbox_ids: list[int], message_id: str | None, native_id: str | None
-) -> None:
-    """The posts among delivered outbox rows learn the platform's ids (in the unit of work
-    that marks them delivered)."""
-    values: dict[str, str | None] = {"message_id": message_id}
-    if native_id is not None:
-        values["native_id"] = native_id
-    session.execute(update(BotPost).where(BotPost.outbox_id.in_(outbox_ids)).values(**values))
