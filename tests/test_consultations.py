@@ -294,8 +294,9 @@ def test_consultations_lists_the_open_ones_soonest_first_with_days_left(bot: Bot
     bot.pick(COORD, "~submit")
     second = bot.store.consultations.get(2)
     assert second is not None
-    soon = bot.store.now() + timedelta(days=3, hours=1)
-    bot.send(COORD, f"/consultation 2 deadline {soon.date().isoformat()} 23:00 UTC")
+    # Three calendar days ahead, whatever the hour the test runs at (days left count days).
+    soon = bot.store.now().astimezone(UTC).date() + timedelta(days=3)
+    bot.send(COORD, f"/consultation 2 deadline {soon.isoformat()} 23:00 UTC")
     listed = to(bot.send(MEMBER, "/consultations"), MEMBER)
     assert listed.index("2. ") < listed.index("1. ")
     left = CATALOGS.renderer("es", TG).label(Message.counted("consult.in_days", 3))
