@@ -673,6 +673,29 @@ class PollsConfig(BaseModel):
         return value
 
 
+class StatementsConfig(BaseModel):
+    """Joint statements (``/statement``)."""
+
+    model_config = _FROZEN
+
+    remind_hours_before: tuple[StrictInt, ...] = (72, 24)
+    """Hours before a statement's deadline at which organizations that have not answered
+    are reminded, once each (empty: no reminder)."""
+
+    @field_validator("remind_hours_before")
+    @classmethod
+    def _check_remind(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        fix = "set remind_hours_before = [72, 24]"
+        if len(value) > 5:
+            raise rule(f"takes at most 5 reminders (got {len(value)})", fix)
+        for hours in value:
+            if not 1 <= hours <= 24 * 30:
+                raise rule(f"each must be from 1 to 720 (30 days) (got {hours})", fix)
+        if len(set(value)) != len(value):
+            raise rule("names the same hour twice", fix)
+        return tuple(sorted(value, reverse=True))
+
+
 class AppConfig(BaseModel):
     """The whole validated configuration the bot runs with."""
 
@@ -692,6 +715,7 @@ class AppConfig(BaseModel):
     scheduler: SchedulerConfig = SchedulerConfig()
     feeds: FeedsConfig = FeedsConfig()
     polls: PollsConfig = PollsConfig()
+    statements: StatementsConfig = StatementsConfig()
     encryption_keys: tuple[SecretStr, ...] = Field(default=(), repr=False)
     """Keys that seal confidential data at rest, newest first; none: a key file in data_dir."""
 
@@ -877,6 +901,7 @@ _FILE_KEYS: tuple[str, ...] = (
     "scheduler",
     "feeds",
     "polls",
+    "statements",
 )
 
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -889,6 +914,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "scheduler": tuple(SchedulerConfig.model_fields),
     "feeds": tuple(FeedsConfig.model_fields),
     "polls": tuple(PollsConfig.model_fields),
+    "statements": tuple(StatementsConfig.model_fields),
 }
 """The settings each part of the file may hold, for "did you mean" in error lines."""
 

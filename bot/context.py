@@ -28,6 +28,7 @@ from storage.posts import PostedRoom
 from storage.rooms import RoomStore
 from storage.roster import RosterStore
 from storage.scheduled import ScheduledRecord, ScheduledState
+from storage.statements import StatementStore
 from storage.urgent_alerts import UrgentAlertStore
 
 
@@ -113,6 +114,8 @@ class HandlerStore:
     """The bot's messages named by a capability (``Reply.post``): a poll and its results."""
     polls: PollsStore
     """Polls, their votes and secret ballots (:mod:`storage.polls`)."""
+    statements: StatementStore
+    """Joint statements, their versions, signatures and questions (:mod:`storage.statements`)."""
 
     @classmethod
     def of(cls, store: Store) -> HandlerStore:
@@ -134,6 +137,7 @@ class HandlerStore:
             consultations=store.consultations,
             posts=store.posts,
             polls=store.polls,
+            statements=store.statements,
         )
 
 

@@ -19,6 +19,7 @@ from handlers import (
     outbox,
     polls,
     profile,
+    statements,
 )
 
 CAPABILITIES = (
@@ -37,6 +38,7 @@ CAPABILITIES = (
     consultations,
     imports,
     polls,
+    statements,
 )
 """Every capability module; each exposes ``register(registry)``."""
 

@@ -47,6 +47,7 @@ from storage.rooms import RoomStore
 from storage.roster import RosterStore
 from storage.scheduled import ScheduledStore
 from storage.sealing import Sealer, attach_sealer
+from storage.statements import StatementStore
 from storage.transports import TransportStore
 from storage.units import TurnGate, UnitsOfWork, errors_wrapped
 from storage.upserts import insert_unless_present
@@ -129,6 +130,8 @@ class Store:
         """Polls, their votes and secret ballots (:mod:`storage.polls`)."""
         self.posts = PostStore(run, now, self._units.read)
         """The bot's messages named for later edits and answers (:mod:`storage.posts`)."""
+        self.statements = StatementStore(run, now, self._units.read)
+        """Joint statements, their versions and signatures (:mod:`storage.statements`)."""
         truncate_log_after_erasure(self._sessions, self._engine)
 
         self._seal_check_kept = sealer is None or sealer.has_key
