@@ -276,7 +276,7 @@ def test_a_decline_and_a_withdrawal_are_recorded_with_who_and_when(
     assert answer(store, statement, signer, ana, WITHDRAWN) is AnswerOutcome.NOT_SIGNED
     assert answer(store, statement, signer, ana, SIGNED) is AnswerOutcome.SIGNED
     withdrawn_at = clock.advance(hours=1)
-    assert answer(store, statement, signer, ben, WITHDRAWN, text_hash="x") is (
+    assert answer(store, statement, signer, ben, WITHDRAWN, text_hash="") is (
         AnswerOutcome.WITHDRAWN
     )
     [withdrawn] = store.statements.signatures(statement.id)
