@@ -36,6 +36,15 @@ from storage.models.polls import (
 )
 from storage.models.posts import BotPost
 from storage.models.scheduled import ScheduledWork
+from storage.models.statements import (
+    Statement,
+    StatementNotice,
+    StatementQuestion,
+    StatementSignature,
+    StatementSignatureEvent,
+    StatementTextVersion,
+    StatementTranslation,
+)
 from storage.models.transports import (
     CallbackPayload,
     SealCheck,
@@ -82,6 +91,13 @@ __all__ = [
     "Room",
     "ScheduledWork",
     "SealCheck",
+    "Statement",
+    "StatementNotice",
+    "StatementQuestion",
+    "StatementSignature",
+    "StatementSignatureEvent",
+    "StatementTextVersion",
+    "StatementTranslation",
     "TransportState",
     "UTCDateTime",
     "UnreachableChat",
