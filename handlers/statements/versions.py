@@ -1,9 +1,220 @@
-"""Scaffold: replaced by its owner's module (see /work/tools/STATEMENTS-SPEC.md)."""
+"""Changing a statement's text and translating it. ``/editstatement N``: the new text (typed
+or a file), then whether it is a *correction* (signatures stand) or a *change of substance*
+(each signer whose signature stood is asked to confirm on the new text; until then its
+signature waits and is not counted). ``/translatestatement N``: a language and its text,
+attached to the current version (out of date once the original changes again)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.context import Context, UserError
+from bot.conversation import Answers, Conversation, Step
 from bot.registry import Registry
+from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Reply, Role
+from handlers.statements import common, signing
+from storage.statement_records import Change, StatementRecord
+
+log = logging.getLogger(__name__)
+
+STATEMENT = "statement"
+"""Not a step: the statement's number, given with the command."""
+LANGUAGES_OFFERED = "languages_offered"
+"""Not a step: the languages it may be translated into."""
+CHANGE_KEYS = {
+    Change.CORRECTION: "statements.edit.correction",
+    Change.SUBSTANCE: "statements.edit.substance",
+}
 
 
 def register(registry: Registry) -> None:
-    del registry
+    registry.conversation(
+        EDIT, command="editstatement", help_key="help.editstatement", prepare=prepare_edit
+    )
+    registry.conversation(
+        TRANSLATE,
+        command="translatestatement",
+        help_key="help.translatestatement",
+        prepare=prepare_translation,
+    )
+
+
+def _numbered(context: Context, command: Command, usage: str) -> StatementRecord:
+    if len(command.args) != 1:
+        raise UserError(usage, command=CommandRef(command.name), list=CommandRef("statements"))
+    return common.find_coordinated(context, command.args[0], open_now=True)
+
+
+def _statement(context: Context, answers: Answers) -> StatementRecord:
+    """The statement again, as it is now: still the member's, still open."""
+    return common.find_coordinated(context, str(answers[STATEMENT]), open_now=True)
+
+
+# -- /editstatement N -------------------------------------------------------------------------
+
+
+def prepare_edit(context: Context, command: Command) -> Mapping[str, Any]:
+    record = _numbered(context, command, "statements.edit.usage")
+    return {STATEMENT: record.id}
+
+
+def submit_edit(context: Context, answers: Answers) -> Sequence[Reply]:
+    """A new version; after a change of substance, the signers whose signature stood are
+    asked to confirm and the rooms' count drops to the signatures that still stand."""
+    record = _statement(context, answers)
+    text, file = common.text_of(context, answers)
+    if text == record.current.text:
+        raise UserError("statements.edit.unchanged", number=record.id)
+    change = Change(str(answers["change"]))
+    standing = [
+        signature.signer
+        for signature in context.store.statements.signatures(record.id)
+        if signature.stands
+    ]
+    revised = context.store.statements.revise(record.id, text, file, change, context.member.id)
+    if revised is None:
+        raise UserError("statements.closed", number=record.id)
+    version = revised.current.number
+    context.store.audit.record(
+        "statement.revised",
+        context.member.id,
+        working_group_id=revised.fields.working_group_id,
+        detail={"statement": revised.id, "version": version, "change": change.value},
+    )
+    log.info(
+        "statement_revised statement=%d version=%d change=%s member=%d",
+        revised.id,
+        version,
+        change.value,
+        context.member.id,
+    )
+    lines: list[Message | Literal] = [
+        Message.of(
+            "statements.edit.done",
+            number=revised.id,
+            version=version,
+            change=Message.of(CHANGE_KEYS[change]),
+        )
+    ]
+    out_of_date = [
+        translation.language
+        for translation in context.store.statements.translations(revised.id)
+        if not translation.current
+    ]
+    if out_of_date:
+        lines.append(
+            Message.of(
+                "statements.edit.translations_out_of_date",
+                translate=CommandRef("translatestatement"),
+                number=revised.id,
+            )
+        )
+        lines.extend(Message.of("language.native_name@" + code) for code in out_of_date)
+    if change is not Change.SUBSTANCE:
+        return [Reply(Lines(tuple(lines)))]
+    lines.append(Message.counted("statements.edit.asked", len(standing)))
+    return [
+        Reply(Lines(tuple(lines))),
+        *signing.ask_to_confirm(context, revised, standing),
+        *signing.count_edits(context, revised),
+    ]
+
+
+EDIT = Conversation(
+    name="editstatement",
+    title="statements.edit.title",
+    steps=(
+        *common.text_steps("statements.edit.ask_text", "statements.edit.field_text", "change"),
+        Step(
+            "change",
+            "statements.edit.ask_change",
+            "statements.edit.field_change",
+            choices=tuple(
+                Choice(str(value), Message.of(key)) for value, key in CHANGE_KEYS.items()
+            ),
+            hint="statements.edit.change_hint",
+        ),
+    ),
+    submit=submit_edit,
+    role=Role.COORDINATOR,
+)
+
+
+# -- /translatestatement N --------------------------------------------------------------------
+
+
+def prepare_translation(context: Context, command: Command) -> Mapping[str, Any]:
+    record = _numbered(context, command, "statements.translate.usage")
+    others = [code for code in context.languages if code != record.fields.language]
+    if not others:
+        raise UserError("statements.translate.no_languages")
+    return {STATEMENT: record.id, LANGUAGES_OFFERED: others}
+
+
+def _offered_languages(answers: Answers) -> tuple[Choice, ...]:
+    return tuple(
+        Choice(code, Message.of("language.native_name@" + code))
+        for code in answers.get(LANGUAGES_OFFERED, [])
+    )
+
+
+def submit_translation(context: Context, answers: Answers) -> Sequence[Reply]:
+    record = _statement(context, answers)
+    language = str(answers["language"])
+    if language == record.fields.language or language not in context.languages:
+        raise UserError("statements.translate.same_language", number=record.id)
+    text, file = common.text_of(context, answers)
+    translation = context.store.statements.translate(
+        record.id, language, text, file, context.member.id
+    )
+    if translation is None:
+        raise UserError("statements.closed", number=record.id)
+    context.store.audit.record(
+        "statement.translated",
+        context.member.id,
+        working_group_id=record.fields.working_group_id,
+        detail={
+            "statement": record.id,
+            "language": language,
+            "version": translation.version_number,
+        },
+    )
+    log.info(
+        "statement_translated statement=%d language=%s version=%d member=%d",
+        record.id,
+        language,
+        translation.version_number,
+        context.member.id,
+    )
+    return [
+        Reply(
+            Message.of(
+                "statements.translate.done",
+                number=record.id,
+                language=Message.of("language.native_name@" + language),
+                version=translation.version_number,
+                show=CommandRef("statement"),
+            )
+        )
+    ]
+
+
+TRANSLATE = Conversation(
+    name="translatestatement",
+    title="statements.translate.title",
+    steps=(
+        Step(
+            "language",
+            "statements.translate.ask_language",
+            "statements.translate.field_language",
+            choices=_offered_languages,
+        ),
+        *common.text_steps(
+            "statements.translate.ask_text", "statements.translate.field_text", None
+        ),
+    ),
+    submit=submit_translation,
+    role=Role.COORDINATOR,
+)
