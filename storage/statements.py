@@ -167,7 +167,7 @@ class StatementStore(Area):
         check_int("statement id", statement_id, minimum=1)
         check_int("member id", member_id, minimum=1, maximum=MAX_ID)
         check_aware("now", now)
-        check_text("text hash", text_hash, 64)
+        check_text("text hash", text_hash, 64, allow_empty=True)
         organization_id = _check_signer(signer, member_id)
         return self._run(
             _answer_in, statement_id, organization_id, member_id, Answer(answer), text_hash, now
