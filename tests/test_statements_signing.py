@@ -1,0 +1,431 @@
+"""Signing joint statements, by the router and the scheduler on SQLite and PostgreSQL with
+a clock the tests move: the announcement (rooms, and privately each eligible signer's
+members), signatures bound to the version shown (a stale tag offers the current text), an
+organization signing once through any signatory, forged presses and typed commands by
+members who may not sign recording nothing, confirmations after a change of substance,
+declining and withdrawing, forwarding by a non-signatory, reminders once, and questions to
+the coordinators answered privately. Members write from the console, Telegram and Matrix;
+notices to Telegram and Matrix accounts are read from what the router says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_registry, network_planners, open_store
+from bot.config import AppConfig, load_config
+from bot.context import Context, HandlerStore
+from bot.keys import sealer_for
+from bot.notices import notice_address
+from bot.queueing import queue_replies
+from bot.router import Router
+from bot.scheduler import Scheduler
+from bot.types import (
+    ChoicePicked,
+    Command,
+    Incoming,
+    Message,
+    Origin,
+    Outgoing,
+    Platform,
+    Reply,
+    Role,
+    TextMessage,
+)
+from handlers.statements import common, signing
+from storage import Store
+from storage.statement_records import (
+    Answer,
+    Change,
+    ListOrder,
+    StatementFields,
+    StatementRecord,
+    WhoSigns,
+    organization_signer,
+)
+from tests.harness.clock import T0, Clock
+from tests.harness.features import CATALOGS
+
+TG, MX, CONSOLE = Platform.TELEGRAM, Platform.MATRIX, Platform.CONSOLE
+CONFIG = """
+data_dir = "data"
+admins = ["telegram:1003"]
+
+[telegram]
+
+[matrix]
+homeserver = "http://127.0.0.1:9"
+user_id = "@bot:x"
+
+[[working_groups]]
+slug = "cawg"
+name = "Corporate Accountability"
+languages = ["en"]
+telegram_chats = [-100111]
+matrix_rooms = ["!cawg:x"]
+coordinators = ["telegram:1002"]
+
+[limits]
+private_messages_per_minute = 10000
+"""
+TG_ROOM, MX_ROOM = "-100111", "!cawg:x"
+ROOMS = ((TG.value, TG_ROOM), (MX.value, MX_ROOM))
+DEADLINE = T0 + timedelta(days=7)
+TEXT = "We, the undersigned organizations, call on the State to protect land defenders."
+AMENDED = TEXT + " And to consult the communities before any concession."
+
+
+def private(platform: Platform, user: str) -> Origin:
+    room = "console" if platform is CONSOLE else user
+    return Origin(platform, room, user, is_direct=True, language_hint="en")
+
+
+COORD = private(TG, "1002")
+BOB = private(TG, "1001")
+"""A signatory of Red Étnica."""
+CARL = private(MX, "@carl:x")
+"""Another signatory of Red Étnica."""
+ANA = private(TG, "1004")
+"""A confirmed member of Red Étnica, not its signatory."""
+DANA = private(TG, "1005")
+"""The signatory of Tierra Viva."""
+OUT = private(TG, "1006")
+"""A signatory of Sin Grupo, whose organization is in no group of the statement."""
+
+
+class Bot:
+    def __init__(self, store: Store, config: AppConfig) -> None:
+        self.store = store
+        self.config = config
+        self.registry = build_registry()
+        self.router = Router(store, self.registry, CATALOGS, config)
+        self.planners = network_planners(config, store)
+
+    def handle(self, event: Incoming) -> list[Outgoing]:
+        with self.store.transaction():
+            said = self.router.handle(event)
+            queue_replies(self.store, [o for o in said if o.platform is not CONSOLE], self.planners)
+        return said
+
+    def send(self, origin: Origin, text: str) -> list[Outgoing]:
+        if not text.startswith("/"):
+            return self.handle(TextMessage(origin, text))
+        name, *args = text.removeprefix("/").split()
+        return self.handle(Command(origin, name, tuple(args)))
+
+    def pick(self, origin: Origin, value: str) -> list[Outgoing]:
+        return self.handle(ChoicePicked(origin, value))
+
+    def member_id(self, origin: Origin) -> int:
+        return self.store.members.for_identity(origin.platform, origin.user_id, language="en").id
+
+    def context(self) -> Context:
+        coordinator = self.store.members.get(self.member_id(COORD))
+        assert coordinator is not None
+        return Context(
+            origin=COORD,
+            member=coordinator,
+            role=Role.COORDINATOR,
+            roles=self.store.groups.roles_of(coordinator.id),
+            working_group=None,
+            store=HandlerStore.of(self.store),
+            registry=self.registry,
+            config=self.config,
+            languages=CATALOGS.languages,
+        )
+
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.store, self.registry, CATALOGS, self.config, planners=self.planners)
+
+    def signatures(self, statement_id: int = 1) -> dict[str, tuple[Answer, bool]]:
+        return {
+            signature.signer: (signature.answer, signature.stands)
+            for signature in self.store.statements.signatures(statement_id)
+        }
+
+
+@pytest.fixture
+def bot(tmp_path: Path, database_url: str, clock: Clock) -> Iterator[Bot]:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    env = {
+        "CAUCUS_DATABASE_URL": database_url,
+        "CAUCUS_TELEGRAM_TOKEN": "123:abc",
+        "CAUCUS_MATRIX_ACCESS_TOKEN": "token",
+        "CAUCUS_MATRIX_PICKLE_KEY": "pickle",
+    }
+    config: AppConfig = load_config(path, env=env)
+    open_store(config).close()
+    store = Store(config.database_url, clock=clock, sealer=sealer_for(config))
+    running = Bot(store, config)
+    for origin in (COORD, BOB, CARL, ANA, DANA, OUT):
+        running.send(origin, "/start")  # each has written privately: notices reach them
+    cawg = store.groups.by_slug("cawg")
+    assert cawg is not None
+    organizations = store.organizations
+    with store.transaction():
+        red = organizations.add("Red Étnica de Mujeres", "CO", "union")
+        viva = organizations.add("Tierra Viva", "PE", "ngo")
+        lone = organizations.add("Sin Grupo", "AR", "ngo")
+        for origin, organization, signs in (
+            (BOB, red.id, True),
+            (CARL, red.id, True),
+            (ANA, red.id, False),
+            (DANA, viva.id, True),
+            (OUT, lone.id, True),
+        ):
+            member = running.member_id(origin)
+            if origin is not OUT:
+                store.joining.add_member(member, cawg.id)
+            organizations.claim(member, organization)
+            organizations.decide(member, organization, confirm=True)
+            organizations.set_signatory(member, organization, signs)
+    try:
+        yield running
+    finally:
+        store.close()
+
+
+RED, VIVA = organization_signer(1), organization_signer(2)
+
+
+def open_statement(bot: Bot, **changes: object) -> tuple[StatementRecord, list[Reply]]:
+    """Statement 1 of cawg, opened as ``/statement`` opens one, its announcement queued."""
+    cawg = bot.store.groups.by_slug("cawg")
+    assert cawg is not None
+    fields = StatementFields(
+        working_group_id=cawg.id,
+        title="Protect land defenders",
+        language="en",
+        deadline=DEADLINE,
+        who_signs=WhoSigns.GROUP,
+        individuals=False,
+        list_order=ListOrder.ALPHABETICAL,
+        rooms=ROOMS,
+        time_zone="America/Lima",
+        **changes,  # type: ignore[arg-type]
+    )
+    context = bot.context()
+    with bot.store.transaction():
+        record = bot.store.statements.open(fields, TEXT, None, bot.member_id(COORD))
+        common.schedule_work(context.store, record)
+        announced = signing.announce(context, record)
+    return record, announced
+
+
+def said(key: str, **params: object) -> str:
+    return CATALOGS.renderer("en", CONSOLE).label(Message.of(key, **params))  # type: ignore[arg-type]
+
+
+def counted(key: str, count: int, **params: object) -> str:
+    return CATALOGS.renderer("en", CONSOLE).label(Message.counted(key, count, **params))  # type: ignore[arg-type]
+
+
+def to(outgoing: list[Outgoing], origin: Origin | str) -> str:
+    """What was said in a room, or to a member (answers and notices alike)."""
+    if isinstance(origin, str):
+        rooms = {origin}
+    else:
+        rooms = {origin.room_id, notice_address(origin.user_id)}
+    return "\n".join(out.text for out in outgoing if out.room_id in rooms)
+
+
+def buttons(outgoing: list[Outgoing], origin: Origin) -> list[str]:
+    rooms = {origin.room_id, notice_address(origin.user_id)}
+    return [c.value for out in outgoing if out.room_id in rooms for c in out.choices]
+
+
+def tag(record: StatementRecord) -> str:
+    return common.hash_tag(record.current.text_hash)
+
+
+def revise(bot: Bot, text: str, change: Change) -> StatementRecord:
+    with bot.store.transaction():
+        record = bot.store.statements.revise(1, text, None, change, bot.member_id(COORD))
+    assert record is not None
+    return record
+
+
+def test_the_announcement_goes_to_every_room_with_the_count_and_privately_to_signatories_only(
+    bot: Bot,
+) -> None:
+    record, announced = open_statement(bot)
+    rooms = [
+        (r.to.platform, r.to.room_id, r.post or "")
+        for r in announced
+        if r.to and not r.to.is_direct
+    ]
+    key = common.count_key(record.id)
+    assert sorted(rooms) == sorted(
+        [(TG, TG_ROOM, ""), (TG, TG_ROOM, key), (MX, MX_ROOM, ""), (MX, MX_ROOM, key)]
+    )
+    private_to = {r.to.user_id for r in announced if r.to and r.to.is_direct}
+    assert private_to == {"1001", "@carl:x", "1005"}  # not ANA (no signatory), nor OUT (no group)
+    [to_bob] = [r for r in announced if r.to and r.to.user_id == "1001"]
+    assert [c.value for c in to_bob.choices] == [
+        f"statement:sign:1:{tag(record)}",
+        f"statement:decline:1:{tag(record)}",
+        "statement:ask:1",
+    ]
+    rendered = CATALOGS.render_reply(to_bob, "en", TG, "1001")
+    assert TEXT in rendered.text and "Protect land defenders" in rendered.text
+
+
+def test_a_signatory_signs_for_the_organization_once_and_the_count_is_edited_in_every_room(
+    bot: Bot,
+) -> None:
+    record, _ = open_statement(bot)
+    signed = bot.pick(BOB, f"statement:sign:1:{tag(record)}")
+    assert said("statements.sign.signed", number=1, who="Red Étnica de Mujeres", version=1) in to(
+        signed, BOB
+    )
+    edits = [(out.room_id, out.text) for out in signed if out.edits == common.count_key(1)]
+    figure = counted("statements.announce.count", 1, number=1)
+    assert sorted(edits) == sorted([(MX_ROOM, figure), (TG_ROOM, figure)])
+
+    again = bot.pick(CARL, f"statement:sign:1:{tag(record)}")  # the other signatory
+    assert said("statements.sign.already", number=1, who="Red Étnica de Mujeres") in to(again, CARL)
+    assert not [out for out in again if out.edits]
+    assert bot.signatures() == {RED: (Answer.SIGNED, True)}
+
+
+def test_a_forged_press_or_typed_command_by_who_may_not_sign_records_nothing(bot: Bot) -> None:
+    record, _ = open_statement(bot)
+    forged = bot.pick(ANA, f"statement:sign:1:{tag(record)}")
+    assert said("statements.sign.not_signatory", number=1) in to(forged, ANA)
+    assert buttons(forged, ANA) == ["statement:forward:1"]
+    typed = bot.send(ANA, f"/sign 1 {tag(record)}")
+    assert said("statements.sign.not_signatory", number=1) in to(typed, ANA)
+    outsider = bot.pick(OUT, f"statement:sign:1:{tag(record)}")
+    assert said("statements.sign.not_member", number=1) in to(outsider, OUT)
+    bot.send(OUT, "/decline 1")
+    assert bot.signatures() == {}
+    assert bot.pick(BOB, "statement:sign:99:abc") and bot.signatures() == {}
+
+
+def test_a_stale_tag_is_refused_with_the_current_text_offered_again(bot: Bot) -> None:
+    first, _ = open_statement(bot)
+    current = revise(bot, AMENDED, Change.SUBSTANCE)
+    stale = bot.pick(BOB, f"statement:sign:1:{tag(first)}")
+    assert said("statements.sign.stale", number=1, version=2) in to(stale, BOB)
+    assert AMENDED in to(stale, BOB)
+    assert buttons(stale, BOB)[0] == f"statement:sign:1:{tag(current)}"
+    assert bot.pick(BOB, "statement:sign:1:000000000000") and bot.signatures() == {}
+
+    offered = bot.send(BOB, "/sign 1")  # the current text first: a signature binds a text read
+    assert AMENDED in to(offered, BOB) and bot.signatures() == {}
+    bot.send(BOB, f"/sign 1 {tag(current)}")
+    [signature] = bot.store.statements.signatures(1)
+    assert (signature.version_number, signature.text_hash) == (2, current.current.text_hash)
+
+
+def test_after_a_change_of_substance_signers_confirm_and_a_waiting_signature_is_not_counted(
+    bot: Bot,
+) -> None:
+    first, _ = open_statement(bot)
+    bot.pick(BOB, f"statement:sign:1:{tag(first)}")
+    revise(bot, TEXT + " (typo fixed)", Change.CORRECTION)
+    assert bot.signatures() == {RED: (Answer.SIGNED, True)}  # a correction: it stands
+
+    current = revise(bot, AMENDED, Change.SUBSTANCE)
+    asked = signing.ask_to_confirm(bot.context(), current, [RED])
+    assert {r.to.user_id for r in asked if r.to} == {"1001", "@carl:x"}
+    assert [c.value for c in asked[0].choices] == [
+        f"statement:confirm:1:{tag(current)}",
+        "statement:withdraw:1",
+    ]
+    assert bot.signatures() == {RED: (Answer.SIGNED, False)}
+    zero = counted("statements.announce.count", 0, number=1)
+    assert (
+        CATALOGS.renderer("en", CONSOLE).label(
+            signing.count_text(bot.context(), current)  # type: ignore[arg-type]
+        )
+        == zero
+    )
+
+    confirmed = bot.pick(CARL, f"statement:confirm:1:{tag(current)}")
+    red = "Red Étnica de Mujeres"
+    assert said("statements.sign.confirmed", number=1, who=red, version=3) in to(confirmed, CARL)
+    assert counted("statements.announce.count", 1, number=1) in to(confirmed, TG_ROOM)
+    assert bot.signatures() == {RED: (Answer.SIGNED, True)}
+
+
+def test_any_signatory_withdraws_the_signature_and_declining_is_said_once(bot: Bot) -> None:
+    record, _ = open_statement(bot)
+    nothing = bot.send(CARL, "/withdrawsignature 1")
+    assert said("statements.sign.not_signed", number=1, who="Red Étnica de Mujeres") in to(
+        nothing, CARL
+    )
+    bot.pick(BOB, f"statement:sign:1:{tag(record)}")
+    withdrawn = bot.send(CARL, "/withdrawsignature 1")
+    assert said("statements.sign.withdrawn", number=1, who="Red Étnica de Mujeres") in to(
+        withdrawn, CARL
+    )
+    assert counted("statements.announce.count", 0, number=1) in to(withdrawn, MX_ROOM)
+    [signature] = bot.store.statements.signatures(1)
+    assert signature.withdrawn_by == bot.member_id(CARL)
+
+    declined = bot.send(DANA, "/decline 1")
+    assert said("statements.sign.declined", number=1, who="Tierra Viva") in to(declined, DANA)
+    again = bot.pick(DANA, f"statement:decline:1:{tag(record)}")
+    assert said("statements.sign.already_declined", number=1, who="Tierra Viva") in to(again, DANA)
+    assert bot.signatures() == {RED: (Answer.WITHDRAWN, False), VIVA: (Answer.DECLINED, False)}
+
+
+def test_a_non_signatory_forwards_the_request_to_each_signatory_once(bot: Bot) -> None:
+    open_statement(bot)
+    forwarded = bot.pick(ANA, "statement:forward:1")
+    assert counted("statements.forward.sent", 2, number=1) in to(forwarded, ANA)
+    for signatory in (BOB, CARL):
+        assert TEXT in to(forwarded, signatory)
+        assert buttons(forwarded, signatory)[0].startswith("statement:sign:1:")
+    assert not to(forwarded, DANA)
+    again = bot.pick(ANA, "statement:forward:1")
+    assert said("statements.forward.already", number=1) in to(again, ANA)
+    assert not to(again, BOB)
+    assert said("statements.forward.not_needed", number=1) in to(
+        bot.pick(BOB, "statement:forward:1"), BOB
+    )
+
+
+def test_reminders_go_once_to_signers_that_have_not_answered_and_never_after_the_close(
+    bot: Bot, clock: Clock
+) -> None:
+    record, _ = open_statement(bot)
+    bot.pick(DANA, f"statement:sign:1:{tag(record)}")
+    scheduler = bot.scheduler()
+    clock.now = DEADLINE - timedelta(hours=72)
+    reminded = scheduler.run_due()
+    assert reminded
+    rows = bot.store.outbox.pending(TG, limit=500) + bot.store.outbox.pending(MX, limit=500)
+    texts = {row.room_id: str(row.payload.get("text", "")) for row in rows}
+    headline = "Reminder: your organization has not yet answered joint statement #1"
+    assert headline in texts["1001"] and headline in texts[notice_address("@carl:x")]
+    assert headline not in texts.get("1005", "")
+    assert scheduler.run_due() == 0  # each row once
+
+    clock.now = DEADLINE + timedelta(minutes=1)
+    late = bot.pick(BOB, f"statement:sign:1:{tag(record)}")
+    assert said("statements.sign.closed", number=1) in to(late, BOB)
+    assert bot.signatures() == {VIVA: (Answer.SIGNED, True)}
+
+
+def test_a_question_reaches_the_coordinators_and_its_answer_the_asker_privately(bot: Bot) -> None:
+    open_statement(bot)
+    asked = bot.send(ANA, "/askstatement 1 Does it name the companies?")
+    assert said("statements.question.sent", question=1, number=1) in to(asked, ANA)
+    assert "Does it name the companies?" in to(asked, COORD)
+    refused = bot.send(BOB, "/answerquestion 1 Yes.")
+    assert said("statements.not_yours", number=1) in to(refused, BOB)
+    answered = bot.send(COORD, "/answerquestion 1 Yes, all three.")
+    assert said("statements.question.answer_sent", question=1) in to(answered, COORD)
+    assert "Yes, all three." in to(answered, ANA)
+    again = bot.send(COORD, "/answerquestion 1 Again")
+    assert said("statements.question.already_answered", question=1) in to(again, COORD)
+    assert bot.store.statements.questions(1, open_only=True) == []
+    assert said("statements.question.usage", command="/askstatement") in to(
+        bot.send(ANA, "/askstatement 1"), ANA
+    )
