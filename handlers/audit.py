@@ -233,6 +233,16 @@ def _poll(key: str) -> Sentence:
     return sentence
 
 
+def _statement(key: str) -> Sentence:
+    def sentence(parts: Parts) -> Message | None:
+        number = parts.number("statement")
+        if number is None:
+            return None
+        return Message.of(key, actor=parts.actor, number=number, where=parts.where)
+
+    return sentence
+
+
 SENTENCES: Mapping[str, Sentence] = {
     ROLE_SET: _role("audit.role_set", "role"),
     ROLE_REMOVED: _role("audit.role_removed", "previous"),
@@ -257,6 +267,11 @@ SENTENCES: Mapping[str, Sentence] = {
     "poll.created": _poll("audit.poll_created"),
     "poll.outcome": _poll("audit.poll_outcome"),
     "poll.closed": _poll("audit.poll_closed"),
+    "statement.opened": _statement("audit.statement_opened"),
+    "statement.revised": _statement("audit.statement_revised"),
+    "statement.translated": _statement("audit.statement_translated"),
+    "statement.closed": _statement("audit.statement_closed"),
+    "statement.published": _statement("audit.statement_published"),
 }
 """The actions this version has a sentence for; any other (a later version's) is shown by
 its name and details."""
