@@ -110,8 +110,10 @@ class CommandSpec:
 @dataclass(frozen=True)
 class ChoiceSpec:
     prefix: str
-    handler: ChoiceHandler
+    handler: ChoiceHandler | None
     role: Role
+    starts: str | None = None
+    """The conversation command a pick of this prefix begins (its handler is then ``None``)."""
 
 
 class Registry:
@@ -194,6 +196,15 @@ class Registry:
         if prefix in self._choices or ":" in prefix or prefix.startswith("~"):
             raise ValueError(f"choice prefix {prefix!r} is taken or malformed")
         self._choices[prefix] = ChoiceSpec(prefix, handler, role)
+
+    def choice_starts(self, prefix: str, command: str, *, role: Role = Role.MEMBER) -> None:
+        """Route picked choices ``prefix:A[:B...]`` to the beginning of the conversation of
+        ``command``, prepared as if ``/command A B`` had been typed: a button that opens a
+        guided conversation (a question about statement A). Its prepare sees the arguments;
+        the command's ``with_arguments`` handler is not called."""
+        if prefix in self._choices or ":" in prefix or prefix.startswith("~"):
+            raise ValueError(f"choice prefix {prefix!r} is taken or malformed")
+        self._choices[prefix] = ChoiceSpec(prefix, None, role, starts=command)
 
     def start_payload(self, prefix: str, handler: StartHandler) -> None:
         """Route ``/start PREFIX-REST`` to ``handler`` with ``REST``: what a link such as

@@ -354,11 +354,28 @@ class Router:
             choice, payload = found_choice
             if not context.role.includes(choice.role):
                 return [self._refusal(context, choice.prefix, choice.role)]
+            if choice.starts is not None:
+                return self._begin_from_choice(context, choice.starts, payload)
+            assert choice.handler is not None
             return choice.handler(context, picked, payload)
         found = self._open_conversation(context) if context.origin.is_direct else None
         if found is None:
             return [Reply(Message.of("router.choice_expired", help=CommandRef("help")))]
         return self._answer(context, *found, PickedAnswer(picked.value))
+
+    def _begin_from_choice(self, context: Context, name: str, payload: str) -> Sequence[Reply]:
+        """A button that begins the conversation of command ``name``, as ``/name`` typed
+        with the payload's parts, where the command itself may be used."""
+        spec = self._registry.find_command(name)
+        if spec is None or spec.conversation is None:
+            raise ValueError(f"choice begins {name!r}, which is no conversation")
+        if not spec.available_on(context.origin.platform) or not context.origin.is_direct:
+            return [Reply(Message.of("router.direct_only", command=CommandRef(spec.name)))]
+        if not context.role.includes(spec.role):
+            return [self._refusal(context, spec.name, spec.role)]
+        args = tuple(part for part in payload.split(":") if part)
+        command = Command(context.origin, name, args)
+        return self._begin(context, spec, spec.conversation, command)
 
     def _on_text(self, context: Context, message: TextMessage) -> Sequence[Reply]:
         if not context.origin.is_direct:
