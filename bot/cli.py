@@ -29,7 +29,9 @@ reports of business-related human-rights abuses for the coordinators to review, 
 count, alerts subscribers of consultations (typed in, or imported from calendars and feeds)
 and reminds them before the deadlines through a durable scheduler, runs the groups' polls
 as one ballot across both platforms (each platform's own poll, or a secret ballot voted in
-private chats; closed at the deadline with the results as text and a chart), and delivers
+private chats; closed at the deadline with the results as text and a chart), collects
+organizations' signatures on joint statements (versions, translations, reminders, the
+signatory list ready to publish), and delivers
 every message through a durable outbox. What members confide is encrypted at rest; each member
 can export or erase their own data.
 
