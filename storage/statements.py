@@ -64,7 +64,7 @@ from storage.statement_records import (
     WhoSigns,
     member_signer,
     organization_signer,
-    text_hash,
+    version_hash,
 )
 from storage.units import Area
 from storage.upserts import insert_unless_present, upsert
@@ -111,8 +111,9 @@ class StatementStore(Area):
         change: Change,
         by: int | None,
     ) -> StatementRecord | None:
-        """A new version; ``None`` when the statement is closed. A text equal to the
-        current one raises :class:`ValueError` (the caller checks first)."""
+        """A new version; ``None`` when the statement is closed. A text and document both
+        equal to the current ones raise :class:`ValueError` (the caller checks first); a new
+        document under the same text is a new version."""
         check_int("statement id", statement_id, minimum=1)
         _check_statement_text(text, file)
         if Change(change) is Change.ORIGINAL:
@@ -162,8 +163,10 @@ class StatementStore(Area):
 
         ``text_hash`` is the version the member was shown: a hash that is not the current
         version's is :attr:`AnswerOutcome.STALE` for a signature (withdrawing or declining
-        takes any hash). After the deadline or the close: :attr:`AnswerOutcome.CLOSED`.
-        Withdrawing records who and when."""
+        takes any hash). Declining over a signature, standing or waiting, changes nothing
+        (:attr:`AnswerOutcome.ALREADY_SIGNED`): it is taken back by withdrawing. After the
+        deadline or the close: :attr:`AnswerOutcome.CLOSED`. Withdrawing records who and
+        when."""
         check_int("statement id", statement_id, minimum=1)
         check_int("member id", member_id, minimum=1, maximum=MAX_ID)
         check_aware("now", now)
@@ -421,7 +424,7 @@ def _add_version(
         statement_id=statement_id,
         number=number,
         text=text,
-        text_hash=text_hash(text),
+        text_hash=version_hash(text, None if file is None else file.data),
         change=change.value,
         edition=edition,
         created_by=by,
@@ -465,8 +468,8 @@ def _revise_in(
     if row.state != StatementState.OPEN.value:
         return None
     current = _current_version(session, statement_id)
-    if text_hash(text) == current.text_hash:
-        raise ValueError(f"statement {statement_id}: the text is the current version's")
+    if version_hash(text, None if file is None else file.data) == current.text_hash:
+        raise ValueError(f"statement {statement_id}: the text and document are the current ones")
     number = current.number + 1
     edition = number if change is Change.SUBSTANCE else current.edition
     version = _add_version(session, statement_id, number, text, file, change, edition, by, now)
@@ -588,6 +591,10 @@ def _answer_in(
     elif answer is Answer.DECLINED:
         if signature is not None and signature.answer == Answer.DECLINED.value:
             return AnswerOutcome.ALREADY_DECLINED
+        if signed:
+            # Taking a signature back is a withdrawal (who and when are recorded), never a
+            # decline pressed over it.
+            return AnswerOutcome.ALREADY_SIGNED
         shown = session.scalars(
             select(StatementTextVersion).where(
                 StatementTextVersion.statement_id == statement_id,
