@@ -429,3 +429,19 @@ def test_a_question_reaches_the_coordinators_and_its_answer_the_asker_privately(
     assert said("statements.question.usage", command="/askstatement") in to(
         bot.send(ANA, "/askstatement 1"), ANA
     )
+
+
+def test_members_who_answer_for_a_signer_but_never_wrote_privately_are_counted_unreachable(
+    bot: Bot,
+) -> None:
+    record, _ = open_statement(bot)
+    assert signing.unreachable(bot.context(), record) == []
+    silent = bot.member_id(private(TG, "1007"))  # known to the bot, never wrote to it privately
+    cawg = bot.store.groups.by_slug("cawg")
+    assert cawg is not None
+    with bot.store.transaction():
+        bot.store.joining.add_member(silent, cawg.id)
+        bot.store.organizations.claim(silent, 2)
+        bot.store.organizations.decide(silent, 2, confirm=True)
+        bot.store.organizations.set_signatory(silent, 2, True)
+    assert signing.unreachable(bot.context(), record) == [silent]

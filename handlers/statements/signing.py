@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from bot.context import Context, UserError
 from bot.moments import moment
-from bot.notices import notify_member
+from bot.notices import PRIVATE_PLATFORMS, notify_member
 from bot.registry import NoLongerUseful, Registry
 from bot.types import (
     Choice,
@@ -183,6 +183,22 @@ def private_text(
 
 def deadline_shown(context: Telling, record: StatementRecord, language: str) -> Literal:
     return Literal(moment(record.fields.deadline, language, record.fields.time_zone))
+
+
+def unreachable(context: Telling, record: StatementRecord) -> list[int]:
+    """The members who answer for an eligible signer but cannot be told privately: none of
+    their accounts on an enabled platform has written to the bot in a private chat, so
+    :func:`announce` reaches them only through the rooms."""
+    enabled = context.config.enabled_platforms
+    members = sorted({m for ms in eligible_signers(context.store, record).values() for m in ms})
+    return [
+        member_id
+        for member_id in members
+        if not any(
+            contact.platform in PRIVATE_PLATFORMS and contact.platform in enabled
+            for contact in context.store.members.direct_contacts_of(member_id)
+        )
+    ]
 
 
 # -- opening ----------------------------------------------------------------------------------
