@@ -547,3 +547,15 @@ def test_forwarding_reaches_only_signatories_in_scope_and_counts_those_told(bot:
     forwarded = bot.pick(ANA, "statement:forward:1")
     assert counted("statements.forward.sent", 2, number=1) in to(forwarded, ANA)
     assert not to(forwarded, outside)
+
+
+def test_declining_over_a_signature_changes_nothing_and_says_how_to_withdraw(bot: Bot) -> None:
+    record, _ = open_statement(bot)
+    bot.pick(CARL, f"statement:sign:1:{tag(record)}")
+    declined = bot.pick(BOB, f"statement:decline:1:{tag(record)}")
+    red = "Red Étnica de Mujeres"
+    assert said(
+        "statements.sign.already_signed", number=1, who=red, command="/withdrawsignature"
+    ) in to(declined, BOB)
+    assert not [out for out in declined if out.edits]
+    assert bot.signatures() == {RED: (Answer.SIGNED, True)}

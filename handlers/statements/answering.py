@@ -157,6 +157,13 @@ def said(
         return Message.of("statements.sign.already", number=number, who=who)
     if outcome is AnswerOutcome.DECLINED:
         return Message.of("statements.sign.declined", number=number, who=who)
+    if outcome is AnswerOutcome.ALREADY_SIGNED:
+        return Message.of(
+            "statements.sign.already_signed",
+            number=number,
+            who=who,
+            command=CommandRef("withdrawsignature"),
+        )
     if outcome is AnswerOutcome.ALREADY_DECLINED:
         return Message.of("statements.sign.already_declined", number=number, who=who)
     if outcome is AnswerOutcome.WITHDRAWN:
