@@ -18,7 +18,7 @@ from bot.app import open_store
 from bot.config import AppConfig, load_config
 from bot.conversation import InvalidAnswer
 from bot.types import Literal, Message, Platform
-from handlers.statements import common
+from handlers.statements import common, text_input
 from handlers.statements.views import read_url
 from storage import Store
 from storage.statement_records import (
@@ -269,14 +269,14 @@ def test_the_text_is_typed_messages_joined_as_paragraphs_or_one_file_of_a_kind_k
         return {"file": {"platform": "telegram", "ref": "f", "filename": name,
                          "content_type": content_type, "size": size}}  # fmt: skip
 
-    assert common.finish_text(["One.", "Two."]) == {"text": "One.\n\nTwo."}
-    assert common.finish_text([file("s.md")]) == file("s.md")
+    assert text_input.finish_text(["One.", "Two."]) == {"text": "One.\n\nTwo."}
+    assert text_input.finish_text([file("s.md")]) == file("s.md")
     for kept, kind in (("s.txt", "plain"), ("s.MD", "plain"), ("s.pdf", "document"),
                        ("s.docx", "document"), ("s.odt", "document")):  # fmt: skip
-        assert common.file_kind(file(kept)["file"]) == kind  # type: ignore[arg-type]
-    assert common.file_kind(file("statement", "application/pdf")["file"]) == "document"  # type: ignore[arg-type]
-    assert common.needs_summary({"text": file("s.pdf")}) is True
-    assert common.needs_summary({"text": file("s.txt")}) is False
+        assert text_input.file_kind(file(kept)["file"]) == kind  # type: ignore[arg-type]
+    assert text_input.file_kind(file("statement", "application/pdf")["file"]) == "document"  # type: ignore[arg-type]
+    assert text_input.needs_summary({"text": file("s.pdf")}) is True
+    assert text_input.needs_summary({"text": file("s.txt")}) is False
     for refused, key in (
         ([file("s.exe")], "statements.create.file_kind"),
         ([file("s.zip", "application/zip")], "statements.create.file_kind"),
@@ -285,7 +285,7 @@ def test_the_text_is_typed_messages_joined_as_paragraphs_or_one_file_of_a_kind_k
         (["Typed.", file("a.txt")], "statements.create.one_file"),
     ):
         with pytest.raises(InvalidAnswer) as raised:
-            common.finish_text(refused)  # type: ignore[arg-type]
+            text_input.finish_text(refused)  # type: ignore[arg-type]
         assert raised.value.message.key == key
 
 
