@@ -215,6 +215,9 @@ async def test_a_reviewed_statement_with_a_changed_title_opens_scheduled_and_ann
         assert reminder is not None and reminder.due_at == fields.deadline - timedelta(hours=hours)
     assert [entry.action for entry in store.audit.page().entries] == ["statement.opened"]
     assert first_line("statements.create.opened") in opened
+    # Eve and the coordinator sign in their own name (no organization) but never wrote to the
+    # bot privately (the console is no private chat): the coordinator is told how many.
+    assert shown(Message.counted("statements.create.unreachable", 2)) in opened
     # Announced (by signing.announce): the room's post and the signatory's private message
     # with the buttons to sign; the non-signatory member of Red Étnica is not messaged.
     assert shown(Message.counted("statements.announce.count", 0, number=1)) in opened
@@ -323,6 +326,25 @@ async def test_a_correction_leaves_the_signature_standing_and_a_change_of_substa
     view = await chats("ana").send("/statement 1")
     assert shown(Message.counted("statements.view.signed", 0), "es") in view
     assert shown(Message.counted("statements.view.waiting", 1), "es") in view
+
+
+async def test_a_second_change_of_substance_asks_again_those_still_waiting_from_the_first(
+    store: Store, chats: Chats, clock: Clock
+) -> None:
+    open_directly(store)
+    sign_for_red(store, clock)
+    coord = chats("coord")
+    for text in (AMENDED, AMENDED + " Within a year."):
+        await coord.send("/editstatement 1")
+        await coord.send(text)
+        await coord.pick(said("conversation.done"))
+        await coord.pick(said("statements.edit.substance"))
+        asked = await coord.pick(said("conversation.submit"))
+        assert shown(Message.counted("statements.edit.asked", 1)) in asked
+    # Bob is asked on the latest text: the buttons carry its version's hash.
+    record = store.statements.get(1)
+    assert record is not None
+    assert common.hash_tag(record.current.text_hash) in to_bob(store)
 
 
 async def test_editing_is_refused_for_the_same_text_another_groups_statement_and_a_closed_one(

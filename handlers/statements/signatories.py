@@ -323,7 +323,11 @@ def signatories_command(context: Context, command: Command) -> list[Reply]:
         if not coordinator:
             raise UserError("statements.list.csv_coordinators_only", number=record.id)
         if not context.origin.is_direct:
-            raise UserError("statements.list.csv_private_only", number=record.id)
+            raise UserError(
+                "statements.list.csv_private_only",
+                number=record.id,
+                command=CommandRef("signatories"),
+            )
         entries = standing(context.store, record)
         log.info(
             "statement_list_exported statement=%d member=%d signers=%d",
