@@ -1,12 +1,13 @@
 """What the store hands out and takes in for joint statements (:mod:`storage.statements`):
 frozen values and enums, no SQLAlchemy.
 
-A statement's text changes by versions. Each version has a number (1, 2, ...), the SHA-256
-of its text (``text_hash``, hex) and an *edition*: the number of the latest version that
-changed the text in substance. A correction keeps the edition; a change of substance starts
-a new one. A signature is given for one version (its number and hash) and *stands* while
-that version's edition is the statement's current edition: a correction leaves signatures
-standing, a change of substance leaves them waiting until their organization signs again.
+A statement's text changes by versions. Each version has a number (1, 2, ...), a hash of
+its text and document (``text_hash``, :func:`version_hash`) and an *edition*: the number of
+the latest version that changed the text in substance. A correction keeps the edition; a
+change of substance starts a new one. A signature is given for one version (its number and
+hash) and *stands* while that version's edition is the statement's current edition: a
+correction leaves signatures standing, a change of substance leaves them waiting until
+their organization signs again.
 """
 
 from __future__ import annotations
@@ -72,17 +73,24 @@ class AnswerOutcome(StrEnum):
     SIGNED = "signed"  # a first signature, or signing again after a decline or withdrawal
     CONFIRMED = "confirmed"  # signed again on the current edition after a change of substance
     ALREADY = "already"  # the signature stands already: nothing changed
-    DECLINED = "declined"  # declined (a standing or waiting signature is withdrawn by it)
+    DECLINED = "declined"  # declined, where nothing was signed
     ALREADY_DECLINED = "already_declined"
+    ALREADY_SIGNED = "already_signed"  # a decline over a signature: nothing changed
     WITHDRAWN = "withdrawn"  # a signature (standing or waiting) was withdrawn
     NOT_SIGNED = "not_signed"  # nothing to withdraw
     STALE = "stale"  # given for a text that is no longer the current version's
     CLOSED = "closed"  # the statement is closed, or the answer came after its deadline
 
 
-def text_hash(text: str) -> str:
-    """The SHA-256 of a version's text (UTF-8), in hex: what a signature is given for."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def version_hash(text: str, data: bytes | None) -> str:
+    """What a signature is given for, in hex: the SHA-256 of the text (UTF-8) alone, or with
+    a document, of the text, a NUL byte and the hex SHA-256 of the document's bytes (so that
+    a new document under the same summary is a new text to sign, and the value can be
+    checked with ``sha256sum``)."""
+    hashed = text.encode("utf-8")
+    if data is not None:
+        hashed += b"\0" + hashlib.sha256(data).hexdigest().encode("ascii")
+    return hashlib.sha256(hashed).hexdigest()
 
 
 def organization_signer(organization_id: int) -> str:

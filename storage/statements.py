@@ -12,7 +12,8 @@ as an event (``statement_signature_events``), in order.
 Signer keys (``organization:3``, ``member:12``) are not stored: they are made from the
 row's organization or member, so that merging two members leaves one signer. A removed
 organization's answers go with it; an erased member's own signature, answers and
-questions go, while an organization's signature they gave stays, linked to no one.
+questions go, while an organization's signature they gave stays, linked to no one
+(:mod:`storage.statement_member_data`, with the rule for merging two members).
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+import storage.statement_member_data  # noqa: F401  (registers its data sections and merge rule)
 from storage.errors import NotFoundError
-from storage.member_data import Forgetting, MemberSection, add_section, plain, rows_of
-from storage.merging import COLLISION_RULES, Keep, Row
 from storage.models import (
     Statement,
     StatementNotice,
@@ -64,7 +64,7 @@ from storage.statement_records import (
     WhoSigns,
     member_signer,
     organization_signer,
-    text_hash,
+    version_hash,
 )
 from storage.units import Area
 from storage.upserts import insert_unless_present, upsert
@@ -111,8 +111,9 @@ class StatementStore(Area):
         change: Change,
         by: int | None,
     ) -> StatementRecord | None:
-        """A new version; ``None`` when the statement is closed. A text equal to the
-        current one raises :class:`ValueError` (the caller checks first)."""
+        """A new version; ``None`` when the statement is closed. A text and document both
+        equal to the current ones raise :class:`ValueError` (the caller checks first); a new
+        document under the same text is a new version."""
         check_int("statement id", statement_id, minimum=1)
         _check_statement_text(text, file)
         if Change(change) is Change.ORIGINAL:
@@ -162,8 +163,10 @@ class StatementStore(Area):
 
         ``text_hash`` is the version the member was shown: a hash that is not the current
         version's is :attr:`AnswerOutcome.STALE` for a signature (withdrawing or declining
-        takes any hash). After the deadline or the close: :attr:`AnswerOutcome.CLOSED`.
-        Withdrawing records who and when."""
+        takes any hash). Declining over a signature, standing or waiting, changes nothing
+        (:attr:`AnswerOutcome.ALREADY_SIGNED`): it is taken back by withdrawing. After the
+        deadline or the close: :attr:`AnswerOutcome.CLOSED`. Withdrawing records who and
+        when."""
         check_int("statement id", statement_id, minimum=1)
         check_int("member id", member_id, minimum=1, maximum=MAX_ID)
         check_aware("now", now)
@@ -421,7 +424,7 @@ def _add_version(
         statement_id=statement_id,
         number=number,
         text=text,
-        text_hash=text_hash(text),
+        text_hash=version_hash(text, None if file is None else file.data),
         change=change.value,
         edition=edition,
         created_by=by,
@@ -465,8 +468,8 @@ def _revise_in(
     if row.state != StatementState.OPEN.value:
         return None
     current = _current_version(session, statement_id)
-    if text_hash(text) == current.text_hash:
-        raise ValueError(f"statement {statement_id}: the text is the current version's")
+    if version_hash(text, None if file is None else file.data) == current.text_hash:
+        raise ValueError(f"statement {statement_id}: the text and document are the current ones")
     number = current.number + 1
     edition = number if change is Change.SUBSTANCE else current.edition
     version = _add_version(session, statement_id, number, text, file, change, edition, by, now)
@@ -588,6 +591,10 @@ def _answer_in(
     elif answer is Answer.DECLINED:
         if signature is not None and signature.answer == Answer.DECLINED.value:
             return AnswerOutcome.ALREADY_DECLINED
+        if signed:
+            # Taking a signature back is a withdrawal (who and when are recorded), never a
+            # decline pressed over it.
+            return AnswerOutcome.ALREADY_SIGNED
         shown = session.scalars(
             select(StatementTextVersion).where(
                 StatementTextVersion.statement_id == statement_id,
@@ -772,162 +779,3 @@ def _note_once_in(
     return insert_unless_present(
         session, StatementNotice, values, ["statement_id", "member_id", "what"]
     )
-
-
-# -- a member's data ------------------------------------------------------------------------
-
-
-def _export_versions(session: Session, member_id: int) -> Any:
-    """The versions they wrote, without the texts and documents (the group's, kept)."""
-    rows = session.execute(
-        select(
-            StatementTextVersion.statement_id,
-            StatementTextVersion.number,
-            StatementTextVersion.change,
-            StatementTextVersion.created_at,
-        )
-        .where(StatementTextVersion.created_by == member_id)
-        .order_by(StatementTextVersion.id)
-    )
-    return [
-        {"statement": statement, "version": number, "change": change, "at": plain(at)}
-        for statement, number, change, at in rows
-    ]
-
-
-def _export_translations(session: Session, member_id: int) -> Any:
-    rows = session.execute(
-        select(
-            StatementTranslation.statement_id,
-            StatementTranslation.language,
-            StatementTranslation.version_number,
-            StatementTranslation.created_at,
-        )
-        .where(StatementTranslation.created_by == member_id)
-        .order_by(StatementTranslation.id)
-    )
-    return [
-        {"statement": statement, "language": language, "version": number, "at": plain(at)}
-        for statement, language, number, at in rows
-    ]
-
-
-def _export_signatures(session: Session, member_id: int) -> Any:
-    rows = session.scalars(
-        select(StatementSignature)
-        .where(
-            or_(
-                StatementSignature.member_id == member_id,
-                StatementSignature.withdrawn_by == member_id,
-            )
-        )
-        .order_by(StatementSignature.id)
-    )
-    return [
-        {
-            "statement": row.statement_id,
-            "for_organization": row.organization_id,
-            "answer": row.answer if row.member_id == member_id else None,
-            "version": row.version_number,
-            "at": plain(row.answered_at),
-            "withdrew_it": row.withdrawn_by == member_id,
-            "withdrawn_at": plain(row.withdrawn_at) if row.withdrawn_by == member_id else None,
-        }
-        for row in rows
-    ]
-
-
-def _export_answers(session: Session, member_id: int) -> Any:
-    rows = session.scalars(
-        select(StatementSignatureEvent)
-        .where(StatementSignatureEvent.member_id == member_id)
-        .order_by(StatementSignatureEvent.id)
-    )
-    return [
-        {
-            "statement": row.statement_id,
-            "for_organization": row.organization_id,
-            "answer": row.answer,
-            "version": row.version_number,
-            "at": plain(row.at),
-        }
-        for row in rows
-    ]
-
-
-def _erase_own_signatures(session: Session, forgetting: Forgetting) -> None:
-    """A member's own signature goes; an organization's signature they gave stays, the
-    organization's, linked to no one (the member row's deletion sets the link NULL)."""
-    session.execute(
-        delete(StatementSignature).where(
-            StatementSignature.signer_kind == "member",
-            StatementSignature.member_id == forgetting.member_id,
-        )
-    )
-
-
-def _erase_own_answers(session: Session, forgetting: Forgetting) -> None:
-    session.execute(
-        delete(StatementSignatureEvent).where(
-            StatementSignatureEvent.signer_kind == "member",
-            StatementSignatureEvent.member_id == forgetting.member_id,
-        )
-    )
-
-
-add_section(
-    MemberSection(
-        "statements_opened", ("statements.created_by",), rows_of("statements", "created_by")
-    )
-)
-add_section(
-    MemberSection(
-        "statement_versions_written", ("statement_versions.created_by",), _export_versions
-    )
-)
-add_section(
-    MemberSection(
-        "statement_translations_written",
-        ("statement_translations.created_by",),
-        _export_translations,
-    )
-)
-add_section(
-    MemberSection(
-        "statement_signatures",
-        ("statement_signatures.member_id", "statement_signatures.withdrawn_by"),
-        _export_signatures,
-        _erase_own_signatures,
-    )
-)
-add_section(
-    MemberSection(
-        "statement_answers",
-        ("statement_signature_events.member_id",),
-        _export_answers,
-        _erase_own_answers,
-    )
-)
-add_section(
-    MemberSection(
-        "statement_questions",
-        ("statement_questions.member_id", "statement_questions.answered_by"),
-        rows_of("statement_questions", "member_id", "answered_by"),
-    )
-)
-add_section(
-    MemberSection(
-        "statement_notices",
-        ("statement_notices.member_id",),
-        rows_of("statement_notices", "member_id"),
-    )
-)
-
-
-def _latest_answer(kept: Row, other: Row) -> Keep:
-    """Two accounts of one person that both signed in their own name: the answer given
-    last stands, as if one account had given both."""
-    return Keep.OTHER if other["answered_at"] > kept["answered_at"] else Keep.KEPT
-
-
-COLLISION_RULES["statement_signatures"] = _latest_answer

@@ -202,7 +202,7 @@ def open_statement(bot: Bot, **changes: object) -> tuple[StatementRecord, list[R
         language="en",
         deadline=DEADLINE,
         who_signs=WhoSigns.GROUP,
-        individuals=False,
+        individuals=bool(changes.pop("individuals", False)),
         list_order=ListOrder.ALPHABETICAL,
         rooms=ROOMS,
         time_zone="America/Lima",
@@ -268,7 +268,7 @@ def test_the_announcement_goes_to_every_room_with_the_count_and_privately_to_sig
     assert [c.value for c in to_bob.choices] == [
         f"statement:sign:1:{tag(record)}",
         f"statement:decline:1:{tag(record)}",
-        "statement:ask:1",
+        "statementask:1",
     ]
     rendered = CATALOGS.render_reply(to_bob, "en", TG, "1001")
     assert TEXT in rendered.text and "Protect land defenders" in rendered.text
@@ -426,7 +426,7 @@ def test_a_question_reaches_the_coordinators_and_its_answer_the_asker_privately(
     again = bot.send(COORD, "/answerquestion 1 Again")
     assert said("statements.question.already_answered", question=1) in to(again, COORD)
     assert bot.store.statements.questions(1, open_only=True) == []
-    assert said("statements.question.usage", command="/askstatement") in to(
+    assert said("statements.question.number_only", command="/askstatement", number=1) in to(
         bot.send(ANA, "/askstatement 1"), ANA
     )
 
@@ -445,3 +445,105 @@ def test_members_who_answer_for_a_signer_but_never_wrote_privately_are_counted_u
         bot.store.organizations.decide(silent, 2, confirm=True)
         bot.store.organizations.set_signatory(silent, 2, True)
     assert signing.unreachable(bot.context(), record) == [silent]
+
+
+def group(platform: Platform, user: str) -> Origin:
+    """``user`` writing in the group's room on ``platform``."""
+    room = TG_ROOM if platform is TG else MX_ROOM
+    return Origin(platform, room, user, is_direct=False, language_hint="en")
+
+
+def join(bot: Bot, origin: Origin, organization: int | None, *, signs: bool, in_group: bool) -> int:
+    """A member known to the bot (who has not written to it privately), of ``organization``."""
+    member = bot.member_id(origin)
+    cawg = bot.store.groups.by_slug("cawg")
+    assert cawg is not None
+    with bot.store.transaction():
+        if in_group:
+            bot.store.joining.add_member(member, cawg.id)
+        if organization is not None:
+            bot.store.organizations.claim(member, organization)
+            bot.store.organizations.decide(member, organization, confirm=True)
+            bot.store.organizations.set_signatory(member, organization, signs)
+    return member
+
+
+def test_a_matrix_signatory_typing_sign_in_the_group_room_gets_the_text_in_the_bots_own_room(
+    bot: Bot,
+) -> None:
+    open_statement(bot)
+    eve = group(MX, "@eve:x")
+    join(bot, eve, 1, signs=True, in_group=True)  # never wrote to the bot privately
+    offered = bot.send(eve, "/sign 1")
+    assert TEXT in to(offered, notice_address("@eve:x"))
+    assert not to(offered, MX_ROOM)
+
+
+def test_withdrawing_takes_back_a_members_own_signature_before_their_later_organizations(
+    bot: Bot,
+) -> None:
+    record, _ = open_statement(bot, individuals=True)
+    fay = private(TG, "1008")
+    bot.send(fay, "/start")
+    fay_id = join(bot, fay, None, signs=False, in_group=True)
+    bot.pick(fay, f"statement:sign:1:{tag(record)}")
+    with bot.store.transaction():  # then joins Tierra Viva as its signatory, which signs
+        bot.store.organizations.claim(fay_id, 2)
+        bot.store.organizations.decide(fay_id, 2, confirm=True)
+        bot.store.organizations.set_signatory(fay_id, 2, True)
+    bot.pick(fay, f"statement:sign:1:{tag(record)}")
+    own = f"member:{fay_id}"
+    assert bot.signatures() == {own: (Answer.SIGNED, True), VIVA: (Answer.SIGNED, True)}
+
+    first = bot.send(fay, "/withdrawsignature 1")
+    assert said("statements.sign.withdrawn_own", number=1) in to(first, fay)
+    assert bot.signatures() == {own: (Answer.WITHDRAWN, False), VIVA: (Answer.SIGNED, True)}
+    second = bot.send(fay, "/withdrawsignature 1")
+    assert said("statements.sign.withdrawn", number=1, who="Tierra Viva") in to(second, fay)
+    assert bot.signatures()[VIVA] == (Answer.WITHDRAWN, False)
+
+
+def test_the_ask_button_takes_the_question_and_the_coordinators_get_it(bot: Bot) -> None:
+    open_statement(bot)
+    gil = private(CONSOLE, "gil")
+    bot.send(gil, "/start")
+    join(bot, gil, None, signs=False, in_group=True)
+    prompt = bot.pick(gil, "statementask:1")
+    assert said("statements.question.ask", number=1) in to(prompt, "console")
+    sent = bot.send(gil, "Does it name the companies?")
+    assert said("statements.question.sent", question=1, number=1) in to(sent, "console")
+    assert "Does it name the companies?" in to(sent, COORD)
+    [question] = bot.store.statements.questions(1, open_only=True)
+    assert question.text == "Does it name the companies?"
+
+
+def test_a_question_asked_in_a_group_room_is_acknowledged_privately(bot: Bot) -> None:
+    open_statement(bot)
+    asked = bot.send(group(TG, "1004"), "/askstatement 1 Does it name the companies?")
+    assert said("statements.question.sent", question=1, number=1) in to(asked, ANA)
+    assert not to(asked, TG_ROOM)
+
+
+def test_private_notices_show_the_deadline_in_the_recipients_own_time_zone(bot: Bot) -> None:
+    bob = bot.member_id(BOB)
+    with bot.store.transaction():
+        bot.store.members.set_profile(
+            bob, display_name=None, organization=None, time_zone="Asia/Tokyo"
+        )
+    _, announced = open_statement(bot)  # the statement's own zone is America/Lima
+    [to_bob] = [r for r in announced if r.to and r.to.user_id == "1001"]
+    [to_dana] = [r for r in announced if r.to and r.to.user_id == "1005"]
+    assert "Asia/Tokyo" in CATALOGS.render_reply(to_bob, "en", TG, "1001").text
+    assert "America/Lima" in CATALOGS.render_reply(to_dana, "en", TG, "1005").text
+
+
+def test_forwarding_reaches_only_signatories_in_scope_and_counts_those_told(bot: Bot) -> None:
+    open_statement(bot)
+    join(bot, private(TG, "1009"), 1, signs=True, in_group=False)  # out of the group's scope
+    join(bot, private(TG, "1010"), 1, signs=True, in_group=True)  # never wrote privately
+    outside = private(MX, "@hal:x")
+    bot.send(outside, "/start")
+    join(bot, outside, 1, signs=True, in_group=False)  # reachable, but out of scope
+    forwarded = bot.pick(ANA, "statement:forward:1")
+    assert counted("statements.forward.sent", 2, number=1) in to(forwarded, ANA)
+    assert not to(forwarded, outside)

@@ -1,8 +1,9 @@
 """Joint statements' storage on SQLite and PostgreSQL: a statement is opened and found by
 its groups; a correction keeps the edition and a change of substance starts one; a
-signature stands, waits and is confirmed, and is refused for a stale text, after the
-deadline and after the close; an organization signs once through any signatory, even when
-two sign at the same moment; declines and withdrawals are recorded with who and when, and
+version's hash covers its document; a signature stands, waits and is confirmed, and is
+refused for a stale text, after the deadline and after the close; an organization signs
+once through any signatory, even when two sign at the same moment; a decline over a
+signature changes nothing; declines and withdrawals are recorded with who and when, and
 every answer is kept in the history; translations go out of date; questions are answered
 once; a statement closes once and is published once closed; a member's data are exported
 and erased (an organization's signature stays); two members merged who both signed keep
@@ -11,6 +12,7 @@ the answer given last; and migration 0023 goes down and up."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 import time
 from datetime import datetime, timedelta
@@ -36,9 +38,7 @@ from storage.statement_records import (
     WhoSigns,
     member_signer,
     organization_signer,
-)
-from storage.statement_records import (
-    text_hash as hash_of,
+    version_hash,
 )
 from tests.harness.clock import Clock
 from tests.test_storage import head_revision
@@ -133,7 +133,7 @@ def test_a_statement_is_opened_and_read_back_with_every_field_and_its_document(
         Change.ORIGINAL,
         document,
     )
-    assert version.text_hash == hash_of("Summary: stop the dam.")
+    assert version.text_hash == version_hash("Summary: stop the dam.", document.data)
     assert store.statements.get(opened.id + 1) is None
 
 
@@ -185,6 +185,31 @@ def test_a_correction_keeps_the_edition_and_a_change_of_substance_starts_one(
     assert len(store.statements.versions(statement)) == 4
 
 
+def test_a_versions_hash_covers_its_document_and_a_new_document_alone_is_a_new_version(
+    store: Store,
+) -> None:
+    summary = "Summary: stop the dam."
+    letter = StatementFile("letter.pdf", "application/pdf", b"%PDF-1.7 first")
+    opened = store.statements.open(fields_for(store, a_group(store)), summary, letter, None)
+    assert opened.current.text_hash == version_hash(summary, letter.data)
+    assert version_hash(summary, None) == hashlib.sha256(summary.encode()).hexdigest()
+    assert (
+        len({version_hash(summary, None), version_hash(summary, b""), opened.current.text_hash})
+        == 3
+    )
+    renamed = StatementFile("carta.pdf", "application/pdf", letter.data)
+    with pytest.raises(ValueError):
+        store.statements.revise(opened.id, summary, renamed, Change.CORRECTION, None)
+    amended = StatementFile("letter.pdf", "application/pdf", b"%PDF-1.7 amended")
+    revised = store.statements.revise(opened.id, summary, amended, Change.SUBSTANCE, None)
+    assert revised is not None
+    assert (revised.current.number, revised.current.file) == (2, amended)
+    assert revised.current.text_hash == version_hash(summary, amended.data)
+    # The same text without its document is a change too.
+    bare = store.statements.revise(opened.id, summary, None, Change.CORRECTION, None)
+    assert bare is not None and bare.current.text_hash == version_hash(summary, None)
+
+
 # -- signing ----------------------------------------------------------------------------------
 
 
@@ -210,7 +235,26 @@ def test_a_signature_stands_through_a_correction_and_waits_after_a_change_of_sub
     assert answer(store, statement, signer, ana, SIGNED) is AnswerOutcome.CONFIRMED
     [signature] = store.statements.signatures(statement.id)
     assert (signature.version_number, signature.stands) == (3, True)
-    assert signature.text_hash == hash_of("We call for a moratorium.")
+    assert signature.text_hash == version_hash("We call for a moratorium.", None)
+
+
+def test_declining_over_a_signature_that_stands_or_waits_changes_nothing(store: Store) -> None:
+    statement = a_statement(store)
+    org = store.organizations.add("Red Étnica", "CO", "movement").id
+    ana, ben = a_member(store, "ana"), a_member(store, "ben")
+    signer = organization_signer(org)
+    assert answer(store, statement, signer, ana, SIGNED) is AnswerOutcome.SIGNED
+    signed = store.statements.signatures(statement.id)
+    assert answer(store, statement, signer, ben, DECLINED) is AnswerOutcome.ALREADY_SIGNED
+    assert store.statements.signatures(statement.id) == signed
+    revise(store, statement.id, "We call for a moratorium.", Change.SUBSTANCE)
+    waiting = store.statements.signatures(statement.id)
+    assert waiting[0].waiting
+    assert answer(store, statement, signer, ben, DECLINED) is AnswerOutcome.ALREADY_SIGNED
+    assert store.statements.signatures(statement.id) == waiting
+    assert [(e.member_id, e.answer) for e in store.statements.history(statement.id)] == [
+        (ana, SIGNED)
+    ]
 
 
 def test_an_organization_signs_once_through_any_of_its_signatories(store: Store) -> None:

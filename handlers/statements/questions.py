@@ -1,26 +1,42 @@
-"""Questions about a joint statement: a member asks (``/askstatement N text``, the way the
-ask button shows), the coordinators of its group are told privately with the question's
-number, and one answers (``/answerquestion Q text``); the answer goes privately to the
-asker, in their language. Open questions are listed to coordinators by ``/signatories N``."""
+"""Questions about a joint statement: a member asks (the ask button, or
+``/askstatement``: a short conversation taking the statement's number when not given, then
+the question; ``/askstatement N text`` asks at once), the coordinators of its group are told
+privately with the question's number, and one answers (``/answerquestion Q text``); the
+answer goes privately to the asker, in their language. Open questions are listed to
+coordinators by ``/signatories N``."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bot.context import Context, UserError
+from bot.conversation_steps import Answers, Conversation, InvalidAnswer, Step
 from bot.notices import notify_coordinators, notify_member
 from bot.registry import Registry
-from bot.types import Command, CommandRef, Lines, Literal, Message, Reply
+from bot.types import Command, CommandRef, Lines, Literal, Message, ParamValue, Reply
 from handlers.statements import common
 from handlers.statements.common import NotSigner
-from storage.statement_records import QUESTION_MAX
+from handlers.statements.signing import ASK_CHOICE
+from handlers.statements.telling import privately
+from storage.statement_records import QUESTION_MAX, StatementRecord
 
 log = logging.getLogger(__name__)
 
+STATEMENT = "statement"
+QUESTION = "question"
+
 
 def register(registry: Registry) -> None:
-    registry.command("askstatement", ask_command, help_key="help.askstatement")
+    registry.conversation(
+        ASK,
+        command="askstatement",
+        help_key="help.askstatement",
+        prepare=prepare_ask,
+        with_arguments=ask_command,
+    )
+    registry.choice_starts(ASK_CHOICE, "askstatement")
     registry.command("answerquestion", answer_command, help_key="help.answerquestion")
 
 
@@ -34,18 +50,21 @@ def question_text(command: Command, usage: str) -> str:
     return text
 
 
-def ask_command(context: Context, command: Command) -> Sequence[Reply]:
-    """``/askstatement N text``: by a member who may answer the statement or is of an
-    organization that may (or a coordinator of its group), while it is open."""
-    if not command.args:
-        raise UserError("statements.question.usage", command=CommandRef("askstatement"))
-    record = common.find(context, command.args[0])
-    text = question_text(command, "statements.question.usage")
+def askable(context: Context, text: str) -> StatementRecord:
+    """The statement ``text`` names, if the member may ask about it now: they may answer it
+    or are of an organization that may (or coordinate its group), and it is open."""
+    record = common.find(context, text)
     if not common.is_open(record, context.store.now()):
         raise UserError("statements.closed", number=record.id)
     signing = common.signing_of(context.store, record, context.member.id)
     if signing.refused is NotSigner.NOT_MEMBER and not common.coordinates(context, record):
         raise UserError("statements.sign.not_member", number=record.id)
+    return record
+
+
+def asked(context: Context, record: StatementRecord, text: str) -> list[Reply]:
+    """The question recorded, the coordinators told privately, the member told privately
+    (never in a group room)."""
     question = context.store.statements.ask(record.id, context.member.id, text)
     member = context.member
     who: Message | Literal = (
@@ -73,7 +92,79 @@ def ask_command(context: Context, command: Command) -> Sequence[Reply]:
         member.id,
     )
     said = Message.of("statements.question.sent", question=question.id, number=record.id)
-    return [Reply(said, confidential=context.origin.is_direct), *notices]
+    return [*privately(context, said), *notices]
+
+
+def ask_command(context: Context, command: Command) -> Sequence[Reply]:
+    """``/askstatement N text``, in any room: asked at once. ``/askstatement N`` alone is
+    told to put the question after the number (or to press the statement's ask button)."""
+    record = askable(context, command.args[0])
+    text = command.argument_text.strip().partition(" ")[2].strip()
+    if not text:
+        raise UserError(
+            "statements.question.number_only", command=CommandRef("askstatement"), number=record.id
+        )
+    if len(text) > QUESTION_MAX:
+        raise UserError("statements.question.too_long", limit=QUESTION_MAX)
+    return asked(context, record, text)
+
+
+# -- the conversation: the ask button, or /askstatement alone -----------------------------------
+
+
+def prepare_ask(context: Context, command: Command) -> Mapping[str, Any]:
+    """``statementask:N`` pressed (begun as ``/askstatement N``): the statement is known."""
+    if not command.args:
+        return {}
+    return {STATEMENT: askable(context, command.args[0]).id}
+
+
+def _number(text: str) -> int:
+    number = common.statement_number(text)
+    if number is None:
+        raise InvalidAnswer("statements.question.not_a_number")
+    return number
+
+
+def _question(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidAnswer("statements.question.empty")
+    if len(cleaned) > QUESTION_MAX:
+        raise InvalidAnswer("statements.question.too_long", limit=QUESTION_MAX)
+    return cleaned
+
+
+def _statement_of(answers: Answers) -> Mapping[str, ParamValue]:
+    return {"number": int(answers.get(STATEMENT) or 0)}
+
+
+def submit_question(context: Context, answers: Answers) -> Sequence[Reply]:
+    record = askable(context, str(answers.get(STATEMENT) or ""))
+    return asked(context, record, str(answers.get(QUESTION) or ""))
+
+
+ASK = Conversation(
+    name="statementquestion",
+    title="statements.question.title",
+    steps=(
+        Step(
+            STATEMENT,
+            prompt="statements.question.which",
+            label="statements.question.statement_label",
+            parse=_number,
+        ),
+        Step(
+            QUESTION,
+            prompt="statements.question.ask",
+            label="statements.question.question_label",
+            parse=_question,
+            prompt_params=_statement_of,
+        ),
+    ),
+    submit=submit_question,
+    review=False,
+)
 
 
 def answer_command(context: Context, command: Command) -> Sequence[Reply]:
@@ -113,4 +204,4 @@ def answer_command(context: Context, command: Command) -> Sequence[Reply]:
         )
     key = "statements.question.answer_sent" if replies else "statements.question.answer_unsent"
     said = Message.of(key, question=question.id)
-    return [Reply(said, confidential=context.origin.is_direct), *replies]
+    return [*privately(context, said), *replies]

@@ -1,0 +1,60 @@
+"""Reminding before a statement's deadline: each ``statement.reminder`` row, once, privately
+to the members of each eligible signer that has not answered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.registry import NoLongerUseful, Registry
+from bot.types import Message, Reply
+from handlers.statements import common
+from handlers.statements.common import Telling, eligible_signers
+from handlers.statements.signing import answer_buttons, deadline_shown, private_text
+from storage.scheduled import ScheduledRecord
+from storage.statement_records import Answer
+
+log = logging.getLogger(__name__)
+
+
+def register(registry: Registry) -> None:
+    registry.scheduled(common.REMINDER, remind_due, lateness=common.REMINDER_LATENESS)
+
+
+def remind_due(context: Telling, row: ScheduledRecord) -> Sequence[Reply]:
+    """A ``statement.reminder`` row: each eligible signer that has not answered (a waiting
+    signature has not) is reminded privately through its members, once per row."""
+    statement_id = row.target.get("statement")
+    hours = row.target.get("hours")
+    if not isinstance(statement_id, int) or not isinstance(hours, int):
+        raise NoLongerUseful("a reminder row without its statement")
+    record = context.store.statements.get(statement_id)
+    if record is None or not common.is_open(record, context.store.now()):
+        raise NoLongerUseful("the statement is closed or past its deadline")
+    answered = {
+        signature.signer
+        for signature in context.store.statements.signatures(record.id)
+        if signature.stands or signature.answer is Answer.DECLINED
+    }
+    replies: list[Reply] = []
+    reminded = 0
+    for signer, members in eligible_signers(context.store, record).items():
+        if signer in answered:
+            continue
+        reminded += 1
+        for member_id in members:
+            if not context.store.statements.note_once(record.id, member_id, f"remind:{hours}"):
+                continue
+            member = context.store.members.get(member_id)
+            if member is None:
+                continue
+            headline = Message.of(
+                "statements.remind.headline",
+                number=record.id,
+                when=deadline_shown(record, member),
+            )
+            replies.extend(
+                private_text(context, record, member_id, headline, answer_buttons(record))
+            )
+    log.info("statement_reminded statement=%d signers=%d", record.id, reminded)
+    return replies
