@@ -86,6 +86,11 @@ DORA = private(TG, "1004")
 """Signs for Zeta (Kenya)."""
 OUT = private(CONSOLE, "out")
 """Not a member of cawg."""
+ADMIN = private(TG, "1009")
+"""Holds the network's admin role: closes (and opens) statements of any group."""
+INDY = private(TG, "1005")
+"""A member of cawg in no organization who gave no name: signs in their own name."""
+COORD_IN_ROOM = Origin(TG, TG_ROOM, "1002", is_direct=False, language_hint="en")
 SIGNERS = {
     ANA: ("Red Andina", "PE"),
     BOB: ("Ämter Netz", "DE"),
@@ -152,7 +157,7 @@ def bot(tmp_path: Path, database_url: str, clock: Clock) -> Iterator[Bot]:
     open_store(config).close()
     store = Store(config.database_url, clock=clock, sealer=sealer_for(config))
     running = Bot(store, config)
-    for origin in (COORD, *SIGNERS, OUT):
+    for origin in (COORD, *SIGNERS, OUT, ADMIN, INDY):
         running.send(origin, "/start")  # each has written privately: notices reach them
     cawg = store.groups.by_slug("cawg")
     assert cawg is not None
@@ -165,15 +170,22 @@ def bot(tmp_path: Path, database_url: str, clock: Clock) -> Iterator[Bot]:
             store.organizations.claim(member, organization.id)
             store.organizations.decide(member, organization.id, confirm=True)
             store.organizations.set_signatory(member, organization.id, True)
+        store.joining.add_member(running.member_id(INDY), cawg.id)
     try:
         yield running
     finally:
         store.close()
 
 
-def open_statement(bot: Bot, order: ListOrder = ListOrder.COUNTRY) -> StatementRecord:
-    """A statement of cawg, in Spanish, opened as ``/statement`` opens one (its close and no
-    reminders scheduled)."""
+def open_statement(
+    bot: Bot,
+    order: ListOrder = ListOrder.COUNTRY,
+    *,
+    individuals: bool = False,
+    by: Origin = COORD,
+) -> StatementRecord:
+    """A statement of cawg, in Spanish, opened by ``by`` as ``/statement`` opens one (its
+    close and no reminders scheduled)."""
     store = bot.store
     cawg = store.groups.by_slug("cawg")
     assert cawg is not None
@@ -183,14 +195,14 @@ def open_statement(bot: Bot, order: ListOrder = ListOrder.COUNTRY) -> StatementR
         language="es",
         deadline=DEADLINE,
         who_signs=WhoSigns.GROUP,
-        individuals=False,
+        individuals=individuals,
         list_order=order,
         rooms=ROOMS,
         time_zone="America/Lima",
         remind_hours_before=(),
     )
     with store.transaction():
-        record = store.statements.open(fields, TEXT, None, bot.member_id(COORD))
+        record = store.statements.open(fields, TEXT, None, bot.member_id(by))
         schedule_work(HandlerStore.of(store), record)
     return record
 
@@ -345,3 +357,65 @@ def test_signatories_shows_members_the_list_and_only_coordinators_the_rest(bot: 
     assert [row[0] for row in csv_rows(exported)] == ["Nombre", "Red Andina"]
     record = bot.store.statements.get(1)
     assert record is not None and record.state is StatementState.OPEN
+
+
+def test_signatories_in_a_group_room_shows_only_what_members_see_and_no_csv(bot: Bot) -> None:
+    open_statement(bot)
+    bot.sign(ANA)
+    bot.send(DORA, "/decline 1")
+    bot.send(BOB, "/askstatement 1 Can we add a paragraph on water?")
+
+    in_room = text_to(bot.send(COORD_IN_ROOM, "/signatories 1"), TG_ROOM)
+    assert "Red Andina (Peru): signed by" in in_room
+    assert "Zeta" not in in_room and "declined" not in in_room and "water" not in in_room
+    refused = bot.send(COORD_IN_ROOM, "/signatories 1 csv")
+    assert text_to(refused, TG_ROOM) == said(
+        "statements.list.csv_private_only", number=1, command="/signatories"
+    )
+    assert not [media for out in refused for media in out.media]
+
+
+def test_closing_gives_the_list_to_the_coordinators_the_closer_and_the_creator_once_each(
+    bot: Bot, clock: Clock
+) -> None:
+    def lists_to(outgoing: list[Outgoing], origin: Origin) -> int:
+        return len([out for out in to(outgoing, origin) if out.text.startswith("Firmada por")])
+
+    open_statement(bot)  # by the coordinator, closed by the admin
+    bot.sign(ANA)
+    closed = bot.send(ADMIN, "/closestatement 1")
+    assert (lists_to(closed, COORD), lists_to(closed, ADMIN)) == (1, 1)
+
+    open_statement(bot, by=ADMIN)  # by the admin, closed at the deadline
+    bot.sign(ANA, statement=2)
+
+    def queued_lists() -> list[int]:
+        return [
+            len([t for t in bot.queued(o.room_id) if t.startswith("Firmada por")])
+            for o in (COORD, ADMIN)
+        ]
+
+    before = queued_lists()
+    clock.now = DEADLINE
+    bot.scheduler().run_due()
+    assert [after - earlier for after, earlier in zip(queued_lists(), before, strict=True)] == [
+        1,
+        1,
+    ]
+
+
+def test_an_individual_who_gave_no_name_is_listed_as_a_member_with_their_number(
+    bot: Bot,
+) -> None:
+    open_statement(bot, individuals=True)
+    bot.sign(INDY)
+    number = bot.member_id(INDY)
+    named = said("statements.list.a_member", number=number)
+
+    shown = text_to(bot.send(COORD, "/signatories 1"), COORD)
+    assert named in shown and f"member:{number}" not in shown
+    rows = csv_rows(to(bot.send(COORD, "/signatories 1 csv"), COORD))
+    spanish = CATALOGS.renderer("es", CONSOLE).label(
+        Message.of("statements.list.a_member", number=number)
+    )
+    assert rows[1][0] == spanish

@@ -18,7 +18,7 @@ from bot.app import open_store
 from bot.config import AppConfig, load_config
 from bot.conversation import InvalidAnswer
 from bot.types import Literal, Message, Platform
-from handlers.statements import common
+from handlers.statements import common, text_input
 from handlers.statements.views import read_url
 from storage import Store
 from storage.statement_records import (
@@ -215,6 +215,9 @@ async def test_a_reviewed_statement_with_a_changed_title_opens_scheduled_and_ann
         assert reminder is not None and reminder.due_at == fields.deadline - timedelta(hours=hours)
     assert [entry.action for entry in store.audit.page().entries] == ["statement.opened"]
     assert first_line("statements.create.opened") in opened
+    # Eve and the coordinator sign in their own name (no organization) but never wrote to the
+    # bot privately (the console is no private chat): the coordinator is told how many.
+    assert shown(Message.counted("statements.create.unreachable", 2)) in opened
     # Announced (by signing.announce): the room's post and the signatory's private message
     # with the buttons to sign; the non-signatory member of Red Étnica is not messaged.
     assert shown(Message.counted("statements.announce.count", 0, number=1)) in opened
@@ -269,14 +272,14 @@ def test_the_text_is_typed_messages_joined_as_paragraphs_or_one_file_of_a_kind_k
         return {"file": {"platform": "telegram", "ref": "f", "filename": name,
                          "content_type": content_type, "size": size}}  # fmt: skip
 
-    assert common.finish_text(["One.", "Two."]) == {"text": "One.\n\nTwo."}
-    assert common.finish_text([file("s.md")]) == file("s.md")
+    assert text_input.finish_text(["One.", "Two."]) == {"text": "One.\n\nTwo."}
+    assert text_input.finish_text([file("s.md")]) == file("s.md")
     for kept, kind in (("s.txt", "plain"), ("s.MD", "plain"), ("s.pdf", "document"),
                        ("s.docx", "document"), ("s.odt", "document")):  # fmt: skip
-        assert common.file_kind(file(kept)["file"]) == kind  # type: ignore[arg-type]
-    assert common.file_kind(file("statement", "application/pdf")["file"]) == "document"  # type: ignore[arg-type]
-    assert common.needs_summary({"text": file("s.pdf")}) is True
-    assert common.needs_summary({"text": file("s.txt")}) is False
+        assert text_input.file_kind(file(kept)["file"]) == kind  # type: ignore[arg-type]
+    assert text_input.file_kind(file("statement", "application/pdf")["file"]) == "document"  # type: ignore[arg-type]
+    assert text_input.needs_summary({"text": file("s.pdf")}) is True
+    assert text_input.needs_summary({"text": file("s.txt")}) is False
     for refused, key in (
         ([file("s.exe")], "statements.create.file_kind"),
         ([file("s.zip", "application/zip")], "statements.create.file_kind"),
@@ -285,7 +288,7 @@ def test_the_text_is_typed_messages_joined_as_paragraphs_or_one_file_of_a_kind_k
         (["Typed.", file("a.txt")], "statements.create.one_file"),
     ):
         with pytest.raises(InvalidAnswer) as raised:
-            common.finish_text(refused)  # type: ignore[arg-type]
+            text_input.finish_text(refused)  # type: ignore[arg-type]
         assert raised.value.message.key == key
 
 
@@ -323,6 +326,25 @@ async def test_a_correction_leaves_the_signature_standing_and_a_change_of_substa
     view = await chats("ana").send("/statement 1")
     assert shown(Message.counted("statements.view.signed", 0), "es") in view
     assert shown(Message.counted("statements.view.waiting", 1), "es") in view
+
+
+async def test_a_second_change_of_substance_asks_again_those_still_waiting_from_the_first(
+    store: Store, chats: Chats, clock: Clock
+) -> None:
+    open_directly(store)
+    sign_for_red(store, clock)
+    coord = chats("coord")
+    for text in (AMENDED, AMENDED + " Within a year."):
+        await coord.send("/editstatement 1")
+        await coord.send(text)
+        await coord.pick(said("conversation.done"))
+        await coord.pick(said("statements.edit.substance"))
+        asked = await coord.pick(said("conversation.submit"))
+        assert shown(Message.counted("statements.edit.asked", 1)) in asked
+    # Bob is asked on the latest text: the buttons carry its version's hash.
+    record = store.statements.get(1)
+    assert record is not None
+    assert common.hash_tag(record.current.text_hash) in to_bob(store)
 
 
 async def test_editing_is_refused_for_the_same_text_another_groups_statement_and_a_closed_one(

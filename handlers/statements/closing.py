@@ -2,8 +2,9 @@
 when the deadline passed while the bot was down) or by ``/closestatement N`` from a
 coordinator of its group; once, whichever comes first (the store closes it by a conditional
 update). Closing cancels the statement's scheduled work, tells its rooms the count and edits
-their count post to the final figure, and gives each coordinator of the group, privately,
-the final text, the signatory list ready to paste (in the statement's language) and the CSV.
+their count post to the final figure, and gives each coordinator of the group (and whoever
+closed or opened it), privately, the final text, the signatory list ready to paste (in the
+statement's language) and the CSV.
 """
 
 from __future__ import annotations
@@ -20,14 +21,12 @@ from handlers.statements import signing
 from handlers.statements.common import (
     CLOSE,
     CLOSE_LATENESS,
-    TEXT_IN_MESSAGE,
     Telling,
-    as_media,
     coordinates,
     find,
     group_language,
     statement_rooms,
-    text_as_file,
+    text_body,
 )
 from handlers.statements.signatories import Listed, export_replies, heading, standing
 from storage.scheduled import ScheduledRecord
@@ -55,7 +54,7 @@ def close_command(context: Context, command: Command) -> Sequence[Reply]:
         raise UserError("statements.close.not_yours", number=record.id)
     if record.state is StatementState.CLOSED:
         raise UserError("statements.close.already", number=record.id)
-    replies = close_statement(context, record)
+    replies = close_statement(context, record, closer=context.member.id)
     if not replies:
         raise UserError("statements.close.already", number=record.id)
     context.store.audit.record(
@@ -83,8 +82,11 @@ def close_due(context: Telling, row: ScheduledRecord) -> Sequence[Reply]:
     return replies
 
 
-def close_statement(context: Telling, record: StatementRecord) -> list[Reply]:
-    """Close ``record`` once and say so; nothing when it was closed already."""
+def close_statement(
+    context: Telling, record: StatementRecord, *, closer: int | None = None
+) -> list[Reply]:
+    """Close ``record`` once and say so; nothing when it was closed already. ``closer`` is
+    the member who closed it by command (told as the coordinators are)."""
     store = context.store
     closed = store.statements.close(record.id)
     if closed is None:
@@ -100,29 +102,38 @@ def close_statement(context: Telling, record: StatementRecord) -> list[Reply]:
     )
     replies = [Reply(told, to=room, language=language) for room in statement_rooms(closed)]
     replies.extend(signing.count_edits(context, closed))
-    replies.extend(_to_coordinators(context, closed, entries))
+    replies.extend(_to_coordinators(context, closed, entries, _recipients(context, closed, closer)))
     return replies
 
 
 def _final_text(record: StatementRecord) -> tuple[Text, tuple[Media, ...]]:
-    """The final version as a message, or beside a file when it is a document or long."""
+    """The final version as a message (beside its document, or as a file when long)."""
     version = record.current
-    if version.file is not None:
-        return Message.of("statements.close.final_text_file", number=record.id), (
-            as_media(version.file),
-        )
-    if len(version.text) > TEXT_IN_MESSAGE:
-        media = text_as_file(record, version.text, record.fields.language)
-        return Message.of("statements.close.final_text_file", number=record.id), (media,)
-    return Lines(
-        (Message.of("statements.close.final_text", number=record.id), Literal(version.text))
-    ), ()
+    body, media = text_body(
+        record,
+        version.text,
+        version.file,
+        record.fields.language,
+        Message.of("statements.view.text_attached"),
+    )
+    return Lines((Message.of("statements.close.final_text", number=record.id), body)), media
+
+
+def _recipients(context: Telling, record: StatementRecord, closer: int | None) -> list[int]:
+    """Who gets the final text and the list, each once: the group's coordinators, the
+    member who closed it, and the member who opened it (a network coordinator, say, who
+    coordinates no group, or one who has stopped coordinating it)."""
+    members = [
+        *context.store.groups.coordinators_of(record.fields.working_group_id),
+        *(m for m in (closer, record.created_by) if m is not None),
+    ]
+    return list(dict.fromkeys(members))
 
 
 def _to_coordinators(
-    context: Telling, record: StatementRecord, entries: Sequence[Listed]
+    context: Telling, record: StatementRecord, entries: Sequence[Listed], recipients: list[int]
 ) -> list[Reply]:
-    """To each coordinator's private chats: what happened (in their language), the final
+    """To each recipient's private chats: what happened (in their language), the final
     text, then the list to paste and the CSV (in the statement's language)."""
     store = context.store
     headline = Message.of(
@@ -135,7 +146,7 @@ def _to_coordinators(
     final, final_media = _final_text(record)
     exported = export_replies(record, entries)
     replies: list[Reply] = []
-    for member_id in store.groups.coordinators_of(record.fields.working_group_id):
+    for member_id in recipients:
         for notice in notify_member(
             store, member_id, headline, enabled=context.config.enabled_platforms
         ):

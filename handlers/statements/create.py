@@ -19,7 +19,7 @@ from bot.registry import Registry
 from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Reply, Role
 from handlers.cases.options import one_line
 from handlers.polls.answers import LONGEST, READ_DEADLINE, deadline_of, show_poll_deadline
-from handlers.statements import common, signing, views
+from handlers.statements import common, signing, text_input, views
 from storage import WorkingGroupRecord
 from storage.statement_records import TITLE_MAX, ListOrder, StatementFields, WhoSigns
 
@@ -80,7 +80,7 @@ def _steps() -> tuple[Step, ...]:
             "statements.create.field_title",
             parse=_read_title,
         ),
-        *common.text_steps(
+        *text_input.text_steps(
             "statements.create.ask_text", "statements.create.field_text", after="language"
         ),
         Step(
@@ -185,7 +185,7 @@ def submit(context: Context, answers: Answers) -> Sequence[Reply]:
     """Open the statement: stored with its first version, its closing and reminders
     scheduled, audited, then announced in its rooms and to those who sign."""
     fields = fields_of(context, answers)
-    text, file = common.text_of(context, answers)
+    text, file = text_input.text_of(context, answers)
     record = context.store.statements.open(fields, text, file, context.member.id)
     common.schedule_work(context.store, record)
     context.store.audit.record(
@@ -194,14 +194,16 @@ def submit(context: Context, answers: Answers) -> Sequence[Reply]:
         working_group_id=fields.working_group_id,
         detail={"statement": record.id, "rooms": len(fields.rooms), "file": file is not None},
     )
+    reader = context.reader
+    missed = signing.unreachable(context, record)
     log.info(
-        "statement_opened statement=%d group=%d member=%d rooms=%d",
+        "statement_opened statement=%d group=%d member=%d rooms=%d unreachable=%d",
         record.id,
         fields.working_group_id,
         context.member.id,
         len(fields.rooms),
+        len(missed),
     )
-    reader = context.reader
     said = Reply(
         Lines(
             (
@@ -219,6 +221,11 @@ def submit(context: Context, answers: Answers) -> Sequence[Reply]:
                     translate=CommandRef("translatestatement"),
                     signatories=CommandRef("signatories"),
                     close=CommandRef("closestatement"),
+                ),
+                *(
+                    (Message.counted("statements.create.unreachable", len(missed)),)
+                    if missed
+                    else ()
                 ),
             )
         )

@@ -68,18 +68,37 @@ class Listed:
     """One standing signature as the list shows it."""
 
     name: str
-    """The organization's name, or an individual's own."""
+    """The organization's name, or an individual's own (``""`` when they gave none)."""
     country: str | None
     """The organization's ISO 3166 code; ``None`` for an individual."""
     signed_by: str | None
-    """Who signed for it (``None`` once they erased their data, or unknown)."""
+    """The name of who signed for it (``None`` when they gave none or erased their data)."""
     signed_at: datetime
     version_number: int
     text_hash: str
+    member_number: int | None = None
+    """An individual's member number, shown as "a member (#N)" when they gave no name."""
+    signed_by_number: int | None = None
+    """The number of the member who signed (``None`` once they erased their data)."""
 
     @property
     def is_organization(self) -> bool:
         return self.country is not None
+
+
+def person(name: str | None, number: int | None) -> Message | Literal:
+    """A member as a list names them: their name; "a member (#N)" when they gave none;
+    "a member no longer known" only once the signature lost its member (erased data)."""
+    if name:
+        return Literal(name)
+    if number is not None:
+        return Message.of("statements.list.a_member", number=number)
+    return Message.of("statements.list.unknown_signer")
+
+
+def listed_name(entry: Listed) -> Message | Literal:
+    """An organization's name, or an individual as :func:`person` names them."""
+    return person(entry.name, entry.member_number)
 
 
 def country_name(code: str, language: str) -> str:
@@ -144,7 +163,7 @@ def signatory_list(entries: Sequence[Listed], *, order: ListOrder, language: str
             if not individuals_started:
                 lines.extend((Literal(""), Message.of("statements.list.individuals_heading")))
                 individuals_started = True
-            lines.append(Message.of("statements.list.individual", name=Literal(entry.name)))
+            lines.append(Message.of("statements.list.individual", name=listed_name(entry)))
         elif order is ListOrder.COUNTRY:
             if entry.country != current_country:
                 lines.extend(
@@ -190,13 +209,16 @@ def signatory_csv(entries: Sequence[Listed], *, order: ListOrder, shown: Rendere
     organization = shown.label(Message.of("statements.list.csv.organization"))
     individual = shown.label(Message.of("statements.list.csv.individual"))
     for entry in in_order(entries, order, shown.language):
+        signed_by = entry.signed_by or (
+            shown.label(person(None, entry.signed_by_number)) if entry.signed_by_number else ""
+        )
         writer.writerow(
             (
-                entry.name,
+                entry.name if entry.is_organization else shown.label(listed_name(entry)),
                 organization if entry.is_organization else individual,
                 entry.country or "",
                 country_name(entry.country, shown.language) if entry.country else "",
-                entry.signed_by or "",
+                signed_by,
                 entry.signed_at.astimezone(UTC).isoformat(timespec="seconds"),
                 entry.version_number,
                 entry.text_hash,
@@ -224,12 +246,11 @@ def _member_name(store: HandlerStore, member_id: int | None) -> str | None:
 
 
 def _name_of(store: HandlerStore, signature: SignatureRecord) -> tuple[str, str | None] | None:
-    """The signer's name and (an organization's) country; ``None`` for an organization
-    removed since (its row is gone, and with it its name)."""
+    """The signer's name (``""`` for an individual who gave none) and (an organization's)
+    country; ``None`` for an organization removed since (its row is gone, and its name)."""
     organization_id = signature.organization_id or organization_of_signer(signature.signer)
     if organization_id is None:
-        name = _member_name(store, signature.member_id)
-        return (name or signature.signer, None)
+        return (_member_name(store, signature.member_id) or "", None)
     organization = store.organizations.get(organization_id)
     if organization is None:
         return None
@@ -256,6 +277,8 @@ def listed(store: HandlerStore, signatures: Iterable[SignatureRecord]) -> list[L
                 signed_at=signature.answered_at,
                 version_number=signature.version_number,
                 text_hash=signature.text_hash,
+                member_number=None if named[1] is not None else signature.member_id,
+                signed_by_number=signature.member_id,
             )
         )
     return found
@@ -299,6 +322,12 @@ def signatories_command(context: Context, command: Command) -> list[Reply]:
     if len(args) == 2:
         if not coordinator:
             raise UserError("statements.list.csv_coordinators_only", number=record.id)
+        if not context.origin.is_direct:
+            raise UserError(
+                "statements.list.csv_private_only",
+                number=record.id,
+                command=CommandRef("signatories"),
+            )
         entries = standing(context.store, record)
         log.info(
             "statement_list_exported statement=%d member=%d signers=%d",
@@ -311,7 +340,9 @@ def signatories_command(context: Context, command: Command) -> list[Reply]:
             *export_replies(record, entries),
         ]
     log.info("statement_list_shown statement=%d member=%d", record.id, context.member.id)
-    return [Reply(current_list(context, record, coordinator=coordinator))]
+    # In a group room everyone reads the answer: only what members see.
+    shows_all = coordinator and context.origin.is_direct
+    return [Reply(current_list(context, record, coordinator=shows_all))]
 
 
 def current_list(context: Context, record: StatementRecord, *, coordinator: bool) -> Lines:
@@ -323,8 +354,8 @@ def current_list(context: Context, record: StatementRecord, *, coordinator: bool
     def when(at: datetime) -> Literal:
         return Literal(moment(at, language, zone))
 
-    def who(name: str | None) -> Message | Literal:
-        return Literal(name) if name else Message.of("statements.list.unknown_signer")
+    def who(entry: Listed) -> Message | Literal:
+        return person(entry.signed_by, entry.signed_by_number)
 
     signatures = store.statements.signatures(record.id)
     entries = in_order(
@@ -344,7 +375,7 @@ def current_list(context: Context, record: StatementRecord, *, coordinator: bool
             lines.append(
                 Message.of(
                     "statements.list.detail_individual",
-                    name=Literal(entry.name),
+                    name=listed_name(entry),
                     when=when(entry.signed_at),
                     version=entry.version_number,
                 )
@@ -353,9 +384,9 @@ def current_list(context: Context, record: StatementRecord, *, coordinator: bool
             lines.append(
                 Message.of(
                     "statements.list.detail",
-                    name=Literal(entry.name),
+                    name=listed_name(entry),
                     country=Territory(entry.country),
-                    who=who(entry.signed_by),
+                    who=who(entry),
                     when=when(entry.signed_at),
                     version=entry.version_number,
                 )
@@ -368,7 +399,7 @@ def current_list(context: Context, record: StatementRecord, *, coordinator: bool
         lines.extend(
             Message.of(
                 "statements.list.waiting",
-                name=Literal(entry.name),
+                name=listed_name(entry),
                 version=entry.version_number,
                 when=when(entry.signed_at),
             )
@@ -380,8 +411,8 @@ def current_list(context: Context, record: StatementRecord, *, coordinator: bool
         lines.extend(
             Message.of(
                 "statements.list.declined",
-                name=Literal(entry.name),
-                who=who(entry.signed_by),
+                name=listed_name(entry),
+                who=who(entry),
                 when=when(entry.signed_at),
             )
             for entry in declined
@@ -394,8 +425,10 @@ def current_list(context: Context, record: StatementRecord, *, coordinator: bool
                 lines.append(
                     Message.of(
                         "statements.list.withdrawn",
-                        name=Literal(entry.name),
-                        who=who(_member_name(store, signature.withdrawn_by)),
+                        name=listed_name(entry),
+                        who=person(
+                            _member_name(store, signature.withdrawn_by), signature.withdrawn_by
+                        ),
                         when=when(signature.withdrawn_at or signature.answered_at),
                     )
                 )
@@ -412,7 +445,7 @@ def current_list(context: Context, record: StatementRecord, *, coordinator: bool
             Message.of(
                 "statements.list.question",
                 number=question.id,
-                who=who(_member_name(store, question.member_id)),
+                who=person(_member_name(store, question.member_id), question.member_id),
                 text=Literal(question.text),
             )
             for question in questions

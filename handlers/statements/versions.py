@@ -14,7 +14,7 @@ from bot.context import Context, UserError
 from bot.conversation import Answers, Conversation, Step
 from bot.registry import Registry
 from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Reply, Role
-from handlers.statements import common, signing
+from handlers.statements import common, signing, text_input
 from storage.statement_records import Change, StatementRecord
 
 log = logging.getLogger(__name__)
@@ -61,17 +61,20 @@ def prepare_edit(context: Context, command: Command) -> Mapping[str, Any]:
 
 
 def submit_edit(context: Context, answers: Answers) -> Sequence[Reply]:
-    """A new version; after a change of substance, the signers whose signature stood are
-    asked to confirm and the rooms' count drops to the signatures that still stand."""
+    """A new version; after a change of substance, the signers whose signature stood, or
+    still waits from an earlier change, are asked to confirm on the new text, and the rooms'
+    count drops to the signatures that still stand."""
     record = _statement(context, answers)
-    text, file = common.text_of(context, answers)
-    if text == record.current.text:
+    text, file = text_input.text_of(context, answers)
+    current = record.current
+    same_file = (file.data if file else None) == (current.file.data if current.file else None)
+    if text == current.text and same_file:
         raise UserError("statements.edit.unchanged", number=record.id)
     change = Change(str(answers["change"]))
-    standing = [
+    signed = [
         signature.signer
         for signature in context.store.statements.signatures(record.id)
-        if signature.stands
+        if signature.stands or signature.waiting
     ]
     revised = context.store.statements.revise(record.id, text, file, change, context.member.id)
     if revised is None:
@@ -114,10 +117,10 @@ def submit_edit(context: Context, answers: Answers) -> Sequence[Reply]:
         lines.extend(Message.of("language.native_name@" + code) for code in out_of_date)
     if change is not Change.SUBSTANCE:
         return [Reply(Lines(tuple(lines)))]
-    lines.append(Message.counted("statements.edit.asked", len(standing)))
+    lines.append(Message.counted("statements.edit.asked", len(signed)))
     return [
         Reply(Lines(tuple(lines))),
-        *signing.ask_to_confirm(context, revised, standing),
+        *signing.ask_to_confirm(context, revised, signed),
         *signing.count_edits(context, revised),
     ]
 
@@ -126,7 +129,7 @@ EDIT = Conversation(
     name="editstatement",
     title="statements.edit.title",
     steps=(
-        *common.text_steps("statements.edit.ask_text", "statements.edit.field_text", "change"),
+        *text_input.text_steps("statements.edit.ask_text", "statements.edit.field_text", "change"),
         Step(
             "change",
             "statements.edit.ask_change",
@@ -165,7 +168,7 @@ def submit_translation(context: Context, answers: Answers) -> Sequence[Reply]:
     language = str(answers["language"])
     if language == record.fields.language or language not in context.languages:
         raise UserError("statements.translate.same_language", number=record.id)
-    text, file = common.text_of(context, answers)
+    text, file = text_input.text_of(context, answers)
     translation = context.store.statements.translate(
         record.id, language, text, file, context.member.id
     )
@@ -211,7 +214,7 @@ TRANSLATE = Conversation(
             "statements.translate.field_language",
             choices=_offered_languages,
         ),
-        *common.text_steps(
+        *text_input.text_steps(
             "statements.translate.ask_text", "statements.translate.field_text", None
         ),
     ),

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from bot.context import Context, UserError
 from bot.moments import moment
 from bot.registry import Registry
-from bot.types import Command, CommandRef, Lines, Literal, Media, Message, Reply, Role
-from handlers.statements import common
+from bot.types import Command, CommandRef, Lines, Literal, Message, Reply, Role
+from handlers.statements import common, signing
 from storage.statement_records import URL_MAX, StatementRecord, StatementState
 
 log = logging.getLogger(__name__)
@@ -50,16 +50,10 @@ def _when(context: Context, record: StatementRecord) -> Message:
 
 
 def _counts(context: Context, record: StatementRecord) -> tuple[int, int, int]:
-    """Organizations and individuals whose signature stands, and signatures waiting."""
-    organizations = individuals = waiting = 0
-    for signature in context.store.statements.signatures(record.id):
-        if signature.stands:
-            if signature.organization_id is not None:
-                organizations += 1
-            else:
-                individuals += 1
-        elif signature.waiting:
-            waiting += 1
+    """Organizations and individuals whose signature stands (as the rooms count them), and
+    signatures waiting for confirmation after a change of substance."""
+    organizations, individuals = signing.standing_counts(context, record)
+    waiting = sum(1 for s in context.store.statements.signatures(record.id) if s.waiting)
     return organizations, individuals, waiting
 
 
@@ -77,7 +71,7 @@ def list_statements(context: Context, command: Command) -> Sequence[Reply]:
         return [Reply(Message.of("statements.view.none", create=CommandRef("statement")))]
     lines: list[Message | Literal] = [Message.of("statements.view.list_header")]
     for record in found:
-        organizations, _, _ = _counts(context, record)
+        organizations, _ = signing.standing_counts(context, record)
         lines.append(
             Message.of(
                 "statements.view.list_line",
@@ -140,15 +134,10 @@ def show_statement(context: Context, command: Command) -> Sequence[Reply]:
                 language=Message.of("language.native_name@" + read.language),
             )
         )
-    media: tuple[Media, ...] = ()
-    if read.file is not None:
-        media = (common.as_media(read.file),)
-        lines.append(Literal(read.text))
-    elif len(read.text) > common.TEXT_IN_MESSAGE:
-        media = (common.text_as_file(record, read.text, read.language),)
-        lines.append(Message.of("statements.view.text_attached"))
-    else:
-        lines.append(Literal(read.text))
+    body, media = common.text_body(
+        record, read.text, read.file, read.language, Message.of("statements.view.text_attached")
+    )
+    lines.append(body)
     return [Reply(Lines(tuple(lines)), media=media)]
 
 
