@@ -129,15 +129,9 @@ def text_for(
             else "statements.sign.original_instead"
         )
         lines.append(Message.of(key))
-    media: tuple[Media, ...] = ()
-    if read.file is not None:
-        media = (common.as_media(read.file),)
-        lines.append(Literal(read.text))
-    elif len(read.text) > common.TEXT_IN_MESSAGE:
-        media = (common.text_as_file(record, read.text, read.language),)
-        lines.append(Message.of("statements.sign.text_attached"))
-    else:
-        lines.append(Literal(read.text))
+    attached = Message.of("statements.sign.text_attached")
+    body, media = common.text_body(record, read.text, read.file, read.language, attached)
+    lines.append(body)
     return Lines(tuple(lines)), media
 
 
