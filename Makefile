@@ -89,6 +89,11 @@ bench-outbox: $(DEV_STAMP)
 bench-alerts: $(DEV_STAMP)
 	$(BIN)/python bench/alerts.py $(ARGS)
 
+## bench-statements: who signs for whom and the list at closing for 200 organizations, vs. reading the rows once
+.PHONY: bench-statements
+bench-statements: $(DEV_STAMP)
+	$(BIN)/python bench/statements.py $(ARGS)
+
 ## bench-chart: drawing a 12-option poll result PNG (English and Arabic) vs. encoding a blank PNG of its size
 .PHONY: bench-chart
 bench-chart: $(RUN_STAMP)

@@ -156,6 +156,15 @@ class OrganizationStore(Area):
     def signatories(self, organization_id: int) -> list[int]:
         return self._run(_signatories_in, organization_id)
 
+    def signatories_by_organization(self) -> dict[int, list[int]]:
+        """Every organization that has signatories, with them (by member id): one query for
+        what :meth:`signatories` tells of one organization."""
+        return self._read(_signatories_by_organization_in)
+
+    def confirmed_members(self) -> set[int]:
+        """Every member whose link to an organization is confirmed."""
+        return self._read(_confirmed_members_in)
+
     def pending_claims(self) -> list[Affiliation]:
         """Every claim waiting for a coordinator, oldest first."""
         return self._run(_pending_in)
@@ -380,6 +389,27 @@ def _signatories_in(session: Session, organization_id: int) -> list[int]:
         .order_by(OrganizationMember.member_id)
     )
     return list(rows)
+
+
+def _signatories_by_organization_in(session: Session) -> dict[int, list[int]]:
+    rows = session.execute(
+        select(OrganizationMember.organization_id, OrganizationMember.member_id)
+        .where(OrganizationMember.signatory.is_(True))
+        .order_by(OrganizationMember.organization_id, OrganizationMember.member_id)
+    )
+    found: dict[int, list[int]] = {}
+    for organization_id, member_id in rows:
+        found.setdefault(organization_id, []).append(member_id)
+    return found
+
+
+def _confirmed_members_in(session: Session) -> set[int]:
+    rows = session.scalars(
+        select(OrganizationMember.member_id).where(
+            OrganizationMember.status == Standing.CONFIRMED.value
+        )
+    )
+    return set(rows)
 
 
 def _pending_in(session: Session) -> list[Affiliation]:

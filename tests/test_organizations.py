@@ -221,6 +221,32 @@ async def test_a_coordinator_cannot_make_themselves_a_signatory(chats: Chats) ->
     assert store.organizations.signatories(red.id) == [coord]
 
 
+def test_every_organizations_signatories_and_the_confirmed_members_are_read_at_once(
+    config: AppConfig,
+) -> None:
+    store = open_store(config)
+    try:
+        red = store.organizations.add("Red Étnica", "CO", "movement")
+        rural = store.organizations.add("Rural", "PE", "union")
+        ana, bea, coord, pending = (member_id(store, n) for n in ("ana", "bea", "coord", "dan"))
+        for member, organization, signs in (
+            (ana, red, True),
+            (bea, red, False),
+            (coord, rural, True),
+        ):
+            store.organizations.claim(member, organization.id)
+            store.organizations.decide(member, organization.id, confirm=True)
+            store.organizations.set_signatory(member, organization.id, signs)
+        store.organizations.claim(pending, rural.id)
+        assert store.organizations.signatories_by_organization() == {
+            red.id: [ana],
+            rural.id: [coord],
+        }
+        assert store.organizations.confirmed_members() == {ana, bea, coord}
+    finally:
+        store.close()
+
+
 async def test_signatories_are_designated_by_coordinators_and_by_each_other(
     chats: Chats,
 ) -> None:

@@ -155,18 +155,26 @@ def signing_of(store: HandlerStore, record: StatementRecord, member_id: int) -> 
 def eligible_signers(store: HandlerStore, record: StatementRecord) -> dict[str, list[int]]:
     """Every signer that may answer ``record`` now, with the members who answer for it:
     each organization with a signatory in scope, and (when admitted) each member in scope
-    who belongs to no organization. Whom a statement is announced and reminded to."""
+    who belongs to no organization. Whom a statement is announced and reminded to.
+
+    A few queries whatever the network's size (``bench/statements.py``): the rosters, the
+    signatories and the confirmed members, each read once; only a network-wide statement's
+    signatory who is in no group is asked about their roles."""
+    members = set(_members_in_scope(store, record))
+    network_wide = record.fields.who_signs is WhoSigns.NETWORK
+
+    def answers(member_id: int) -> bool:
+        return member_id in members or (network_wide and _in_scope(store, record, member_id))
+
     signers: dict[str, list[int]] = {}
-    for organization in store.organizations.all():
-        members = store.organizations.signatories(organization.id)
-        in_scope = [m for m in members if _in_scope(store, record, m)]
-        if in_scope:
-            signers[organization_signer(organization.id)] = sorted(in_scope)
+    for organization_id, signatories in store.organizations.signatories_by_organization().items():
+        answering = [m for m in signatories if answers(m)]
+        if answering:
+            signers[organization_signer(organization_id)] = answering
     if record.fields.individuals:
-        for member_id in _members_in_scope(store, record):
-            affiliation = store.organizations.affiliation_of(member_id)
-            if affiliation is None or affiliation.standing is not Standing.CONFIRMED:
-                signers[member_signer(member_id)] = [member_id]
+        affiliated = store.organizations.confirmed_members()
+        for member_id in sorted(members - affiliated):
+            signers[member_signer(member_id)] = [member_id]
     return signers
 
 

@@ -18,7 +18,7 @@ import csv
 import functools
 import io
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -45,7 +45,7 @@ from handlers.statements.common import (
     find,
     signing_of,
 )
-from storage.organizations import name_key
+from storage.organizations import OrganizationRecord, name_key
 from storage.statement_records import (
     Answer,
     ListOrder,
@@ -245,13 +245,17 @@ def _member_name(store: HandlerStore, member_id: int | None) -> str | None:
     return member.display_name if member is not None else None
 
 
-def _name_of(store: HandlerStore, signature: SignatureRecord) -> tuple[str, str | None] | None:
+def _name_of(
+    store: HandlerStore,
+    signature: SignatureRecord,
+    organizations: Mapping[int, OrganizationRecord],
+) -> tuple[str, str | None] | None:
     """The signer's name (``""`` for an individual who gave none) and (an organization's)
     country; ``None`` for an organization removed since (its row is gone, and its name)."""
     organization_id = signature.organization_id or organization_of_signer(signature.signer)
     if organization_id is None:
         return (_member_name(store, signature.member_id) or "", None)
-    organization = store.organizations.get(organization_id)
+    organization = organizations.get(organization_id)
     if organization is None:
         return None
     return (organization.name, organization.country)
@@ -259,9 +263,10 @@ def _name_of(store: HandlerStore, signature: SignatureRecord) -> tuple[str, str 
 
 def listed(store: HandlerStore, signatures: Iterable[SignatureRecord]) -> list[Listed]:
     """The signatures as the list shows them (whatever their answer)."""
+    organizations = {organization.id: organization for organization in store.organizations.all()}
     found: list[Listed] = []
     for signature in signatures:
-        named = _name_of(store, signature)
+        named = _name_of(store, signature, organizations)
         if named is None:
             log.info(
                 "statement_list_signer_gone statement=%d signer=%s",
