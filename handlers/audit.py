@@ -223,19 +223,11 @@ def _erased(parts: Parts) -> Message | None:
     return Message.of("audit.member_erased", **shown)
 
 
-def _poll(key: str) -> Sentence:
+def _numbered(what: str, key: str) -> Sentence:
+    """A sentence about the ``what`` (a poll, a statement) whose number the details give."""
+
     def sentence(parts: Parts) -> Message | None:
-        number = parts.number("poll")
-        if number is None:
-            return None
-        return Message.of(key, actor=parts.actor, number=number, where=parts.where)
-
-    return sentence
-
-
-def _statement(key: str) -> Sentence:
-    def sentence(parts: Parts) -> Message | None:
-        number = parts.number("statement")
+        number = parts.number(what)
         if number is None:
             return None
         return Message.of(key, actor=parts.actor, number=number, where=parts.where)
@@ -264,14 +256,14 @@ SENTENCES: Mapping[str, Sentence] = {
     "signatory.added": _about_org("audit.signatory_added"),
     "signatory.removed": _about_org("audit.signatory_removed"),
     "member.erased": _erased,
-    "poll.created": _poll("audit.poll_created"),
-    "poll.outcome": _poll("audit.poll_outcome"),
-    "poll.closed": _poll("audit.poll_closed"),
-    "statement.opened": _statement("audit.statement_opened"),
-    "statement.revised": _statement("audit.statement_revised"),
-    "statement.translated": _statement("audit.statement_translated"),
-    "statement.closed": _statement("audit.statement_closed"),
-    "statement.published": _statement("audit.statement_published"),
+    "poll.created": _numbered("poll", "audit.poll_created"),
+    "poll.outcome": _numbered("poll", "audit.poll_outcome"),
+    "poll.closed": _numbered("poll", "audit.poll_closed"),
+    "statement.opened": _numbered("statement", "audit.statement_opened"),
+    "statement.revised": _numbered("statement", "audit.statement_revised"),
+    "statement.translated": _numbered("statement", "audit.statement_translated"),
+    "statement.closed": _numbered("statement", "audit.statement_closed"),
+    "statement.published": _numbered("statement", "audit.statement_published"),
 }
 """The actions this version has a sentence for; any other (a later version's) is shown by
 its name and details."""
