@@ -180,6 +180,13 @@ class Context:
         a network-wide role, only their own for a group's coordinator or admin."""
         return [group for group in self.store.groups.all() if self.role_in(group.id).includes(role)]
 
+    def coordinated_group(self, working_group_id: int) -> WorkingGroupRecord | None:
+        """The working group, when it exists and the member coordinates it (or more)."""
+        group = self.store.groups.get(working_group_id)
+        if group is None or not self.role_in(working_group_id).includes(Role.COORDINATOR):
+            return None
+        return group
+
     def role_in(self, working_group_id: int | None) -> Role:
         """The member's role in one working group (``None``: network-wide only).
 

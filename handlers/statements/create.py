@@ -137,9 +137,8 @@ def prepare(context: Context, command: Command) -> Mapping[str, Any]:
 
 
 def _group(context: Context, answers: Answers) -> WorkingGroupRecord:
-    group_id = int(answers["group"])
-    group = context.store.groups.get(group_id)
-    if group is None or not context.role_in(group_id).includes(Role.COORDINATOR):
+    group = context.coordinated_group(int(answers["group"]))
+    if group is None:
         raise UserError("statements.create.not_coordinator")
     return group
 
