@@ -7,10 +7,10 @@ import logging
 from collections.abc import Sequence
 
 from bot.registry import NoLongerUseful, Registry
-from bot.types import Message, Reply
+from bot.types import Reply
 from handlers.statements import common
 from handlers.statements.common import Telling, eligible_signers
-from handlers.statements.signing import answer_buttons, deadline_shown, private_text
+from handlers.statements.signing import answer_buttons, private_request
 from storage.scheduled import ScheduledRecord
 from storage.statement_records import Answer
 
@@ -45,16 +45,7 @@ def remind_due(context: Telling, row: ScheduledRecord) -> Sequence[Reply]:
         for member_id in members:
             if not context.store.statements.note_once(record.id, member_id, f"remind:{hours}"):
                 continue
-            member = context.store.members.get(member_id)
-            if member is None:
-                continue
-            headline = Message.of(
-                "statements.remind.headline",
-                number=record.id,
-                when=deadline_shown(record, member),
-            )
-            replies.extend(
-                private_text(context, record, member_id, headline, answer_buttons(record))
-            )
+            key = "statements.remind.headline"
+            replies.extend(private_request(context, record, member_id, key, answer_buttons(record)))
     log.info("statement_reminded statement=%d signers=%d", record.id, reminded)
     return replies

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from bot.moments import moment
 from bot.notices import PRIVATE_PLATFORMS, notify_member
-from bot.types import Choice, Lines, Literal, Media, Message, Reply, Text
+from bot.types import Choice, Lines, Literal, Media, Message, ParamValue, Reply, Text
 from handlers.statements import common
 from handlers.statements.common import (
     Telling,
@@ -153,6 +153,24 @@ def private_text(
     return [replace(notice, choices=choices, media=media) for notice in notices]
 
 
+def private_request(
+    context: Telling,
+    record: StatementRecord,
+    member_id: int,
+    key: str,
+    choices: tuple[Choice, ...],
+    **params: ParamValue,
+) -> list[Reply]:
+    """The statement privately to one member under the headline ``key`` (its number, the
+    deadline as they read it as ``when``, and ``params``), with ``choices``."""
+    member = context.store.members.get(member_id)
+    if member is None:
+        return []
+    when = deadline_shown(record, member)
+    headline = Message.of(key, number=record.id, when=when, **params)
+    return private_text(context, record, member_id, headline, choices)
+
+
 def deadline_shown(record: StatementRecord, member: MemberRecord) -> Literal:
     """The deadline as one member reads it: in their language and their own time zone
     (else the statement's)."""
@@ -201,15 +219,8 @@ def announce(context: Telling, record: StatementRecord) -> list[Reply]:
     buttons = answer_buttons(record)
     members = sorted({m for ms in eligible_signers(context.store, record).values() for m in ms})
     for member_id in members:
-        member = context.store.members.get(member_id)
-        if member is None:
-            continue
-        headline = Message.of(
-            "statements.announce.private",
-            number=record.id,
-            when=deadline_shown(record, member),
-        )
-        replies.extend(private_text(context, record, member_id, headline, buttons))
+        key = "statements.announce.private"
+        replies.extend(private_request(context, record, member_id, key, buttons))
     log.info("statement_announced statement=%d members=%d", record.id, len(members))
     return replies
 
@@ -225,15 +236,15 @@ def ask_to_confirm(
     replies: list[Reply] = []
     for signer in signers:
         for member_id in answering.get(signer, []):
-            member = context.store.members.get(member_id)
-            if member is None:
-                continue
-            headline = Message.of(
-                "statements.confirm.asked",
-                number=record.id,
-                version=record.current.number,
-                when=deadline_shown(record, member),
+            replies.extend(
+                private_request(
+                    context,
+                    record,
+                    member_id,
+                    "statements.confirm.asked",
+                    buttons,
+                    version=record.current.number,
+                )
             )
-            replies.extend(private_text(context, record, member_id, headline, buttons))
     log.info("statement_confirm_asked statement=%d signers=%d", record.id, len(signers))
     return replies
