@@ -125,6 +125,7 @@ def unreached_on_telegram(config: AppConfig, store: Store) -> list[str]:
 def build_registry() -> Registry:
     registry = Registry()
     handlers.register_all(registry)
+    registry.check()
     return registry
 
 

@@ -255,6 +255,18 @@ class Registry:
             raise ValueError(f"command name {spec.name!r} must be ASCII letters and digits")
         self._commands[spec.name] = spec
 
+    def check(self) -> None:
+        """Refuse, once everything is registered, a button that begins a command that is no
+        conversation: a mistake found at start, not at every press."""
+        for choice in self._choices.values():
+            if choice.starts is None:
+                continue
+            spec = self._commands.get(choice.starts)
+            if spec is None or spec.conversation is None:
+                raise ValueError(
+                    f"choice {choice.prefix!r} begins {choice.starts!r}, which is no conversation"
+                )
+
     def find_command(self, name: str) -> CommandSpec | None:
         return self._commands.get(name)
 

@@ -369,13 +369,18 @@ class Router:
         spec = self._registry.find_command(name)
         if spec is None or spec.conversation is None:
             raise ValueError(f"choice begins {name!r}, which is no conversation")
-        if not spec.available_on(context.origin.platform) or not context.origin.is_direct:
-            return [Reply(Message.of("router.direct_only", command=CommandRef(spec.name)))]
+        command_ref = CommandRef(spec.name)
+        if not spec.available_on(context.origin.platform):
+            return [Reply(Message.of("router.direct_only", command=command_ref))]
+        if not context.origin.is_direct:
+            key = "privacy.room_not_private" if context.origin.exposed else "router.direct_only"
+            return [Reply(Message.of(key, command=command_ref))]
         if not context.role.includes(spec.role):
             return [self._refusal(context, spec.name, spec.role)]
-        args = tuple(part for part in payload.split(":") if part)
+        # The press's parts are read as typed words are (a typed command's arguments).
+        args = tuple(word for word in map(clean_line, payload.split(":")) if word)
         command = Command(context.origin, name, args)
-        return self._begin(context, spec, spec.conversation, command)
+        return self._begin(context, spec, spec.conversation, command, anew=True)
 
     def _on_text(self, context: Context, message: TextMessage) -> Sequence[Reply]:
         if not context.origin.is_direct:
@@ -388,10 +393,23 @@ class Router:
     # -- conversations --------------------------------------------------------------------
 
     def _begin(
-        self, context: Context, spec: CommandSpec, conversation: Conversation, command: Command
+        self,
+        context: Context,
+        spec: CommandSpec,
+        conversation: Conversation,
+        command: Command,
+        *,
+        anew: bool = False,
     ) -> Sequence[Reply]:
+        """Begin ``conversation``, or, when one is open, show where it stands. ``anew`` (a
+        button that begins it for one thing, a question about statement 7): the same
+        conversation left open for another (statement 5) begins again for this one."""
         engine = self._engine(context)
         found = self._open_conversation(context)
+        if found is not None and anew and found[0].name == conversation.name:
+            name = conversation.name
+            log.info("conversation_restarted name=%s member=%s", name, context.member.id)
+            found = None
         if found is not None:
             open_conversation, state = found
             key = (
