@@ -188,9 +188,18 @@ async def journey(  # type: ignore[no-untyped-def]
     notices = {}
     for member in (bo, dee, eve):
         notices[member.user_id] = await member.accept_invite(bot_id)
-    fay_tag = f"!sign 1 {first_tag}"
-    refused = await MatrixChat(fay, both, direct[fay.user_id]).send(fay_tag)  # type: ignore[arg-type]
+    # Fay, of Beta but not its signatory, cannot sign for it: not by the command, not by the
+    # sign button's value typed as it is, not by a number (she was offered only forwarding).
+    fay_chat = MatrixChat(fay, both, direct[fay.user_id])  # type: ignore[arg-type]
+    refused = await fay_chat.send(f"!sign 1 {first_tag}")
     assert said("statements.sign.not_signatory", number=1) in refused
+    await fay_chat.send_silent(f"statement:sign:1:{first_tag}")
+    await fay_chat.send_silent("2")
+    beta = organization_signer(organization["beta"])
+    assert [s.signer for s in store.statements.signatures(1)] == [
+        organization_signer(organization["alpha"])
+    ]
+    assert beta not in {s.signer for s in store.statements.signatures(1)}
 
     await pick_in(bo, notices[bo.user_id], bot_id, said("statements.sign.button_sign"))
     await pick_in(eve, notices[eve.user_id], bot_id, said("statements.sign.button_sign"))
