@@ -371,6 +371,67 @@ async def test_editing_is_refused_for_the_same_text_another_groups_statement_and
     assert len(store.statements.versions(1)) == 1
 
 
+async def substance_by_root(chats: Chats, text: str) -> None:
+    """The network's admin changes statement 1's text in substance, start to end."""
+    root = chats("root")
+    await root.send("/editstatement 1")
+    await root.send(text)
+    await root.pick(said("conversation.done"))
+    await root.pick(said("statements.edit.substance"))
+    assert first_line("statements.edit.done") in await root.pick(said("conversation.submit"))
+
+
+async def test_a_correction_begun_before_another_coordinators_new_version_is_refused(
+    store: Store, chats: Chats, clock: Clock
+) -> None:
+    open_directly(store)
+    coord = chats("coord")
+    await coord.send("/editstatement 1")
+    await coord.send(TEXT.replace("State", "state"))
+    await coord.pick(said("conversation.done"))
+    await coord.pick(said("statements.edit.correction"))
+    await substance_by_root(chats, AMENDED)
+    sign_for_red(store, clock)  # Red confirms on version 2, with its new demand
+    refused = await coord.pick(said("conversation.submit"))
+    assert (
+        said(
+            "statements.edit.changed_meanwhile",
+            number=1,
+            version=2,
+            command="/editstatement",
+            cancel="/cancel",
+        )
+        in refused
+    )
+    assert [v.text for v in store.statements.versions(1)] == [TEXT, AMENDED]
+    [signature] = store.statements.signatures(1)
+    assert signature.stands
+
+
+async def test_a_translation_begun_before_a_new_version_is_refused_not_filed_under_it(
+    store: Store, chats: Chats
+) -> None:
+    open_directly(store)
+    coord = chats("coord")
+    await coord.send("/translatestatement 1")
+    await coord.pick("Español")
+    await coord.send(SPANISH)
+    await coord.pick(said("conversation.done"))
+    await substance_by_root(chats, AMENDED)
+    refused = await coord.pick(said("conversation.submit"))
+    assert (
+        said(
+            "statements.translate.changed_meanwhile",
+            number=1,
+            version=2,
+            command="/translatestatement",
+            cancel="/cancel",
+        )
+        in refused
+    )
+    assert store.statements.translations(1) == []
+
+
 async def test_members_read_a_current_translation_and_the_original_once_it_is_out_of_date(
     store: Store, chats: Chats
 ) -> None:
@@ -433,7 +494,7 @@ async def test_statements_lists_what_the_member_may_read_and_drops_a_closed_one_
     store: Store, chats: Chats, clock: Clock
 ) -> None:
     open_directly(store)
-    store.statements.translate(1, "es", SPANISH, None, member(store, "coord"))
+    store.statements.translate(1, "es", SPANISH, None, member(store, "coord"), expected_version=1)
     open_directly(store, "legal")
     listed = await chats("eve").send("/statements")
     assert "#1" in listed and "Corporate Accountability" in listed and "Legal Aid" not in listed
