@@ -10,8 +10,10 @@ trips and the unit of work runs again. Every answer that changes something is al
 as an event (``statement_signature_events``), in order.
 
 Signer keys (``organization:3``, ``member:12``) are not stored: they are made from the
-row's organization or member, so that merging two members leaves one signer. A removed
-organization's answers go with it; an erased member's own signature, answers and
+row's organization or member, so that merging two members leaves one signer. An
+organization that answered a statement is not removed (``/orgremove`` asks
+:meth:`StatementStore.answered_by_organization` first), so the schema's cascade only ever
+takes an organization that answered nothing; an erased member's own signature, answers and
 questions go, while an organization's signature they gave stays, linked to no one
 (:mod:`storage.statement_member_data`, with the rule for merging two members).
 """
