@@ -131,11 +131,22 @@ def edit_organization(context: Context, command: Command) -> Sequence[Reply]:
 
 
 def remove_organization(context: Context, command: Command) -> Sequence[Reply]:
-    """``/orgremove N``: the organization goes, with its members' links and signatories."""
+    """``/orgremove N``: the organization goes, with its members' links and signatories;
+    refused once it has answered a joint statement, whose record its answers are part of
+    (a signature on a published statement must not vanish)."""
     require_network_admin(context)
     number = as_number(command.args[0]) if len(command.args) == 1 else None
     if number is None:
         raise UserError("orgs.remove_usage", command=CommandRef("orgremove"))
+    answered = context.store.statements.answered_by_organization(number)
+    if answered:
+        organization = context.store.organizations.get(number)
+        raise UserError(
+            "orgs.remove_answered_statements",
+            number=number,
+            name=Literal(organization.name if organization else str(number)),
+            statements=Literal(", ".join(f"#{statement}" for statement in answered)),
+        )
     removed = context.store.organizations.remove(number)
     if removed is None:
         raise UserError("orgs.no_such_org", number=number, orgs=CommandRef("orgs"))

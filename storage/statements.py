@@ -10,8 +10,10 @@ trips and the unit of work runs again. Every answer that changes something is al
 as an event (``statement_signature_events``), in order.
 
 Signer keys (``organization:3``, ``member:12``) are not stored: they are made from the
-row's organization or member, so that merging two members leaves one signer. A removed
-organization's answers go with it; an erased member's own signature, answers and
+row's organization or member, so that merging two members leaves one signer. An
+organization that answered a statement is not removed (``/orgremove`` asks
+:meth:`StatementStore.answered_by_organization` first), so the schema's cascade only ever
+takes an organization that answered nothing; an erased member's own signature, answers and
 questions go, while an organization's signature they gave stays, linked to no one
 (:mod:`storage.statement_member_data`, with the rule for merging two members).
 """
@@ -27,7 +29,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 import storage.statement_member_data  # noqa: F401  (registers its data sections and merge rule)
-from storage.errors import NotFoundError
+from storage.errors import NotFoundError, StorageError
 from storage.models import (
     Statement,
     StatementNotice,
@@ -74,6 +76,15 @@ NOTE_MAX = 32
 ROOM_MAX = 255
 
 
+class VersionChanged(StorageError):
+    """The statement's current version is no longer the one a revision or a translation
+    was made from: another coordinator's version came in between."""
+
+    def __init__(self, statement_id: int, current: int) -> None:
+        super().__init__(f"statement {statement_id} is at version {current} now")
+        self.current = current
+
+
 class StatementStore(Area):
     """Joint statements (``store.statements``)."""
 
@@ -110,16 +121,31 @@ class StatementStore(Area):
         file: StatementFile | None,
         change: Change,
         by: int | None,
+        *,
+        expected_version: int,
     ) -> StatementRecord | None:
-        """A new version; ``None`` when the statement is closed. A text and document both
-        equal to the current ones raise :class:`ValueError` (the caller checks first); a new
-        document under the same text is a new version."""
+        """A new version after ``expected_version``, the one the coordinator started from;
+        ``None`` when the statement is closed. :class:`VersionChanged` when the current
+        version is another by then, so that a correction of an older text never replaces a
+        newer one. A text and document both equal to the current ones raise
+        :class:`ValueError` (the caller checks first); a new document under the same text is
+        a new version."""
         check_int("statement id", statement_id, minimum=1)
+        check_int("expected version", expected_version, minimum=1)
         _check_statement_text(text, file)
         if Change(change) is Change.ORIGINAL:
             raise ValueError("a revision is a correction or a change of substance")
         _check_member("by", by)
-        return self._run(_revise_in, statement_id, text, file, Change(change), by, self._now())
+        return self._run(
+            _revise_in,
+            statement_id,
+            text,
+            file,
+            Change(change),
+            by,
+            expected_version,
+            self._now(),
+        )
 
     def versions(self, statement_id: int) -> list[StatementVersion]:
         """Every version, oldest first."""
@@ -133,15 +159,22 @@ class StatementStore(Area):
         text: str,
         file: StatementFile | None,
         by: int | None,
+        *,
+        expected_version: int,
     ) -> TranslationRecord | None:
-        """The language's translation of the current version, replacing its earlier one;
-        ``None`` when the statement is closed. The original's language raises
-        :class:`ValueError`."""
+        """The language's translation of version ``expected_version``, the one the
+        translator started from, replacing its earlier one; ``None`` when the statement is
+        closed; :class:`VersionChanged` when that is no longer the current version (a
+        translation of an older text is never filed under a newer one). The original's
+        language raises :class:`ValueError`."""
         check_int("statement id", statement_id, minimum=1)
+        check_int("expected version", expected_version, minimum=1)
         check_text("language", language, LANGUAGE_MAX)
         _check_statement_text(text, file)
         _check_member("by", by)
-        return self._run(_translate_in, statement_id, language, text, file, by, self._now())
+        return self._run(
+            _translate_in, statement_id, language, text, file, by, expected_version, self._now()
+        )
 
     def translations(self, statement_id: int) -> list[TranslationRecord]:
         """Each language's latest translation, by language code."""
@@ -175,6 +208,12 @@ class StatementStore(Area):
         return self._run(
             _answer_in, statement_id, organization_id, member_id, Answer(answer), text_hash, now
         )
+
+    def answered_by_organization(self, organization_id: int) -> list[int]:
+        """The numbers of the statements the organization has answered (signed, declined
+        or withdrawn from), in order: its answers are part of their record."""
+        check_int("organization id", organization_id, minimum=1, maximum=MAX_ID)
+        return self._read(_answered_by_organization_in, organization_id)
 
     def signatures(self, statement_id: int) -> list[SignatureRecord]:
         """Each signer's current answer, in the order they first answered."""
@@ -462,12 +501,15 @@ def _revise_in(
     file: StatementFile | None,
     change: Change,
     by: int | None,
+    expected_version: int,
     now: datetime,
 ) -> StatementRecord | None:
     row = _existing(session, statement_id, for_update=True)
     if row.state != StatementState.OPEN.value:
         return None
     current = _current_version(session, statement_id)
+    if current.number != expected_version:
+        raise VersionChanged(statement_id, current.number)
     if version_hash(text, None if file is None else file.data) == current.text_hash:
         raise ValueError(f"statement {statement_id}: the text and document are the current ones")
     number = current.number + 1
@@ -492,6 +534,7 @@ def _translate_in(
     text: str,
     file: StatementFile | None,
     by: int | None,
+    expected_version: int,
     now: datetime,
 ) -> TranslationRecord | None:
     row = _existing(session, statement_id, for_update=True)
@@ -500,6 +543,8 @@ def _translate_in(
     if row.state != StatementState.OPEN.value:
         return None
     current = _current_version(session, statement_id)
+    if current.number != expected_version:
+        raise VersionChanged(statement_id, current.number)
     values = {
         "statement_id": statement_id,
         "language": language,
@@ -644,6 +689,18 @@ def _answer_in(
     )
     session.flush()
     return outcome
+
+
+def _answered_by_organization_in(session: Session, organization_id: int) -> list[int]:
+    # Every answer leaves the organization's one signature row (an event alone never
+    # exists), so the rows say which statements it answered.
+    rows = session.scalars(
+        select(StatementSignature.statement_id)
+        .where(StatementSignature.organization_id == organization_id)
+        .distinct()
+        .order_by(StatementSignature.statement_id)
+    )
+    return list(rows)
 
 
 def _signatures_in(session: Session, statement_id: int) -> list[SignatureRecord]:

@@ -5,6 +5,7 @@ use each command; and once on Telegram (the emulator), the coordinator's button.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,13 @@ from handlers.organizations_import import plan_import
 from storage import Store
 from storage.audit import AuditRecord
 from storage.organizations import NameTaken, OrganizationRecord, Standing
+from storage.statement_records import (
+    Answer,
+    ListOrder,
+    StatementFields,
+    WhoSigns,
+    organization_signer,
+)
 from tests.harness.chat import ConsoleChat, console_chats
 from tests.harness.databases import Backend
 from tests.harness.features import first_line, said
@@ -333,6 +341,50 @@ async def test_admins_add_edit_and_remove_organizations_with_names_unique_withou
         ("organization.edited", rootn, red.id),
         ("organization.removed", rootn, red.id),
     ]
+
+
+async def test_an_organization_that_answered_a_statement_is_not_removed_and_its_answers_stay(
+    chats: Chats,
+) -> None:
+    store = chats("root").store
+    group = store.groups.by_slug("cawg")
+    assert group is not None
+    fields = StatementFields(
+        working_group_id=group.id,
+        title="Stop the dam",
+        language="en",
+        deadline=store.now() + timedelta(days=7),
+        who_signs=WhoSigns.GROUP,
+        individuals=False,
+        list_order=ListOrder.ALPHABETICAL,
+        rooms=(),
+        time_zone="UTC",
+    )
+    red = store.organizations.add("Red Étnica", "CO", "movement")
+    ana = in_group(store, "ana")
+    signed, declined = (store.statements.open(fields, "We call.", None, None) for _ in range(2))
+    for statement, given in ((signed, Answer.SIGNED), (declined, Answer.DECLINED)):
+        store.statements.answer(
+            statement.id,
+            signer=organization_signer(red.id),
+            member_id=ana,
+            answer=given,
+            text_hash=statement.current.text_hash,
+            now=store.now(),
+        )
+    store.statements.close(signed.id)
+    refused = await chats("root").send(f"/orgremove {red.id}")
+    assert (
+        said(
+            "orgs.remove_answered_statements",
+            number=red.id,
+            name="Red Étnica",
+            statements=f"#{signed.id}, #{declined.id}",
+        )
+        in refused
+    )
+    assert store.organizations.get(red.id) is not None
+    assert [s.organization_id for s in store.statements.signatures(signed.id)] == [red.id]
 
 
 CSV = """name,country,kind,website

@@ -303,7 +303,7 @@ def test_after_a_change_of_substance_only_signatures_on_the_final_edition_are_li
         bot.sign(origin)
     with bot.store.transaction():
         revised = bot.store.statements.revise(
-            1, NEW_TEXT, None, Change.SUBSTANCE, bot.member_id(COORD)
+            1, NEW_TEXT, None, Change.SUBSTANCE, bot.member_id(COORD), expected_version=1
         )
     assert revised is not None and revised.current.number == 2
     bot.sign(CARL)  # confirms on the new text

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import open_store
+from bot.app import build_registry, open_store
 from bot.config import AppConfig, load_config
 from bot.conversation import InvalidAnswer
-from bot.types import Literal, Message, Platform
+from bot.router import Router
+from bot.types import Command, Literal, Message, Origin, Platform
 from handlers.statements import common, text_input
 from handlers.statements.views import read_url
 from storage import Store
@@ -371,6 +372,67 @@ async def test_editing_is_refused_for_the_same_text_another_groups_statement_and
     assert len(store.statements.versions(1)) == 1
 
 
+async def substance_by_root(chats: Chats, text: str) -> None:
+    """The network's admin changes statement 1's text in substance, start to end."""
+    root = chats("root")
+    await root.send("/editstatement 1")
+    await root.send(text)
+    await root.pick(said("conversation.done"))
+    await root.pick(said("statements.edit.substance"))
+    assert first_line("statements.edit.done") in await root.pick(said("conversation.submit"))
+
+
+async def test_a_correction_begun_before_another_coordinators_new_version_is_refused(
+    store: Store, chats: Chats, clock: Clock
+) -> None:
+    open_directly(store)
+    coord = chats("coord")
+    await coord.send("/editstatement 1")
+    await coord.send(TEXT.replace("State", "state"))
+    await coord.pick(said("conversation.done"))
+    await coord.pick(said("statements.edit.correction"))
+    await substance_by_root(chats, AMENDED)
+    sign_for_red(store, clock)  # Red confirms on version 2, with its new demand
+    refused = await coord.pick(said("conversation.submit"))
+    assert (
+        said(
+            "statements.edit.changed_meanwhile",
+            number=1,
+            version=2,
+            command="/editstatement",
+            cancel="/cancel",
+        )
+        in refused
+    )
+    assert [v.text for v in store.statements.versions(1)] == [TEXT, AMENDED]
+    [signature] = store.statements.signatures(1)
+    assert signature.stands
+
+
+async def test_a_translation_begun_before_a_new_version_is_refused_not_filed_under_it(
+    store: Store, chats: Chats
+) -> None:
+    open_directly(store)
+    coord = chats("coord")
+    await coord.send("/translatestatement 1")
+    await coord.pick("Español")
+    await coord.send(SPANISH)
+    await coord.pick(said("conversation.done"))
+    await substance_by_root(chats, AMENDED)
+    refused = await coord.pick(said("conversation.submit"))
+    assert (
+        said(
+            "statements.translate.changed_meanwhile",
+            number=1,
+            version=2,
+            command="/translatestatement",
+            cancel="/cancel",
+        )
+        in refused
+    )
+    assert store.statements.translations(1) == []
+
+
 async def test_members_read_a_current_translation_and_the_original_once_it_is_out_of_date(
     store: Store, chats: Chats
 ) -> None:
@@ -433,7 +495,7 @@ async def test_statements_lists_what_the_member_may_read_and_drops_a_closed_one_
     store: Store, chats: Chats, clock: Clock
 ) -> None:
     open_directly(store)
-    store.statements.translate(1, "es", SPANISH, None, member(store, "coord"))
+    store.statements.translate(1, "es", SPANISH, None, member(store, "coord"), expected_version=1)
     open_directly(store, "legal")
     listed = await chats("eve").send("/statements")
     assert "#1" in listed and "Corporate Accountability" in listed and "Legal Aid" not in listed
@@ -444,6 +506,53 @@ async def test_statements_lists_what_the_member_may_read_and_drops_a_closed_one_
     assert TITLE in await chats("eve").send("/statements")
     clock.advance(days=2)
     assert first_line("statements.view.none") in await chats("eve").send("/statements")
+
+
+def in_room(config: AppConfig, store: Store, user: str, text: str, room: str = ROOM) -> str:
+    """What the bot says in a group room (the console's chats are private) to ``text``."""
+    router = Router(store, build_registry(), CATALOGS, config)
+    name, *args = text.removeprefix("/").split()
+    origin = Origin(Platform.CONSOLE, room, user, is_direct=False, language_hint="en")
+    with store.transaction():
+        said = router.handle(Command(origin, name, tuple(args)))
+    return "\n".join(out.text for out in said if out.room_id == room)
+
+
+async def test_in_a_group_room_only_that_rooms_groups_statements_are_listed_or_shown(
+    config: AppConfig, store: Store
+) -> None:
+    open_directly(store)
+    open_directly(store, "legal")
+    # The network's admin reads every statement privately, but in cawg's room only cawg's.
+    listed = in_room(config, store, "root", "/statements")
+    assert "#1" in listed and "Legal Aid" not in listed and "#2" not in listed
+    assert said("statements.no_such_statement", number=2) in in_room(
+        config, store, "root", "/statement 2"
+    )
+    assert TEXT in in_room(config, store, "root", "/statement 1")
+    assert said("statements.no_such_statement", number=1) in in_room(
+        config, store, "root", "/statement 1", "legal-room"
+    )
+    # A room that belongs to no working group shows none.
+    assert first_line("statements.view.none") in in_room(
+        config, store, "root", "/statements", "lobby"
+    )
+
+
+async def test_a_question_is_not_answered_in_a_group_room(config: AppConfig, store: Store) -> None:
+    open_directly(store)
+    question = store.statements.ask(1, member(store, "ana"), "Does it cover miners?")
+    refused = in_room(config, store, "coord", f"/answerquestion {question.id} It does.")
+    assert (
+        said(
+            "statements.question.answer_private_only",
+            question=question.id,
+            command="/answerquestion",
+        )
+        in refused
+    )
+    assert "It does." not in refused
+    assert [q.id for q in store.statements.questions(1, open_only=True)] == [question.id]
 
 
 async def test_a_text_too_long_for_a_message_is_shown_as_a_file(store: Store, chats: Chats) -> None:

@@ -40,6 +40,7 @@ from storage.statement_records import (
     organization_signer,
     version_hash,
 )
+from storage.statements import VersionChanged
 from tests.harness.clock import Clock
 from tests.test_storage import head_revision
 
@@ -102,8 +103,17 @@ def answer(
     )
 
 
+def current(store: Store, statement: int) -> int:
+    """The statement's current version number, as a coordinator starts from it."""
+    record = store.statements.get(statement)
+    assert record is not None
+    return record.current.number
+
+
 def revise(store: Store, statement: int, text: str, change: Change) -> StatementRecord:
-    record = store.statements.revise(statement, text, None, change, None)
+    record = store.statements.revise(
+        statement, text, None, change, None, expected_version=current(store, statement)
+    )
     assert record is not None
     return record
 
@@ -179,9 +189,14 @@ def test_a_correction_keeps_the_edition_and_a_change_of_substance_starts_one(
     assert (corrected.current.number, changed.current.number) == (2, 3)
     assert again == store.statements.get(statement)
     with pytest.raises(ValueError):
-        store.statements.revise(statement, "We call for a moratorium!", None, Change.SUBSTANCE, 1)
+        store.statements.revise(
+            statement, "We call for a moratorium!", None, Change.SUBSTANCE, 1, expected_version=4
+        )
     store.statements.close(statement)
-    assert store.statements.revise(statement, "Too late.", None, Change.CORRECTION, None) is None
+    too_late = store.statements.revise(
+        statement, "Too late.", None, Change.CORRECTION, None, expected_version=4
+    )
+    assert too_late is None
     assert len(store.statements.versions(statement)) == 4
 
 
@@ -199,15 +214,38 @@ def test_a_versions_hash_covers_its_document_and_a_new_document_alone_is_a_new_v
     )
     renamed = StatementFile("carta.pdf", "application/pdf", letter.data)
     with pytest.raises(ValueError):
-        store.statements.revise(opened.id, summary, renamed, Change.CORRECTION, None)
+        store.statements.revise(
+            opened.id, summary, renamed, Change.CORRECTION, None, expected_version=1
+        )
     amended = StatementFile("letter.pdf", "application/pdf", b"%PDF-1.7 amended")
-    revised = store.statements.revise(opened.id, summary, amended, Change.SUBSTANCE, None)
+    revised = store.statements.revise(
+        opened.id, summary, amended, Change.SUBSTANCE, None, expected_version=1
+    )
     assert revised is not None
     assert (revised.current.number, revised.current.file) == (2, amended)
     assert revised.current.text_hash == version_hash(summary, amended.data)
     # The same text without its document is a change too.
-    bare = store.statements.revise(opened.id, summary, None, Change.CORRECTION, None)
+    bare = store.statements.revise(
+        opened.id, summary, None, Change.CORRECTION, None, expected_version=2
+    )
     assert bare is not None and bare.current.text_hash == version_hash(summary, None)
+
+
+def test_a_revision_or_translation_of_a_version_no_longer_current_is_refused(
+    store: Store,
+) -> None:
+    statement = a_statement(store).id
+    revise(store, statement, "We call for a moratorium.", Change.SUBSTANCE)
+    # Begun on version 1 before version 2 came in: neither lands on version 2.
+    with pytest.raises(VersionChanged) as changed:
+        store.statements.revise(
+            statement, TEXT + " Now.", None, Change.CORRECTION, None, expected_version=1
+        )
+    assert changed.value.current == 2
+    with pytest.raises(VersionChanged):
+        store.statements.translate(statement, "es", "Nosotras...", None, None, expected_version=1)
+    assert [v.number for v in store.statements.versions(statement)] == [1, 2]
+    assert store.statements.translations(statement) == []
 
 
 # -- signing ----------------------------------------------------------------------------------
@@ -369,11 +407,13 @@ def test_a_translation_replaces_the_earlier_one_and_goes_out_of_date_with_a_new_
 ) -> None:
     statement = a_statement(store).id
     ana = a_member(store, "ana")
-    store.statements.translate(statement, "es", "Nosotras...", None, ana)
+    store.statements.translate(statement, "es", "Nosotras...", None, ana, expected_version=1)
     document = StatementFile("carta.odt", "application/vnd.oasis.opendocument.text", b"PK\x03")
-    spanish = store.statements.translate(statement, "es", "Nosotras, las...", document, None)
+    spanish = store.statements.translate(
+        statement, "es", "Nosotras, las...", document, None, expected_version=1
+    )
     assert spanish is not None and spanish.current and spanish.file == document
-    store.statements.translate(statement, "fr", "Nous...", None, ana)
+    store.statements.translate(statement, "fr", "Nous...", None, ana, expected_version=1)
     revise(store, statement, TEXT + " Now.", Change.CORRECTION)
     assert [
         (t.language, t.text, t.version_number, t.current, t.created_by)
@@ -381,9 +421,29 @@ def test_a_translation_replaces_the_earlier_one_and_goes_out_of_date_with_a_new_
     ] == [("es", "Nosotras, las...", 1, False, None), ("fr", "Nous...", 1, False, ana)]
     assert store.statements.translations(statement)[0].file == document
     with pytest.raises(ValueError):
-        store.statements.translate(statement, "en", "Same language.", None, ana)
+        store.statements.translate(statement, "en", "Same language.", None, ana, expected_version=2)
     store.statements.close(statement)
-    assert store.statements.translate(statement, "ar", "نحن", None, ana) is None
+    assert store.statements.translate(statement, "ar", "نحن", None, ana, expected_version=2) is None
+
+
+def test_the_statements_an_organization_answered_are_those_it_signed_declined_or_withdrew_from(
+    store: Store,
+) -> None:
+    signed, declined, withdrawn, unanswered = (a_statement(store) for _ in range(4))
+    org = store.organizations.add("Red Étnica", "CO", "movement").id
+    other = store.organizations.add("Otra", "PE", "movement").id
+    ana = a_member(store, "ana")
+    answer(store, signed, organization_signer(org), ana, SIGNED)
+    answer(store, declined, organization_signer(org), ana, DECLINED)
+    answer(store, withdrawn, organization_signer(org), ana, SIGNED)
+    answer(store, withdrawn, organization_signer(org), ana, WITHDRAWN)
+    answer(store, unanswered, member_signer(ana), ana, SIGNED)
+    assert store.statements.answered_by_organization(org) == [
+        signed.id,
+        declined.id,
+        withdrawn.id,
+    ]
+    assert store.statements.answered_by_organization(other) == []
 
 
 def test_a_question_is_answered_once(clocked_store: Store, clock: Clock) -> None:

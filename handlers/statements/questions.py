@@ -178,6 +178,13 @@ def answer_command(context: Context, command: Command) -> Sequence[Reply]:
         raise UserError("statements.question.no_such_question", question=number)
     if not common.coordinates(context, record):
         raise UserError("statements.not_yours", number=record.id)
+    if not context.origin.is_direct:
+        # The question was asked privately: its answer is not said where a room reads it.
+        raise UserError(
+            "statements.question.answer_private_only",
+            question=question.id,
+            command=CommandRef("answerquestion"),
+        )
     text = question_text(command, "statements.question.answer_usage")
     answered = context.store.statements.reply_to_question(question.id, context.member.id, text)
     if answered is None:

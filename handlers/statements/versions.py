@@ -16,13 +16,21 @@ from bot.registry import Registry
 from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Reply, Role
 from handlers.statements import common, signing, text_input
 from storage.statement_records import Change, StatementRecord
+from storage.statements import VersionChanged
 
 log = logging.getLogger(__name__)
 
 STATEMENT = "statement"
 """Not a step: the statement's number, given with the command."""
+STARTED_FROM = "started_from"
+"""Not a step: the number of the version that was current when the coordinator began."""
 LANGUAGES_OFFERED = "languages_offered"
 """Not a step: the languages it may be translated into."""
+CHANGED_MEANWHILE = {
+    "editstatement": "statements.edit.changed_meanwhile",
+    "translatestatement": "statements.translate.changed_meanwhile",
+}
+"""The refusal, by command, when another version came in after the coordinator began."""
 CHANGE_KEYS = {
     Change.CORRECTION: "statements.edit.correction",
     Change.SUBSTANCE: "statements.edit.substance",
@@ -47,9 +55,25 @@ def _numbered(context: Context, command: Command, usage: str) -> StatementRecord
     return common.find_coordinated(context, command.args[0], open_now=True)
 
 
-def _statement(context: Context, answers: Answers) -> StatementRecord:
-    """The statement again, as it is now: still the member's, still open."""
-    return common.find_coordinated(context, str(answers[STATEMENT]), open_now=True)
+def _statement(context: Context, answers: Answers, command: str) -> StatementRecord:
+    """The statement again, as it is now: still the member's, still open, and still at the
+    version the coordinator began from. A correction or a translation of an older text is
+    never filed under a newer one: when another coordinator's version came in meanwhile,
+    it is refused, naming the version to start ``command`` again from."""
+    record = common.find_coordinated(context, str(answers[STATEMENT]), open_now=True)
+    if record.current.number != int(answers[STARTED_FROM]):
+        raise _changed_meanwhile(command, record.id, record.current.number)
+    return record
+
+
+def _changed_meanwhile(command: str, statement_id: int, current: int) -> UserError:
+    return UserError(
+        CHANGED_MEANWHILE[command],
+        number=statement_id,
+        version=current,
+        command=CommandRef(command),
+        cancel=CommandRef("cancel"),
+    )
 
 
 # -- /editstatement N -------------------------------------------------------------------------
@@ -57,14 +81,14 @@ def _statement(context: Context, answers: Answers) -> StatementRecord:
 
 def prepare_edit(context: Context, command: Command) -> Mapping[str, Any]:
     record = _numbered(context, command, "statements.edit.usage")
-    return {STATEMENT: record.id}
+    return {STATEMENT: record.id, STARTED_FROM: record.current.number}
 
 
 def submit_edit(context: Context, answers: Answers) -> Sequence[Reply]:
     """A new version; after a change of substance, the signers whose signature stood, or
     still waits from an earlier change, are asked to confirm on the new text, and the rooms'
     count drops to the signatures that still stand."""
-    record = _statement(context, answers)
+    record = _statement(context, answers, "editstatement")
     text, file = text_input.text_of(context, answers)
     current = record.current
     same_file = (file.data if file else None) == (current.file.data if current.file else None)
@@ -76,7 +100,12 @@ def submit_edit(context: Context, answers: Answers) -> Sequence[Reply]:
         for signature in context.store.statements.signatures(record.id)
         if signature.stands or signature.waiting
     ]
-    revised = context.store.statements.revise(record.id, text, file, change, context.member.id)
+    try:
+        revised = context.store.statements.revise(
+            record.id, text, file, change, context.member.id, expected_version=current.number
+        )
+    except VersionChanged as changed:
+        raise _changed_meanwhile("editstatement", record.id, changed.current) from None
     if revised is None:
         raise UserError("statements.closed", number=record.id)
     version = revised.current.number
@@ -153,7 +182,7 @@ def prepare_translation(context: Context, command: Command) -> Mapping[str, Any]
     others = [code for code in context.languages if code != record.fields.language]
     if not others:
         raise UserError("statements.translate.no_languages")
-    return {STATEMENT: record.id, LANGUAGES_OFFERED: others}
+    return {STATEMENT: record.id, STARTED_FROM: record.current.number, LANGUAGES_OFFERED: others}
 
 
 def _offered_languages(answers: Answers) -> tuple[Choice, ...]:
@@ -164,14 +193,22 @@ def _offered_languages(answers: Answers) -> tuple[Choice, ...]:
 
 
 def submit_translation(context: Context, answers: Answers) -> Sequence[Reply]:
-    record = _statement(context, answers)
+    record = _statement(context, answers, "translatestatement")
     language = str(answers["language"])
     if language == record.fields.language or language not in context.languages:
         raise UserError("statements.translate.same_language", number=record.id)
     text, file = text_input.text_of(context, answers)
-    translation = context.store.statements.translate(
-        record.id, language, text, file, context.member.id
-    )
+    try:
+        translation = context.store.statements.translate(
+            record.id,
+            language,
+            text,
+            file,
+            context.member.id,
+            expected_version=record.current.number,
+        )
+    except VersionChanged as changed:
+        raise _changed_meanwhile("translatestatement", record.id, changed.current) from None
     if translation is None:
         raise UserError("statements.closed", number=record.id)
     context.store.audit.record(

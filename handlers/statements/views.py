@@ -49,6 +49,18 @@ def _when(context: Context, record: StatementRecord) -> Message:
     )
 
 
+def readable_here(context: Context, record: StatementRecord) -> bool:
+    """Whether the statement may be shown where the member asked: privately, whatever they
+    may read; in a group room, only that room's own working group's statements (none in a
+    room of no group), whoever asks, since the whole room reads the answer."""
+    if not common.may_read(context, record):
+        return False
+    if context.origin.is_direct:
+        return True
+    group = context.working_group
+    return group is not None and group.id == record.fields.working_group_id
+
+
 def _counts(context: Context, record: StatementRecord) -> tuple[int, int, int]:
     """Organizations and individuals whose signature stands (as the rooms count them), and
     signatures waiting for confirmation after a change of substance."""
@@ -65,7 +77,7 @@ def list_statements(context: Context, command: Command) -> Sequence[Reply]:
     found = [
         record
         for record in context.store.statements.of_groups(None, closed_since=now - RECENT)
-        if common.may_read(context, record)
+        if readable_here(context, record)
     ]
     if not found:
         return [Reply(Message.of("statements.view.none", create=CommandRef("statement")))]
@@ -91,6 +103,9 @@ def list_statements(context: Context, command: Command) -> Sequence[Reply]:
 
 def show_statement(context: Context, command: Command) -> Sequence[Reply]:
     record = common.find_readable(context, command.args[0])
+    if not readable_here(context, record):
+        # Another group's, asked in a room: the same answer as an unknown number.
+        raise UserError("statements.no_such_statement", number=record.id)
     fields = record.fields
     version = record.current
     lines: list[Message | Literal] = [
