@@ -244,7 +244,10 @@ def tag(record: StatementRecord) -> str:
 
 def revise(bot: Bot, text: str, change: Change) -> StatementRecord:
     with bot.store.transaction():
-        record = bot.store.statements.revise(1, text, None, change, bot.member_id(COORD))
+        version = bot.store.statements.versions(1)[-1].number
+        record = bot.store.statements.revise(
+            1, text, None, change, bot.member_id(COORD), expected_version=version
+        )
     assert record is not None
     return record
 
@@ -304,6 +307,8 @@ def test_a_forged_press_or_typed_command_by_who_may_not_sign_records_nothing(bot
     bot.send(OUT, "/decline 1")
     assert bot.signatures() == {}
     assert bot.pick(BOB, "statement:sign:99:abc") and bot.signatures() == {}
+    expired = bot.pick(BOB, "statement:ask:1")  # before the ask button began a conversation
+    assert said("router.choice_expired", help="/help") in to(expired, BOB)
 
 
 def test_a_stale_tag_is_refused_with_the_current_text_offered_again(bot: Bot) -> None:
@@ -559,3 +564,98 @@ def test_declining_over_a_signature_changes_nothing_and_says_how_to_withdraw(bot
     ) in to(declined, BOB)
     assert not [out for out in declined if out.edits]
     assert bot.signatures() == {RED: (Answer.SIGNED, True)}
+
+
+def test_reminders_skip_withdrawn_signers_and_speak_to_individuals_of_their_own_answer(
+    bot: Bot, clock: Clock
+) -> None:
+    record, _ = open_statement(bot, individuals=True)
+    fay, gus = private(TG, "1008"), private(TG, "1013")
+    for individual in (fay, gus):
+        bot.send(individual, "/start")
+        join(bot, individual, None, signs=False, in_group=True)
+    bot.pick(BOB, f"statement:sign:1:{tag(record)}")
+    bot.send(CARL, "/withdrawsignature 1")  # Red Étnica took its signature back, knowingly
+    bot.pick(fay, f"statement:sign:1:{tag(record)}")
+    withdrawn = bot.send(fay, "/withdrawsignature 1")
+    assert said("statements.sign.withdrawn_own_alone", number=1) in to(withdrawn, fay)
+
+    clock.now = DEADLINE - timedelta(hours=72)
+    assert bot.scheduler().run_due()
+    rows = bot.store.outbox.pending(TG, limit=500) + bot.store.outbox.pending(MX, limit=500)
+    texts = {row.room_id: str(row.payload.get("text", "")) for row in rows}
+    organization = "Reminder: your organization has not yet answered joint statement #1"
+    own = "Reminder: you have not yet answered joint statement #1"
+    assert organization in texts["1005"]  # Tierra Viva never answered
+    assert own in texts["1013"] and organization not in texts["1013"]
+    for withdrawn_from in ("1001", notice_address("@carl:x"), "1008"):
+        assert "Reminder" not in texts.get(withdrawn_from, "")
+
+
+def test_an_individuals_own_waiting_signature_is_asked_and_confirmed_after_joining_an_organization(
+    bot: Bot,
+) -> None:
+    record, _ = open_statement(bot, individuals=True)
+    fay = private(TG, "1008")
+    bot.send(fay, "/start")
+    fay_id = join(bot, fay, None, signs=False, in_group=True)
+    bot.pick(fay, f"statement:sign:1:{tag(record)}")
+    with bot.store.transaction():  # then becomes Tierra Viva's signatory
+        bot.store.organizations.claim(fay_id, 2)
+        bot.store.organizations.decide(fay_id, 2, confirm=True)
+        bot.store.organizations.set_signatory(fay_id, 2, True)
+    current = revise(bot, AMENDED, Change.SUBSTANCE)
+    own = f"member:{fay_id}"
+
+    asked = signing.ask_to_confirm(bot.context(), current, [own])
+    [to_fay] = [r for r in asked if r.to and r.to.user_id == "1008"]
+    rendered = CATALOGS.render_reply(to_fay, "en", TG, "1008").text
+    assert "The signature you gave in your own name waits" in rendered
+    assert "organization's signature" not in rendered
+
+    confirmed = bot.pick(fay, f"statement:confirm:1:{tag(current)}")
+    assert said("statements.sign.confirmed", number=1, who="yourself", version=2) in to(
+        confirmed, fay
+    )
+    assert bot.signatures() == {own: (Answer.SIGNED, True)}  # Tierra Viva has not answered
+
+
+def test_a_telegram_member_who_never_wrote_privately_is_asked_to_and_nothing_is_done_unseen(
+    bot: Bot,
+) -> None:
+    record, _ = open_statement(bot)
+    ivo = group(TG, "1011")
+    join(bot, ivo, 2, signs=True, in_group=True)  # Tierra Viva's signatory, never wrote privately
+    line = said("statements.sign.open_private_chat", command="/start")
+    typed_in_room = (
+        "/sign 1",
+        f"/sign 1 {tag(record)}",
+        "/decline 1",
+        "/withdrawsignature 1",
+        "/askstatement 1 Who drafted it?",
+    )
+    for typed in typed_in_room:
+        answered = bot.send(ivo, typed)
+        assert to(answered, TG_ROOM) == line
+        assert "Protect land defenders" not in to(answered, TG_ROOM)
+    assert bot.signatures() == {}
+    assert bot.store.statements.questions(record.id) == []
+
+
+def test_forwarding_when_no_signatory_can_be_reached_says_so_and_may_be_tried_again(
+    bot: Bot,
+) -> None:
+    open_statement(bot)
+    with bot.store.transaction():
+        nadie = bot.store.organizations.add("Nadie", "CL", "ngo")
+    jon = private(TG, "1014")
+    join(bot, private(TG, "1012"), nadie.id, signs=True, in_group=True)  # never wrote
+    bot.send(jon, "/start")
+    join(bot, jon, nadie.id, signs=False, in_group=True)
+    none = bot.pick(jon, "statement:forward:1")
+    assert said("statements.forward.none_reachable", number=1) in to(none, jon)
+
+    bot.send(private(TG, "1012"), "/start")  # the signatory writes to the bot
+    forwarded = bot.pick(jon, "statement:forward:1")
+    assert counted("statements.forward.sent", 1, number=1) in to(forwarded, jon)
+    assert TEXT in to(forwarded, private(TG, "1012"))

@@ -126,3 +126,20 @@ async def test_a_non_signatory_s_forged_press_and_typed_sign_record_nothing_and_
         signature.member_id
         == bot.store.members.for_identity(Platform.TELEGRAM, "1001", language="en").id
     )
+
+
+async def test_a_signatory_who_never_wrote_privately_declining_in_the_group_is_asked_to_write(
+    running: tuple[BotApiEmulator, TelegramBot],
+) -> None:
+    emulator, bot = running
+    signatory = TelegramChat(emulator, bot, "local")  # never wrote to the bot privately
+    member = TelegramChat(emulator, bot, "ana")
+    record = await asyncio.to_thread(set_up, bot.store, signatory.user_label, member.user_label)
+    before = len(emulator.sent(GROUP_ID))
+    update = emulator.send_text(signatory.user_id, f"/decline {record.id}", chat_id=GROUP_ID)
+    await settle(emulator, bot.store, update["update_id"])
+    await emulator.wait_for(lambda: len(emulator.sent(GROUP_ID)) > before, timeout=20)
+    answered = render(emulator.sent(GROUP_ID)[before:])
+    assert said("statements.sign.open_private_chat", command="/start") in answered
+    assert "Protect land defenders" not in answered and "Red Étnica" not in answered
+    assert bot.store.statements.signatures(record.id) == []

@@ -30,7 +30,7 @@ from handlers.statements.signing import (
     standing_counts,
     text_for,
 )
-from handlers.statements.telling import privately
+from handlers.statements.telling import ask_for_private_chat, privately, reaches
 from storage.statement_records import Answer, AnswerOutcome, StatementRecord, member_signer
 
 log = logging.getLogger(__name__)
@@ -95,12 +95,25 @@ def answer(
 ) -> list[Reply]:
     """Record the member's answer for whomever they may answer for now (checked against the
     store, never taken from the button; ``signing`` only for the member's own signature,
-    which they may always withdraw), and edit the rooms' count when it changed."""
+    which they may always withdraw), and edit the rooms' count when it changed.
+
+    A member the bot cannot tell privately (on Telegram, one who never wrote to it in a
+    private chat) is asked to open a private chat, and nothing is recorded: they would not
+    see what their answer did. A member whose own signature (given in their own name before
+    a change of substance) waits confirms that one first, as withdrawing takes it first."""
+    if not reaches(context):
+        return ask_for_private_chat(context)
     now = context.store.now()
     if not common.is_open(record, now):
         return privately(context, Message.of("statements.sign.closed", number=record.id))
     if signing is None:
         signing = common.signing_of(context.store, record, context.member.id)
+        if (
+            given is Answer.SIGNED
+            and signing.refused is not NotSigner.NOT_MEMBER
+            and own_signature_waits(context, record)
+        ):
+            signing = Signing(member_signer(context.member.id))
     if signing.signer is None:
         return refused(context, record, signing)
     text_hash = version_of_tag(context, record, tag)
@@ -131,13 +144,27 @@ def answer(
     return replies
 
 
+def own_signature_waits(context: Context, record: StatementRecord) -> bool:
+    """Whether the member's own ``member:N`` signature waits for confirmation (they signed
+    in their own name before a change of substance, whatever they belong to since)."""
+    own = member_signer(context.member.id)
+    return any(
+        signature.signer == own and signature.waiting
+        for signature in context.store.statements.signatures(record.id)
+    )
+
+
 def said(
     context: Context, record: StatementRecord, signing: Signing, outcome: AnswerOutcome
 ) -> Message:
     """What the member is told their answer did, naming the organization they answered for."""
     number = record.id
     if outcome is AnswerOutcome.WITHDRAWN and signing.signer == member_signer(context.member.id):
-        return Message.of("statements.sign.withdrawn_own", number=number)
+        affiliated = common.signing_of(context.store, record, context.member.id).organization_id
+        key = (
+            "statements.sign.withdrawn_own" if affiliated else "statements.sign.withdrawn_own_alone"
+        )
+        return Message.of(key, number=number)
     organization = (
         context.store.organizations.get(signing.organization_id)
         if signing.organization_id is not None

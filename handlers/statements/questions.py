@@ -19,7 +19,7 @@ from bot.types import Command, CommandRef, Lines, Literal, Message, ParamValue, 
 from handlers.statements import common
 from handlers.statements.common import NotSigner
 from handlers.statements.signing import ASK_CHOICE
-from handlers.statements.telling import privately
+from handlers.statements.telling import ask_for_private_chat, privately, reaches
 from storage.statement_records import QUESTION_MAX, StatementRecord
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,10 @@ def ask_command(context: Context, command: Command) -> Sequence[Reply]:
         )
     if len(text) > QUESTION_MAX:
         raise UserError("statements.question.too_long", limit=QUESTION_MAX)
+    if not reaches(context):
+        # Asked in a group room by someone the bot cannot tell privately: nothing recorded
+        # unseen (asking again from a private chat would record it twice).
+        return ask_for_private_chat(context)
     return asked(context, record, text)
 
 

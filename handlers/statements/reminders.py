@@ -12,7 +12,7 @@ from handlers.statements import common
 from handlers.statements.common import Telling, eligible_signers
 from handlers.statements.signing import answer_buttons, private_request
 from storage.scheduled import ScheduledRecord
-from storage.statement_records import Answer
+from storage.statement_records import Answer, organization_of_signer
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,9 @@ def register(registry: Registry) -> None:
 
 def remind_due(context: Telling, row: ScheduledRecord) -> Sequence[Reply]:
     """A ``statement.reminder`` row: each eligible signer that has not answered (a waiting
-    signature has not) is reminded privately through its members, once per row."""
+    signature has not; a withdrawn one has: it took its signature back, knowingly) is
+    reminded privately through its members, once per row; a member signing in their own
+    name is not told about "your organization"."""
     statement_id = row.target.get("statement")
     hours = row.target.get("hours")
     if not isinstance(statement_id, int) or not isinstance(hours, int):
@@ -34,7 +36,7 @@ def remind_due(context: Telling, row: ScheduledRecord) -> Sequence[Reply]:
     answered = {
         signature.signer
         for signature in context.store.statements.signatures(record.id)
-        if signature.stands or signature.answer is Answer.DECLINED
+        if signature.stands or signature.answer in (Answer.DECLINED, Answer.WITHDRAWN)
     }
     replies: list[Reply] = []
     reminded = 0
@@ -45,7 +47,11 @@ def remind_due(context: Telling, row: ScheduledRecord) -> Sequence[Reply]:
         for member_id in members:
             if not context.store.statements.note_once(record.id, member_id, f"remind:{hours}"):
                 continue
-            key = "statements.remind.headline"
+            key = (
+                "statements.remind.headline"
+                if organization_of_signer(signer) is not None
+                else "statements.remind.headline_own"
+            )
             replies.extend(private_request(context, record, member_id, key, answer_buttons(record)))
     log.info("statement_reminded statement=%d signers=%d", record.id, reminded)
     return replies

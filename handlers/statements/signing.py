@@ -29,7 +29,7 @@ from handlers.statements.common import (
     statement_rooms,
 )
 from storage.records import MemberRecord
-from storage.statement_records import StatementRecord, StatementState
+from storage.statement_records import StatementRecord, StatementState, organization_of_signer
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,6 @@ SIGN = "sign"
 DECLINE = "decline"
 CONFIRM = "confirm"
 WITHDRAW = "withdraw"
-ASK = "ask"
-"""A press of ``statement:ask:N`` (buttons sent before the ask button began a conversation)."""
 ASK_CHOICE = "statementask"
 """The ask button, ``statementask:N``: begins ``/askstatement`` for statement N."""
 FORWARD = "forward"
@@ -230,21 +228,35 @@ def ask_to_confirm(
 ) -> list[Reply]:
     """After a change of substance: each of ``signers`` (whose signature was standing and
     now waits) asked privately, through the members who answer for it, to confirm on the
-    new text or withdraw."""
+    new text or withdraw. A member's own signature is asked of that member even when they
+    have joined an organization since (they confirm it as they would withdraw it), and is
+    not called their organization's."""
     answering = eligible_signers(context.store, record)
     buttons = confirm_buttons(record)
     replies: list[Reply] = []
     for signer in signers:
-        for member_id in answering.get(signer, []):
+        organization = organization_of_signer(signer)
+        key = (
+            "statements.confirm.asked"
+            if organization is not None
+            else "statements.confirm.asked_own"
+        )
+        for member_id in answering.get(signer) or own_member(context, record, signer):
             replies.extend(
                 private_request(
-                    context,
-                    record,
-                    member_id,
-                    "statements.confirm.asked",
-                    buttons,
-                    version=record.current.number,
+                    context, record, member_id, key, buttons, version=record.current.number
                 )
             )
     log.info("statement_confirm_asked statement=%d signers=%d", record.id, len(signers))
     return replies
+
+
+def own_member(context: Telling, record: StatementRecord, signer: str) -> list[int]:
+    """The member whose own signature ``signer`` is, while they are in the statement's
+    scope (they may confirm it even after joining an organization)."""
+    kind, _, number = signer.partition(":")
+    if kind != "member" or not number.isdigit():
+        return []
+    member_id = int(number)
+    signing = common.signing_of(context.store, record, member_id)
+    return [] if signing.refused is common.NotSigner.NOT_MEMBER else [member_id]
