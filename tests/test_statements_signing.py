@@ -614,9 +614,7 @@ def test_an_individuals_own_waiting_signature_is_asked_and_confirmed_after_joini
     assert "organization's signature" not in rendered
 
     confirmed = bot.pick(fay, f"statement:confirm:1:{tag(current)}")
-    assert said("statements.sign.confirmed", number=1, who="yourself", version=2) in to(
-        confirmed, fay
-    )
+    assert said("statements.sign.confirmed_own", number=1, version=2) in to(confirmed, fay)
     assert bot.signatures() == {own: (Answer.SIGNED, True)}  # Tierra Viva has not answered
 
 

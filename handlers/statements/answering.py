@@ -170,11 +170,25 @@ def said(
         if signing.organization_id is not None
         else None
     )
-    who: Message | Literal = (
-        Literal(organization.name)
-        if organization is not None
-        else Message.of("statements.sign.yourself")
-    )
+    if organization is None:
+        # In their own name: said to them as such, never as "yourself has signed".
+        keys = {
+            AnswerOutcome.SIGNED: "statements.sign.signed_own",
+            AnswerOutcome.CONFIRMED: "statements.sign.confirmed_own",
+            AnswerOutcome.ALREADY: "statements.sign.already_own",
+            AnswerOutcome.DECLINED: "statements.sign.declined_own",
+            AnswerOutcome.ALREADY_SIGNED: "statements.sign.already_signed_own",
+            AnswerOutcome.ALREADY_DECLINED: "statements.sign.already_declined_own",
+            AnswerOutcome.WITHDRAWN: "statements.sign.withdrawn_own_alone",
+        }
+        key = keys.get(outcome, "statements.sign.not_signed_own")
+        return Message.of(
+            key,
+            number=number,
+            version=record.current.number,
+            command=CommandRef("withdrawsignature"),
+        )
+    who = Literal(organization.name)
     version = record.current.number
     if outcome is AnswerOutcome.SIGNED:
         return Message.of("statements.sign.signed", number=number, who=who, version=version)
