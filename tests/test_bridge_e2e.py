@@ -375,6 +375,7 @@ def slow_group_limiter() -> SendLimiter:
     return SendLimiter((Window(30, 1.1),), {"group": (Window(2, 6.0),), "private": ()})
 
 
+@pytest.mark.backends("sqlite")  # pacing and recovery over real servers; both databases: elsewhere
 async def test_a_burst_held_back_by_the_group_limit_arrives_merged(
     tmp_path: Path, database_url: str, emulator: BotApiEmulator, synapse: SynapseServer
 ) -> None:

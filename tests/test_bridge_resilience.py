@@ -80,11 +80,15 @@ def telegram_lines(bridge: Bridge) -> list[str]:
     return lines
 
 
+SOAK_COUNT, SHORT_COUNT = 1000, 250
+"""Messages each way: in full under ``make soak`` (``--full-soak``), a quarter in ``make test``."""
+
+
 @pytest.mark.soak
-async def test_a_thousand_messages_each_way_survive_faults_and_a_homeserver_restart(
-    tmp_path: Path, database_url: str
+async def test_messages_each_way_survive_faults_and_a_homeserver_restart(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest
 ) -> None:
-    count = 1000
+    count = SOAK_COUNT if request.config.getoption("full_soak") else SHORT_COUNT
     async with (
         await start_synapse(tmp_path / "synapse") as server,
         BotApiEmulator(make_token()) as emulator,
@@ -159,6 +163,7 @@ class BotProcess:
         return self.process.wait(timeout=60)
 
 
+@pytest.mark.backends("sqlite")  # pacing and recovery over real servers; both databases: elsewhere
 async def test_the_bot_killed_mid_relay_delivers_everything_once_after_a_restart(
     tmp_path: Path, database_url: str, synapse: SynapseServer
 ) -> None:

@@ -235,6 +235,7 @@ def test_rate_limit_and_server_errors_map_to_wait_retry_or_give_up() -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.backends("sqlite")  # pacing and recovery over real servers; both databases: elsewhere
 async def test_sends_throttled_by_the_homeserver_arrive_once_and_in_order(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -322,6 +322,7 @@ async def test_polling_failures_are_retried_with_visible_back_off(
     assert any("polling failed" in line and "retrying in" in line for line in bot.warnings)
 
 
+@pytest.mark.backends("sqlite")  # pacing and recovery over real servers; both databases: elsewhere
 async def test_300_replies_to_30_members_arrive_once_in_order_within_the_limits(
     emulator: BotApiEmulator, config: AppConfig
 ) -> None:
