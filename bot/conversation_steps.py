@@ -59,6 +59,11 @@ class InLanguage:
         return self.read(text, "en")
 
 
+def keyed_choices(keys: Mapping[Any, str]) -> tuple[Choice, ...]:
+    """A step's choices from ``{value: catalog key}``: each value offered under its label."""
+    return tuple(Choice(str(value), Message.of(key)) for value, key in keys.items())
+
+
 @dataclass(frozen=True)
 class Step:
     """One question: its prompt, how its answer is read and checked, and what comes next.

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.context import Context, UserError
 from bot.conversation import Answers, Conversation, Step
+from bot.conversation_steps import keyed_choices
 from bot.moments import moment
 from bot.types import (
     Choice,
@@ -112,10 +113,6 @@ def max_choices(answers: Answers) -> tuple[Choice, ...]:
     return tuple(Choice(str(n), Literal(str(n))) for n in range(1, count + 1))
 
 
-def _choices_of(keys: Mapping[Any, str]) -> tuple[Choice, ...]:
-    return tuple(Choice(str(value), Message.of(key)) for value, key in keys.items())
-
-
 def _after_kind(answers: Answers) -> str:
     return "options" if answers.get("kind") == PollKind.SIMPLE.value else "ballot"
 
@@ -148,7 +145,7 @@ def _steps() -> tuple[Step, ...]:
             "kind",
             "polls.create.ask_kind",
             "polls.field.kind",
-            choices=_choices_of(KIND_KEYS),
+            choices=keyed_choices(KIND_KEYS),
             next=_after_kind,
         ),
         Step(
@@ -167,7 +164,7 @@ def _steps() -> tuple[Step, ...]:
             "ballot",
             "polls.create.ask_ballot",
             "polls.field.ballot",
-            choices=_choices_of(BALLOT_KEYS),
+            choices=keyed_choices(BALLOT_KEYS),
         ),
         Step(
             "deadline",
@@ -181,7 +178,7 @@ def _steps() -> tuple[Step, ...]:
             "quorum",
             "polls.create.ask_quorum",
             "polls.field.quorum",
-            choices=_choices_of(QUORUM_KEYS),
+            choices=keyed_choices(QUORUM_KEYS),
             next=_after_quorum,
         ),
         Step(
@@ -202,14 +199,14 @@ def _steps() -> tuple[Step, ...]:
             "voters",
             "polls.create.ask_voters",
             "polls.field.voters",
-            choices=_choices_of(VOTERS_KEYS),
+            choices=keyed_choices(VOTERS_KEYS),
             next=_after_voters,
         ),
         Step(
             "results",
             "polls.create.ask_results",
             "polls.field.results",
-            choices=_choices_of(SHOWN_KEYS),
+            choices=keyed_choices(SHOWN_KEYS),
         ),
         Step(
             "where",

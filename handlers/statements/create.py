@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.context import Context, UserError
 from bot.conversation import Answers, Conversation, Json, Step
+from bot.conversation_steps import keyed_choices
 from bot.moments import moment
 from bot.registry import Registry
 from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Reply, Role
@@ -58,10 +59,6 @@ def _offered_languages(answers: Answers) -> tuple[Choice, ...]:
     return tuple(Choice(code, language_label(code)) for code in answers.get(LANGUAGES_OFFERED, []))
 
 
-def _choices_of(keys: Mapping[Any, str]) -> tuple[Choice, ...]:
-    return tuple(Choice(str(value), Message.of(key)) for value, key in keys.items())
-
-
 def _read_title(text: str) -> Json:
     return one_line(text, TITLE_MAX)
 
@@ -101,7 +98,7 @@ def _steps() -> tuple[Step, ...]:
             "who",
             "statements.create.ask_who",
             "statements.create.field_who",
-            choices=_choices_of(WHO_SIGNS_KEYS),
+            choices=keyed_choices(WHO_SIGNS_KEYS),
         ),
         Step(
             "individuals",
@@ -116,7 +113,7 @@ def _steps() -> tuple[Step, ...]:
             "order",
             "statements.create.ask_order",
             "statements.create.field_order",
-            choices=_choices_of(LIST_ORDER_KEYS),
+            choices=keyed_choices(LIST_ORDER_KEYS),
         ),
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.context import Context, UserError
 from bot.conversation import Answers, Conversation, Step
+from bot.conversation_steps import keyed_choices
 from bot.registry import Registry
 from bot.types import Choice, Command, CommandRef, Lines, Literal, Message, Reply, Role
 from handlers.statements import common, signing, text_input
@@ -163,9 +164,7 @@ EDIT = Conversation(
             "change",
             "statements.edit.ask_change",
             "statements.edit.field_change",
-            choices=tuple(
-                Choice(str(value), Message.of(key)) for value, key in CHANGE_KEYS.items()
-            ),
+            choices=keyed_choices(CHANGE_KEYS),
             hint="statements.edit.change_hint",
         ),
     ),
