@@ -141,6 +141,11 @@ class HandlerStore:
         )
 
 
+def room_language(group: WorkingGroupRecord | None, config: AppConfig) -> str:
+    """The language a working group's rooms read: its first, else the configuration's."""
+    return group.languages[0] if group and group.languages else config.default_language
+
+
 class UserError(Exception):
     """Raised by a handler to refuse a request with a localized explanation; nothing changes."""
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.config import AppConfig
-from bot.context import Context, HandlerStore, UserError
+from bot.context import Context, HandlerStore, UserError, room_language
 from bot.conversation import InvalidAnswer
 from bot.moments import moment
 from bot.notices import notify_member
@@ -142,7 +142,7 @@ def room_posts(context: Context, record: ConsultationRecord) -> list[Reply]:
         group = groups.get(group_id)
         if group is None:
             continue
-        language = group.languages[0] if group.languages else context.config.default_language
+        language = room_language(group, context.config)
         zone = context.config.time_zone
         text = _notice(context, record, "consult.alert", reader_language=language, zone=zone)
         for link in context.store.rooms.links(group_id):

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from bot.context import Context, UserError
+from bot.context import Context, UserError, room_language
 from bot.conversation import Answers, Conversation, Step
 from bot.conversation_steps import keyed_choices
 from bot.moments import moment
@@ -375,7 +375,7 @@ def schedule(context: Context, record: PollRecord) -> None:
 def room_posts(context: Context, record: PollRecord, group: WorkingGroupRecord) -> list[Reply]:
     """The poll in each of its rooms, in the group's first language: a native poll for an
     open ballot; for a secret one, the notice and its private-vote button, never a poll."""
-    language = group.languages[0] if group.languages else context.config.default_language
+    language = room_language(group, context.config)
     text = introduction(record, group=group.name, language=language)
     posts: list[Reply] = []
     for platform, room_id in record.fields.rooms:

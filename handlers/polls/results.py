@@ -16,7 +16,7 @@ from typing import Protocol
 
 from bot.charts import bar_chart_png, drawable, text_bars
 from bot.config import AppConfig
-from bot.context import HandlerStore
+from bot.context import HandlerStore, room_language
 from bot.i18n import Catalogs, Renderer
 from bot.moments import moment
 from bot.types import Lines, Literal, Media, Message, Origin, Platform
@@ -234,8 +234,7 @@ def results_picture(record: PollRecord, counted: Tally, *, language: str) -> tup
 
 def group_language(context: Telling, record: PollRecord) -> str:
     """The language a poll's rooms read: its group's first, else the configuration's."""
-    group = context.store.groups.get(record.fields.working_group_id)
-    return group.languages[0] if group and group.languages else context.config.default_language
+    return room_language(context.store.groups.get(record.fields.working_group_id), context.config)
 
 
 def poll_rooms(record: PollRecord) -> list[Origin]:

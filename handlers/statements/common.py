@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.config import AppConfig
-from bot.context import Context, HandlerStore, UserError
+from bot.context import Context, HandlerStore, UserError, room_language
 from bot.types import Literal, Media, Message, Origin, Platform, Role
 from storage.organizations import Standing
 from storage.statement_records import (
@@ -104,8 +104,7 @@ class Telling(Protocol):
 
 def group_language(context: Telling, record: StatementRecord) -> str:
     """The language the statement's rooms read: its group's first, else the configuration's."""
-    group = context.store.groups.get(record.fields.working_group_id)
-    return group.languages[0] if group and group.languages else context.config.default_language
+    return room_language(context.store.groups.get(record.fields.working_group_id), context.config)
 
 
 # -- who signs for whom -----------------------------------------------------------------------
